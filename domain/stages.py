@@ -1,0 +1,121 @@
+"""The vocabulary of a work order: every closed set of values is a StrEnum here.
+
+These values travel through Temporal history, search attributes, the API and
+YAML rules, so they are strings, never integer codes.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Source(StrEnum):
+    """Where a ticket came from."""
+
+    HOTLINE = "hotline"  # 12345 citizen hotline
+    GRID = "grid"  # grid inspector on patrol
+    OPINION = "opinion"  # public-opinion monitoring, web forms
+    IOT = "iot"  # sensor alarm
+    VIDEO = "video"  # AI video detection
+    OPEN311 = "open311"  # an Open311 client
+
+
+class Tier(StrEnum):
+    """The three tiers of the city hierarchy, from top to bottom."""
+
+    DISTRICT = "district"  # 区城运中心 and the district departments
+    STREET = "street"  # 街镇城运分中心 (36 streets and towns)
+    VILLAGE = "village"  # 居村工作站 (village / residential work stations)
+
+    def above(self) -> Tier | None:
+        """The tier that supervises this one, or None at the district."""
+        order = [Tier.VILLAGE, Tier.STREET, Tier.DISTRICT]
+        index = order.index(self)
+        return order[index + 1] if index + 1 < len(order) else None
+
+
+class Priority(StrEnum):
+    P1 = "P1"  # emergency, life or property at risk
+    P2 = "P2"  # urgent
+    P3 = "P3"  # normal
+    P4 = "P4"  # routine
+
+
+class Dimension(StrEnum):
+    """Pudong's three governance dimensions: 安全 / 干净 / 有序."""
+
+    SAFE = "safe"
+    CLEAN = "clean"
+    ORDERLY = "orderly"
+
+
+class ClosureCheck(StrEnum):
+    """How the fix is proven before a ticket may close."""
+
+    SENSOR_RECOVERY = "sensor_recovery"
+    CALLBACK = "callback"
+    VIDEO_RECHECK = "video_recheck"
+    PHOTO_REVIEW = "photo_review"
+
+
+class Stage(StrEnum):
+    """Where a ticket is in its life. Stored in the TicketStage search attribute."""
+
+    INTAKE = "intake"
+    TRIAGE = "triage"  # no rule matched: a district dispatcher classifies it
+    CLASSIFIED = "classified"
+    AWAITING_ACCEPT = "awaiting_accept"  # dispatched to a person, not yet accepted
+    ESCALATED = "escalated"  # not accepted in time; now awaiting accept one tier up
+    ACCEPTED = "accepted"
+    RESOLVED = "resolved"
+    VERIFYING = "verifying"  # closure check under way
+    REOPENED = "reopened"  # closure check failed; back with the same person
+    CLOSED = "closed"
+    CLOSED_UNFIXED = "closed_unfixed"  # closed by ruling although the check never passed
+
+    @property
+    def is_final(self) -> bool:
+        return self in (Stage.CLOSED, Stage.CLOSED_UNFIXED)
+
+
+class Clock(StrEnum):
+    """The SLA clocks a ticket runs; escalation steps say which one they watch."""
+
+    ACCEPT = "accept"
+    RESOLVE = "resolve"
+
+
+class StepKind(StrEnum):
+    """What an escalation step does when its time comes."""
+
+    REMIND = "remind"  # remind the assignee
+    URGE = "urge"  # 催办 through the unit's dispatcher
+    ESCALATE = "escalate"  # hand the ticket one tier up
+    SUPERVISE = "supervise"  # 督办 from the tier above; flags the ticket overdue
+
+
+class CallbackResult(StrEnum):
+    SATISFIED = "satisfied"
+    BASICALLY_SATISFIED = "basically_satisfied"
+    UNSATISFIED = "unsatisfied"
+
+
+class ReviewDecision(StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class NoticeKind(StrEnum):
+    """Kinds of message sent to people; each has a template."""
+
+    ASSIGNED = "assigned"
+    REMINDER = "reminder"
+    ESCALATED = "escalated"
+    URGE = "urge"
+    SUPERVISE = "supervise"
+    OVERDUE = "overdue"
+    EXTENSION_DECIDED = "extension_decided"
+    REOPENED = "reopened"
+    CALLBACK_REQUEST = "callback_request"
+    CO_HANDLING = "co_handling"
+    CLOSED = "closed"

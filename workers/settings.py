@@ -1,0 +1,39 @@
+"""Configuration from environment variables only, so any number of stateless workers
+can run anywhere with the same settings."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    temporal_address: str = field(default_factory=lambda: _env("TEMPORAL_ADDRESS", "localhost:7233"))
+    temporal_namespace: str = field(default_factory=lambda: _env("TEMPORAL_NAMESPACE", "default"))
+    task_queue: str = field(default_factory=lambda: _env("CITYOPS_TASK_QUEUE", "cityops-tickets"))
+    database_url: str = field(
+        default_factory=lambda: _env(
+            "DATABASE_URL", f"sqlite:///{PROJECT_ROOT / 'var' / 'cityops.db'}"
+        )
+    )
+    var_dir: Path = field(default_factory=lambda: Path(_env("CITYOPS_VAR", str(PROJECT_ROOT / "var"))))
+    api_host: str = field(default_factory=lambda: _env("CITYOPS_API_HOST", "127.0.0.1"))
+    api_port: int = field(default_factory=lambda: int(_env("CITYOPS_API_PORT", "8080")))
+    public_url: str = field(
+        default_factory=lambda: _env("CITYOPS_PUBLIC_URL", "http://127.0.0.1:8080")
+    )
+    secret: str = field(default_factory=lambda: _env("CITYOPS_SECRET", "dev-secret-change-me"))
+    ui_port: int = field(default_factory=lambda: int(_env("CITYOPS_UI_PORT", "8233")))
+    log_format: str = field(default_factory=lambda: _env("CITYOPS_LOG_FORMAT", "console"))
+
+
+def get_settings() -> Settings:
+    return Settings()
