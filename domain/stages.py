@@ -119,3 +119,11 @@ class NoticeKind(StrEnum):
     CALLBACK_REQUEST = "callback_request"
     CO_HANDLING = "co_handling"
     CLOSED = "closed"
+
+
+class SlaColour(StrEnum):
+    """How close a clock is to its deadline: shown in search attributes and ticket details."""
+
+    GREEN = "green"  # under 80% of the budget used
+    YELLOW = "yellow"  # 80% or more used
+    RED = "red"  # deadline passed
