@@ -177,12 +177,16 @@ class SlaPolicy(Message):
 
 
 class _Step(Message):
+    """A step fires at a fraction of the watched clock's budget (0.8 = 80% used,
+    1.0 = at the deadline), so one chain serves every priority and calendar."""
+
     clock: Clock
-    after: timedelta = Field(
-        description="When the step fires, measured from the start of the clock it watches"
-    )
+    at: float = Field(ge=0.0, le=10.0, description="Fraction of the clock budget")
     repeat: int = Field(default=0, ge=0, le=10, description="Times to repeat after the first")
-    every: timedelta | None = None
+    every: float = Field(default=1.0, gt=0.0, le=10.0, description="Fraction between repeats")
+
+    def fire_points(self) -> list[float]:
+        return [self.at + i * self.every for i in range(self.repeat + 1)]
 
 
 class RemindStep(_Step):
@@ -213,7 +217,7 @@ class EscalationPlan(Message):
     steps: list[EscalationStep]
 
     def for_clock(self, clock: Clock) -> list[EscalationStep]:
-        return sorted((s for s in self.steps if s.clock is clock), key=lambda s: s.after)
+        return [s for s in self.steps if s.clock is clock]
 
 
 class DispatchPlan(Message):
@@ -230,12 +234,6 @@ class DispatchPlan(Message):
     max_reopens: int = 2
 
 
-class DeadlineRequest(Message):
-    """Input of the deadline computation: start + budget on the right calendar."""
-
-    start: AwareDatetime
-    budget: timedelta
-    working_time: bool
 
 
 # --------------------------------------------------------------------------- updates and signals
@@ -287,6 +285,13 @@ class RecheckInput(Message):
 class UrgeInput(Message):
     by: str = Field(min_length=1)
     note: str = ""
+
+
+class RuleClosureInput(Message):
+    """A supervisor's ruling that closes a ticket although the fix was never proven."""
+
+    by: str = Field(min_length=1)
+    reason: str = Field(min_length=1, max_length=2000)
 
 
 class StatusInput(Message):
@@ -362,9 +367,11 @@ class TicketStatus(Message):
     assignee_name: str | None = None
     accept_deadline: datetime | None = None
     resolve_deadline: datetime | None = None
+    sla_colour: str = "green"
     overdue: bool = False
     escalations: int = 0
     reopens: int = 0
+    alarm_events: int = 0
     classification: Classification | None = None
     history: list[HistoryEntry] = Field(default_factory=list)
 
@@ -393,3 +400,94 @@ class ContactChannel(Message):
 
     kind: ChannelKind
     target: str = Field(min_length=1, description="URL or e-mail address")
+
+
+class DeadlinesRequest(Message):
+    """Instants at given fractions of a clock budget, on the ticket's calendar."""
+
+    start: AwareDatetime
+    budget: timedelta
+    fractions: list[float]
+    working_time: bool
+
+
+class DeadlinesResult(Message):
+    instants: list[datetime]
+
+
+class PlanRequest(Message):
+    intake: TicketIntake
+    classification: Classification
+    at: AwareDatetime
+
+
+# --------------------------------------------------------------------------- jurisdiction, returns, transfers
+
+
+class PlaceBasis(StrEnum):
+    """How a ticket's place was decided."""
+
+    ADDRESS = "address"  # a street/town name in the address
+    COORDINATES = "coordinates"  # the point falls in a street/town polygon
+    NONE = "none"  # neither: the district center dispatches by hand
+
+
+class Place(Message):
+    """Where a ticket happened, in the organisation's terms."""
+
+    street_code: str | None = None
+    station_code: str | None = None
+    basis: PlaceBasis = PlaceBasis.NONE
+    reason: str = ""
+
+
+class ReturnReasonCode(StrEnum):
+    """Why a unit sends a ticket back (退单)."""
+
+    NOT_OUR_JURISDICTION = "not_our_jurisdiction"  # the place is another unit's
+    NOT_OUR_DUTY = "not_our_duty"  # the matter is another department's
+
+
+class ReturnReason(Message):
+    code: ReturnReasonCode
+    note: str = Field(default="", max_length=2000)
+    suggested_unit: str | None = Field(
+        default=None, max_length=32, description="The unit the returner says is right"
+    )
+
+
+class ReturnInput(Message):
+    """Update: the assignee returns the ticket as not theirs."""
+
+    person_id: str = Field(min_length=1)
+    reason: ReturnReason
+
+
+class TransferInput(Message):
+    """Update: a dispatcher hands the ticket to another unit."""
+
+    by: str = Field(min_length=1)
+    target_unit: str = Field(min_length=1, max_length=32)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class RouteRequest(Message):
+    """Activity input: locate the ticket and plan its route at a given instant."""
+
+    intake: TicketIntake
+    scenario: ScenarioRef
+    at: AwareDatetime
+
+
+class ReturnRequest(Message):
+    current: RoutePlan
+    reason: ReturnReason
+    returns_so_far: int = Field(ge=0)
+    at: AwareDatetime
+
+
+class TransferRequest(Message):
+    current: RoutePlan
+    target_unit: str = Field(min_length=1, max_length=32)
+    reason: str = Field(min_length=1, max_length=2000)
+    at: AwareDatetime

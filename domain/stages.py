@@ -117,6 +117,7 @@ class NoticeKind(StrEnum):
     EXTENSION_DECIDED = "extension_decided"
     REOPENED = "reopened"
     CALLBACK_REQUEST = "callback_request"
+    REVIEW_REQUEST = "review_request"  # photo_review: the dispatcher is asked to review
     CO_HANDLING = "co_handling"
     CLOSED = "closed"
 

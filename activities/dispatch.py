@@ -1,0 +1,81 @@
+"""The fast, deterministic-in-spirit steps a ticket takes before anyone is told:
+classify, plan the dispatch, compute deadlines. Run as local activities, so they
+cost no server round trip, and their results are recorded in history: a rule
+edited later never changes a ticket already in flight.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain.models import (
+    Classification,
+    DeadlinesRequest,
+    DeadlinesResult,
+    DispatchPlan,
+    PlanRequest,
+    RoutePlan,
+    ScenarioRef,
+    TicketIntake,
+)
+from rules.calendar import deadline_after
+from rules.classify import classify
+from rules.handling import HandlingRules, default_handling_rules
+from rules.load import RuleSet, RulesError, default_rules
+
+
+class Router(Protocol):
+    """Turns a classified ticket into a route; org.routing provides the real one."""
+
+    def route(self, scenario: ScenarioRef, intake: TicketIntake) -> RoutePlan: ...
+
+
+class DispatchActivities:
+    def __init__(
+        self,
+        router: Router,
+        rules: RuleSet | None = None,
+        handling: HandlingRules | None = None,
+    ) -> None:
+        self._router = router
+        self._rules = rules or default_rules()
+        self._handling = handling or default_handling_rules()
+
+    @activity.defn(name="classify_ticket")
+    def classify_ticket(self, intake: TicketIntake) -> Classification:
+        return classify(intake, self._rules)
+
+    @activity.defn(name="plan_dispatch")
+    def plan_dispatch(self, request: PlanRequest) -> DispatchPlan:
+        scenario = request.classification.scenario
+        if scenario is None:
+            raise ApplicationError(
+                "cannot dispatch an unclassified ticket", type="Unclassified", non_retryable=True
+            )
+        try:
+            settings = self._rules.settings(scenario.id)
+        except RulesError as exc:
+            raise ApplicationError(str(exc), type="UnknownScenario", non_retryable=True) from exc
+        route = self._router.route(scenario, request.intake)
+        return DispatchPlan(
+            classification=request.classification,
+            scenario=scenario,
+            route=route,
+            sla=self._handling.sla_for(
+                scenario.priority, settings.accept_within, settings.resolve_within
+            ),
+            escalation=self._handling.chain(settings.escalation_chain),
+            recovery_hold=settings.recovery_hold,
+        )
+
+    @activity.defn(name="compute_deadlines")
+    def compute_deadlines(self, request: DeadlinesRequest) -> DeadlinesResult:
+        return DeadlinesResult(
+            instants=[
+                deadline_after(request.start, request.budget * f, request.working_time)
+                for f in request.fractions
+            ]
+        )

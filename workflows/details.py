@@ -1,0 +1,41 @@
+"""The markdown a supervisor reads in the Temporal UI's workflow details. Pure."""
+
+from __future__ import annotations
+
+from domain.models import TicketStatus
+
+_MAX_HISTORY = 12
+
+
+def render_details(status: TicketStatus) -> str:
+    scenario = f"{status.scenario_id} {status.scenario_name}" if status.scenario_id else "待分类 (triage)"
+    lines = [
+        f"**{status.ticket_id}** · {scenario} · {status.street_code or '—'}",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| stage | `{status.stage.value}` |",
+        f"| priority | {status.priority.value if status.priority else '—'} |",
+        f"| assignee | {status.assignee_name or '—'} ({status.assignee_id or '—'}), {status.tier.value if status.tier else '—'} tier |",
+        f"| accept by | {_time(status.accept_deadline)} |",
+        f"| resolve by | {_time(status.resolve_deadline)} |",
+        f"| SLA | {status.sla_colour}{' · **OVERDUE**' if status.overdue else ''} |",
+        f"| escalations / reopens | {status.escalations} / {status.reopens} |",
+        f"| place | {status.address or '—'} |",
+    ]
+    if status.text:
+        lines.append(f"| complaint | {status.text[:200]} |")
+    if status.classification is not None:
+        c = status.classification
+        why = ", ".join(m.rule for m in c.matched[:6]) or c.reason
+        lines.append(f"| why | {c.confidence:.2f}: {why} (rules {c.rules_version}) |")
+    lines += ["", "**History**", ""]
+    for entry in status.history[-_MAX_HISTORY:]:
+        who = f" by {entry.by}" if entry.by else ""
+        detail = f": {entry.detail}" if entry.detail else ""
+        lines.append(f"- {entry.at:%m-%d %H:%M:%S} `{entry.event}`{who}{detail}")
+    return "\n".join(lines)
+
+
+def _time(value: object) -> str:
+    return f"{value:%Y-%m-%d %H:%M}" if value is not None else "—"

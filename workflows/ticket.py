@@ -1,0 +1,747 @@
+"""TicketWorkflow: one complaint or alarm, from intake to verified closure.
+
+Read `run` top to bottom: it is the life of a work order. Everything that touches
+the world (rules, the organisation, people, the database) is an activity; this
+module only decides, waits and remembers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from domain.models import (
+        AcceptInput,
+        AlarmEvent,
+        Assignment,
+        CallbackInput,
+        Classification,
+        DeadlinesRequest,
+        DeadlinesResult,
+        DispatchPlan,
+        HistoryEntry,
+        Notice,
+        NoticeReceipt,
+        PlanRequest,
+        Recipient,
+        RecheckInput,
+        ResolveInput,
+        ReviewInput,
+        RuleClosureInput,
+        StatusInput,
+        TicketIntake,
+        TicketOutcome,
+        TicketRecord,
+        TicketStatus,
+        TriageDecision,
+        UrgeInput,
+    )
+    from domain.stages import (
+        CallbackResult,
+        ClosureCheck,
+        Clock,
+        NoticeKind,
+        ReviewDecision,
+        Stage,
+        StepKind,
+        Tier,
+    )
+    from workflows import search_attributes as sa
+    from workflows.details import render_details
+    from workflows.escalation import ChainPoint, ClockMark, chain_points
+
+LOCAL = {"start_to_close_timeout": timedelta(seconds=10)}
+NOTIFY = {
+    "start_to_close_timeout": timedelta(seconds=60),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=20),
+}
+RECORD = {"start_to_close_timeout": timedelta(seconds=30)}
+# How long a resolved ticket waits for its sensor to recover before the tier above hears.
+RECOVERY_PATIENCE = timedelta(hours=1)
+# Photos must be taken this close to the place, in metres.
+PHOTO_RADIUS_M = 200.0
+HOTLINE_DESK = Recipient(person_id="hotline", name="12345热线回访", unit_code="HOTLINE", tier=Tier.DISTRICT)
+
+
+@workflow.defn(name="TicketWorkflow")
+class TicketWorkflow:
+    @workflow.init
+    def __init__(self, intake: TicketIntake) -> None:
+        self._intake = intake
+        self._stage = Stage.INTAKE
+        self._history: list[HistoryEntry] = []
+        self._classification: Classification | None = None
+        self._plan: DispatchPlan | None = None
+        self._assignee: Assignment | None = None
+        self._previous_assignees: list[str] = []
+        self._dispatched_at: datetime | None = None
+        self._accepted_by: str | None = None
+        self._resolution: ResolveInput | None = None
+        self._callback: CallbackInput | None = None
+        self._review: ReviewInput | None = None
+        self._recheck: RecheckInput | None = None
+        self._ruling: RuleClosureInput | None = None
+        self._deadlines: dict[Clock, datetime] = {}
+        self._clock_start: dict[Clock, datetime] = {}
+        self._clock_epoch: dict[Clock, int] = {Clock.ACCEPT: 0, Clock.RESOLVE: 0}
+        self._sla_colour = "green"
+        self._overdue = False
+        self._escalations = 0
+        self._reopens = 0
+        self._notice_seq = 0
+        self._event_ids: set[str] = set()
+        self._alarm_events = 0
+        self._recovered_at: datetime | None = None
+        self._refired_at: datetime | None = None
+
+    # ------------------------------------------------------------------ the stages
+
+    @workflow.run
+    async def run(self, intake: TicketIntake) -> TicketOutcome:
+        self._note(Stage.INTAKE, "received", detail=intake.source.value)
+        if intake.alarm is not None:
+            self._take_alarm_event(intake.alarm)
+        self._classification = await self._classify()
+        if self._classification.needs_triage:
+            await self._await_triage()
+        await self._dispatch()
+        await self._await_acceptance()
+        while not await self._work_and_verify():
+            if self._ruling is not None:
+                break
+            await self._reopen()
+        return await self._close()
+
+    async def _classify(self) -> Classification:
+        classification: Classification = await workflow.execute_local_activity(
+            "classify_ticket",
+            self._intake,
+            result_type=Classification,
+            summary="classify the ticket by the rules",
+            **LOCAL,
+        )
+        if classification.needs_triage:
+            self._set_stage(Stage.TRIAGE, "needs_triage", detail=classification.reason)
+        else:
+            self._set_stage(Stage.CLASSIFIED, "classified", detail=_why(classification))
+        return classification
+
+    async def _await_triage(self) -> None:
+        """A district dispatcher classifies it by the `classify` update; nothing is dropped."""
+        await workflow.wait_condition(
+            lambda: self._classification is not None and not self._classification.needs_triage
+        )
+
+    async def _dispatch(self) -> None:
+        assert self._classification is not None
+        self._plan = await workflow.execute_local_activity(
+            "plan_dispatch",
+            PlanRequest(
+                intake=self._intake, classification=self._classification, at=workflow.now()
+            ),
+            result_type=DispatchPlan,
+            summary="route to a unit and person; snapshot SLA and escalation chain",
+            **LOCAL,
+        )
+        self._assignee = self._plan.route.assignee
+        self._dispatched_at = workflow.now()
+        await self._start_clock(Clock.ACCEPT)
+        self._set_stage(Stage.AWAITING_ACCEPT, "dispatched", detail=_who(self._assignee))
+        await self._notify(NoticeKind.ASSIGNED, [self._assignee])
+        if self._plan.route.co_handlers:
+            await self._notify(NoticeKind.CO_HANDLING, self._plan.route.co_handlers)
+        await self._record("dispatched")
+
+    async def _await_acceptance(self) -> None:
+        await self._follow_chain(Clock.ACCEPT, done=lambda: self._accepted_by is not None)
+        if self._ruling is None:
+            await self._start_clock(Clock.RESOLVE)
+            self._set_stage(Stage.ACCEPTED, "accepted", by=self._accepted_by)
+
+    async def _work_and_verify(self) -> bool:
+        """Wait for the fix, then prove it. True when proven (or ruled closed)."""
+        await self._follow_chain(Clock.RESOLVE, done=lambda: self._resolution is not None)
+        if self._ruling is not None:
+            return True
+        assert self._resolution is not None
+        self._set_stage(Stage.VERIFYING, "resolved", by=self._resolution.person_id,
+                        detail=self._resolution.note)
+        check = self._effective_closure_check()
+        if check is ClosureCheck.CALLBACK:
+            return await self._verify_by_callback()
+        if check is ClosureCheck.PHOTO_REVIEW:
+            return await self._verify_by_photo_review()
+        if check is ClosureCheck.SENSOR_RECOVERY:
+            return await self._verify_by_sensor_recovery()
+        return await self._verify_by_video_recheck()
+
+    async def _reopen(self) -> None:
+        assert self._plan is not None and self._assignee is not None
+        self._reopens += 1
+        self._resolution = self._callback = self._review = self._recheck = None
+        self._recovered_at = self._refired_at = None
+        if self._reopens > self._plan.max_reopens and self._assignee.tier is not Tier.DISTRICT:
+            # Repeated failure is the district's problem now.
+            self._escalate_to(self._plan.route.escalation_path[-1], "escalated_after_reopens")
+            await self._notify(NoticeKind.SUPERVISE, [self._assignee])
+        await self._start_clock(Clock.RESOLVE)
+        self._set_stage(Stage.REOPENED, "reopened", detail=f"reopen #{self._reopens}")
+        await self._notify(NoticeKind.REOPENED, [self._assignee])
+
+    async def _close(self) -> TicketOutcome:
+        fixed = self._ruling is None
+        if fixed:
+            self._set_stage(Stage.CLOSED, "closed")
+        else:
+            assert self._ruling is not None
+            self._set_stage(Stage.CLOSED_UNFIXED, "closed_unfixed", by=self._ruling.by,
+                            detail=self._ruling.reason)
+        await self._record("closed")
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return TicketOutcome(
+            ticket_id=self._intake.ticket_id,
+            stage=self._stage,
+            fixed=fixed,
+            reopens=self._reopens,
+            escalations=self._escalations,
+            closed_at=workflow.now(),
+        )
+
+    # ------------------------------------------------------------------ closure checks
+
+    def _effective_closure_check(self) -> ClosureCheck:
+        """A check needs its evidence source: no device → the citizen, no camera → a photo."""
+        assert self._plan is not None
+        check = self._plan.scenario.closure_check
+        alarm = self._intake.alarm
+        if check is ClosureCheck.SENSOR_RECOVERY and (alarm is None or alarm.sensor_type == "video_ai"):
+            return ClosureCheck.CALLBACK if self._intake.caller_phone else ClosureCheck.PHOTO_REVIEW
+        if check is ClosureCheck.VIDEO_RECHECK and (alarm is None or alarm.sensor_type != "video_ai"):
+            return ClosureCheck.PHOTO_REVIEW
+        return check
+
+    async def _verify_by_callback(self) -> bool:
+        await self._notify(NoticeKind.CALLBACK_REQUEST, [], extra=[HOTLINE_DESK])
+        await self._wait(lambda: self._callback is not None or self._ruling is not None)
+        if self._ruling is not None or self._callback is None:
+            return True
+        self._note(self._stage, f"callback_{self._callback.result.value}", by=self._callback.by,
+                   detail=self._callback.note)
+        return self._callback.result is not CallbackResult.UNSATISFIED
+
+    async def _verify_by_photo_review(self) -> bool:
+        assert self._plan is not None
+        reviewer = self._plan.route.dispatcher or self._plan.route.escalation_path[0]
+        await self._notify(NoticeKind.REVIEW_REQUEST, [reviewer])
+        await self._wait(lambda: self._review is not None or self._ruling is not None)
+        if self._ruling is not None or self._review is None:
+            return True
+        self._note(self._stage, f"photo_{self._review.decision.value}", by=self._review.by,
+                   detail=self._review.reason)
+        return self._review.decision is ReviewDecision.APPROVED
+
+    async def _verify_by_sensor_recovery(self) -> bool:
+        assert self._plan is not None
+        while self._recovered_at is None and self._ruling is None:
+            recovered = await self._wait(
+                lambda: self._recovered_at is not None or self._ruling is not None,
+                timeout=RECOVERY_PATIENCE,
+                summary="wait for the sensor to report normal",
+            )
+            if not recovered:
+                self._note(self._stage, "no_recovery", detail="sensor still not normal")
+                await self._notify(NoticeKind.SUPERVISE, self._supervisors())
+        if self._ruling is not None:
+            return True
+        refired = await self._wait(
+            lambda: self._refired_at is not None or self._ruling is not None,
+            timeout=self._plan.recovery_hold,
+            summary=f"hold: sensor must stay normal for {self._plan.recovery_hold}",
+        )
+        if refired and self._ruling is None:
+            self._note(self._stage, "sensor_refired", detail="fired again within the hold period")
+            return False
+        self._note(self._stage, "sensor_recovered")
+        return True
+
+    async def _verify_by_video_recheck(self) -> bool:
+        await self._wait(lambda: self._recheck is not None or self._ruling is not None)
+        if self._ruling is not None or self._recheck is None:
+            return True
+        self._note(self._stage, "video_recheck",
+                   detail="still detected" if self._recheck.still_detected else "cleared")
+        return not self._recheck.still_detected
+
+    # ------------------------------------------------------------------ clocks and escalation
+
+    async def _start_clock(self, clock: Clock) -> None:
+        self._clock_epoch[clock] += 1
+        self._clock_start[clock] = workflow.now()
+        self._deadlines[clock] = (await self._instants(clock, [1.0]))[0]
+        self._sla_colour = "green"
+
+    def _budget(self, clock: Clock) -> timedelta:
+        assert self._plan is not None
+        sla = self._plan.sla
+        return sla.accept_within if clock is Clock.ACCEPT else sla.resolve_within
+
+    async def _instants(self, clock: Clock, fractions: list[float]) -> list[datetime]:
+        assert self._plan is not None
+        result: DeadlinesResult = await workflow.execute_local_activity(
+            "compute_deadlines",
+            DeadlinesRequest(
+                start=self._clock_start[clock],
+                budget=self._budget(clock),
+                fractions=fractions,
+                working_time=self._plan.sla.working_time,
+            ),
+            result_type=DeadlinesResult,
+            summary=f"{clock.value} clock on the {'working' if self._plan.sla.working_time else 'wall'} calendar",
+            **LOCAL,
+        )
+        return result.instants
+
+    async def _follow_chain(self, clock: Clock, done: Callable[[], bool]) -> None:
+        """Walk the plan's steps for `clock` until done; a restarted clock walks again."""
+        assert self._plan is not None
+        stop = lambda: done() or self._ruling is not None  # noqa: E731
+        while not stop():
+            epoch = self._clock_epoch[clock]
+            restarted = lambda: self._clock_epoch[clock] != epoch  # noqa: E731,B023
+            points = chain_points(self._plan.escalation, clock)
+            instants = await self._instants(clock, [p.fraction for p in points])
+            for point, when in zip(points, instants, strict=True):
+                await self._wait(lambda: stop() or restarted(), until=when,  # noqa: B023
+                                 summary=f"{clock.value} clock: {point.label}")
+                if stop() or restarted():
+                    break
+                await self._take(point, clock)
+                if restarted():
+                    break
+            else:
+                await self._wait(lambda: stop() or restarted())  # noqa: B023
+
+    async def _take(self, point: ChainPoint, clock: Clock) -> None:
+        assert self._assignee is not None
+        action = point.action
+        if isinstance(action, ClockMark):
+            self._sla_colour = action.value
+            if action is ClockMark.RED and clock is Clock.RESOLVE:
+                self._overdue = True
+                self._note(self._stage, "overdue", detail=f"resolve deadline {self._deadlines[clock]:%Y-%m-%d %H:%M}")
+                await self._notify(NoticeKind.OVERDUE, [self._assignee])
+            self._upsert()
+            return
+        if action.kind is StepKind.REMIND:
+            self._note(self._stage, "reminded", detail=_who(self._assignee))
+            await self._notify(NoticeKind.REMINDER, [self._assignee])
+        elif action.kind is StepKind.URGE:
+            self._note(self._stage, "urged", by="chain")
+            await self._notify(NoticeKind.URGE, [self._assignee], extra_assignments=self._supervisors())
+        elif action.kind is StepKind.SUPERVISE:
+            self._note(self._stage, "supervised", detail=f"{clock.value} clock")
+            await self._notify(NoticeKind.SUPERVISE, self._supervisors())
+        elif action.kind is StepKind.ESCALATE:
+            above = self._tier_above()
+            if above is None:
+                # Already at the district: nobody higher, so press the district again.
+                await self._notify(NoticeKind.SUPERVISE, [self._assignee])
+                return
+            self._escalate_to(above, "escalated")
+            await self._start_clock(Clock.ACCEPT)
+            await self._notify(NoticeKind.ESCALATED, [above])
+
+    def _escalate_to(self, target: Assignment, event: str) -> None:
+        assert self._assignee is not None
+        self._previous_assignees.append(self._assignee.person_id)
+        self._assignee = target
+        self._escalations += 1
+        stage = Stage.ESCALATED if self._stage in (Stage.AWAITING_ACCEPT, Stage.ESCALATED) else self._stage
+        self._set_stage(stage, event, detail=_who(target))
+
+    def _tier_above(self) -> Assignment | None:
+        assert self._plan is not None and self._assignee is not None
+        path = self._plan.route.escalation_path
+        for candidate in path:
+            if _rank(candidate.tier) > _rank(self._assignee.tier):
+                return candidate
+        return None
+
+    def _supervisors(self) -> list[Assignment]:
+        above = self._tier_above()
+        assert self._assignee is not None
+        return [above] if above is not None else [self._assignee]
+
+    async def _wait(
+        self,
+        condition: Callable[[], bool],
+        *,
+        until: datetime | None = None,
+        timeout: timedelta | None = None,
+        summary: str | None = None,
+    ) -> bool:
+        """Wait for `condition`; False if the time ran out first."""
+        if until is not None:
+            timeout = until - workflow.now()
+            if timeout <= timedelta(0):
+                return condition()
+        try:
+            await workflow.wait_condition(condition, timeout=timeout, timeout_summary=summary)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    # ------------------------------------------------------------------ updates, signals, query
+
+    @workflow.update
+    async def classify(self, decision: TriageDecision) -> TicketStatus:
+        """A district dispatcher classifies a ticket that the rules could not."""
+        classification: Classification = await workflow.execute_local_activity(
+            "classify_ticket",
+            self._intake.model_copy(update={"service_code": decision.scenario_id}),
+            result_type=Classification,
+            summary=f"triage: {decision.scenario_id}",
+            **LOCAL,
+        )
+        if classification.needs_triage:
+            raise ApplicationError(f"unknown scenario {decision.scenario_id!r}", type="UnknownScenario")
+        self._classification = classification
+        self._set_stage(Stage.CLASSIFIED, "triaged", by=decision.by,
+                        detail=f"{decision.scenario_id} {decision.note}".strip())
+        return self._status()
+
+    @classify.validator
+    def _validate_classify(self, decision: TriageDecision) -> None:
+        if self._stage is not Stage.TRIAGE:
+            raise ValueError(f"ticket is {self._stage.value}, not waiting for triage")
+
+    @workflow.update
+    def accept(self, request: AcceptInput) -> TicketStatus:
+        self._accepted_by = request.person_id
+        return self._status()
+
+    @accept.validator
+    def _validate_accept(self, request: AcceptInput) -> None:
+        if self._stage not in (Stage.AWAITING_ACCEPT, Stage.ESCALATED):
+            raise ValueError(f"ticket is {self._stage.value}; only a dispatched ticket can be accepted")
+        allowed = self._allowed_acceptors()
+        if request.person_id not in allowed:
+            raise ValueError(
+                f"{request.person_id} is not assigned to this ticket (assigned: {', '.join(allowed)})"
+            )
+
+    @workflow.update
+    def resolve(self, request: ResolveInput) -> TicketStatus:
+        self._resolution = request
+        return self._status()
+
+    @resolve.validator
+    def _validate_resolve(self, request: ResolveInput) -> None:
+        if self._stage not in (Stage.ACCEPTED, Stage.REOPENED):
+            raise ValueError(f"ticket is {self._stage.value}; accept it before resolving")
+        assert self._assignee is not None
+        if request.person_id not in (self._assignee.person_id, self._accepted_by):
+            raise ValueError(f"{request.person_id} is not the assignee ({self._assignee.person_id})")
+        if self._effective_closure_check() is ClosureCheck.PHOTO_REVIEW:
+            self._validate_photo(request)
+
+    def _validate_photo(self, request: ResolveInput) -> None:
+        photo = request.photo
+        if photo is None:
+            raise ValueError("photo: an after-photo (url, taken_at, lat, lon) is required for photo review")
+        if self._dispatched_at is not None and photo.taken_at < self._dispatched_at:
+            raise ValueError("photo.taken_at: the photo was taken before the ticket was dispatched")
+        place = self._place()
+        if place is not None:
+            distance = _distance_m(place, (photo.lat, photo.lon))
+            if distance > PHOTO_RADIUS_M:
+                raise ValueError(
+                    f"photo.lat/lon: taken {distance:.0f} m from the place (limit {PHOTO_RADIUS_M:.0f} m)"
+                )
+
+    @workflow.update
+    def callback(self, result: CallbackInput) -> TicketStatus:
+        self._callback = result
+        return self._status()
+
+    @callback.validator
+    def _validate_callback(self, result: CallbackInput) -> None:
+        self._require_verifying(ClosureCheck.CALLBACK)
+
+    @workflow.update
+    def review(self, review: ReviewInput) -> TicketStatus:
+        self._review = review
+        return self._status()
+
+    @review.validator
+    def _validate_review(self, review: ReviewInput) -> None:
+        self._require_verifying(ClosureCheck.PHOTO_REVIEW)
+        assert self._plan is not None
+        reviewers = [a.person_id for a in [self._plan.route.dispatcher, *self._plan.route.escalation_path] if a]
+        if review.by not in reviewers:
+            raise ValueError(f"{review.by} may not review this photo (reviewers: {', '.join(reviewers)})")
+
+    @workflow.update
+    def recheck(self, result: RecheckInput) -> TicketStatus:
+        self._recheck = result
+        return self._status()
+
+    @recheck.validator
+    def _validate_recheck(self, result: RecheckInput) -> None:
+        self._require_verifying(ClosureCheck.VIDEO_RECHECK)
+
+    @workflow.update
+    async def urge(self, request: UrgeInput) -> TicketStatus:
+        """A supervisor urges (催办) by hand."""
+        assert self._assignee is not None
+        self._note(self._stage, "urged", by=request.by, detail=request.note)
+        await self._notify(NoticeKind.URGE, [self._assignee])
+        return self._status()
+
+    @urge.validator
+    def _validate_urge(self, request: UrgeInput) -> None:
+        if self._assignee is None or self._stage.is_final:
+            raise ValueError(f"ticket is {self._stage.value}; only an open, dispatched ticket can be urged")
+
+    @workflow.update
+    def rule_closure(self, ruling: RuleClosureInput) -> TicketStatus:
+        """The district closes a ticket that cannot be fixed: a distinct outcome, never silent."""
+        self._ruling = ruling
+        return self._status()
+
+    @rule_closure.validator
+    def _validate_rule_closure(self, ruling: RuleClosureInput) -> None:
+        if self._stage.is_final or self._assignee is None:
+            raise ValueError(f"ticket is {self._stage.value}; only an open, dispatched ticket can be ruled closed")
+
+    @workflow.signal
+    def alarm_event(self, event: AlarmEvent) -> None:
+        """Another event from the device that raised this ticket: recorded once per event_id."""
+        self._take_alarm_event(event)
+
+    @workflow.query
+    def status(self, request: StatusInput | None = None) -> TicketStatus:
+        status = self._status()
+        if request is not None and not request.include_history:
+            return status.model_copy(update={"history": []})
+        return status
+
+    def _require_verifying(self, check: ClosureCheck) -> None:
+        if self._stage is not Stage.VERIFYING:
+            raise ValueError(f"ticket is {self._stage.value}, not being verified")
+        actual = self._effective_closure_check()
+        if actual is not check:
+            raise ValueError(f"this ticket is verified by {actual.value}, not {check.value}")
+
+    def _allowed_acceptors(self) -> list[str]:
+        assert self._assignee is not None
+        return [self._assignee.person_id, *self._previous_assignees]
+
+    def _take_alarm_event(self, event: AlarmEvent) -> None:
+        if event.event_id in self._event_ids:
+            return
+        self._event_ids.add(event.event_id)
+        self._alarm_events += 1
+        if event.status == "resolved":
+            self._recovered_at = workflow.now()
+            self._refired_at = None
+            self._note(self._stage, "alarm_resolved", detail=event.event_id)
+        else:
+            if self._recovered_at is not None:
+                self._refired_at = workflow.now()
+                self._recovered_at = None
+            if self._alarm_events > 1:
+                self._note(self._stage, "alarm_repeated", detail=event.event_id)
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def _set_stage(self, stage: Stage, event: str, *, by: str | None = None, detail: str = "") -> None:
+        self._stage = stage
+        self._note(stage, event, by=by, detail=detail)
+        self._upsert()
+
+    def _note(self, stage: Stage, event: str, *, by: str | None = None, detail: str = "") -> None:
+        self._history.append(
+            HistoryEntry(at=workflow.now(), stage=stage, event=event, by=by, detail=detail)
+        )
+
+    def _upsert(self) -> None:
+        updates = [
+            sa.TICKET_ID.value_set(self._intake.ticket_id),
+            sa.SOURCE.value_set(self._intake.source.value),
+            sa.STAGE.value_set(self._stage.value),
+            sa.SLA_COLOUR.value_set(self._sla_colour),
+            sa.OVERDUE.value_set(self._overdue),
+            sa.ESCALATIONS.value_set(self._escalations),
+            sa.REOPENS.value_set(self._reopens),
+        ]
+        scenario = self._classification.scenario if self._classification else None
+        if scenario is not None:
+            updates += [
+                sa.SCENARIO.value_set(scenario.id),
+                sa.CATEGORY.value_set(scenario.category_id),
+                sa.DIMENSION.value_set(scenario.dimension.value),
+                sa.PRIORITY.value_set(scenario.priority.value),
+            ]
+        if self._plan is not None and self._plan.route.street_code:
+            updates.append(sa.STREET.value_set(self._plan.route.street_code))
+        if self._assignee is not None:
+            updates += [
+                sa.TIER.value_set(self._assignee.tier.value),
+                sa.ASSIGNEE.value_set(self._assignee.person_id),
+            ]
+        if Clock.ACCEPT in self._deadlines:
+            updates.append(sa.ACCEPT_DEADLINE.value_set(self._deadlines[Clock.ACCEPT]))
+        if Clock.RESOLVE in self._deadlines:
+            updates.append(sa.RESOLVE_DEADLINE.value_set(self._deadlines[Clock.RESOLVE]))
+        workflow.upsert_search_attributes(updates)
+        workflow.set_current_details(render_details(self._status()))
+
+    def _status(self) -> TicketStatus:
+        scenario = self._classification.scenario if self._classification else None
+        return TicketStatus(
+            ticket_id=self._intake.ticket_id,
+            stage=self._stage,
+            source=self._intake.source,
+            text=self._intake.text,
+            address=self._intake.address or (self._intake.alarm.site if self._intake.alarm else None),
+            scenario_id=scenario.id if scenario else None,
+            scenario_name=scenario.name_zh if scenario else None,
+            priority=scenario.priority if scenario else None,
+            street_code=self._plan.route.street_code if self._plan else None,
+            tier=self._assignee.tier if self._assignee else None,
+            assignee_id=self._assignee.person_id if self._assignee else None,
+            assignee_name=self._assignee.person_name if self._assignee else None,
+            accept_deadline=self._deadlines.get(Clock.ACCEPT),
+            resolve_deadline=self._deadlines.get(Clock.RESOLVE),
+            sla_colour=self._sla_colour,
+            overdue=self._overdue,
+            escalations=self._escalations,
+            reopens=self._reopens,
+            alarm_events=self._alarm_events,
+            classification=self._classification,
+            history=list(self._history),
+        )
+
+    def _place(self) -> tuple[float, float] | None:
+        if self._intake.lat is not None and self._intake.lon is not None:
+            return (self._intake.lat, self._intake.lon)
+        if self._intake.alarm is not None:
+            return (self._intake.alarm.lat, self._intake.alarm.lon)
+        return None
+
+    async def _notify(
+        self,
+        kind: NoticeKind,
+        assignments: list[Assignment],
+        *,
+        extra: list[Recipient] | None = None,
+        extra_assignments: list[Assignment] | None = None,
+    ) -> None:
+        recipients = [_recipient(a) for a in [*assignments, *(extra_assignments or [])]]
+        recipients += extra or []
+        if not recipients:
+            return
+        self._notice_seq += 1
+        notice = Notice(
+            kind=kind,
+            ticket_id=self._intake.ticket_id,
+            idempotency_key=f"{workflow.info().workflow_id}/{workflow.info().run_id}/{self._notice_seq}",
+            recipients=recipients,
+            title=self._notice_title(),
+            facts=self._notice_facts(),
+        )
+        receipt: NoticeReceipt = await workflow.execute_activity(
+            "send_notice",
+            notice,
+            result_type=NoticeReceipt,
+            summary=f"notify {kind.value}: {', '.join(r.name for r in recipients)}",
+            **NOTIFY,
+        )
+        if receipt.failed:
+            self._note(self._stage, "notice_failed", detail=f"{kind.value} to {', '.join(receipt.failed)}")
+            failed_assignees = [a for a in assignments if a.person_id in receipt.failed]
+            above = self._tier_above()
+            if failed_assignees and above is not None and above.person_id not in receipt.failed:
+                await self._notify(NoticeKind.SUPERVISE, [above])
+
+    def _notice_title(self) -> str:
+        status = self._status()
+        return f"{status.ticket_id} {status.scenario_name or '待分类'} {status.address or ''}".strip()
+
+    def _notice_facts(self) -> dict[str, str]:
+        status = self._status()
+        facts = {
+            "ticket_id": status.ticket_id,
+            "stage": status.stage.value,
+            "scenario": f"{status.scenario_id} {status.scenario_name}" if status.scenario_id else "",
+            "priority": status.priority.value if status.priority else "",
+            "place": status.address or "",
+            "text": status.text or "",
+            "street": status.street_code or "",
+            "reopens": str(self._reopens),
+        }
+        for clock, deadline in self._deadlines.items():
+            facts[f"{clock.value}_deadline"] = deadline.isoformat()
+        if self._resolution is not None:
+            facts["resolution"] = self._resolution.note
+            if self._resolution.photo is not None:
+                facts["photo_url"] = self._resolution.photo.url
+        return facts
+
+    async def _record(self, event: str) -> None:
+        scenario = self._classification.scenario if self._classification else None
+        await workflow.execute_activity(
+            "record_ticket",
+            TicketRecord(
+                ticket_id=self._intake.ticket_id,
+                workflow_id=workflow.info().workflow_id,
+                stage=self._stage,
+                intake=self._intake,
+                scenario_id=scenario.id if scenario else None,
+                street_code=self._plan.route.street_code if self._plan else None,
+                assignee_id=self._assignee.person_id if self._assignee else None,
+                tier=self._assignee.tier if self._assignee else None,
+                event=event,
+                at=workflow.now(),
+            ),
+            summary=f"record: {event}",
+            **RECORD,
+        )
+
+
+def _rank(tier: Tier) -> int:
+    return {Tier.VILLAGE: 0, Tier.STREET: 1, Tier.DISTRICT: 2}[tier]
+
+
+def _recipient(assignment: Assignment) -> Recipient:
+    return Recipient(
+        person_id=assignment.person_id,
+        name=assignment.person_name,
+        unit_code=assignment.unit_code,
+        tier=assignment.tier,
+    )
+
+
+def _who(assignment: Assignment) -> str:
+    return f"{assignment.unit_name} {assignment.person_name} ({assignment.person_id})"
+
+
+def _why(classification: Classification) -> str:
+    assert classification.scenario is not None
+    rules = ", ".join(m.rule for m in classification.matched[:5])
+    return f"{classification.scenario.id} {classification.confidence:.2f} [{rules}] rules {classification.rules_version}"
+
+
+def _distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance; plenty for 'was the photo taken at the place'."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * 6_371_000 * math.asin(math.sqrt(h))
