@@ -319,11 +319,25 @@ class Notice(Message):
     recipients: list[Recipient]
     title: str
     facts: dict[str, str] = Field(default_factory=dict)
+    accept_link: bool = Field(
+        default=True, description="Put a one-tap accept link for each recipient in the message"
+    )
+
+
+class DeliveryFailure(Message):
+    """Why one recipient got nothing: every channel tried, with its last error."""
+
+    person_id: str
+    reason: str
 
 
 class NoticeReceipt(Message):
     delivered_to: list[str] = Field(default_factory=list)
     failed: list[str] = Field(default_factory=list)
+    delivered_via: dict[str, str] = Field(
+        default_factory=dict, description="person_id -> channel kind that accepted the message"
+    )
+    failures: list[DeliveryFailure] = Field(default_factory=list)
 
 
 class TicketRecord(Message):
@@ -400,6 +414,9 @@ class ContactChannel(Message):
 
     kind: ChannelKind
     target: str = Field(min_length=1, description="URL or e-mail address")
+    secret: str | None = Field(
+        default=None, description="DingTalk robot signing secret (加签), when the robot has one"
+    )
 
 
 class DeadlinesRequest(Message):
