@@ -163,6 +163,26 @@ def deadline_after(
     return add_working_time(start, budget_as_working_time(budget, hours), hours)
 
 
+def instant_at_fraction(
+    start: datetime,
+    budget: timedelta,
+    fraction: float,
+    working_time: bool,
+    hours: WorkingHours | None = None,
+) -> datetime:
+    """When ``fraction`` of a clock's budget is used (0.8: the yellow point, 1.0: deadline).
+
+    Scales the budget *after* turning it into working time: ``timedelta(days=3) * 0.8`` is
+    2 days 9.6 hours, which the budget convention would misread as 2 working days + 9.6 h.
+    """
+    if fraction < 0:
+        raise ValueError(f"a budget fraction cannot be negative: {fraction}")
+    if not working_time:
+        return deadline_after(start, budget * fraction, working_time=False)
+    hours = hours or WorkingHours()
+    return add_working_time(start, budget_as_working_time(budget, hours) * fraction, hours)
+
+
 def add_working_time(start: datetime, amount: timedelta, hours: WorkingHours) -> datetime:
     """The moment when ``amount`` of working time has passed after ``start``.
 

@@ -16,6 +16,7 @@ from rules.calendar import (
     add_working_time,
     deadline_after,
     elapsed_fraction,
+    instant_at_fraction,
     is_working_day,
     official_calendar_covers,
     sla_colour,
@@ -281,3 +282,16 @@ def test_calendar_file_dates_extend_an_unknown_year(tmp_path: Path) -> None:
     hours = load_working_hours(path)
     assert not is_working_day(date(2099, 1, 1), hours)
     assert is_working_day(date(2099, 1, 3), hours)
+
+
+def test_instant_at_fraction_scales_working_days_as_working_time() -> None:
+    start = sh(2026, 3, 9, 8, 30)  # Monday; 3 working days = 24 h of working time
+    yellow = sh(2026, 3, 11, 11, 42)  # 19.2 h in: Mon 8 h + Tue 8 h + Wed 3.2 h
+    assert instant_at_fraction(start, timedelta(days=3), 0.8, True) == yellow
+    assert instant_at_fraction(start, timedelta(days=3), 1.0, True) == deadline_after(
+        start, timedelta(days=3), True
+    )
+    wall = instant_at_fraction(start, timedelta(hours=4), 0.5, False)
+    assert wall == start + timedelta(hours=2)
+    with pytest.raises(ValueError, match="fraction"):
+        instant_at_fraction(start, timedelta(hours=4), -0.1, False)
