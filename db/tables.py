@@ -7,4 +7,7 @@ from __future__ import annotations
 
 from sqlmodel import SQLModel
 
+import activities.store  # noqa: F401  (tickets, ticket_events)
+import org.models  # noqa: F401  (organisation: units, persons, duty shifts)
+
 metadata = SQLModel.metadata
