@@ -1,0 +1,50 @@
+"""Routing activities: locate a ticket, pick its unit and on-duty person, and re-plan it
+after a return (退单) or a transfer. Each returns a RoutePlan the workflow snapshots.
+
+The router (organisation, areas, rules) is built once per worker and reused, so these
+are cheap enough to run as local activities. A unit code that does not exist can never
+succeed on retry, so it fails the activity for good.
+"""
+
+from __future__ import annotations
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain.models import ReturnRequest, RoutePlan, RouteRequest, TransferRequest
+from org.directory import OrgError
+from org.routing import OrgRouter
+
+
+class RoutingActivities:
+    def __init__(self, router: OrgRouter) -> None:
+        self._router = router
+
+    @activity.defn(name="route_ticket")
+    def route_ticket(self, request: RouteRequest) -> RoutePlan:
+        try:
+            return self._router.route(request.scenario, request.intake, request.at)
+        except OrgError as exc:
+            raise _final(exc) from exc
+
+    @activity.defn(name="return_ticket")
+    def return_ticket(self, request: ReturnRequest) -> RoutePlan:
+        try:
+            return self._router.return_ticket(
+                request.current, request.reason, request.returns_so_far, request.at
+            )
+        except OrgError as exc:
+            raise _final(exc) from exc
+
+    @activity.defn(name="transfer_ticket")
+    def transfer_ticket(self, request: TransferRequest) -> RoutePlan:
+        try:
+            return self._router.transfer(
+                request.current, request.target_unit, request.reason, request.at
+            )
+        except OrgError as exc:
+            raise _final(exc) from exc
+
+
+def _final(exc: OrgError) -> ApplicationError:
+    return ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True)
