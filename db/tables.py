@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlmodel import SQLModel
 
+import activities.delivery_log  # noqa: F401  (notice_delivery)
 import activities.store  # noqa: F401  (tickets, ticket_events)
 import org.models  # noqa: F401  (organisation: units, persons, duty shifts)
 

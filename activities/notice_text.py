@@ -1,0 +1,102 @@
+"""Render a Notice for one recipient from the Chinese templates in activities/templates/.
+
+One template per NoticeKind (``notice_<kind>.md.j2``), all extending notice_base.md.j2.
+Templates read the notice's facts through ``fact(key)`` (a dash when missing) and
+``when(key)`` (an ISO instant shown as Shanghai local time), so a workflow that leaves a
+fact out gets a readable message, never a crash. Pure apart from reading the templates.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from domain.models import Notice, Recipient
+from domain.stages import NoticeKind
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+DISPLAY_ZONE = ZoneInfo("Asia/Shanghai")  # people read deadlines in local time
+MISSING = "—"
+TICKET_PATH = "/tickets/"
+
+
+class NoticeTemplateMissing(LookupError):
+    """No template for a NoticeKind: a new kind was added without its template."""
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=False,  # markdown and plain text, not HTML
+        undefined=jinja2.StrictUndefined,  # a typo in a template fails the tests, not silently
+        keep_trailing_newline=False,
+    )
+
+
+def template_name(kind: NoticeKind) -> str:
+    return f"notice_{kind.value}.md.j2"
+
+
+def ticket_url(public_url: str, ticket_id: str) -> str:
+    return f"{public_url.rstrip('/')}{TICKET_PATH}{ticket_id}"
+
+
+def render_notice(
+    notice: Notice, recipient: Recipient, accept_url: str | None, ticket_link: str
+) -> str:
+    try:
+        template = _environment().get_template(template_name(notice.kind))
+    except jinja2.TemplateNotFound as error:
+        raise NoticeTemplateMissing(
+            f"{TEMPLATE_DIR / template_name(notice.kind)}: no template for notice kind "
+            f"{notice.kind.value!r}"
+        ) from error
+
+    def has(key: str) -> bool:
+        return bool(notice.facts.get(key, "").strip())
+
+    def fact(key: str) -> str:
+        return notice.facts.get(key, "").strip() or MISSING
+
+    def when(key: str) -> str:
+        return format_instant(notice.facts.get(key, ""))
+
+    text = template.render(
+        notice=notice,
+        recipient=recipient,
+        title=notice.title,
+        accept_url=accept_url,
+        ticket_url=ticket_link,
+        has=has,
+        fact=fact,
+        when=when,
+    )
+    return _squeeze_blank_lines(text)
+
+
+def format_instant(value: str) -> str:
+    """``2026-10-08T02:30:00+00:00`` → ``2026-10-08 10:30``; other text is shown as is."""
+    value = value.strip()
+    if not value:
+        return MISSING
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        return moment.strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(DISPLAY_ZONE).strftime("%Y-%m-%d %H:%M")
+
+
+def _squeeze_blank_lines(text: str) -> str:
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    squeezed: list[str] = []
+    for line in lines:
+        if line or (squeezed and squeezed[-1]):
+            squeezed.append(line)
+    return "\n".join(squeezed) + "\n"

@@ -1,0 +1,232 @@
+"""The send_notice activity: tell each recipient of a Notice over their own channels.
+
+For each recipient, in parallel:
+
+1. If the DeliveryLog says a channel already accepted this notice (same idempotency
+   key) for them, skip them: a retried activity never sends twice.
+2. Otherwise render the kind's Chinese template with a one-tap accept link signed for
+   this person, and try their channels in order of preference. A transient error is
+   retried a few times with doubling backoff; a permanent one, or retries used up, falls
+   through to the next channel. The first channel that accepts is recorded in the log.
+3. If every channel fails (or the person has none), the recipient goes to
+   ``NoticeReceipt.failed`` with the reasons in ``failures``; the workflow tells the tier
+   above and shows it on the ticket.
+
+The activity raises (so Temporal retries it later) only when *nobody* was reached and at
+least one failure was transient, and only on its first ``give_up_after_attempts - 1``
+attempts: from that attempt on it returns the receipt with the failures, so the workflow
+always gets an answer as long as its retry policy allows that many attempts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+import httpx
+import structlog
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.channels import (
+    ChannelError,
+    ChannelSenders,
+    OutgoingMessage,
+    SmtpSettings,
+    TransientChannelError,
+)
+from activities.delivery_log import DeliveryLog, channel_key
+from activities.notice_text import render_notice, ticket_url
+from api.tokens import accept_url, sign_accept_token
+from domain.models import ContactChannel, DeliveryFailure, Notice, NoticeReceipt, Recipient
+from domain.stages import NoticeKind
+from workers.settings import Settings, get_settings
+
+log = structlog.get_logger(__name__)
+
+# A closed ticket has nothing left to accept.
+_NO_ACCEPT_LINK = frozenset({NoticeKind.CLOSED})
+
+
+class ContactDirectory(Protocol):
+    def channels_for(self, person_id: str) -> list[ContactChannel]:
+        """The person's channels, most preferred first; LookupError for an unknown person."""
+        ...
+
+
+class ChannelSender(Protocol):
+    async def send(self, channel: ContactChannel, message: OutgoingMessage) -> None: ...
+
+
+class InMemoryContactDirectory:
+    """A ContactDirectory from a mapping: for tests and demos without the org database."""
+
+    def __init__(self, channels: Mapping[str, Sequence[ContactChannel]]) -> None:
+        self._channels = {person: list(found) for person, found in channels.items()}
+
+    def channels_for(self, person_id: str) -> list[ContactChannel]:
+        try:
+            return list(self._channels[person_id])
+        except KeyError:
+            raise LookupError(f"no person with id {person_id!r}") from None
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    public_url: str
+    token_secret: str
+    accept_link_ttl: timedelta = timedelta(hours=72)
+    attempts_per_channel: int = 2  # bounded: the activity's start-to-close timeout is 60 s
+    first_backoff_seconds: float = 0.5
+    max_backoff_seconds: float = 4.0
+    give_up_after_attempts: int = 5  # activity attempt that returns failures instead of raising
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> NotifySettings:
+        settings = settings or get_settings()
+        return cls(public_url=settings.public_url, token_secret=settings.secret)
+
+
+@dataclass
+class _Outcome:
+    person_id: str
+    channel: str | None = None  # channel kind that accepted, None when nothing did
+    errors: list[str] = field(default_factory=list)
+    transient: bool = False
+
+
+class NotifyActivities:
+    """Holds the injected directory, log and senders; register ``send_notice`` on a worker."""
+
+    def __init__(
+        self,
+        directory: ContactDirectory,
+        delivery_log: DeliveryLog,
+        senders: ChannelSender,
+        settings: NotifySettings,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._directory = directory
+        self._log = delivery_log
+        self._senders = senders
+        self._settings = settings
+        self._clock = clock
+        self._sleep = sleep
+
+    @activity.defn(name="send_notice")
+    async def send_notice(self, notice: Notice) -> NoticeReceipt:
+        outcomes = await asyncio.gather(*(self._deliver(notice, r) for r in notice.recipients))
+        receipt = NoticeReceipt(
+            delivered_to=[o.person_id for o in outcomes if o.channel],
+            failed=[o.person_id for o in outcomes if not o.channel],
+            delivered_via={o.person_id: o.channel for o in outcomes if o.channel},
+            failures=[
+                DeliveryFailure(person_id=o.person_id, reason="; ".join(o.errors))
+                for o in outcomes
+                if not o.channel
+            ],
+        )
+        worth_retrying = any(o.transient for o in outcomes if not o.channel)
+        attempt = activity.info().attempt
+        if (
+            notice.recipients
+            and not receipt.delivered_to
+            and worth_retrying
+            and attempt < self._settings.give_up_after_attempts
+        ):
+            raise ApplicationError(
+                f"notice {notice.idempotency_key} reached nobody (attempt {attempt}): "
+                + " | ".join(f"{f.person_id}: {f.reason}" for f in receipt.failures),
+                type="NoticeUndelivered",
+            )
+        return receipt
+
+    async def _deliver(self, notice: Notice, recipient: Recipient) -> _Outcome:
+        outcome = _Outcome(recipient.person_id)
+        earlier = await self._log.accepted_channel(notice.idempotency_key, recipient.person_id)
+        if earlier is not None:
+            outcome.channel = earlier.partition(":")[0]
+            return outcome
+        try:
+            channels = self._directory.channels_for(recipient.person_id)
+        except LookupError as error:
+            outcome.errors.append(f"unknown person: {error}")
+            return outcome
+        if not channels:
+            outcome.errors.append("no contact channel")
+            return outcome
+        message = self._message_for(notice, recipient)
+        for channel in channels:
+            try:
+                await self._send_with_retries(channel, message)
+            except ChannelError as error:
+                outcome.errors.append(f"{channel.kind.value}: {error}")
+                outcome.transient = outcome.transient or isinstance(error, TransientChannelError)
+                log.warning(
+                    "notice_channel_failed",
+                    ticket_id=notice.ticket_id,
+                    kind=notice.kind.value,
+                    person_id=recipient.person_id,
+                    channel=channel.kind.value,
+                    error=str(error),
+                )
+                continue
+            key = channel_key(channel)
+            await self._log.record(notice.idempotency_key, recipient.person_id, key)
+            outcome.channel = channel.kind.value
+            return outcome
+        return outcome
+
+    async def _send_with_retries(self, channel: ContactChannel, message: OutgoingMessage) -> None:
+        backoff = self._settings.first_backoff_seconds
+        for attempt in range(1, self._settings.attempts_per_channel + 1):
+            try:
+                await self._senders.send(channel, message)
+                return
+            except TransientChannelError:
+                if attempt == self._settings.attempts_per_channel:
+                    raise
+            await self._sleep(backoff)
+            backoff = min(backoff * 2, self._settings.max_backoff_seconds)
+
+    def _message_for(self, notice: Notice, recipient: Recipient) -> OutgoingMessage:
+        settings = self._settings
+        link: str | None = None
+        if notice.accept_link and notice.kind not in _NO_ACCEPT_LINK:
+            token = sign_accept_token(
+                notice.ticket_id,
+                recipient.person_id,
+                self._clock() + settings.accept_link_ttl,
+                settings.token_secret,
+            )
+            link = accept_url(settings.public_url, token)
+        details = ticket_url(settings.public_url, notice.ticket_id)
+        return OutgoingMessage(
+            kind=notice.kind.value,
+            ticket_id=notice.ticket_id,
+            idempotency_key=notice.idempotency_key,
+            person_id=recipient.person_id,
+            person_name=recipient.name,
+            title=notice.title,
+            text=render_notice(notice, recipient, link, details),
+            facts=notice.facts,
+            accept_url=link,
+            ticket_url=details,
+        )
+
+
+def notify_activities_for_worker(
+    directory: ContactDirectory, delivery_log: DeliveryLog, http: httpx.AsyncClient | None = None
+) -> NotifyActivities:
+    """The production wiring: real channels, SMTP and links from the environment."""
+    http = http or httpx.AsyncClient(timeout=httpx.Timeout(5.0))
+    return NotifyActivities(
+        directory,
+        delivery_log,
+        ChannelSenders(http, SmtpSettings()),
+        NotifySettings.from_settings(),
+    )

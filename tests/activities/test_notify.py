@@ -1,0 +1,338 @@
+"""send_notice against real local servers: an HTTP receiver and an aiosmtpd SMTP server."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import hmac
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlmodel import create_engine
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.channels import ChannelSenders, SmtpSettings
+from activities.delivery_log import DeliveryLog, InMemoryDeliveryLog, SqlDeliveryLog
+from activities.notify import InMemoryContactDirectory, NotifyActivities, NotifySettings
+from api.tokens import verify_accept_token
+from db.tables import metadata
+from domain.models import ChannelKind, ContactChannel, Notice, NoticeReceipt, Recipient
+from domain.stages import NoticeKind, Tier
+from tests.activities.receivers import HttpReceiver, SmtpInbox, http_receiver, smtp_inbox
+
+SECRET = "notify-test-secret"
+NOW = datetime(2026, 9, 30, 10, 0, tzinfo=UTC)
+ZHANG = Recipient(person_id="p-zhang", name="张三", unit_code="T01-03", tier=Tier.VILLAGE)
+LI = Recipient(person_id="p-li", name="李四", unit_code="T01", tier=Tier.STREET)
+TICKET = "T20260930-0007"
+
+
+def make_notice(
+    *recipients: Recipient, kind: NoticeKind = NoticeKind.ASSIGNED, key: str = "wf/run/1"
+) -> Notice:
+    return Notice(
+        kind=kind,
+        ticket_id=TICKET,
+        idempotency_key=key,
+        recipients=list(recipients or [ZHANG]),
+        title=f"{TICKET} 占道经营 浦东南路100号",
+        facts={
+            "scenario": "S0101 占道经营",
+            "place": "浦东南路100号",
+            "accept_deadline": "2026-10-08T02:30:00+00:00",
+        },
+    )
+
+
+@dataclass
+class Harness:
+    http: HttpReceiver
+    inbox: SmtpInbox
+    contacts: dict[str, list[ContactChannel]] = field(default_factory=dict)
+    log: DeliveryLog = field(default_factory=InMemoryDeliveryLog)
+    sleeps: list[float] = field(default_factory=list)
+
+    def webhook(self, path: str) -> ContactChannel:
+        return ContactChannel(kind=ChannelKind.WEBHOOK, target=self.http.url(path))
+
+    def activities(self) -> NotifyActivities:
+        async def record_sleep(seconds: float) -> None:
+            self.sleeps.append(seconds)
+
+        senders = ChannelSenders(
+            httpx.AsyncClient(timeout=5.0),
+            SmtpSettings(host="127.0.0.1", port=self.inbox.port, sender="cityops@pudong.example"),
+            clock_ms=lambda: 1_790_000_000_000,
+        )
+        settings = NotifySettings(public_url="https://ops.pudong.example", token_secret=SECRET)
+        return NotifyActivities(
+            InMemoryContactDirectory(self.contacts),
+            self.log,
+            senders,
+            settings,
+            clock=lambda: NOW,
+            sleep=record_sleep,
+        )
+
+    async def send(self, notice: Notice, attempt: int = 1) -> NoticeReceipt:
+        env = ActivityEnvironment()
+        env.info = dataclasses.replace(env.info, attempt=attempt)
+        return await env.run(self.activities().send_notice, notice)
+
+
+@pytest.fixture
+def harness() -> Iterator[Harness]:
+    with http_receiver() as http, smtp_inbox() as inbox:
+        yield Harness(http=http, inbox=inbox)
+
+
+# --------------------------------------------------------------------------- each channel
+
+
+async def test_webhook_receives_json_with_text_and_a_working_accept_link(harness: Harness) -> None:
+    harness.contacts["p-zhang"] = [harness.webhook("/hook/zhang")]
+    receipt = await harness.send(make_notice())
+    assert receipt.delivered_to == ["p-zhang"]
+    assert receipt.delivered_via == {"p-zhang": "webhook"}
+    [request] = harness.http.to("/hook/zhang")
+    assert request.headers["idempotency-key"] == "wf/run/1"
+    body = request.body
+    assert body["kind"] == "assigned"
+    assert body["ticket_id"] == TICKET
+    assert "工单编号：T20260930-0007" in body["text"]
+    assert "接单时限：2026-10-08 10:30" in body["text"]
+    token = body["accept_url"].removeprefix("https://ops.pudong.example/a/")
+    claim = verify_accept_token(token, SECRET, NOW, person_id="p-zhang")
+    assert claim.ticket_id == TICKET
+    assert f"[一键接单]({body['accept_url']})" in body["text"]
+
+
+async def test_email_arrives_at_smtp_server_in_chinese_with_the_links(harness: Harness) -> None:
+    harness.contacts["p-zhang"] = [
+        ContactChannel(kind=ChannelKind.EMAIL, target="zhang@t01.example")
+    ]
+    receipt = await harness.send(make_notice())
+    assert receipt.delivered_via == {"p-zhang": "email"}
+    [mail] = harness.inbox.messages
+    assert harness.inbox.recipients == [["zhang@t01.example"]]
+    assert mail["Subject"] == f"{TICKET} 占道经营 浦东南路100号"
+    assert mail["X-Cityops-Ticket"] == TICKET
+    body = mail.get_content()
+    assert "您有一张新派发的工单" in body
+    assert "地点：浦东南路100号" in body
+    assert "https://ops.pudong.example/a/" in body
+    assert f"https://ops.pudong.example/tickets/{TICKET}" in body
+
+
+async def test_wecom_robot_gets_its_markdown_format(harness: Harness) -> None:
+    harness.contacts["p-zhang"] = [
+        ContactChannel(kind=ChannelKind.WECOM, target=harness.http.url("/cgi-bin/webhook/send"))
+    ]
+    await harness.send(make_notice(kind=NoticeKind.URGE))
+    [request] = harness.http.to("/cgi-bin/webhook/send")
+    assert request.body["msgtype"] == "markdown"
+    assert set(request.body["markdown"]) == {"content"}
+    assert "【催办】" in request.body["markdown"]["content"]
+
+
+async def test_dingtalk_robot_gets_title_text_and_a_valid_signature(harness: Harness) -> None:
+    secret = "SECdingtalk"
+    harness.contacts["p-zhang"] = [
+        ContactChannel(
+            kind=ChannelKind.DINGTALK,
+            target=harness.http.url("/robot/send?access_token=abc"),
+            secret=secret,
+        )
+    ]
+    await harness.send(make_notice(kind=NoticeKind.SUPERVISE))
+    [request] = harness.http.to("/robot/send")
+    assert request.query["access_token"] == ["abc"]
+    timestamp = request.query["timestamp"][0]
+    assert timestamp == "1790000000000"
+    expected = base64.b64encode(
+        hmac.new(secret.encode(), f"{timestamp}\n{secret}".encode(), hashlib.sha256).digest()
+    ).decode()
+    assert request.query["sign"] == [expected]  # parse_qs undid the URL quoting
+    assert request.body["msgtype"] == "markdown"
+    assert request.body["markdown"]["title"] == f"{TICKET} 占道经营 浦东南路100号"
+    assert "【督办】" in request.body["markdown"]["text"]
+
+
+# --------------------------------------------------------------------------- failures
+
+
+async def test_transient_webhook_error_is_retried_with_backoff(harness: Harness) -> None:
+    harness.contacts["p-zhang"] = [harness.webhook("/flaky")]
+    harness.http.script("/flaky", (503, {"error": "busy"}))
+    receipt = await harness.send(make_notice())
+    assert receipt.delivered_via == {"p-zhang": "webhook"}
+    assert len(harness.http.to("/flaky")) == 2
+    assert harness.sleeps == [0.5]
+
+
+async def test_permanent_webhook_error_falls_through_to_email_without_retry(
+    harness: Harness,
+) -> None:
+    harness.contacts["p-zhang"] = [
+        harness.webhook("/gone"),
+        ContactChannel(kind=ChannelKind.EMAIL, target="zhang@t01.example"),
+    ]
+    harness.http.script("/gone", (404, {"error": "no such hook"}))
+    receipt = await harness.send(make_notice())
+    assert receipt.delivered_via == {"p-zhang": "email"}
+    assert len(harness.http.to("/gone")) == 1
+    assert harness.sleeps == []
+    assert len(harness.inbox.messages) == 1
+
+
+async def test_robot_refusing_the_message_falls_through_to_the_next_channel(
+    harness: Harness,
+) -> None:
+    harness.contacts["p-zhang"] = [
+        ContactChannel(kind=ChannelKind.WECOM, target=harness.http.url("/wecom")),
+        harness.webhook("/hook"),
+    ]
+    harness.http.script("/wecom", (200, {"errcode": 93000, "errmsg": "invalid webhook url"}))
+    receipt = await harness.send(make_notice())
+    assert receipt.delivered_via == {"p-zhang": "webhook"}
+    assert len(harness.http.to("/hook")) == 1
+
+
+async def test_smtp_451_is_retried_and_then_accepted(harness: Harness) -> None:
+    harness.contacts["p-zhang"] = [ContactChannel(kind=ChannelKind.EMAIL, target="z@t01.example")]
+    harness.inbox.refuse_next = 1
+    receipt = await harness.send(make_notice())
+    assert receipt.delivered_via == {"p-zhang": "email"}
+    assert harness.inbox.refused == 1
+    assert len(harness.inbox.messages) == 1
+
+
+async def test_recipient_with_every_channel_down_is_reported_while_others_get_it(
+    harness: Harness,
+) -> None:
+    harness.contacts["p-zhang"] = [
+        harness.webhook("/down"),
+        ContactChannel(kind=ChannelKind.EMAIL, target="zhang@t01.example"),
+    ]
+    harness.contacts["p-li"] = [harness.webhook("/li")]
+    harness.http.script("/down", (500, {}), (500, {}))
+    harness.inbox.refuse_next = 2
+    receipt = await harness.send(make_notice(ZHANG, LI))
+    assert receipt.delivered_to == ["p-li"]
+    assert receipt.failed == ["p-zhang"]
+    [failure] = receipt.failures
+    assert failure.person_id == "p-zhang"
+    assert "webhook: HTTP 500" in failure.reason
+    assert "email: SMTP 451" in failure.reason
+
+
+async def test_nobody_reached_on_transient_errors_raises_so_temporal_retries(
+    harness: Harness,
+) -> None:
+    harness.contacts["p-zhang"] = [harness.webhook("/down")]
+    harness.http.script("/down", *[(503, {})] * 4)
+    with pytest.raises(ApplicationError, match="reached nobody") as raised:
+        await harness.send(make_notice(), attempt=1)
+    assert not raised.value.non_retryable
+    receipt = await harness.send(make_notice(), attempt=5)  # the give-up attempt answers
+    assert receipt.failed == ["p-zhang"]
+    assert "HTTP 503" in receipt.failures[0].reason
+
+
+async def test_unknown_person_or_no_channel_is_a_failure_not_a_retry(harness: Harness) -> None:
+    harness.contacts["p-li"] = []
+    receipt = await harness.send(make_notice(ZHANG, LI))
+    assert receipt.failed == ["p-zhang", "p-li"]
+    reasons = {f.person_id: f.reason for f in receipt.failures}
+    assert reasons["p-zhang"].startswith("unknown person")
+    assert reasons["p-li"] == "no contact channel"
+
+
+async def test_unreachable_host_is_transient(harness: Harness) -> None:
+    from tests.activities.receivers import free_port
+
+    closed = f"http://127.0.0.1:{free_port()}/nobody-listens"
+    harness.contacts["p-zhang"] = [ContactChannel(kind=ChannelKind.WEBHOOK, target=closed)]
+    with pytest.raises(ApplicationError, match="ConnectError"):
+        await harness.send(make_notice())
+    assert harness.sleeps == [0.5]
+
+
+# --------------------------------------------------------------------------- idempotency
+
+
+async def test_retried_activity_does_not_resend_to_a_channel_that_accepted(
+    harness: Harness,
+) -> None:
+    harness.contacts["p-zhang"] = [harness.webhook("/zhang")]
+    harness.contacts["p-li"] = [harness.webhook("/li-down"), harness.webhook("/li-later")]
+    harness.http.script("/li-down", *[(503, {})] * 10)
+    harness.http.script("/li-later", *[(503, {})] * 2)
+    first = await harness.send(make_notice(ZHANG, LI))
+    assert first.delivered_to == ["p-zhang"]
+    assert first.failed == ["p-li"]
+    second = await harness.send(make_notice(ZHANG, LI), attempt=2)
+    assert second.delivered_to == ["p-zhang", "p-li"]
+    assert second.delivered_via == {"p-zhang": "webhook", "p-li": "webhook"}
+    assert len(harness.http.to("/zhang")) == 1  # not sent again
+    assert len(harness.http.to("/li-later")) == 3
+
+
+async def test_sql_delivery_log_survives_a_new_worker(harness: Harness, tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'notify.db'}")
+    metadata.create_all(engine)
+    harness.contacts["p-zhang"] = [ContactChannel(kind=ChannelKind.EMAIL, target="z@t01.example")]
+    harness.log = SqlDeliveryLog(engine)
+    await harness.send(make_notice(key="wf/run/9"))
+    harness.log = SqlDeliveryLog(create_engine(f"sqlite:///{tmp_path / 'notify.db'}"))
+    receipt = await harness.send(make_notice(key="wf/run/9"), attempt=2)
+    assert receipt.delivered_via == {"p-zhang": "email"}
+    assert len(harness.inbox.messages) == 1
+    await harness.send(make_notice(key="wf/run/10"))  # a new notice is a new key
+    assert len(harness.inbox.messages) == 2
+
+
+async def test_sql_delivery_log_keeps_the_first_channel_on_a_duplicate_record(
+    tmp_path: Path,
+) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'log.db'}")
+    metadata.create_all(engine)
+    log = SqlDeliveryLog(engine)
+    assert await log.accepted_channel("k", "p") is None
+    await log.record("k", "p", "email:abc")
+    await log.record("k", "p", "webhook:def")
+    assert await log.accepted_channel("k", "p") == "email:abc"
+
+
+# --------------------------------------------------------------------------- accept links
+
+
+async def test_closed_notice_and_switched_off_link_carry_no_accept_link(harness: Harness) -> None:
+    harness.contacts["p-zhang"] = [harness.webhook("/hook")]
+    await harness.send(make_notice(kind=NoticeKind.CLOSED, key="k1"))
+    quiet = make_notice(kind=NoticeKind.SUPERVISE, key="k2").model_copy(
+        update={"accept_link": False}
+    )
+    await harness.send(quiet)
+    closed, supervised = harness.http.to("/hook")
+    for request in (closed, supervised):
+        assert request.body["accept_url"] is None
+        assert "一键接单" not in request.body["text"]
+
+
+async def test_each_recipient_gets_a_link_only_they_can_use(harness: Harness) -> None:
+    harness.contacts["p-zhang"] = [harness.webhook("/zhang")]
+    harness.contacts["p-li"] = [harness.webhook("/li")]
+    await harness.send(make_notice(ZHANG, LI))
+    [to_zhang] = harness.http.to("/zhang")
+    [to_li] = harness.http.to("/li")
+    zhang_token = to_zhang.body["accept_url"].rsplit("/", 1)[1]
+    li_token = to_li.body["accept_url"].rsplit("/", 1)[1]
+    assert verify_accept_token(zhang_token, SECRET, NOW).person_id == "p-zhang"
+    assert verify_accept_token(li_token, SECRET, NOW).person_id == "p-li"
