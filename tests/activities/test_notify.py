@@ -6,7 +6,7 @@ import base64
 import dataclasses
 import hashlib
 import hmac
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +54,7 @@ def make_notice(
 class Harness:
     http: HttpReceiver
     inbox: SmtpInbox
+    client: httpx.AsyncClient
     contacts: dict[str, list[ContactChannel]] = field(default_factory=dict)
     log: DeliveryLog = field(default_factory=InMemoryDeliveryLog)
     sleeps: list[float] = field(default_factory=list)
@@ -66,7 +67,7 @@ class Harness:
             self.sleeps.append(seconds)
 
         senders = ChannelSenders(
-            httpx.AsyncClient(timeout=5.0),
+            self.client,
             SmtpSettings(host="127.0.0.1", port=self.inbox.port, sender="cityops@pudong.example"),
             clock_ms=lambda: 1_790_000_000_000,
         )
@@ -87,9 +88,10 @@ class Harness:
 
 
 @pytest.fixture
-def harness() -> Iterator[Harness]:
+async def harness() -> AsyncIterator[Harness]:
     with http_receiver() as http, smtp_inbox() as inbox:
-        yield Harness(http=http, inbox=inbox)
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            yield Harness(http=http, inbox=inbox, client=client)
 
 
 # --------------------------------------------------------------------------- each channel

@@ -1,0 +1,133 @@
+"""Every notice kind renders in Chinese with the ticket's number, scenario, place and deadline."""
+
+from __future__ import annotations
+
+import pytest
+
+from activities.notice_text import TEMPLATE_DIR, format_instant, render_notice, template_name
+from domain.models import Notice, Recipient
+from domain.stages import NoticeKind, Tier
+
+WANG = Recipient(person_id="p-wang", name="王五", unit_code="T07-02", tier=Tier.VILLAGE)
+ACCEPT = "https://ops.example/a/TOKEN"
+DETAILS = "https://ops.example/tickets/T1"
+FACTS = {
+    "scenario": "S0305 井盖缺失",
+    "place": "张杨路500号",
+    "priority": "P3",
+    "text": "路口井盖不见了，很危险",
+    "accept_deadline": "2026-10-08T02:30:00+00:00",
+    "resolve_deadline": "2026-10-10T09:30:00+00:00",
+}
+
+LEADS = {
+    NoticeKind.ASSIGNED: "新派发的工单",
+    NoticeKind.REMINDER: "【提醒】",
+    NoticeKind.ESCALATED: "【升级】",
+    NoticeKind.URGE: "【催办】",
+    NoticeKind.SUPERVISE: "【督办】",
+    NoticeKind.OVERDUE: "【超时】",
+    NoticeKind.EXTENSION_DECIDED: "延期申请",
+    NoticeKind.REOPENED: "【重办】",
+    NoticeKind.CALLBACK_REQUEST: "【回访】",
+    NoticeKind.REVIEW_REQUEST: "【审核】",
+    NoticeKind.CO_HANDLING: "【协办】",
+    NoticeKind.CLOSED: "办结并关闭",
+}
+
+
+def notice(kind: NoticeKind, facts: dict[str, str] | None = None) -> Notice:
+    return Notice(
+        kind=kind,
+        ticket_id="T1",
+        idempotency_key="k",
+        recipients=[WANG],
+        title="T1 井盖缺失 张杨路500号",
+        facts=FACTS if facts is None else facts,
+    )
+
+
+def test_every_notice_kind_has_a_template_and_a_lead_line() -> None:
+    assert set(LEADS) == set(NoticeKind)
+    for kind in NoticeKind:
+        assert (TEMPLATE_DIR / template_name(kind)).is_file(), kind
+
+
+@pytest.mark.parametrize("kind", list(NoticeKind))
+def test_each_kind_names_ticket_scenario_place_deadline_and_links(kind: NoticeKind) -> None:
+    text = render_notice(notice(kind), WANG, ACCEPT, DETAILS)
+    assert text.startswith("### T1 井盖缺失 张杨路500号\n")
+    assert "王五（T07-02）" in text
+    assert LEADS[kind] in text
+    assert "工单编号：T1" in text
+    assert "场景：S0305 井盖缺失" in text
+    assert "地点：张杨路500号" in text
+    assert "接单时限：2026-10-08 10:30" in text  # shown in Shanghai time
+    assert "办结时限：2026-10-10 17:30" in text
+    assert f"[一键接单]({ACCEPT})" in text
+    assert f"[查看工单]({DETAILS})" in text
+    assert "\n\n\n" not in text
+
+
+def test_missing_facts_show_a_dash_and_optional_lines_are_left_out() -> None:
+    text = render_notice(notice(NoticeKind.ASSIGNED, facts={}), WANG, None, DETAILS)
+    assert "场景：—" in text
+    assert "地点：—" in text
+    assert "接单时限：" not in text
+    assert "办结时限：" not in text
+    assert "诉求" not in text
+    assert "一键接单" not in text
+
+
+def test_kind_specific_facts_appear() -> None:
+    decided = render_notice(
+        notice(
+            NoticeKind.EXTENSION_DECIDED,
+            {**FACTS, "decision": "approved", "new_deadline": "2026-10-12T09:30:00+00:00"},
+        ),
+        WANG,
+        None,
+        DETAILS,
+    )
+    assert "您的延期申请已批准" in decided
+    assert "新办结时限：2026-10-12 17:30" in decided
+    rejected = render_notice(
+        notice(NoticeKind.EXTENSION_DECIDED, {"decision": "rejected", "reason": "理由不充分"}),
+        WANG,
+        None,
+        DETAILS,
+    )
+    assert "已驳回" in rejected
+    assert "审批意见：理由不充分" in rejected
+    urged = render_notice(
+        notice(NoticeKind.URGE, {**FACTS, "by": "区城运中心", "note": "今日必须到场"}),
+        WANG,
+        ACCEPT,
+        DETAILS,
+    )
+    assert "催办人：区城运中心" in urged
+    assert "催办意见：今日必须到场" in urged
+    review = render_notice(
+        notice(NoticeKind.REVIEW_REQUEST, {"photo_url": "https://img.example/1.jpg"}),
+        WANG,
+        None,
+        DETAILS,
+    )
+    assert "[查看照片](https://img.example/1.jpg)" in review
+    unfixed = render_notice(
+        notice(NoticeKind.CLOSED, {"stage": "closed_unfixed"}), WANG, None, DETAILS
+    )
+    assert "结案（问题未解决）" in unfixed
+
+
+def test_long_complaint_text_is_cut_at_two_hundred_characters() -> None:
+    text = render_notice(notice(NoticeKind.ASSIGNED, {"text": "噪" * 500}), WANG, None, DETAILS)
+    [line] = [line for line in text.splitlines() if line.startswith("- 诉求：")]
+    assert line == "- 诉求：" + "噪" * 199 + "…"
+
+
+def test_instants_are_shown_in_shanghai_time_and_other_text_as_is() -> None:
+    assert format_instant("2026-10-08T02:30:00+00:00") == "2026-10-08 10:30"
+    assert format_instant("2026-10-08T10:30:00+08:00") == "2026-10-08 10:30"
+    assert format_instant("国庆后第一个工作日") == "国庆后第一个工作日"
+    assert format_instant("") == "—"
