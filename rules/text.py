@@ -1,0 +1,279 @@
+"""Scoring free text against every scenario's text rules in one Aho-Corasick pass.
+
+All phrases (keywords, combo terms, pattern gates, vetoes, out-of-scope phrases and
+negation cues) go into a single automaton compiled once at load; one scan of the text
+finds every hit, then cheap dictionary work turns hits into per-scenario scores.
+
+Why the extra steps after the scan:
+- a hit that sits inside a longer keyword hit does not count again ("燃气" inside
+  "燃气味"): the longer, more specific phrase decides;
+- a hit shortly after a negation cue in the same clause does not count
+  ("不是噪音的问题，是油烟" scores fumes, not noise);
+- out-of-scope phrases (consultations, praise, private family matters) compete with
+  the best scenario, so a question that merely mentions a topic goes to triage.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import ahocorasick
+
+from domain.models import RuleMatch
+from rules.schema import Combo, EngineConfig, TextRules
+
+OUT_OF_SCOPE = "out_of_scope"  # RuleMatch.scenario_id for out-of-scope phrases
+
+# Characters that end a clause: negation does not reach past them.
+_CLAUSE_BREAKS = frozenset("，。；！？,.;!?：:、\n（）()“”\"")
+# Between a cue and its phrase these words start the affirmed part ("不是A而是B").
+_CONTRAST = frozenset("是而")
+_FULLWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+_FULLWIDTH[0x3000] = 0x20
+
+
+def normalise(text: str) -> str:
+    """Fold full-width ASCII to half-width and lowercase, so "ＫＴＶ" matches "ktv"."""
+    return text.translate(_FULLWIDTH).lower()
+
+
+@dataclass
+class _PhraseUses:
+    """Everything one phrase means to the engine."""
+
+    keywords: list[tuple[str, float]] = field(default_factory=list)
+    vetoes: list[str] = field(default_factory=list)
+    combo_groups: list[tuple[str, int, int]] = field(default_factory=list)  # sid, combo, group
+    gates: list[tuple[str, int]] = field(default_factory=list)  # sid, pattern index
+    out_of_scope: float = 0.0
+    is_cue: bool = False
+
+
+@dataclass(frozen=True)
+class _Hit:
+    start: int
+    end: int  # exclusive
+    phrase: str
+
+
+@dataclass(frozen=True)
+class TextVerdict:
+    """The text engine's answer before it becomes a Classification."""
+
+    scenario_id: str | None
+    confidence: float
+    runner_up: str | None
+    matched: list[RuleMatch]
+    reason: str
+
+
+@dataclass(frozen=True)
+class _CompiledPattern:
+    name: str
+    regex: re.Pattern[str]
+    weight: float
+
+
+class TextMatcher:
+    """Compiled text rules for all scenarios; `verdict(text)` is pure and fast."""
+
+    def __init__(self, rules: Mapping[str, TextRules], engine: EngineConfig) -> None:
+        self._engine = engine
+        self._uses: dict[str, _PhraseUses] = {}
+        self._combos: dict[str, list[Combo]] = {}
+        self._patterns: dict[str, list[_CompiledPattern]] = {}
+        for sid, text_rules in rules.items():
+            self._add_scenario(sid, text_rules)
+        for phrase, weight in engine.out_of_scope.items():
+            self._use(phrase).out_of_scope = weight
+        for cue in engine.negation_cues:
+            self._use(cue).is_cue = True
+        self._automaton = ahocorasick.Automaton()
+        for phrase in self._uses:
+            self._automaton.add_word(phrase, phrase)
+        self._automaton.make_automaton()
+
+    # ------------------------------------------------------------------ build
+
+    def _use(self, phrase: str) -> _PhraseUses:
+        return self._uses.setdefault(normalise(phrase), _PhraseUses())
+
+    def expand(self, term: str) -> list[str]:
+        """A term, or the phrases of the shared vocabulary it names ("@night")."""
+        if term.startswith("@"):
+            return list(self._engine.vocab[term[1:]])
+        return [term]
+
+    def _add_scenario(self, sid: str, text_rules: TextRules) -> None:
+        for phrase, weight in text_rules.keywords.items():
+            self._use(phrase).keywords.append((sid, weight))
+        for phrase in text_rules.veto:
+            self._use(phrase).vetoes.append(sid)
+        self._combos[sid] = list(text_rules.combos)
+        for combo_index, combo in enumerate(text_rules.combos):
+            for group_index, group in enumerate(combo.all):
+                for term in group:
+                    for phrase in self.expand(term):
+                        self._use(phrase).combo_groups.append((sid, combo_index, group_index))
+        self._patterns[sid] = []
+        for pattern_index, pattern in enumerate(text_rules.patterns):
+            self._patterns[sid].append(
+                _CompiledPattern(pattern.name, re.compile(pattern.regex), pattern.weight)
+            )
+            for term in pattern.gate:
+                for phrase in self.expand(term):
+                    self._use(phrase).gates.append((sid, pattern_index))
+
+    # ------------------------------------------------------------------ scan
+
+    def _hits(self, text: str) -> tuple[list[_Hit], list[_Hit]]:
+        """All phrase hits in the text, split into affirmed hits and negation cues."""
+        hits: list[_Hit] = []
+        cues: list[_Hit] = []
+        for end_index, phrase in self._automaton.iter(text):
+            start = end_index - len(phrase) + 1
+            hit = _Hit(start, end_index + 1, phrase)
+            if self._uses[phrase].is_cue and not _is_question(text, start):
+                cues.append(hit)
+            hits.append(hit)
+        if not cues:
+            return hits, cues
+        return [h for h in hits if not self._negated(text, h, cues)], cues
+
+    def _negated(self, text: str, hit: _Hit, cues: list[_Hit]) -> bool:
+        for cue in cues:
+            gap = hit.start - cue.end
+            if 0 <= gap <= self._engine.negation_window:
+                between = text[cue.end : hit.start]
+                if not any(ch in _CLAUSE_BREAKS or ch in _CONTRAST for ch in between):
+                    return True
+        return False
+
+    # ------------------------------------------------------------------ score
+
+    def verdict(self, raw_text: str) -> TextVerdict:
+        text = normalise(raw_text)
+        hits, _ = self._hits(text)
+        scores: dict[str, float] = {}
+        matched: dict[str, list[RuleMatch]] = {}
+        vetoed: set[str] = set()
+        out_of_scope = 0.0
+        oos_matches: list[RuleMatch] = []
+
+        def credit(sid: str, rule: str, weight: float) -> None:
+            scores[sid] = scores.get(sid, 0.0) + weight
+            matched.setdefault(sid, []).append(RuleMatch(scenario_id=sid, rule=rule, weight=weight))
+
+        keyword_hits = [h for h in hits if self._uses[h.phrase].keywords]
+        seen: set[str] = set()
+        for hit in _outermost(keyword_hits):
+            if hit.phrase in seen:
+                continue
+            seen.add(hit.phrase)
+            for sid, weight in self._uses[hit.phrase].keywords:
+                credit(sid, f"keyword:{hit.phrase}", weight)
+
+        seen.clear()
+        for hit in hits:
+            uses = self._uses[hit.phrase]
+            vetoed.update(uses.vetoes)
+            if uses.out_of_scope and hit.phrase not in seen:
+                seen.add(hit.phrase)
+                out_of_scope += uses.out_of_scope
+                oos_matches.append(
+                    RuleMatch(
+                        scenario_id=OUT_OF_SCOPE, rule=f"out_of_scope:{hit.phrase}",
+                        weight=uses.out_of_scope,
+                    )
+                )
+
+        for sid, combo_name, weight in self._fired_combos(hits):
+            credit(sid, f"combo:{combo_name}", weight)
+        for sid, pattern in self._fired_patterns(text, hits):
+            credit(sid, f"pattern:{pattern.name}", pattern.weight)
+
+        for sid in vetoed:
+            scores.pop(sid, None)
+        return self._decide(scores, matched, out_of_scope, oos_matches)
+
+    def _fired_combos(self, hits: list[_Hit]) -> Iterable[tuple[str, str, float]]:
+        positions: dict[tuple[str, int, int], list[_Hit]] = {}
+        for hit in hits:
+            for key in self._uses[hit.phrase].combo_groups:
+                positions.setdefault(key, []).append(hit)
+        candidates = {(sid, combo_index) for sid, combo_index, _ in positions}
+        for sid, combo_index in candidates:
+            combo = self._combos[sid][combo_index]
+            groups = [positions.get((sid, combo_index, g)) for g in range(len(combo.all))]
+            present = [g for g in groups if g]
+            if len(present) == len(groups) and _close_enough(present, combo.within):
+                yield sid, combo.name, combo.weight
+
+    def _fired_patterns(
+        self, text: str, hits: list[_Hit]
+    ) -> Iterable[tuple[str, _CompiledPattern]]:
+        gated = {key for hit in hits for key in self._uses[hit.phrase].gates}
+        for sid, pattern_index in gated:
+            pattern = self._patterns[sid][pattern_index]
+            if pattern.regex.search(text):
+                yield sid, pattern
+
+    def _decide(
+        self,
+        scores: dict[str, float],
+        matched: dict[str, list[RuleMatch]],
+        out_of_scope: float,
+        oos_matches: list[RuleMatch],
+    ) -> TextVerdict:
+        ranked = sorted(
+            ((score, sid) for sid, score in scores.items() if score > 0), reverse=True
+        )
+        if not ranked:
+            reason = "out of scope" if out_of_scope > 0 else "no text rule matched"
+            return TextVerdict(None, 0.0, None, oos_matches, reason)
+        top_score, top = ranked[0]
+        runner_score, runner = ranked[1] if len(ranked) > 1 else (0.0, None)
+        shown = matched[top] + (matched[runner] if runner else []) + oos_matches
+        if out_of_scope >= top_score:
+            reason = f"out of scope ({out_of_scope:g} ≥ {top} score {top_score:g})"
+            return TextVerdict(None, 0.0, top, shown, reason)
+        sureness = min(1.0, top_score / self._engine.saturation)
+        margin = top_score / (top_score + runner_score + out_of_scope)
+        confidence = round(sureness * margin, 3)
+        if confidence < self._engine.threshold:
+            reason = f"confidence {confidence:g} below threshold {self._engine.threshold:g}"
+            return TextVerdict(None, confidence, top, shown, reason)
+        return TextVerdict(top, confidence, runner, shown, f"text score {top_score:g}")
+
+
+def _is_question(text: str, cue_start: int) -> bool:
+    """"是不是…" asks; it does not negate."""
+    return cue_start > 0 and text[cue_start - 1] == "是"
+
+
+def _outermost(hits: list[_Hit]) -> list[_Hit]:
+    """Drop hits that lie inside a longer hit: the specific phrase decides."""
+    ordered = sorted(hits, key=lambda h: (h.start, -h.end))
+    kept: list[_Hit] = []
+    reach = -1
+    for hit in ordered:
+        if hit.end <= reach:
+            continue
+        kept.append(hit)
+        reach = max(reach, hit.end)
+    return kept
+
+
+def _close_enough(groups: list[list[_Hit]], within: int | None) -> bool:
+    """True when some choice of one hit per group spans at most `within` characters."""
+    if within is None:
+        return True
+    first, *rest = groups
+    for anchor in first:
+        if all(
+            any(abs(hit.start - anchor.start) <= within for hit in group) for group in rest
+        ):
+            return True
+    return False
