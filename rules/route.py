@@ -43,6 +43,7 @@ __all__ = [
     "plan_return",
     "plan_route",
     "plan_transfer",
+    "plan_triage",
 ]
 
 ROUTING_FILE = Path(__file__).resolve().parent / "routing.yaml"
@@ -180,6 +181,20 @@ def plan_route(
         if street.unit_code != plan.assignee.unit_code:
             plan = plan.model_copy(update={"co_handlers": [street]})
     return plan
+
+
+def plan_triage(place: Place, directory: OrgDirectory, at: datetime) -> RoutePlan:
+    """An unclassified ticket: the district center's on-duty dispatcher decides by hand,
+    with the place located so far kept for them."""
+    return _plan_at(
+        directory,
+        directory.center.code,
+        at,
+        None,
+        place,
+        "triage",
+        f"{place.reason}; not classified: the district center triages it",
+    )
 
 
 def plan_return(

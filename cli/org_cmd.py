@@ -1,0 +1,324 @@
+"""Organisation and routing commands: `cityops org seed|show|import`, `cityops route`,
+`cityops bench route`. None of them needs the Temporal server."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from db.engine import get_engine
+from domain.models import AlarmEvent, RoutePlan, ScenarioRef, TicketIntake
+from domain.stages import Source
+from org.directory import OrgDirectory, OrgError, OrgRows
+from org.importer import ImportFileError, read_boundaries, read_org_file
+from org.models import OrgUnit
+from org.routing import OrgRouter
+from org.seed import build_demo_org
+from org.store import load_or_demo, unit_count, write_org
+from rules.route import plan_triage
+
+org_app = typer.Typer(help="The organisation: units, people, duty rosters.", no_args_is_help=True)
+
+DbOpt = Annotated[
+    str | None, typer.Option("--database-url", help="Default: DATABASE_URL or var/cityops.db")
+]
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code)
+
+
+# --------------------------------------------------------------------------- org
+
+
+@org_app.command("seed")
+def seed(database_url: DbOpt = None) -> None:
+    """Load the demo organisation for all 36 streets and towns (safe to run again)."""
+    counts = write_org(get_engine(database_url), build_demo_org())
+    typer.echo(
+        f"seeded {counts.units} units, {counts.persons} persons, {counts.shifts} duty shifts"
+    )
+
+
+@org_app.command("show")
+def show(
+    code: Annotated[str, typer.Argument(help="Unit code: DISTRICT, T01, T01-03, housing")],
+    database_url: DbOpt = None,
+) -> None:
+    """Print a unit's tree: its people, their shifts, and the units under it."""
+    directory = _directory(get_engine(database_url))
+    try:
+        for line in _tree(directory, code, depth=0, max_depth=1):
+            typer.echo(line)
+    except OrgError as exc:
+        raise _fail(str(exc)) from exc
+
+
+@org_app.command("import")
+def import_file(
+    file: Annotated[Path, typer.Argument(help="CSV, YAML, or GeoJSON of unit boundaries")],
+    database_url: DbOpt = None,
+) -> None:
+    """Load a real organisation; a bad row is reported and nothing is written."""
+    engine = get_engine(database_url)
+    current = _stored_directory(engine)
+    try:
+        if file.suffix.lower() in (".geojson", ".json"):
+            rows = _boundary_rows(file, current)
+        else:
+            known = {u.code: u.kind for u in current.units()} if current else {}
+            people = (
+                [m.id for u in current.units() for m in current.members(u.code)] if current else []
+            )
+            rows = read_org_file(file, known, people)
+        counts = write_org(engine, rows)
+    except ImportFileError as exc:
+        raise _fail(str(exc), 2) from exc
+    except SQLAlchemyError as exc:
+        raise _fail(
+            f"{file.name}: the database refused the import, nothing written: {exc}"
+        ) from exc
+    typer.echo(
+        f"imported {counts.units} units, {counts.persons} persons, {counts.shifts} duty shifts"
+    )
+
+
+def _boundary_rows(file: Path, current: OrgDirectory | None) -> OrgRows:
+    """Existing units with their boundary replaced; persons and shifts stay as they are."""
+    boundaries = read_boundaries(file)
+    if current is None:
+        raise ImportFileError(f"{file.name}: import or seed units before their boundaries")
+    units = []
+    for code, wkt in boundaries.items():
+        if not current.has_unit(code):
+            raise ImportFileError(f"{file.name}: feature code {code!r}: no such unit")
+        unit = current.unit(code)
+        units.append(
+            OrgUnit(
+                code=unit.code,
+                name=unit.name,
+                tier=unit.tier.value,
+                kind=unit.kind.value,
+                parent_code=unit.parent_code,
+                lat=unit.lat,
+                lon=unit.lon,
+                aliases=list(unit.aliases),
+                boundary_wkt=wkt,
+            )
+        )
+    return OrgRows(units=units, persons=[], shifts=[])
+
+
+def _stored_directory(engine: Engine) -> OrgDirectory | None:
+    try:
+        return OrgDirectory.load(engine) if unit_count(engine) else None
+    except SQLAlchemyError:
+        return None
+
+
+def _directory(engine: Engine) -> OrgDirectory:
+    stored = _stored_directory(engine)
+    if stored is None:
+        typer.secho("(no organisation in the database: showing the demo)", err=True)
+        return load_or_demo(None)
+    return stored
+
+
+def _tree(directory: OrgDirectory, code: str, depth: int, max_depth: int) -> Iterator[str]:
+    unit = directory.unit(code)
+    pad = "  " * depth
+    yield f"{pad}{unit.code}  {unit.name}  [{unit.tier.value}/{unit.kind.value}]"
+    shifts = {s.person_id: s for s in directory.shifts(code)}
+    for member in directory.members(code):
+        shift = shifts.get(member.id)
+        hours = (
+            f"{shift.start_minute // 60:02d}:{shift.start_minute % 60:02d}-"
+            f"{shift.end_minute // 60:02d}:{shift.end_minute % 60:02d}"
+            if shift
+            else "off roster"
+        )
+        channels = ", ".join(c.target for c in member.contacts)
+        yield f"{pad}  · {member.id}  {member.name}  {member.role.value}  {hours}  {channels}"
+    children = directory.children(code)
+    if depth + 1 > max_depth:
+        if children:
+            yield f"{pad}  … {len(children)} units below (cityops org show {children[0].code})"
+        return
+    for child in children:
+        yield from _tree(directory, child.code, depth + 1, max_depth)
+
+
+# --------------------------------------------------------------------------- route
+
+
+def route(
+    file: Annotated[Path, typer.Argument(help="JSON lines: hotline records or alarm events")],
+    evaluate: Annotated[
+        bool, typer.Option("--eval", help="Print street accuracy against the labels")
+    ] = False,
+    database_url: DbOpt = None,
+) -> None:
+    """Classify, locate and route each record; one JSON line each (no server needed)."""
+    from rules.classify import classify
+    from rules.load import RulesError, default_rules
+
+    router = _router(database_url)
+    try:
+        rules = default_rules()
+    except RulesError as exc:
+        raise _fail(f"classification rules: {exc}") from exc
+    total = right = labelled = 0
+    wrong: list[str] = []
+    for number, record in _records(file):
+        intake, expected_street = _intake(file, number, record)
+        classification = classify(intake, rules)
+        plan = _route(router, intake, classification.scenario)
+        total += 1
+        if expected_street is not None:
+            labelled += 1
+            if plan.street_code == expected_street:
+                right += 1
+            else:
+                wrong.append(f"{intake.ticket_id}: got {plan.street_code}, want {expected_street}")
+        if not evaluate:
+            scenario_id = classification.scenario.id if classification.scenario else None
+            typer.echo(json.dumps(_output(intake.ticket_id, scenario_id, plan), ensure_ascii=False))
+    if evaluate:
+        share = right / labelled if labelled else 0.0
+        typer.echo(f"records {total}, labelled with a street {labelled}")
+        typer.echo(f"street_code right {right}/{labelled} = {share:.1%}")
+        for line in wrong:
+            typer.echo(f"  wrong {line}")
+
+
+def _route(router: OrgRouter, intake: TicketIntake, scenario: ScenarioRef | None) -> RoutePlan:
+    if scenario is not None:
+        return router.route(scenario, intake)
+    return plan_triage(router.locate(intake), router.directory, intake.received_at)
+
+
+def _output(ticket_id: str, scenario_id: str | None, plan: RoutePlan) -> dict[str, Any]:
+    return {
+        "id": ticket_id,
+        "scenario": scenario_id,
+        "street_code": plan.street_code,
+        "station": plan.station_code,
+        "tier": plan.assignee.tier.value,
+        "department": plan.assignee.department,
+        "unit": plan.assignee.unit_code,
+        "person": plan.assignee.person_id,
+    }
+
+
+def _router(database_url: str | None) -> OrgRouter:
+    """The stored organisation if there is one, else the demo in memory."""
+    return OrgRouter(load_or_demo(get_engine(database_url)))
+
+
+def _records(file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise _fail(f"{file}: cannot read: {exc}") from exc
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise _fail(f"{file.name} line {number}: not JSON: {exc}") from exc
+        if not isinstance(record, dict):
+            raise _fail(f"{file.name} line {number}: expected a JSON object")
+        yield number, record
+
+
+def _intake(file: Path, number: int, record: dict[str, Any]) -> tuple[TicketIntake, str | None]:
+    """A hotline record or an alarm event as a TicketIntake, plus its street label."""
+    try:
+        if "event_id" in record:
+            alarm = AlarmEvent.model_validate(record)
+            source = Source.VIDEO if alarm.sensor_type == "video_ai" else Source.IOT
+            intake = TicketIntake(
+                ticket_id=alarm.event_id[:64],
+                source=source,
+                text=alarm.site,
+                lat=alarm.lat,
+                lon=alarm.lon,
+                received_at=alarm.occurred_at,
+                external_id=alarm.event_id[:64],
+                alarm=alarm,
+            )
+            return intake, record.get("expected_street_code")
+        intake = TicketIntake(
+            ticket_id=str(record.get("id") or f"line-{number}"),
+            source=Source(record.get("source") or "hotline"),
+            text=record.get("text"),
+            address=record.get("address"),
+            lat=record.get("lat"),
+            lon=record.get("lon"),
+            caller_name=record.get("caller_name"),
+            caller_phone=record.get("caller_phone"),
+            received_at=record.get("received_at") or datetime.now().astimezone(),
+            external_id=record.get("id"),
+        )
+        return intake, record.get("street_code")
+    except (ValidationError, ValueError) as exc:
+        raise _fail(f"{file.name} line {number}: {exc}") from exc
+
+
+# --------------------------------------------------------------------------- bench
+
+
+def bench_route(
+    file: Annotated[Path, typer.Argument(help="JSON lines to route")] = Path(
+        "tests/data/dev_hotline.jsonl"
+    ),
+    rounds: Annotated[int, typer.Option(help="Passes over the file")] = 20,
+    database_url: DbOpt = None,
+) -> None:
+    """Average time to route one ticket (jurisdiction + route + roster) in a warm process.
+
+    Scenarios are dealt round-robin from the catalogue so every tier is exercised;
+    classification is not timed here (`cityops bench classify` times it)."""
+    from rules.load import default_rules
+
+    started = time.perf_counter()
+    router = _router(database_url)
+    warm_up = time.perf_counter() - started
+    rules = default_rules()
+    scenarios = [rules.scenario(sid) for sid in sorted(rules.scenario_ids)]
+    intakes = [_intake(file, number, record)[0] for number, record in _records(file)]
+    if not intakes:
+        raise _fail(f"{file}: no records")
+    pairs = [(scenarios[i % len(scenarios)], intake) for i, intake in enumerate(intakes)]
+    per_ticket_ms = []
+    for _ in range(max(rounds, 1)):
+        began = time.perf_counter()
+        for scenario, intake in pairs:
+            router.route(scenario, intake)
+        per_ticket_ms.append((time.perf_counter() - began) * 1000 / len(pairs))
+    typer.echo(
+        f"organisation and areas loaded in {warm_up * 1000:.0f} ms ({len(router.directory)} units)"
+    )
+    typer.echo(
+        f"routed {len(pairs) * len(per_ticket_ms)} tickets: "
+        f"mean {statistics.mean(per_ticket_ms):.3f} ms, best pass {min(per_ticket_ms):.3f} ms "
+        "per ticket (target < 2 ms)"
+    )
+
+
+def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+    app.add_typer(org_app, name="org")
+    app.command("route")(route)
+    bench_app.command("route")(bench_route)
