@@ -58,38 +58,69 @@ class AcceptRefused(Exception):
 
 
 @dataclass(frozen=True)
-class _Refusal:
+class _Wording:
+    """What one page says, in Chinese first and English below."""
+
     status: int
+    mood: str  # CSS class: confirm / ok / refused
     heading_zh: str
     heading_en: str
     message_zh: str
     message_en: str
 
 
-_REFUSALS: dict[type[TokenError], _Refusal] = {
-    TokenMalformed: _Refusal(
+_CONFIRM = _Wording(
+    200,
+    "confirm",
+    "确认接单",
+    "Confirm accept",
+    "请确认由您接收并处置这张工单。",
+    "Please confirm that you take on this ticket.",
+)
+_ACCEPTED = _Wording(
+    200,
+    "ok",
+    "已接单",
+    "Accepted",
+    "接单成功，请按时限到场处置。",
+    "You have accepted the ticket. Please handle it before the deadline.",
+)
+_UNAVAILABLE = _Wording(
+    503,
+    "refused",
+    "暂时无法接单",
+    "Temporarily unavailable",
+    "系统暂时无法处理接单，请稍后再点一次链接。",
+    "Accepting is unavailable right now. Please open the link again shortly.",
+)
+_REFUSALS: dict[type[TokenError], _Wording] = {
+    TokenMalformed: _Wording(
         400,
+        "refused",
         "链接无效",
         "Invalid link",
         "这个接单链接不完整或已损坏，请从通知中重新打开。",
         "This accept link is incomplete or damaged. Open it again from the notice.",
     ),
-    TokenForged: _Refusal(
+    TokenForged: _Wording(
         403,
+        "refused",
         "链接无法验证",
         "Link cannot be verified",
         "这个接单链接不是本系统签发的，或已被改动，不能用于接单。",
         "This accept link was not issued by this system or has been altered.",
     ),
-    TokenExpired: _Refusal(
+    TokenExpired: _Wording(
         410,
+        "refused",
         "链接已过期",
         "Link expired",
         "这个接单链接已过期，请在工单系统中接单，或联系派单人。",
         "This accept link has expired. Accept the ticket in the system or call the dispatcher.",
     ),
-    TokenWrongPerson: _Refusal(
+    TokenWrongPerson: _Wording(
         403,
+        "refused",
         "不是您的接单链接",
         "Not your link",
         "这个接单链接属于其他人，不能代替他人接单。",
@@ -121,16 +152,7 @@ async def confirm_accept(token: str, request: Request, secret: Secret, now: Now)
     claim = _verify(token, secret, now, request)
     if isinstance(claim, HTMLResponse):
         return claim
-    return _page(
-        200,
-        mood="confirm",
-        heading_zh="确认接单",
-        heading_en="Confirm accept",
-        message_zh="请确认由您接收并处置这张工单。",
-        message_en="Please confirm that you take on this ticket.",
-        claim=claim,
-        confirm_action=str(request.url.path),
-    )
+    return _page(_CONFIRM, claim, confirm_action=str(request.url.path))
 
 
 @router.post(ACCEPT_PATH + "{token}", response_class=HTMLResponse)
@@ -142,7 +164,7 @@ async def accept(
         return claim
     if action is None:
         log.error("accept_not_wired", ticket_id=claim.ticket_id, person_id=claim.person_id)
-        return _unavailable(claim)
+        return _page(_UNAVAILABLE, claim)
     try:
         await action(claim.ticket_id, claim.person_id)
     except AcceptRefused as refused:
@@ -152,29 +174,21 @@ async def accept(
             person_id=claim.person_id,
             reason=str(refused),
         )
-        return _page(
+        wording = _Wording(
             409,
-            mood="refused",
-            heading_zh="未能接单",
-            heading_en="Not accepted",
-            message_zh=str(refused) or "工单当前不能由您接单。",
-            message_en="The ticket cannot be accepted by you at this point.",
-            claim=claim,
+            "refused",
+            "未能接单",
+            "Not accepted",
+            str(refused) or "工单当前不能由您接单。",
+            "The ticket cannot be accepted by you at this point.",
         )
+        return _page(wording, claim)
     except Exception:
         # The workflow service is down or timed out: say so, and keep the link usable.
         log.exception("accept_failed", ticket_id=claim.ticket_id, person_id=claim.person_id)
-        return _unavailable(claim)
+        return _page(_UNAVAILABLE, claim)
     log.info("accepted_by_link", ticket_id=claim.ticket_id, person_id=claim.person_id)
-    return _page(
-        200,
-        mood="ok",
-        heading_zh="已接单",
-        heading_en="Accepted",
-        message_zh="接单成功，请按时限到场处置。",
-        message_en="You have accepted the ticket. Please handle it before the deadline.",
-        claim=claim,
-    )
+    return _page(_ACCEPTED, claim)
 
 
 def _verify(token: str, secret: str, now: datetime, request: Request) -> AcceptClaim | HTMLResponse:
@@ -192,27 +206,7 @@ def _verify(token: str, secret: str, now: datetime, request: Request) -> AcceptC
             ticket_id=known.ticket_id if known else None,
             person_id=known.person_id if known else None,
         )
-        return _page(
-            refusal.status,
-            mood="refused",
-            heading_zh=refusal.heading_zh,
-            heading_en=refusal.heading_en,
-            message_zh=refusal.message_zh,
-            message_en=refusal.message_en,
-            claim=known,
-        )
-
-
-def _unavailable(claim: AcceptClaim) -> HTMLResponse:
-    return _page(
-        503,
-        mood="refused",
-        heading_zh="暂时无法接单",
-        heading_en="Temporarily unavailable",
-        message_zh="系统暂时无法处理接单，请稍后再点一次链接。",
-        message_en="Accepting is unavailable right now. Please open the link again shortly.",
-        claim=claim,
-    )
+        return _page(refusal, known)
 
 
 @lru_cache(maxsize=1)
@@ -225,28 +219,20 @@ def _templates() -> jinja2.Environment:
 
 
 def _page(
-    status: int,
-    *,
-    mood: str,
-    heading_zh: str,
-    heading_en: str,
-    message_zh: str,
-    message_en: str,
-    claim: AcceptClaim | None,
-    confirm_action: str | None = None,
+    wording: _Wording, claim: AcceptClaim | None, confirm_action: str | None = None
 ) -> HTMLResponse:
     html = (
         _templates()
         .get_template("accept_page.html.j2")
         .render(
-            mood=mood,
-            heading_zh=heading_zh,
-            heading_en=heading_en,
-            message_zh=message_zh,
-            message_en=message_en,
+            mood=wording.mood,
+            heading_zh=wording.heading_zh,
+            heading_en=wording.heading_en,
+            message_zh=wording.message_zh,
+            message_en=wording.message_en,
             ticket_id=claim.ticket_id if claim else None,
             person_id=claim.person_id if claim else None,
             confirm_action=confirm_action,
         )
     )
-    return HTMLResponse(html, status_code=status, headers=_PRIVATE_HEADERS)
+    return HTMLResponse(html, status_code=wording.status, headers=_PRIVATE_HEADERS)
