@@ -105,14 +105,20 @@ class NotifyActivities:
         self,
         directory: ContactDirectory,
         delivery_log: DeliveryLog,
-        senders: ChannelSender,
-        settings: NotifySettings,
+        settings: NotifySettings | Settings | None = None,
+        senders: ChannelSender | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """Without ``senders``: the real channels, SMTP from SMTP_* environment variables.
+        ``settings`` may be the worker's Settings (links from CITYOPS_PUBLIC_URL/SECRET)."""
+        if not isinstance(settings, NotifySettings):
+            settings = NotifySettings.from_settings(settings)
         self._directory = directory
         self._log = delivery_log
-        self._senders = senders
+        self._senders = senders or ChannelSenders(
+            httpx.AsyncClient(timeout=httpx.Timeout(5.0)), SmtpSettings()
+        )
         self._settings = settings
         self._clock = clock
         self._sleep = sleep
@@ -217,16 +223,3 @@ class NotifyActivities:
             accept_url=link,
             ticket_url=details,
         )
-
-
-def notify_activities_for_worker(
-    directory: ContactDirectory, delivery_log: DeliveryLog, http: httpx.AsyncClient | None = None
-) -> NotifyActivities:
-    """The production wiring: real channels, SMTP and links from the environment."""
-    http = http or httpx.AsyncClient(timeout=httpx.Timeout(5.0))
-    return NotifyActivities(
-        directory,
-        delivery_log,
-        ChannelSenders(http, SmtpSettings()),
-        NotifySettings.from_settings(),
-    )

@@ -75,8 +75,8 @@ class Harness:
         return NotifyActivities(
             InMemoryContactDirectory(self.contacts),
             self.log,
-            senders,
-            settings,
+            settings=settings,
+            senders=senders,
             clock=lambda: NOW,
             sleep=record_sleep,
         )
