@@ -34,8 +34,13 @@ _FULLWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
 _FULLWIDTH[0x3000] = 0x20
 
 
+_NEEDS_FOLDING = re.compile("[A-Z\uFF01-\uFF5E\u3000]")
+
+
 def normalise(text: str) -> str:
     """Fold full-width ASCII to half-width and lowercase, so "ＫＴＶ" matches "ktv"."""
+    if _NEEDS_FOLDING.search(text) is None:  # most texts: skip the slow translate
+        return text
     return text.translate(_FULLWIDTH).lower()
 
 
@@ -43,19 +48,16 @@ def normalise(text: str) -> str:
 class _PhraseUses:
     """Everything one phrase means to the engine."""
 
-    keywords: list[tuple[str, float]] = field(default_factory=list)
+    keywords: list[RuleMatch] = field(default_factory=list)  # built once, shared by results
     vetoes: list[str] = field(default_factory=list)
     combo_groups: list[tuple[str, int, int]] = field(default_factory=list)  # sid, combo, group
     gates: list[tuple[str, int]] = field(default_factory=list)  # sid, pattern index
-    out_of_scope: float = 0.0
+    out_of_scope: RuleMatch | None = None
     is_cue: bool = False
 
 
-@dataclass(frozen=True)
-class _Hit:
-    start: int
-    end: int  # exclusive
-    phrase: str
+# A hit is (start, end exclusive, phrase): plain tuples keep the hot loop cheap.
+_Hit = tuple[int, int, str]
 
 
 @dataclass(frozen=True)
@@ -71,9 +73,8 @@ class TextVerdict:
 
 @dataclass(frozen=True)
 class _CompiledPattern:
-    name: str
     regex: re.Pattern[str]
-    weight: float
+    match: RuleMatch
 
 
 class TextMatcher:
@@ -82,12 +83,15 @@ class TextMatcher:
     def __init__(self, rules: Mapping[str, TextRules], engine: EngineConfig) -> None:
         self._engine = engine
         self._uses: dict[str, _PhraseUses] = {}
-        self._combos: dict[str, list[Combo]] = {}
+        self._combos: dict[str, list[tuple[Combo, RuleMatch]]] = {}
         self._patterns: dict[str, list[_CompiledPattern]] = {}
         for sid, text_rules in rules.items():
             self._add_scenario(sid, text_rules)
         for phrase, weight in engine.out_of_scope.items():
-            self._use(phrase).out_of_scope = weight
+            key = normalise(phrase)
+            self._use(key).out_of_scope = RuleMatch(
+                scenario_id=OUT_OF_SCOPE, rule=f"out_of_scope:{key}", weight=weight
+            )
         for cue in engine.negation_cues:
             self._use(cue).is_cue = True
         self._automaton = ahocorasick.Automaton()
@@ -108,10 +112,16 @@ class TextMatcher:
 
     def _add_scenario(self, sid: str, text_rules: TextRules) -> None:
         for phrase, weight in text_rules.keywords.items():
-            self._use(phrase).keywords.append((sid, weight))
+            key = normalise(phrase)
+            self._use(key).keywords.append(
+                RuleMatch(scenario_id=sid, rule=f"keyword:{key}", weight=weight)
+            )
         for phrase in text_rules.veto:
             self._use(phrase).vetoes.append(sid)
-        self._combos[sid] = list(text_rules.combos)
+        self._combos[sid] = [
+            (combo, RuleMatch(scenario_id=sid, rule=f"combo:{combo.name}", weight=combo.weight))
+            for combo in text_rules.combos
+        ]
         for combo_index, combo in enumerate(text_rules.combos):
             for group_index, group in enumerate(combo.all):
                 for term in group:
@@ -119,9 +129,10 @@ class TextMatcher:
                         self._use(phrase).combo_groups.append((sid, combo_index, group_index))
         self._patterns[sid] = []
         for pattern_index, pattern in enumerate(text_rules.patterns):
-            self._patterns[sid].append(
-                _CompiledPattern(pattern.name, re.compile(pattern.regex), pattern.weight)
-            )
+            self._patterns[sid].append(_CompiledPattern(
+                re.compile(pattern.regex),
+                RuleMatch(scenario_id=sid, rule=f"pattern:{pattern.name}", weight=pattern.weight),
+            ))
             for term in pattern.gate:
                 for phrase in self.expand(term):
                     self._use(phrase).gates.append((sid, pattern_index))
@@ -132,10 +143,10 @@ class TextMatcher:
         """All phrase hits in the text, split into affirmed hits and negation cues."""
         hits: list[_Hit] = []
         cues: list[_Hit] = []
+        uses = self._uses
         for end_index, phrase in self._automaton.iter(text):
-            start = end_index - len(phrase) + 1
-            hit = _Hit(start, end_index + 1, phrase)
-            if self._uses[phrase].is_cue and not _is_question(text, start):
+            hit = (end_index - len(phrase) + 1, end_index + 1, phrase)
+            if uses[phrase].is_cue and not _is_question(text, hit[0]):
                 cues.append(hit)
             hits.append(hit)
         if not cues:
@@ -143,10 +154,10 @@ class TextMatcher:
         return [h for h in hits if not self._negated(text, h, cues)], cues
 
     def _negated(self, text: str, hit: _Hit, cues: list[_Hit]) -> bool:
-        for cue in cues:
-            gap = hit.start - cue.end
+        for _, cue_end, _ in cues:
+            gap = hit[0] - cue_end
             if 0 <= gap <= self._engine.negation_window:
-                between = text[cue.end : hit.start]
+                between = text[cue_end : hit[0]]
                 if not any(ch in _CLAUSE_BREAKS or ch in _CONTRAST for ch in between):
                     return True
         return False
@@ -156,91 +167,81 @@ class TextMatcher:
     def verdict(self, raw_text: str) -> TextVerdict:
         text = normalise(raw_text)
         hits, _ = self._hits(text)
+        uses = self._uses
         scores: dict[str, float] = {}
-        matched: dict[str, list[RuleMatch]] = {}
+        credits: dict[str, list[RuleMatch]] = {}
         vetoed: set[str] = set()
-        out_of_scope = 0.0
-        oos_matches: list[RuleMatch] = []
+        out_of_scope: list[RuleMatch] = []
 
-        def credit(sid: str, rule: str, weight: float) -> None:
-            scores[sid] = scores.get(sid, 0.0) + weight
-            matched.setdefault(sid, []).append(RuleMatch(scenario_id=sid, rule=rule, weight=weight))
+        def credit(match: RuleMatch) -> None:
+            scores[match.scenario_id] = scores.get(match.scenario_id, 0.0) + match.weight
+            credits.setdefault(match.scenario_id, []).append(match)
 
-        keyword_hits = [h for h in hits if self._uses[h.phrase].keywords]
         seen: set[str] = set()
-        for hit in _outermost(keyword_hits):
-            if hit.phrase in seen:
-                continue
-            seen.add(hit.phrase)
-            for sid, weight in self._uses[hit.phrase].keywords:
-                credit(sid, f"keyword:{hit.phrase}", weight)
+        for _, _, phrase in _outermost([h for h in hits if uses[h[2]].keywords]):
+            if phrase not in seen:
+                seen.add(phrase)
+                for match in uses[phrase].keywords:
+                    credit(match)
 
         seen.clear()
+        combo_hits: dict[tuple[str, int], dict[int, list[_Hit]]] = {}
         for hit in hits:
-            uses = self._uses[hit.phrase]
-            vetoed.update(uses.vetoes)
-            if uses.out_of_scope and hit.phrase not in seen:
-                seen.add(hit.phrase)
-                out_of_scope += uses.out_of_scope
-                oos_matches.append(
-                    RuleMatch(
-                        scenario_id=OUT_OF_SCOPE, rule=f"out_of_scope:{hit.phrase}",
-                        weight=uses.out_of_scope,
-                    )
-                )
+            phrase_uses = uses[hit[2]]
+            if phrase_uses.vetoes:
+                vetoed.update(phrase_uses.vetoes)
+            if phrase_uses.out_of_scope and hit[2] not in seen:
+                seen.add(hit[2])
+                out_of_scope.append(phrase_uses.out_of_scope)
+            for sid, combo_index, group_index in phrase_uses.combo_groups:
+                groups = combo_hits.setdefault((sid, combo_index), {})
+                groups.setdefault(group_index, []).append(hit)
 
-        for sid, combo_name, weight in self._fired_combos(hits):
-            credit(sid, f"combo:{combo_name}", weight)
-        for sid, pattern in self._fired_patterns(text, hits):
-            credit(sid, f"pattern:{pattern.name}", pattern.weight)
+        for (sid, combo_index), groups in combo_hits.items():
+            combo, match = self._combos[sid][combo_index]
+            if len(groups) == len(combo.all) and _close_enough(
+                list(groups.values()), combo.within
+            ):
+                credit(match)
+        for pattern in self._fired_patterns(text, hits):
+            credit(pattern.match)
 
         for sid in vetoed:
             scores.pop(sid, None)
-        return self._decide(scores, matched, out_of_scope, oos_matches)
-
-    def _fired_combos(self, hits: list[_Hit]) -> Iterable[tuple[str, str, float]]:
-        positions: dict[tuple[str, int, int], list[_Hit]] = {}
-        for hit in hits:
-            for key in self._uses[hit.phrase].combo_groups:
-                positions.setdefault(key, []).append(hit)
-        candidates = {(sid, combo_index) for sid, combo_index, _ in positions}
-        for sid, combo_index in candidates:
-            combo = self._combos[sid][combo_index]
-            groups = [positions.get((sid, combo_index, g)) for g in range(len(combo.all))]
-            present = [g for g in groups if g]
-            if len(present) == len(groups) and _close_enough(present, combo.within):
-                yield sid, combo.name, combo.weight
+        return self._decide(scores, credits, out_of_scope)
 
     def _fired_patterns(
         self, text: str, hits: list[_Hit]
-    ) -> Iterable[tuple[str, _CompiledPattern]]:
-        gated = {key for hit in hits for key in self._uses[hit.phrase].gates}
+    ) -> Iterable[_CompiledPattern]:
+        gated = {key for hit in hits for key in self._uses[hit[2]].gates}
         for sid, pattern_index in gated:
             pattern = self._patterns[sid][pattern_index]
             if pattern.regex.search(text):
-                yield sid, pattern
+                yield pattern
 
     def _decide(
         self,
         scores: dict[str, float],
-        matched: dict[str, list[RuleMatch]],
-        out_of_scope: float,
-        oos_matches: list[RuleMatch],
+        credits: dict[str, list[RuleMatch]],
+        out_of_scope: list[RuleMatch],
     ) -> TextVerdict:
         ranked = sorted(
             ((score, sid) for sid, score in scores.items() if score > 0), reverse=True
         )
+        oos_score = sum(match.weight for match in out_of_scope)
         if not ranked:
-            reason = "out of scope" if out_of_scope > 0 else "no text rule matched"
-            return TextVerdict(None, 0.0, None, oos_matches, reason)
+            reason = "out of scope" if out_of_scope else "no text rule matched"
+            return TextVerdict(None, 0.0, None, out_of_scope, reason)
         top_score, top = ranked[0]
         runner_score, runner = ranked[1] if len(ranked) > 1 else (0.0, None)
-        shown = matched[top] + (matched[runner] if runner else []) + oos_matches
-        if out_of_scope >= top_score:
-            reason = f"out of scope ({out_of_scope:g} ≥ {top} score {top_score:g})"
+        shown = credits[top] + out_of_scope
+        if runner is not None:
+            shown += credits[runner]
+        if oos_score >= top_score:
+            reason = f"out of scope ({oos_score:g} ≥ {top} score {top_score:g})"
             return TextVerdict(None, 0.0, top, shown, reason)
         sureness = min(1.0, top_score / self._engine.saturation)
-        margin = top_score / (top_score + runner_score + out_of_scope)
+        margin = top_score / (top_score + runner_score + oos_score)
         confidence = round(sureness * margin, 3)
         if confidence < self._engine.threshold:
             reason = f"confidence {confidence:g} below threshold {self._engine.threshold:g}"
@@ -255,14 +256,14 @@ def _is_question(text: str, cue_start: int) -> bool:
 
 def _outermost(hits: list[_Hit]) -> list[_Hit]:
     """Drop hits that lie inside a longer hit: the specific phrase decides."""
-    ordered = sorted(hits, key=lambda h: (h.start, -h.end))
+    ordered = sorted(hits, key=lambda h: (h[0], -h[1]))
     kept: list[_Hit] = []
     reach = -1
     for hit in ordered:
-        if hit.end <= reach:
+        if hit[1] <= reach:
             continue
         kept.append(hit)
-        reach = max(reach, hit.end)
+        reach = max(reach, hit[1])
     return kept
 
 
@@ -271,9 +272,7 @@ def _close_enough(groups: list[list[_Hit]], within: int | None) -> bool:
     if within is None:
         return True
     first, *rest = groups
-    for anchor in first:
-        if all(
-            any(abs(hit.start - anchor.start) <= within for hit in group) for group in rest
-        ):
+    for anchor, _, _ in first:
+        if all(any(abs(hit[0] - anchor) <= within for hit in group) for group in rest):
             return True
     return False
