@@ -83,7 +83,7 @@ def read_input_lines(file: Path) -> Iterator[InputLine | BadLine]:
             try:
                 intake = intake_from_record(record, number)
             except ValidationError as exc:
-                yield BadLine(number, _first_error(exc))
+                yield BadLine(number, _field_errors(exc))
                 continue
             except ValueError as exc:
                 yield BadLine(number, str(exc))
@@ -119,10 +119,12 @@ def intake_from_record(record: dict[str, Any], number: int) -> TicketIntake:
     )
 
 
-def _first_error(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    field = ".".join(str(part) for part in error["loc"]) or "record"
-    return f"field {field}: {error['msg']}"
+def _field_errors(exc: ValidationError) -> str:
+    """Every field problem of a record, one after another."""
+    return "; ".join(
+        f"field {'.'.join(str(part) for part in error['loc']) or 'record'}: {error['msg']}"
+        for error in exc.errors()
+    )
 
 
 def _output(intake: TicketIntake, result: Classification) -> dict[str, Any]:
