@@ -8,6 +8,9 @@ succeed on retry, so it fails the activity for good.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -22,29 +25,27 @@ class RoutingActivities:
 
     @activity.defn(name="route_ticket")
     def route_ticket(self, request: RouteRequest) -> RoutePlan:
-        try:
+        with _org_errors_are_final():
             return self._router.route(request.scenario, request.intake, request.at)
-        except OrgError as exc:
-            raise _final(exc) from exc
 
     @activity.defn(name="return_ticket")
     def return_ticket(self, request: ReturnRequest) -> RoutePlan:
-        try:
+        with _org_errors_are_final():
             return self._router.return_ticket(
                 request.current, request.reason, request.returns_so_far, request.at
             )
-        except OrgError as exc:
-            raise _final(exc) from exc
 
     @activity.defn(name="transfer_ticket")
     def transfer_ticket(self, request: TransferRequest) -> RoutePlan:
-        try:
+        with _org_errors_are_final():
             return self._router.transfer(
                 request.current, request.target_unit, request.reason, request.at
             )
-        except OrgError as exc:
-            raise _final(exc) from exc
 
 
-def _final(exc: OrgError) -> ApplicationError:
-    return ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True)
+@contextmanager
+def _org_errors_are_final() -> Iterator[None]:
+    try:
+        yield
+    except OrgError as exc:
+        raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc

@@ -7,7 +7,6 @@ import json
 import statistics
 import time
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,9 +15,9 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from cli.rules_cmd import intake_from_record
 from db.engine import get_engine
-from domain.models import AlarmEvent, RoutePlan, ScenarioRef, TicketIntake
-from domain.stages import Source
+from domain.models import RoutePlan, ScenarioRef, TicketIntake
 from org.directory import OrgDirectory, OrgError, OrgRows
 from org.importer import ImportFileError, read_boundaries, read_org_file
 from org.models import OrgUnit
@@ -244,37 +243,13 @@ def _records(file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def _intake(file: Path, number: int, record: dict[str, Any]) -> tuple[TicketIntake, str | None]:
-    """A hotline record or an alarm event as a TicketIntake, plus its street label."""
+    """The record as `cityops classify` reads it, plus its street label if it has one."""
     try:
-        if "event_id" in record:
-            alarm = AlarmEvent.model_validate(record)
-            source = Source.VIDEO if alarm.sensor_type == "video_ai" else Source.IOT
-            intake = TicketIntake(
-                ticket_id=alarm.event_id[:64],
-                source=source,
-                text=alarm.site,
-                lat=alarm.lat,
-                lon=alarm.lon,
-                received_at=alarm.occurred_at,
-                external_id=alarm.event_id[:64],
-                alarm=alarm,
-            )
-            return intake, record.get("expected_street_code")
-        intake = TicketIntake(
-            ticket_id=str(record.get("id") or f"line-{number}"),
-            source=Source(record.get("source") or "hotline"),
-            text=record.get("text"),
-            address=record.get("address"),
-            lat=record.get("lat"),
-            lon=record.get("lon"),
-            caller_name=record.get("caller_name"),
-            caller_phone=record.get("caller_phone"),
-            received_at=record.get("received_at") or datetime.now().astimezone(),
-            external_id=record.get("id"),
-        )
-        return intake, record.get("street_code")
+        intake = intake_from_record(record, number)
     except (ValidationError, ValueError) as exc:
         raise _fail(f"{file.name} line {number}: {exc}") from exc
+    label = record.get("expected_street_code") if intake.alarm else record.get("street_code")
+    return intake, label
 
 
 # --------------------------------------------------------------------------- bench

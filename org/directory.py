@@ -223,17 +223,10 @@ class OrgDirectory:
         ]
 
     def on_duty(self, unit_code: str, at: datetime) -> Member:
-        """Who answers for the unit now: the roster, else the unit's dispatcher, else above."""
+        """Who answers for the unit now: the roster, else the unit's dispatcher, else the
+        dispatcher of the tier above (and so on up to the district center)."""
         on_shift = self.on_shift(unit_code, at)
-        if on_shift:
-            return on_shift[0]
-        own_dispatcher = self._own_dispatcher(unit_code, at)
-        if own_dispatcher is not None:
-            return own_dispatcher
-        parent = self.parent(unit_code)
-        if parent is None:
-            return self._anyone_at(unit_code)
-        return self.on_duty(parent.code, at)
+        return on_shift[0] if on_shift else self.dispatcher_of(unit_code, at)
 
     def dispatcher_of(self, unit_code: str, at: datetime | None = None) -> Member:
         """The unit's dispatcher (on duty if `at` is given), else the tier above's."""
