@@ -18,9 +18,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from cli.rules_cmd import intake_from_record
 from db.engine import get_engine
 from domain.models import RoutePlan, ScenarioRef, TicketIntake
-from org.directory import OrgDirectory, OrgError, OrgRows
-from org.importer import ImportFileError, read_boundaries, read_org_file
-from org.models import OrgUnit
+from org.directory import OrgDirectory, OrgError
+from org.importer import ImportFileError, boundary_rows, read_org_file
 from org.routing import OrgRouter
 from org.seed import build_demo_org
 from org.store import load_or_demo, unit_count, write_org
@@ -74,7 +73,9 @@ def import_file(
     current = _stored_directory(engine)
     try:
         if file.suffix.lower() in (".geojson", ".json"):
-            rows = _boundary_rows(file, current)
+            if current is None:
+                raise ImportFileError(f"{file.name}: seed or import units before their boundaries")
+            rows = boundary_rows(file, current)
         else:
             known = {u.code: u.kind for u in current.units()} if current else {}
             people = (
@@ -91,32 +92,6 @@ def import_file(
     typer.echo(
         f"imported {counts.units} units, {counts.persons} persons, {counts.shifts} duty shifts"
     )
-
-
-def _boundary_rows(file: Path, current: OrgDirectory | None) -> OrgRows:
-    """Existing units with their boundary replaced; persons and shifts stay as they are."""
-    boundaries = read_boundaries(file)
-    if current is None:
-        raise ImportFileError(f"{file.name}: import or seed units before their boundaries")
-    units = []
-    for code, wkt in boundaries.items():
-        if not current.has_unit(code):
-            raise ImportFileError(f"{file.name}: feature code {code!r}: no such unit")
-        unit = current.unit(code)
-        units.append(
-            OrgUnit(
-                code=unit.code,
-                name=unit.name,
-                tier=unit.tier.value,
-                kind=unit.kind.value,
-                parent_code=unit.parent_code,
-                lat=unit.lat,
-                lon=unit.lon,
-                aliases=list(unit.aliases),
-                boundary_wkt=wkt,
-            )
-        )
-    return OrgRows(units=units, persons=[], shifts=[])
 
 
 def _stored_directory(engine: Engine) -> OrgDirectory | None:

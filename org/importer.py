@@ -37,7 +37,7 @@ from shapely.geometry import shape
 
 from domain.models import ContactChannel
 from domain.stages import Tier
-from org.directory import OrgRows
+from org.directory import OrgDirectory, OrgRows
 from org.models import DutyShift, OrgUnit, Person, PersonRole, UnitKind
 
 _WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
@@ -170,6 +170,29 @@ def read_boundaries(path: Path) -> dict[str, str]:
             raise ImportFileError(f"{where} field 'geometry': needs a valid (multi)polygon")
         boundaries[str(code)] = geometry.wkt
     return boundaries
+
+
+def boundary_rows(path: Path, current: OrgDirectory) -> OrgRows:
+    """Existing units with the GeoJSON's boundaries; their people and shifts stay as they are."""
+    units = []
+    for code, boundary in read_boundaries(path).items():
+        if not current.has_unit(code):
+            raise ImportFileError(f"{path.name}: feature code {code!r}: no such unit")
+        unit = current.unit(code)
+        units.append(
+            UnitIn(
+                code=unit.code,
+                name=unit.name,
+                tier=unit.tier,
+                kind=unit.kind,
+                parent=unit.parent_code,
+                lat=unit.lat,
+                lon=unit.lon,
+                aliases=list(unit.aliases),
+                boundary_wkt=boundary,
+            )
+        )
+    return OrgRows(units=[_unit_row(u) for u in units], persons=[], shifts=[])
 
 
 def _yaml_records(path: Path) -> dict[str, list[tuple[str, Any]]]:

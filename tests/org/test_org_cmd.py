@@ -101,3 +101,20 @@ def test_bench_route_prints_its_figures(db: str) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "ms per ticket" in result.output
+
+
+def test_geojson_boundaries_change_where_points_fall(db: str, tmp_path: Path) -> None:
+    runner.invoke(app, ["org", "seed", "--database-url", db])
+    square = [[[121.90, 30.95], [121.92, 30.95], [121.92, 30.97], [121.90, 30.97], [121.90, 30.95]]]
+    feature = {"type": "Feature", "properties": {"code": "T01"},
+               "geometry": {"type": "Polygon", "coordinates": square}}  # fmt: skip
+    geojson = tmp_path / "t01.geojson"
+    geojson.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+    imported = runner.invoke(app, ["org", "import", str(geojson), "--database-url", db])
+    assert imported.exit_code == 0, imported.output
+    alarm = json.loads((DATA / "dev_alarms.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    alarm.update(lat=30.96, lon=121.91, expected_street_code="T01")
+    events = tmp_path / "one.jsonl"
+    events.write_text(json.dumps(alarm, ensure_ascii=False) + "\n", encoding="utf-8")
+    routed = runner.invoke(app, ["route", str(events), "--database-url", db])
+    assert json.loads(routed.output)["street_code"] == "T01"
