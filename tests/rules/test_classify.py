@@ -215,3 +215,12 @@ def test_dev_hotline_accuracy_is_at_least_95_percent() -> None:
     rows = _lines("dev_hotline.jsonl")
     right = sum(1 for row in rows if _scenario(_text(row["text"])) == row["expected_scenario"])
     assert right / len(rows) >= 0.95, f"{right}/{len(rows)}"
+
+
+def test_regression_set_written_apart_from_dev_stays_at_least_95_percent() -> None:
+    # Texts written independently of dev_hotline to check that the vocabularies
+    # generalise; a rule change that breaks them shows here before the secret set.
+    rows = _lines("rules_regression.jsonl")
+    right = sum(1 for row in rows if _scenario(_text(row["text"])) == row["expected_scenario"])
+    assert len(rows) == 250
+    assert right / len(rows) >= 0.95, f"{right}/{len(rows)}"
