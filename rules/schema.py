@@ -248,6 +248,9 @@ class EngineConfig(RuleModel):
     saturation: float = Field(gt=0, description="A score this high counts as fully sure")
     negation_cues: list[Term] = Field(min_length=1)
     negation_window: int = Field(ge=1, le=20, description="Max chars from cue to phrase")
+    tight_negation_cues: list[Term] = Field(
+        default_factory=list, description="Negate only a phrase right after them: 没困人"
+    )
     vocab: dict[Annotated[str, Field(pattern=r"^[a-z_]+$")], list[Term]] = Field(
         default_factory=dict
     )

@@ -53,7 +53,7 @@ class _PhraseUses:
     combo_groups: list[tuple[str, int, int]] = field(default_factory=list)  # sid, combo, group
     gates: list[tuple[str, int]] = field(default_factory=list)  # sid, pattern index
     out_of_scope: RuleMatch | None = None
-    is_cue: bool = False
+    cue_window: int | None = None  # a negation cue: how far it reaches
 
 
 # A hit is (start, end exclusive, phrase): plain tuples keep the hot loop cheap.
@@ -93,7 +93,9 @@ class TextMatcher:
                 scenario_id=OUT_OF_SCOPE, rule=f"out_of_scope:{key}", weight=weight
             )
         for cue in engine.negation_cues:
-            self._use(cue).is_cue = True
+            self._use(cue).cue_window = engine.negation_window
+        for cue in engine.tight_negation_cues:
+            self._use(cue).cue_window = 0
         self._automaton = ahocorasick.Automaton()
         for phrase in self._uses:
             self._automaton.add_word(phrase, phrase)
@@ -146,7 +148,7 @@ class TextMatcher:
         uses = self._uses
         for end_index, phrase in self._automaton.iter(text):
             hit = (end_index - len(phrase) + 1, end_index + 1, phrase)
-            if uses[phrase].is_cue and not _is_question(text, hit[0]):
+            if uses[phrase].cue_window is not None and not _is_question(text, hit[0]):
                 cues.append(hit)
             hits.append(hit)
         if not cues:
@@ -154,9 +156,10 @@ class TextMatcher:
         return [h for h in hits if not self._negated(text, h, cues)], cues
 
     def _negated(self, text: str, hit: _Hit, cues: list[_Hit]) -> bool:
-        for _, cue_end, _ in cues:
+        for _, cue_end, cue in cues:
             gap = hit[0] - cue_end
-            if 0 <= gap <= self._engine.negation_window:
+            window = self._uses[cue].cue_window
+            if window is not None and 0 <= gap <= window:
                 between = text[cue_end : hit[0]]
                 if not any(ch in _CLAUSE_BREAKS or ch in _CONTRAST for ch in between):
                     return True

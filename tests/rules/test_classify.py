@@ -151,6 +151,15 @@ def test_question_form_is_not_a_negation() -> None:
     assert _scenario(_text("楼道里有股味道，是不是燃气泄漏了")) == "PS01"
 
 
+def test_tight_negation_denies_only_the_next_phrase() -> None:
+    # "没困人" denies the entrapment; the complaint is the property company.
+    assert _scenario(_text("电梯倒没困人，就是物业一直拖着不修电梯")) == "CH05"
+
+
+def test_consultation_about_a_topic_goes_to_triage() -> None:
+    assert _scenario(_text("来电人询问小区垃圾分类的投放时间是几点")) is None
+
+
 def test_indirect_wording_suggests_gas() -> None:
     assert _scenario(_text("厨房里总有一股臭鸡蛋味，开窗也散不掉")) == "PS01"
 
@@ -222,5 +231,5 @@ def test_regression_set_written_apart_from_dev_stays_at_least_95_percent() -> No
     # generalise; a rule change that breaks them shows here before the secret set.
     rows = _lines("rules_regression.jsonl")
     right = sum(1 for row in rows if _scenario(_text(row["text"])) == row["expected_scenario"])
-    assert len(rows) == 250
+    assert len(rows) == 270
     assert right / len(rows) >= 0.95, f"{right}/{len(rows)}"
