@@ -141,25 +141,30 @@ class TextMatcher:
 
     # ------------------------------------------------------------------ scan
 
-    def _hits(self, text: str) -> tuple[list[_Hit], list[_Hit]]:
-        """All phrase hits in the text, split into affirmed hits and negation cues."""
+    def _hits(self, text: str) -> list[_Hit]:
+        """All affirmed phrase hits: those a negation cue denies are left out."""
         hits: list[_Hit] = []
-        cues: list[_Hit] = []
+        tight_ends: set[int] = set()  # a phrase starting here is denied ("没|困人")
+        wide_ends: list[int] = []
         uses = self._uses
         for end_index, phrase in self._automaton.iter(text):
             hit = (end_index - len(phrase) + 1, end_index + 1, phrase)
-            if uses[phrase].cue_window is not None and not _is_question(text, hit[0]):
-                cues.append(hit)
+            window = uses[phrase].cue_window
+            if window == 0:
+                tight_ends.add(hit[1])
+            elif window is not None and not _is_question(text, hit[0]):
+                wide_ends.append(hit[1])
             hits.append(hit)
-        if not cues:
-            return hits, cues
-        return [h for h in hits if not self._negated(text, h, cues)], cues
+        if not tight_ends and not wide_ends:
+            return hits
+        return [
+            h for h in hits
+            if h[0] not in tight_ends and not (wide_ends and self._denied(text, h, wide_ends))
+        ]
 
-    def _negated(self, text: str, hit: _Hit, cues: list[_Hit]) -> bool:
-        for _, cue_end, cue in cues:
-            gap = hit[0] - cue_end
-            window = self._uses[cue].cue_window
-            if window is not None and 0 <= gap <= window:
+    def _denied(self, text: str, hit: _Hit, cue_ends: list[int]) -> bool:
+        for cue_end in cue_ends:
+            if 0 <= hit[0] - cue_end <= self._engine.negation_window:
                 between = text[cue_end : hit[0]]
                 if not any(ch in _CLAUSE_BREAKS or ch in _CONTRAST for ch in between):
                     return True
@@ -169,7 +174,7 @@ class TextMatcher:
 
     def verdict(self, raw_text: str) -> TextVerdict:
         text = normalise(raw_text)
-        hits, _ = self._hits(text)
+        hits = self._hits(text)
         uses = self._uses
         scores: dict[str, float] = {}
         credits: dict[str, list[RuleMatch]] = {}
