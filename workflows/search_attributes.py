@@ -6,7 +6,16 @@ them to the dev server; tests do the same), so this list is the one source.
 
 from __future__ import annotations
 
-from temporalio.common import SearchAttributeKey
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+
+from domain.models import TicketIntake
 
 TICKET_ID = SearchAttributeKey.for_keyword("TicketId")
 SCENARIO = SearchAttributeKey.for_keyword("TicketScenario")
@@ -39,3 +48,41 @@ def dev_server_args() -> list[str]:
     for key in ALL:
         args += ["--search-attribute", f"{key.name}={_CLI_TYPE[key.indexed_value_type.name]}"]
     return args
+
+
+def initial(intake: TicketIntake) -> TypedSearchAttributes:
+    """Set at start, so a ticket is listable by number and source before its first task."""
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(TICKET_ID, intake.ticket_id),
+            SearchAttributePair(SOURCE, intake.source.value),
+            SearchAttributePair(STAGE, "intake"),
+        ]
+    )
+
+
+async def register(client: Client, namespace: str) -> list[str]:
+    """Add any of ours the namespace lacks; returns the names added. Safe to repeat.
+
+    The time-skipping test server cannot list search attributes, only add them,
+    so there we add them all.
+    """
+    try:
+        listed = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+        existing = set(listed.custom_attributes)
+    except RPCError as exc:
+        if exc.status is not RPCStatusCode.UNIMPLEMENTED:
+            raise
+        existing = set()
+    missing = {
+        key.name: IndexedValueType.ValueType(key.indexed_value_type)
+        for key in ALL
+        if key.name not in existing
+    }
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(search_attributes=missing, namespace=namespace)
+        )
+    return sorted(missing)

@@ -163,16 +163,14 @@ class TicketWorkflow:
         await self._follow_chain(Clock.ACCEPT, done=lambda: self._accepted_by is not None)
         if self._ruling is None:
             await self._start_clock(Clock.RESOLVE)
-            self._set_stage(Stage.ACCEPTED, "accepted", by=self._accepted_by)
+            self._upsert()
 
     async def _work_and_verify(self) -> bool:
         """Wait for the fix, then prove it. True when proven (or ruled closed)."""
         await self._follow_chain(Clock.RESOLVE, done=lambda: self._resolution is not None)
         if self._ruling is not None:
             return True
-        assert self._resolution is not None
-        self._set_stage(Stage.VERIFYING, "resolved", by=self._resolution.person_id,
-                        detail=self._resolution.note)
+        self._set_stage(Stage.VERIFYING, "verifying", detail=self._effective_closure_check().value)
         check = self._effective_closure_check()
         if check is ClosureCheck.CALLBACK:
             return await self._verify_by_callback()
@@ -425,6 +423,7 @@ class TicketWorkflow:
     @workflow.update
     def accept(self, request: AcceptInput) -> TicketStatus:
         self._accepted_by = request.person_id
+        self._set_stage(Stage.ACCEPTED, "accepted", by=request.person_id)
         return self._status()
 
     @accept.validator
@@ -440,6 +439,7 @@ class TicketWorkflow:
     @workflow.update
     def resolve(self, request: ResolveInput) -> TicketStatus:
         self._resolution = request
+        self._set_stage(Stage.RESOLVED, "resolved", by=request.person_id, detail=request.note)
         return self._status()
 
     @resolve.validator
@@ -534,8 +534,8 @@ class TicketWorkflow:
         return status
 
     def _require_verifying(self, check: ClosureCheck) -> None:
-        if self._stage is not Stage.VERIFYING:
-            raise ValueError(f"ticket is {self._stage.value}, not being verified")
+        if self._stage not in (Stage.RESOLVED, Stage.VERIFYING):
+            raise ValueError(f"ticket is {self._stage.value}, not resolved and being verified")
         actual = self._effective_closure_check()
         if actual is not check:
             raise ValueError(f"this ticket is verified by {actual.value}, not {check.value}")

@@ -1,0 +1,78 @@
+"""Test doubles shipped with the code, registered under the real activity names.
+
+Used by the time-skipping workflow tests and by anyone who wants to run the
+workflow without an organisation database or real channels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from temporalio import activity
+
+from domain.models import (
+    Assignment,
+    Notice,
+    NoticeReceipt,
+    RoutePlan,
+    ScenarioRef,
+    TicketIntake,
+    TicketRecord,
+)
+from domain.stages import Tier
+
+STATION = Assignment(tier=Tier.VILLAGE, unit_code="T01-01", unit_name="碧波居委工作站",
+                     person_id="P-T01-01-1", person_name="网格员甲")
+STREET = Assignment(tier=Tier.STREET, unit_code="T01", unit_name="张江镇城运分中心",
+                    person_id="P-T01-D", person_name="分中心值班长")
+DISTRICT = Assignment(tier=Tier.DISTRICT, unit_code="DISTRICT", unit_name="浦东新区城运中心",
+                      person_id="P-DIST-D", person_name="区城运值班长")
+
+
+class FakeRouter:
+    """Routes every ticket into street T01 of a three-person organisation."""
+
+    def route(self, scenario: ScenarioRef, intake: TicketIntake) -> RoutePlan:
+        if scenario.handling_tier is Tier.VILLAGE:
+            return RoutePlan(street_code="T01", station_code="T01-01", assignee=STATION,
+                             escalation_path=[STREET, DISTRICT], dispatcher=STREET, rule="fake")
+        if scenario.handling_tier is Tier.STREET:
+            return RoutePlan(street_code="T01", station_code="T01-01", assignee=STREET,
+                             escalation_path=[DISTRICT], dispatcher=DISTRICT, rule="fake")
+        officer = DISTRICT.model_copy(update={"person_id": "P-DEPT", "person_name": "委办局值班员",
+                                              "department": scenario.lead_department})
+        return RoutePlan(street_code="T01", station_code="T01-01", assignee=officer,
+                         escalation_path=[DISTRICT], co_handlers=[STREET], dispatcher=DISTRICT,
+                         rule="fake")
+
+
+@dataclass
+class RecordingNotifier:
+    """Keeps every notice; `failing` names persons whose every channel is down."""
+
+    notices: list[Notice] = field(default_factory=list)
+    failing: set[str] = field(default_factory=set)
+
+    @activity.defn(name="send_notice")
+    async def send_notice(self, notice: Notice) -> NoticeReceipt:
+        self.notices.append(notice)
+        ids = [r.person_id for r in notice.recipients]
+        return NoticeReceipt(
+            delivered_to=[i for i in ids if i not in self.failing],
+            failed=[i for i in ids if i in self.failing],
+        )
+
+    def kinds(self) -> list[str]:
+        return [n.kind.value for n in self.notices]
+
+    def to(self, person_id: str) -> list[str]:
+        return [n.kind.value for n in self.notices if any(r.person_id == person_id for r in n.recipients)]
+
+
+@dataclass
+class RecordingStore:
+    records: list[TicketRecord] = field(default_factory=list)
+
+    @activity.defn(name="record_ticket")
+    async def record_ticket(self, record: TicketRecord) -> None:
+        self.records.append(record)

@@ -1,0 +1,178 @@
+"""Ticket operations over a Temporal client: what the CLI and the HTTP API both call.
+
+Exceptions::
+
+    TicketError                  base: anything a caller should show to a person
+    ├── TicketNotFound           no ticket with that number
+    ├── TicketRejected           the workflow refused the request (validator); message says why
+    └── TicketUnavailable        Temporal could not be reached or timed out
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
+from temporalio.api.enums.v1 import WorkflowExecutionStatus
+from temporalio.client import (
+    Client,
+    RPCError,
+    WorkflowExecution,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCStatusCode
+
+from domain.models import StatusInput, TicketIntake, TicketStatus
+from workflows import search_attributes as sa
+from workflows.ticket import TicketWorkflow
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+M = TypeVar("M", bound=BaseModel)
+
+
+class TicketError(Exception):
+    """Base of every error a ticket operation raises."""
+
+
+class TicketNotFound(TicketError):
+    pass
+
+
+class TicketRejected(TicketError):
+    pass
+
+
+class TicketUnavailable(TicketError):
+    pass
+
+
+@dataclass(frozen=True)
+class Submitted:
+    ticket_id: str
+    workflow_id: str
+    created: bool  # False when the same hotline number was submitted before
+
+
+@dataclass(frozen=True)
+class TicketRow:
+    ticket_id: str
+    workflow_id: str
+    status: str
+    attributes: dict[str, Any]
+
+
+def workflow_id_for(ticket_id: str) -> str:
+    return f"ticket-{ticket_id}"
+
+
+def new_ticket_id(received_at: datetime, external_id: str | None = None) -> str:
+    """PD + Shanghai date + 8 random characters; or HL + a digest of the hotline's own
+    number, so the same hotline ticket always gets the same number (idempotent submission)."""
+    if external_id:
+        return f"HL{hashlib.sha256(external_id.encode()).hexdigest()[:10].upper()}"
+    day = received_at.astimezone(SHANGHAI).strftime("%Y%m%d")
+    return f"PD{day}{secrets.token_hex(4).upper()}"
+
+
+def _static_summary(intake: TicketIntake) -> str:
+    what = intake.text or (intake.alarm.sensor_type if intake.alarm else "")
+    return f"{intake.ticket_id} · {intake.source.value} · {what[:40]}"
+
+
+async def submit(client: Client, intake: TicketIntake, task_queue: str) -> Submitted:
+    """Start the ticket's workflow; a second submission of the same number is the same ticket."""
+    workflow_id = workflow_id_for(intake.ticket_id)
+    try:
+        handle = await client.start_workflow(
+            TicketWorkflow.run,
+            intake,
+            id=workflow_id,
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            static_summary=_static_summary(intake),
+            search_attributes=sa.initial(intake),
+        )
+    except WorkflowAlreadyStartedError:
+        return Submitted(intake.ticket_id, workflow_id, created=False)
+    except RPCError as exc:
+        raise TicketUnavailable(f"Temporal refused the ticket: {exc.message}") from exc
+    created = handle.first_execution_run_id == handle.result_run_id
+    return Submitted(intake.ticket_id, workflow_id, created=created)
+
+
+def handle_for(client: Client, ticket_id: str) -> WorkflowHandle[Any, Any]:
+    return client.get_workflow_handle(workflow_id_for(ticket_id))
+
+
+async def update(client: Client, ticket_id: str, name: str, request: BaseModel) -> TicketStatus:
+    """Run one workflow update (accept, resolve, …) and return the ticket's new status."""
+    handle = handle_for(client, ticket_id)
+    try:
+        result: TicketStatus = await handle.execute_update(name, request, result_type=TicketStatus)
+    except WorkflowUpdateFailedError as exc:
+        raise TicketRejected(_cause_message(exc)) from exc
+    except RPCError as exc:
+        raise _rpc_error(ticket_id, exc) from exc
+    return result
+
+
+async def status(client: Client, ticket_id: str, include_history: bool = True) -> TicketStatus:
+    handle = handle_for(client, ticket_id)
+    try:
+        result: TicketStatus = await handle.query(
+            TicketWorkflow.status, StatusInput(include_history=include_history)
+        )
+    except RPCError as exc:
+        raise _rpc_error(ticket_id, exc) from exc
+    return result
+
+
+async def list_tickets(client: Client, query: str = "", limit: int = 50) -> list[TicketRow]:
+    """Tickets from the visibility store, newest first; `query` is a Temporal list filter."""
+    base = "WorkflowType = 'TicketWorkflow'"
+    full = f"{base} AND ({query})" if query.strip() else base
+    rows: list[TicketRow] = []
+    try:
+        async for execution in client.list_workflows(full, limit=limit):
+            rows.append(_row(execution))
+    except RPCError as exc:
+        raise TicketRejected(f"list query refused: {exc.message}") from exc
+    return rows
+
+
+def _row(execution: WorkflowExecution) -> TicketRow:
+    typed = execution.typed_search_attributes
+    attributes = {pair.key.name: pair.value for pair in typed}
+    ticket_id = str(attributes.get(sa.TICKET_ID.name) or execution.id.removeprefix("ticket-"))
+    status = (
+        WorkflowExecutionStatus.Name(execution.status).removeprefix("WORKFLOW_EXECUTION_STATUS_")
+        if execution.status
+        else "UNKNOWN"
+    )
+    return TicketRow(ticket_id, execution.id, status.lower(), attributes)
+
+
+def _cause_message(exc: WorkflowUpdateFailedError) -> str:
+    cause = exc.cause
+    while cause is not None:
+        if isinstance(cause, ApplicationError):
+            return cause.message
+        cause = cause.__cause__
+    return str(exc.cause or exc)
+
+
+def _rpc_error(ticket_id: str, exc: RPCError) -> TicketError:
+    if exc.status is RPCStatusCode.NOT_FOUND:
+        return TicketNotFound(f"no ticket {ticket_id}")
+    if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+        return TicketUnavailable(f"Temporal is unavailable: {exc.message}")
+    return TicketRejected(exc.message)

@@ -1,0 +1,74 @@
+"""Run TicketWorkflow with the real rules, a fake organisation and recording channels."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from activities.dispatch import DispatchActivities
+from activities.testing import FakeRouter, RecordingNotifier, RecordingStore
+from domain.models import TicketIntake, TicketStatus
+from domain.stages import Source, Stage
+from service import tickets
+from tests.conftest import eventually, fresh_queue
+from workers.main import build_worker
+from workflows.ticket import TicketWorkflow
+
+
+@dataclass
+class Harness:
+    env: WorkflowEnvironment
+    client: Client
+    task_queue: str
+    notifier: RecordingNotifier
+    store: RecordingStore
+
+    async def start(self, intake: TicketIntake) -> WorkflowHandle[TicketWorkflow, object]:
+        await tickets.submit(self.client, intake, self.task_queue)
+        return self.client.get_workflow_handle_for(TicketWorkflow.run, tickets.workflow_id_for(intake.ticket_id))
+
+    async def status(self, ticket_id: str) -> TicketStatus:
+        return await tickets.status(self.client, ticket_id)
+
+    async def until_stage(self, ticket_id: str, stage: Stage) -> TicketStatus:
+        async def check() -> TicketStatus:
+            status = await self.status(ticket_id)
+            assert status.stage is stage, f"stage {status.stage}, waiting for {stage}"
+            return status
+
+        return await eventually(check)
+
+    async def until(self, predicate: Callable[[], bool]) -> None:
+        async def check() -> None:
+            assert predicate()
+
+        await eventually(check)
+
+
+@asynccontextmanager
+async def running(env: WorkflowEnvironment, failing: set[str] | None = None) -> AsyncIterator[Harness]:
+    queue = fresh_queue()
+    notifier = RecordingNotifier(failing=failing or set())
+    store = RecordingStore()
+    dispatch = DispatchActivities(router=FakeRouter())
+    worker = build_worker(
+        env.client,
+        queue,
+        [dispatch.classify_ticket, dispatch.plan_dispatch, dispatch.compute_deadlines,
+         notifier.send_notice, store.record_ticket],
+    )
+    async with worker:
+        yield Harness(env, env.client, queue, notifier, store)
+
+
+def intake(ticket_id: str, *, scenario: str | None = None, text: str = "测试工单",
+           received_at: datetime, **extra: object) -> TicketIntake:
+    return TicketIntake.model_validate(
+        {"ticket_id": ticket_id, "source": Source.HOTLINE, "text": text, "address": "浦东新区张江镇碧波路690号",
+         "caller_phone": "13900001234", "received_at": received_at, "service_code": scenario, **extra}
+    )

