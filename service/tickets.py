@@ -91,12 +91,13 @@ async def submit(client: Client, intake: TicketIntake, task_queue: str) -> Submi
     """Start the ticket's workflow; a second submission of the same number is the same ticket."""
     workflow_id = workflow_id_for(intake.ticket_id)
     try:
-        handle = await client.start_workflow(
+        await client.start_workflow(
             TicketWorkflow.run,
             intake,
             id=workflow_id,
             task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            # Running or closed, a second start of the same number is refused: one ticket.
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             static_summary=_static_summary(intake),
             search_attributes=sa.initial(intake),
@@ -105,8 +106,7 @@ async def submit(client: Client, intake: TicketIntake, task_queue: str) -> Submi
         return Submitted(intake.ticket_id, workflow_id, created=False)
     except RPCError as exc:
         raise TicketUnavailable(f"Temporal refused the ticket: {exc.message}") from exc
-    created = handle.first_execution_run_id == handle.result_run_id
-    return Submitted(intake.ticket_id, workflow_id, created=created)
+    return Submitted(intake.ticket_id, workflow_id, created=True)
 
 
 def handle_for(client: Client, ticket_id: str) -> WorkflowHandle[Any, Any]:

@@ -27,7 +27,8 @@ STREET = SearchAttributeKey.for_keyword("TicketStreet")
 TIER = SearchAttributeKey.for_keyword("TicketTier")
 STAGE = SearchAttributeKey.for_keyword("TicketStage")
 ASSIGNEE = SearchAttributeKey.for_keyword("TicketAssignee")
-SLA_COLOUR = SearchAttributeKey.for_keyword("TicketSla")
+# KeywordList: the SQLite visibility store allows only 10 Keyword attributes.
+SLA_COLOUR = SearchAttributeKey.for_keyword_list("TicketSla")
 ACCEPT_DEADLINE = SearchAttributeKey.for_datetime("TicketAcceptDeadline")
 RESOLVE_DEADLINE = SearchAttributeKey.for_datetime("TicketResolveDeadline")
 OVERDUE = SearchAttributeKey.for_bool("TicketOverdue")
@@ -40,7 +41,7 @@ ALL = (
 )
 
 # temporal CLI type names, for `temporal server start-dev --search-attribute Name=Type`
-_CLI_TYPE = {"KEYWORD": "Keyword", "DATETIME": "Datetime", "BOOL": "Bool", "INT": "Int"}
+_CLI_TYPE = {"KEYWORD": "Keyword", "KEYWORD_LIST": "KeywordList", "DATETIME": "Datetime", "BOOL": "Bool", "INT": "Int"}
 
 
 def dev_server_args() -> list[str]:

@@ -577,7 +577,7 @@ class TicketWorkflow:
             sa.TICKET_ID.value_set(self._intake.ticket_id),
             sa.SOURCE.value_set(self._intake.source.value),
             sa.STAGE.value_set(self._stage.value),
-            sa.SLA_COLOUR.value_set(self._sla_colour),
+            sa.SLA_COLOUR.value_set([self._sla_colour]),
             sa.OVERDUE.value_set(self._overdue),
             sa.ESCALATIONS.value_set(self._escalations),
             sa.REOPENS.value_set(self._reopens),

@@ -43,6 +43,16 @@ class Harness:
 
         return await eventually(check)
 
+    async def settled(self, ticket_id: str) -> TicketStatus:
+        """The status once the ticket is dispatched (or waiting for triage)."""
+
+        async def check() -> TicketStatus:
+            status = await self.status(ticket_id)
+            assert status.assignee_id is not None or status.stage is Stage.TRIAGE
+            return status
+
+        return await eventually(check)
+
     async def until(self, predicate: Callable[[], bool]) -> None:
         async def check() -> None:
             assert predicate()

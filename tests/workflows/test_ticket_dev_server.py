@@ -41,6 +41,7 @@ async def h(dev_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
 
 async def test_lifecycle_on_the_dev_server_closes_after_a_satisfied_callback(h: Harness) -> None:
     handle = await h.start(intake("DEV-1", scenario="CH01", received_at=datetime.now(UTC)))
+    await h.settled("DEV-1")
     await tickets.update(h.client, "DEV-1", "accept", AcceptInput(person_id="P-T01-D"))
     await tickets.update(h.client, "DEV-1", "resolve", ResolveInput(person_id="P-T01-D", note="已停工"))
     await tickets.update(h.client, "DEV-1", "callback",

@@ -121,7 +121,7 @@ async def test_unsatisfied_callback_reopens_then_satisfied_closes(h: Harness) ->
 
 async def test_triage_ticket_waits_for_a_dispatcher_then_dispatches(h: Harness) -> None:
     await h.start(intake("T-TRI", text="喂喂，听得到吗", received_at=now()))
-    status = await h.status("T-TRI")
+    status = await h.settled("T-TRI")
     assert status.stage is Stage.TRIAGE and status.scenario_id is None
     with pytest.raises(TicketRejected, match="unknown scenario"):
         await tickets.update(h.client, "T-TRI", "classify", TriageDecision(scenario_id="ZZ99", by="P-DIST-D"))
@@ -144,7 +144,7 @@ def _alarm(event_id: str, status: str, *, detection: str | None = None, sensor: 
 async def test_sensor_recovery_needs_a_resolved_event_that_holds(env: WorkflowEnvironment, h: Harness) -> None:
     first = _alarm("evt-1", "firing")
     handle = await h.start(intake("T-GAS", received_at=now(), text=None, source=Source.IOT, alarm=first, caller_phone=None))
-    status = await h.status("T-GAS")
+    status = await h.settled("T-GAS")
     assert status.scenario_id == "PS01"
     person = status.assignee_id
     assert person is not None
@@ -160,6 +160,8 @@ async def test_sensor_recovery_needs_a_resolved_event_that_holds(env: WorkflowEn
 
     await tickets.update(h.client, "T-GAS", "resolve", ResolveInput(person_id=person, note="更换管件"))
     await handle.signal("alarm_event", _alarm("evt-5", "resolved"))
+    await h.until_stage("T-GAS", Stage.VERIFYING)
+    await env.sleep(timedelta(minutes=31))  # the hold for PS01 is 30 minutes
     outcome = await handle.result()
     assert outcome.stage is Stage.CLOSED and outcome.reopens == 1
 
@@ -188,7 +190,7 @@ async def test_photo_review_checks_place_and_time_then_reviewer_decides(h: Harne
 async def test_video_recheck_still_detected_reopens(h: Harness) -> None:
     event = _alarm("evt-v1", "firing", detection="street_vending", sensor="video_ai")
     handle = await h.start(intake("T-VID", received_at=now(), text=None, source=Source.VIDEO, alarm=event))
-    status = await h.status("T-VID")
+    status = await h.settled("T-VID")
     assert status.scenario_id == "CA04" and status.assignee_id is not None
     person = status.assignee_id
     await tickets.update(h.client, "T-VID", "accept", AcceptInput(person_id=person))
