@@ -25,7 +25,7 @@ from rules.calendar import WorkingHours, instant_at_fraction
 from rules.calendar_loader import project_working_hours
 from rules.classify import classify
 from rules.handling import HandlingRules, default_handling_rules
-from rules.load import RuleSet, RulesError, default_rules
+from rules.load import RulesError, RuleSet, default_rules
 
 
 class Router(Protocol):

@@ -36,7 +36,9 @@ class TicketRow(SQLModel, table=True):
 
 class TicketEventRow(SQLModel, table=True):
     __tablename__ = "ticket_events"
-    __table_args__ = (UniqueConstraint("ticket_id", "event", "stage", "at", name="uq_ticket_event"),)
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "event", "stage", "at", name="uq_ticket_event"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: str = Field(index=True, max_length=64)

@@ -21,12 +21,27 @@ from domain.models import (
 )
 from domain.stages import Tier
 
-STATION = Assignment(tier=Tier.VILLAGE, unit_code="T01-01", unit_name="碧波居委工作站",
-                     person_id="P-T01-01-1", person_name="网格员甲")
-STREET = Assignment(tier=Tier.STREET, unit_code="T01", unit_name="张江镇城运分中心",
-                    person_id="P-T01-D", person_name="分中心值班长")
-DISTRICT = Assignment(tier=Tier.DISTRICT, unit_code="DISTRICT", unit_name="浦东新区城运中心",
-                      person_id="P-DIST-D", person_name="区城运值班长")
+STATION = Assignment(
+    tier=Tier.VILLAGE,
+    unit_code="T01-01",
+    unit_name="碧波居委工作站",
+    person_id="P-T01-01-1",
+    person_name="网格员甲",
+)
+STREET = Assignment(
+    tier=Tier.STREET,
+    unit_code="T01",
+    unit_name="张江镇城运分中心",
+    person_id="P-T01-D",
+    person_name="分中心值班长",
+)
+DISTRICT = Assignment(
+    tier=Tier.DISTRICT,
+    unit_code="DISTRICT",
+    unit_name="浦东新区城运中心",
+    person_id="P-DIST-D",
+    person_name="区城运值班长",
+)
 
 
 class FakeRouter:
@@ -34,16 +49,39 @@ class FakeRouter:
 
     def route(self, scenario: ScenarioRef, intake: TicketIntake) -> RoutePlan:
         if scenario.handling_tier is Tier.VILLAGE:
-            return RoutePlan(street_code="T01", station_code="T01-01", assignee=STATION,
-                             escalation_path=[STREET, DISTRICT], dispatcher=STREET, rule="fake")
+            return RoutePlan(
+                street_code="T01",
+                station_code="T01-01",
+                assignee=STATION,
+                escalation_path=[STREET, DISTRICT],
+                dispatcher=STREET,
+                rule="fake",
+            )
         if scenario.handling_tier is Tier.STREET:
-            return RoutePlan(street_code="T01", station_code="T01-01", assignee=STREET,
-                             escalation_path=[DISTRICT], dispatcher=DISTRICT, rule="fake")
-        officer = DISTRICT.model_copy(update={"person_id": "P-DEPT", "person_name": "委办局值班员",
-                                              "department": scenario.lead_department})
-        return RoutePlan(street_code="T01", station_code="T01-01", assignee=officer,
-                         escalation_path=[DISTRICT], co_handlers=[STREET], dispatcher=DISTRICT,
-                         rule="fake")
+            return RoutePlan(
+                street_code="T01",
+                station_code="T01-01",
+                assignee=STREET,
+                escalation_path=[DISTRICT],
+                dispatcher=DISTRICT,
+                rule="fake",
+            )
+        officer = DISTRICT.model_copy(
+            update={
+                "person_id": "P-DEPT",
+                "person_name": "委办局值班员",
+                "department": scenario.lead_department,
+            }
+        )
+        return RoutePlan(
+            street_code="T01",
+            station_code="T01-01",
+            assignee=officer,
+            escalation_path=[DISTRICT],
+            co_handlers=[STREET],
+            dispatcher=DISTRICT,
+            rule="fake",
+        )
 
 
 @dataclass
@@ -66,7 +104,11 @@ class RecordingNotifier:
         return [n.kind.value for n in self.notices]
 
     def to(self, person_id: str) -> list[str]:
-        return [n.kind.value for n in self.notices if any(r.person_id == person_id for r in n.recipients)]
+        return [
+            n.kind.value
+            for n in self.notices
+            if any(r.person_id == person_id for r in n.recipients)
+        ]
 
 
 @dataclass

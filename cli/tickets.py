@@ -109,7 +109,9 @@ def _update(ticket: str, name: str, request: BaseModel, as_json: bool) -> None:
 
 def submit(
     text: Annotated[str, typer.Option(help="What the caller said")],
-    address: Annotated[str | None, typer.Option(help="Address, e.g. 浦东新区张江镇碧波路690号")] = None,
+    address: Annotated[
+        str | None, typer.Option(help="Address, e.g. 浦东新区张江镇碧波路690号")
+    ] = None,
     phone: Annotated[str | None, typer.Option(help="Caller's phone")] = None,
     name: Annotated[str | None, typer.Option(help="Caller's name")] = None,
     source: Annotated[Source, typer.Option(help="Where it came from")] = Source.HOTLINE,
@@ -166,7 +168,9 @@ def resolve(
         photo = _message(
             AfterPhoto, url=photo_url, taken_at=datetime.now(UTC), lat=photo_lat, lon=photo_lon
         )
-    _update(ticket, "resolve", _message(ResolveInput, person_id=person, note=note, photo=photo), as_json)
+    _update(
+        ticket, "resolve", _message(ResolveInput, person_id=person, note=note, photo=photo), as_json
+    )
 
 
 def triage(
@@ -189,7 +193,9 @@ def callback(
     as_json: JsonOpt = False,
 ) -> None:
     """Record the citizen's callback answer (hotline)."""
-    _update(ticket, "callback", _message(CallbackInput, result=result, by=person, note=note), as_json)
+    _update(
+        ticket, "callback", _message(CallbackInput, result=result, by=person, note=note), as_json
+    )
 
 
 def review(
@@ -200,7 +206,12 @@ def review(
     as_json: JsonOpt = False,
 ) -> None:
     """Approve or reject the after-photo (dispatching sub-center)."""
-    _update(ticket, "review", _message(ReviewInput, decision=decision, by=person, reason=reason), as_json)
+    _update(
+        ticket,
+        "review",
+        _message(ReviewInput, decision=decision, by=person, reason=reason),
+        as_json,
+    )
 
 
 def recheck(
@@ -236,7 +247,10 @@ def status(ticket: TicketArg, as_json: JsonOpt = False) -> None:
 
 def list_(
     query: Annotated[
-        str, typer.Option(help="Temporal filter, e.g. \"TicketStreet='T01' AND TicketStage='awaiting_accept'\"")
+        str,
+        typer.Option(
+            help="Temporal filter, e.g. \"TicketStreet='T01' AND TicketStage='awaiting_accept'\""
+        ),
     ] = "",
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
     as_json: JsonOpt = False,
@@ -251,7 +265,8 @@ def list_(
         a = row.attributes
         typer.echo(
             f"{row.ticket_id:<22}{a.get('TicketStage', '-'):<17}{a.get('TicketScenario', '-'):<10}"
-            f"{a.get('TicketStreet', '-'):<8}{a.get('TicketTier', '-'):<10}{a.get('TicketAssignee', '-')}"
+            f"{a.get('TicketStreet', '-'):<8}{a.get('TicketTier', '-'):<10}"
+            f"{a.get('TicketAssignee', '-')}"
         )
     typer.echo(f"({len(rows)} tickets)")
 

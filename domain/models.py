@@ -14,8 +14,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from domain.stages import (
     CallbackResult,
-    ClosureCheck,
     Clock,
+    ClosureCheck,
     Dimension,
     NoticeKind,
     Priority,
@@ -232,8 +232,7 @@ class DispatchPlan(Message):
         default=timedelta(minutes=10), description="sensor_recovery: how long normal must last"
     )
     max_reopens: int = 2
-
-
+    max_extensions: int = 2
 
 
 # --------------------------------------------------------------------------- updates and signals
@@ -292,6 +291,22 @@ class RuleClosureInput(Message):
 
     by: str = Field(min_length=1)
     reason: str = Field(min_length=1, max_length=2000)
+
+
+class ExtensionRequest(Message):
+    """Update: the assignee asks for more time (延期) before the resolve deadline."""
+
+    person_id: str = Field(min_length=1)
+    new_deadline: AwareDatetime
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ExtensionDecision(Message):
+    """Update: the tier above approves or rejects the pending extension."""
+
+    by: str = Field(min_length=1)
+    approve: bool
+    note: str = Field(default="", max_length=2000)
 
 
 class StatusInput(Message):
@@ -386,6 +401,9 @@ class TicketStatus(Message):
     escalations: int = 0
     reopens: int = 0
     alarm_events: int = 0
+    returns: int = 0
+    extensions: int = 0
+    pending_extension: ExtensionRequest | None = None
     classification: Classification | None = None
     history: list[HistoryEntry] = Field(default_factory=list)
 
@@ -438,7 +456,7 @@ class PlanRequest(Message):
     at: AwareDatetime
 
 
-# --------------------------------------------------------------------------- jurisdiction, returns, transfers
+# ------------------------------------------------------------ jurisdiction, returns, transfers
 
 
 class PlaceBasis(StrEnum):

@@ -114,7 +114,9 @@ class NoticeKind(StrEnum):
     URGE = "urge"
     SUPERVISE = "supervise"
     OVERDUE = "overdue"
+    EXTENSION_REQUESTED = "extension_requested"
     EXTENSION_DECIDED = "extension_decided"
+    RETURNED = "returned"  # 退单: re-routed to a new unit after a return or transfer
     REOPENED = "reopened"
     CALLBACK_REQUEST = "callback_request"
     REVIEW_REQUEST = "review_request"  # photo_review: the dispatcher is asked to review

@@ -113,7 +113,9 @@ def load_handling_rules(rules_dir: Path = RULES_DIR) -> HandlingRules:
             )
     return HandlingRules(
         priorities={p: SlaPolicy(**v.model_dump()) for p, v in sla.priorities.items()},
-        chains={name: EscalationPlan(chain=name, steps=steps) for name, steps in chains.chains.items()},
+        chains={
+            name: EscalationPlan(chain=name, steps=steps) for name, steps in chains.chains.items()
+        },
     )
 
 

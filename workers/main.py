@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import Any
-
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pydantic
 import structlog
@@ -25,7 +24,13 @@ from workflows.ticket import TicketWorkflow
 
 WORKFLOWS: list[type] = [TicketWorkflow]
 # Pure modules the workflow imports; passing them through keeps one copy per process.
-PASSTHROUGH = ("domain", "workflows.escalation", "workflows.details", "workflows.search_attributes", "structlog")
+PASSTHROUGH = (
+    "domain",
+    "workflows.escalation",
+    "workflows.details",
+    "workflows.search_attributes",
+    "structlog",
+)
 
 log = structlog.get_logger()
 
@@ -59,9 +64,9 @@ def build_worker(
 
 def production_activities(settings: Settings) -> list[Callable[..., Any]]:
     """The real activities: rules, organisation database, channels, store."""
+    from activities.delivery_log import SqlDeliveryLog
     from activities.dispatch import DispatchActivities
     from activities.notify import NotifyActivities
-    from activities.delivery_log import SqlDeliveryLog
     from activities.store import StoreActivities
     from db.engine import get_engine
     from org.routing import OrgRouter

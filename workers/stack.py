@@ -35,7 +35,9 @@ class Stack:
 
     def spawn(self, name: str, args: list[str], log_file: Path) -> None:
         out = log_file.open("ab")
-        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.processes.append((name, process))
         log.info("process_started", name=name, pid=process.pid, log=str(log_file))
 
@@ -100,6 +102,10 @@ async def bring_up(settings: Settings, *, with_mqtt: bool = True) -> None:
         added = await search_attributes.register(client, settings.temporal_namespace)
         log.info("search_attributes_ready", added=added)
         log.info("database_ready", seed=prepare_database(settings))
+        if "SMTP_HOST" not in os.environ:
+            # No mail server configured: keep the demo's e-mails in var/outbox/.
+            os.environ.update(SMTP_HOST="127.0.0.1", SMTP_PORT=os.environ.get("SMTP_PORT", "2525"))
+            stack.spawn("outbox", [env_python, "-m", "workers.outbox"], logs / "outbox.log")
         stack.spawn("worker", [env_python, "-m", "workers.main"], logs / "worker.log")
         stack.spawn(
             "api",
@@ -126,7 +132,8 @@ def print_urls(settings: Settings) -> None:
         f"  Temporal gRPC {settings.temporal_address}\n"
         f"  Database      {settings.database_url}\n"
         f"  Logs          {settings.var_dir / 'logs'}\n"
-        "Try:  cityops submit --text \"小区门口井盖不见了\" --address \"浦东新区张江镇碧波路690号\"\n"
+        f"  Sent mail     {settings.var_dir / 'outbox'} (when no SMTP_HOST is set)\n"
+        'Try:  cityops submit --text "小区门口井盖不见了" --address "浦东新区张江镇碧波路690号"\n'
         "Ctrl-C stops everything.\n",
         flush=True,
     )

@@ -8,7 +8,9 @@ _MAX_HISTORY = 12
 
 
 def render_details(status: TicketStatus) -> str:
-    scenario = f"{status.scenario_id} {status.scenario_name}" if status.scenario_id else "待分类 (triage)"
+    scenario = (
+        f"{status.scenario_id} {status.scenario_name}" if status.scenario_id else "待分类 (triage)"
+    )
     lines = [
         f"**{status.ticket_id}** · {scenario} · {status.street_code or '—'}",
         "",
@@ -16,7 +18,8 @@ def render_details(status: TicketStatus) -> str:
         "|---|---|",
         f"| stage | `{status.stage.value}` |",
         f"| priority | {status.priority.value if status.priority else '—'} |",
-        f"| assignee | {status.assignee_name or '—'} ({status.assignee_id or '—'}), {status.tier.value if status.tier else '—'} tier |",
+        f"| assignee | {status.assignee_name or '—'} ({status.assignee_id or '—'}) |",
+        f"| tier | {status.tier.value if status.tier else '—'} |",
         f"| accept by | {_time(status.accept_deadline)} |",
         f"| resolve by | {_time(status.resolve_deadline)} |",
         f"| SLA | {status.sla_colour}{' · **OVERDUE**' if status.overdue else ''} |",

@@ -12,8 +12,8 @@ from temporalio.api.operatorservice.v1 import (
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.service import RPCError, RPCStatusCode
 
 from domain.models import TicketIntake
 
@@ -36,12 +36,32 @@ ESCALATIONS = SearchAttributeKey.for_int("TicketEscalations")
 REOPENS = SearchAttributeKey.for_int("TicketReopens")
 
 ALL = (
-    TICKET_ID, SCENARIO, CATEGORY, DIMENSION, PRIORITY, SOURCE, STREET, TIER, STAGE,
-    ASSIGNEE, SLA_COLOUR, ACCEPT_DEADLINE, RESOLVE_DEADLINE, OVERDUE, ESCALATIONS, REOPENS,
+    TICKET_ID,
+    SCENARIO,
+    CATEGORY,
+    DIMENSION,
+    PRIORITY,
+    SOURCE,
+    STREET,
+    TIER,
+    STAGE,
+    ASSIGNEE,
+    SLA_COLOUR,
+    ACCEPT_DEADLINE,
+    RESOLVE_DEADLINE,
+    OVERDUE,
+    ESCALATIONS,
+    REOPENS,
 )
 
 # temporal CLI type names, for `temporal server start-dev --search-attribute Name=Type`
-_CLI_TYPE = {"KEYWORD": "Keyword", "KEYWORD_LIST": "KeywordList", "DATETIME": "Datetime", "BOOL": "Bool", "INT": "Int"}
+_CLI_TYPE = {
+    "KEYWORD": "Keyword",
+    "KEYWORD_LIST": "KeywordList",
+    "DATETIME": "Datetime",
+    "BOOL": "Bool",
+    "INT": "Int",
+}
 
 
 def dev_server_args() -> list[str]:

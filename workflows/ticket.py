@@ -7,13 +7,13 @@ module only decides, waits and remembers.
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -26,27 +26,34 @@ with workflow.unsafe.imports_passed_through():
         DeadlinesRequest,
         DeadlinesResult,
         DispatchPlan,
+        ExtensionDecision,
+        ExtensionRequest,
         HistoryEntry,
         Notice,
         NoticeReceipt,
         PlanRequest,
-        Recipient,
         RecheckInput,
+        Recipient,
         ResolveInput,
+        ReturnInput,
+        ReturnRequest,
         ReviewInput,
+        RoutePlan,
         RuleClosureInput,
         StatusInput,
         TicketIntake,
         TicketOutcome,
         TicketRecord,
         TicketStatus,
+        TransferInput,
+        TransferRequest,
         TriageDecision,
         UrgeInput,
     )
     from domain.stages import (
         CallbackResult,
-        ClosureCheck,
         Clock,
+        ClosureCheck,
         NoticeKind,
         ReviewDecision,
         Stage,
@@ -57,17 +64,20 @@ with workflow.unsafe.imports_passed_through():
     from workflows.details import render_details
     from workflows.escalation import ChainPoint, ClockMark, chain_points
 
-LOCAL = {"start_to_close_timeout": timedelta(seconds=10)}
-NOTIFY = {
-    "start_to_close_timeout": timedelta(seconds=60),
-    "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=20),
-}
-RECORD = {"start_to_close_timeout": timedelta(seconds=30)}
+LOCAL_TIMEOUT = timedelta(seconds=10)
+NOTIFY_TIMEOUT = timedelta(seconds=60)
+# The notifier returns failures from attempt 5 on, so it needs at least 5 attempts.
+NOTIFY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=20)
+RECORD_TIMEOUT = timedelta(seconds=30)
+ROUTE_TIMEOUT = timedelta(seconds=30)
+ROUTE_RETRY = RetryPolicy(maximum_attempts=5)
 # How long a resolved ticket waits for its sensor to recover before the tier above hears.
 RECOVERY_PATIENCE = timedelta(hours=1)
 # Photos must be taken this close to the place, in metres.
 PHOTO_RADIUS_M = 200.0
-HOTLINE_DESK = Recipient(person_id="hotline", name="12345热线回访", unit_code="HOTLINE", tier=Tier.DISTRICT)
+HOTLINE_DESK = Recipient(
+    person_id="hotline", name="12345热线回访", unit_code="HOTLINE", tier=Tier.DISTRICT
+)
 
 
 @workflow.defn(name="TicketWorkflow")
@@ -79,6 +89,12 @@ class TicketWorkflow:
         self._history: list[HistoryEntry] = []
         self._classification: Classification | None = None
         self._plan: DispatchPlan | None = None
+        self._route: RoutePlan | None = None  # the plan's route, replaced by returns and transfers
+        self._returns = 0
+        self._extensions = 0
+        self._pending_extension: ExtensionRequest | None = None
+        self._clock_budget: dict[Clock, timedelta] = {}
+        self._clock_working: dict[Clock, bool] = {}
         self._assignee: Assignment | None = None
         self._previous_assignees: list[str] = []
         self._dispatched_at: datetime | None = None
@@ -125,7 +141,7 @@ class TicketWorkflow:
             self._intake,
             result_type=Classification,
             summary="classify the ticket by the rules",
-            **LOCAL,
+            start_to_close_timeout=LOCAL_TIMEOUT,
         )
         if classification.needs_triage:
             self._set_stage(Stage.TRIAGE, "needs_triage", detail=classification.reason)
@@ -148,22 +164,20 @@ class TicketWorkflow:
             ),
             result_type=DispatchPlan,
             summary="route to a unit and person; snapshot SLA and escalation chain",
-            **LOCAL,
+            start_to_close_timeout=LOCAL_TIMEOUT,
         )
-        self._assignee = self._plan.route.assignee
+        self._route = self._plan.route
+        self._assignee = self._route.assignee
         self._dispatched_at = workflow.now()
         await self._start_clock(Clock.ACCEPT)
         self._set_stage(Stage.AWAITING_ACCEPT, "dispatched", detail=_who(self._assignee))
         await self._notify(NoticeKind.ASSIGNED, [self._assignee])
-        if self._plan.route.co_handlers:
-            await self._notify(NoticeKind.CO_HANDLING, self._plan.route.co_handlers)
+        if self._route.co_handlers:
+            await self._notify(NoticeKind.CO_HANDLING, self._route.co_handlers)
         await self._record("dispatched")
 
     async def _await_acceptance(self) -> None:
-        await self._follow_chain(Clock.ACCEPT, done=lambda: self._accepted_by is not None)
-        if self._ruling is None:
-            await self._start_clock(Clock.RESOLVE)
-            self._upsert()
+        await self._follow_chain(Clock.ACCEPT, done=lambda: Clock.RESOLVE in self._deadlines)
 
     async def _work_and_verify(self) -> bool:
         """Wait for the fix, then prove it. True when proven (or ruled closed)."""
@@ -181,13 +195,13 @@ class TicketWorkflow:
         return await self._verify_by_video_recheck()
 
     async def _reopen(self) -> None:
-        assert self._plan is not None and self._assignee is not None
+        assert self._plan is not None and self._route is not None and self._assignee is not None
         self._reopens += 1
         self._resolution = self._callback = self._review = self._recheck = None
         self._recovered_at = self._refired_at = None
         if self._reopens > self._plan.max_reopens and self._assignee.tier is not Tier.DISTRICT:
             # Repeated failure is the district's problem now.
-            self._escalate_to(self._plan.route.escalation_path[-1], "escalated_after_reopens")
+            self._escalate_to(self._route.escalation_path[-1], "escalated_after_reopens")
             await self._notify(NoticeKind.SUPERVISE, [self._assignee])
         await self._start_clock(Clock.RESOLVE)
         self._set_stage(Stage.REOPENED, "reopened", detail=f"reopen #{self._reopens}")
@@ -199,8 +213,12 @@ class TicketWorkflow:
             self._set_stage(Stage.CLOSED, "closed")
         else:
             assert self._ruling is not None
-            self._set_stage(Stage.CLOSED_UNFIXED, "closed_unfixed", by=self._ruling.by,
-                            detail=self._ruling.reason)
+            self._set_stage(
+                Stage.CLOSED_UNFIXED,
+                "closed_unfixed",
+                by=self._ruling.by,
+                detail=self._ruling.reason,
+            )
         await self._record("closed")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return TicketOutcome(
@@ -219,9 +237,13 @@ class TicketWorkflow:
         assert self._plan is not None
         check = self._plan.scenario.closure_check
         alarm = self._intake.alarm
-        if check is ClosureCheck.SENSOR_RECOVERY and (alarm is None or alarm.sensor_type == "video_ai"):
+        if check is ClosureCheck.SENSOR_RECOVERY and (
+            alarm is None or alarm.sensor_type == "video_ai"
+        ):
             return ClosureCheck.CALLBACK if self._intake.caller_phone else ClosureCheck.PHOTO_REVIEW
-        if check is ClosureCheck.VIDEO_RECHECK and (alarm is None or alarm.sensor_type != "video_ai"):
+        if check is ClosureCheck.VIDEO_RECHECK and (
+            alarm is None or alarm.sensor_type != "video_ai"
+        ):
             return ClosureCheck.PHOTO_REVIEW
         return check
 
@@ -230,19 +252,27 @@ class TicketWorkflow:
         await self._wait(lambda: self._callback is not None or self._ruling is not None)
         if self._ruling is not None or self._callback is None:
             return True
-        self._note(self._stage, f"callback_{self._callback.result.value}", by=self._callback.by,
-                   detail=self._callback.note)
+        self._note(
+            self._stage,
+            f"callback_{self._callback.result.value}",
+            by=self._callback.by,
+            detail=self._callback.note,
+        )
         return self._callback.result is not CallbackResult.UNSATISFIED
 
     async def _verify_by_photo_review(self) -> bool:
-        assert self._plan is not None
-        reviewer = self._plan.route.dispatcher or self._plan.route.escalation_path[0]
+        assert self._route is not None
+        reviewer = self._route.dispatcher or self._route.escalation_path[0]
         await self._notify(NoticeKind.REVIEW_REQUEST, [reviewer])
         await self._wait(lambda: self._review is not None or self._ruling is not None)
         if self._ruling is not None or self._review is None:
             return True
-        self._note(self._stage, f"photo_{self._review.decision.value}", by=self._review.by,
-                   detail=self._review.reason)
+        self._note(
+            self._stage,
+            f"photo_{self._review.decision.value}",
+            by=self._review.by,
+            detail=self._review.reason,
+        )
         return self._review.decision is ReviewDecision.APPROVED
 
     async def _verify_by_sensor_recovery(self) -> bool:
@@ -273,58 +303,75 @@ class TicketWorkflow:
         await self._wait(lambda: self._recheck is not None or self._ruling is not None)
         if self._ruling is not None or self._recheck is None:
             return True
-        self._note(self._stage, "video_recheck",
-                   detail="still detected" if self._recheck.still_detected else "cleared")
+        self._note(
+            self._stage,
+            "video_recheck",
+            detail="still detected" if self._recheck.still_detected else "cleared",
+        )
         return not self._recheck.still_detected
 
     # ------------------------------------------------------------------ clocks and escalation
 
-    async def _start_clock(self, clock: Clock) -> None:
+    async def _start_clock(
+        self, clock: Clock, budget: timedelta | None = None, working_time: bool | None = None
+    ) -> None:
+        """(Re)start a clock; by default with the plan's budget and calendar."""
+        assert self._plan is not None
         self._clock_epoch[clock] += 1
         self._clock_start[clock] = workflow.now()
+        self._clock_budget[clock] = budget or self._default_budget(clock)
+        self._clock_working[clock] = (
+            self._plan.sla.working_time if working_time is None else working_time
+        )
         self._deadlines[clock] = (await self._instants(clock, [1.0]))[0]
         self._sla_colour = "green"
 
-    def _budget(self, clock: Clock) -> timedelta:
+    def _default_budget(self, clock: Clock) -> timedelta:
         assert self._plan is not None
         sla = self._plan.sla
         return sla.accept_within if clock is Clock.ACCEPT else sla.resolve_within
 
     async def _instants(self, clock: Clock, fractions: list[float]) -> list[datetime]:
-        assert self._plan is not None
         result: DeadlinesResult = await workflow.execute_local_activity(
             "compute_deadlines",
             DeadlinesRequest(
                 start=self._clock_start[clock],
-                budget=self._budget(clock),
+                budget=self._clock_budget[clock],
                 fractions=fractions,
-                working_time=self._plan.sla.working_time,
+                working_time=self._clock_working[clock],
             ),
             result_type=DeadlinesResult,
-            summary=f"{clock.value} clock on the {'working' if self._plan.sla.working_time else 'wall'} calendar",
-            **LOCAL,
+            summary=f"{clock.value} clock on the {_calendar_name(self._clock_working[clock])}",
+            start_to_close_timeout=LOCAL_TIMEOUT,
         )
         return result.instants
 
     async def _follow_chain(self, clock: Clock, done: Callable[[], bool]) -> None:
         """Walk the plan's steps for `clock` until done; a restarted clock walks again."""
+
+        def finished() -> bool:
+            return done() or self._ruling is not None
+
+        while not finished():
+            await self._walk_once(clock, self._clock_epoch[clock], finished)
+
+    async def _walk_once(self, clock: Clock, epoch: int, finished: Callable[[], bool]) -> None:
+        """One pass over the clock's points; returns early when finished or restarted."""
         assert self._plan is not None
-        stop = lambda: done() or self._ruling is not None  # noqa: E731
-        while not stop():
-            epoch = self._clock_epoch[clock]
-            restarted = lambda: self._clock_epoch[clock] != epoch  # noqa: E731,B023
-            points = chain_points(self._plan.escalation, clock)
-            instants = await self._instants(clock, [p.fraction for p in points])
-            for point, when in zip(points, instants, strict=True):
-                await self._wait(lambda: stop() or restarted(), until=when,  # noqa: B023
-                                 summary=f"{clock.value} clock: {point.label}")
-                if stop() or restarted():
-                    break
-                await self._take(point, clock)
-                if restarted():
-                    break
-            else:
-                await self._wait(lambda: stop() or restarted())  # noqa: B023
+
+        def interrupted() -> bool:
+            return finished() or self._clock_epoch[clock] != epoch
+
+        points = chain_points(self._plan.escalation, clock)
+        instants = await self._instants(clock, [p.fraction for p in points])
+        for point, when in zip(points, instants, strict=True):
+            await self._wait(interrupted, until=when, summary=f"{clock.value} clock: {point.label}")
+            if interrupted():
+                return
+            await self._take(point, clock)
+            if interrupted():
+                return
+        await self._wait(interrupted)
 
     async def _take(self, point: ChainPoint, clock: Clock) -> None:
         assert self._assignee is not None
@@ -333,7 +380,11 @@ class TicketWorkflow:
             self._sla_colour = action.value
             if action is ClockMark.RED and clock is Clock.RESOLVE:
                 self._overdue = True
-                self._note(self._stage, "overdue", detail=f"resolve deadline {self._deadlines[clock]:%Y-%m-%d %H:%M}")
+                self._note(
+                    self._stage,
+                    "overdue",
+                    detail=f"resolve deadline {self._deadlines[clock]:%Y-%m-%d %H:%M}",
+                )
                 await self._notify(NoticeKind.OVERDUE, [self._assignee])
             self._upsert()
             return
@@ -342,7 +393,9 @@ class TicketWorkflow:
             await self._notify(NoticeKind.REMINDER, [self._assignee])
         elif action.kind is StepKind.URGE:
             self._note(self._stage, "urged", by="chain")
-            await self._notify(NoticeKind.URGE, [self._assignee], extra_assignments=self._supervisors())
+            await self._notify(
+                NoticeKind.URGE, [self._assignee], extra_assignments=self._supervisors()
+            )
         elif action.kind is StepKind.SUPERVISE:
             self._note(self._stage, "supervised", detail=f"{clock.value} clock")
             await self._notify(NoticeKind.SUPERVISE, self._supervisors())
@@ -361,16 +414,26 @@ class TicketWorkflow:
         self._previous_assignees.append(self._assignee.person_id)
         self._assignee = target
         self._escalations += 1
-        stage = Stage.ESCALATED if self._stage in (Stage.AWAITING_ACCEPT, Stage.ESCALATED) else self._stage
+        stage = (
+            Stage.ESCALATED
+            if self._stage in (Stage.AWAITING_ACCEPT, Stage.ESCALATED)
+            else self._stage
+        )
         self._set_stage(stage, event, detail=_who(target))
 
     def _tier_above(self) -> Assignment | None:
-        assert self._plan is not None and self._assignee is not None
-        path = self._plan.route.escalation_path
+        assert self._route is not None and self._assignee is not None
+        path = self._route.escalation_path
         for candidate in path:
             if _rank(candidate.tier) > _rank(self._assignee.tier):
                 return candidate
         return None
+
+    def _supervisor_ids(self) -> list[str]:
+        """Who may review, decide extensions or transfer: the dispatcher and the tiers above."""
+        assert self._route is not None
+        people = [self._route.dispatcher, *self._route.escalation_path]
+        return list(dict.fromkeys(a.person_id for a in people if a is not None))
 
     def _supervisors(self) -> list[Assignment]:
         above = self._tier_above()
@@ -392,7 +455,7 @@ class TicketWorkflow:
                 return condition()
         try:
             await workflow.wait_condition(condition, timeout=timeout, timeout_summary=summary)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         return True
 
@@ -406,13 +469,19 @@ class TicketWorkflow:
             self._intake.model_copy(update={"service_code": decision.scenario_id}),
             result_type=Classification,
             summary=f"triage: {decision.scenario_id}",
-            **LOCAL,
+            start_to_close_timeout=LOCAL_TIMEOUT,
         )
         if classification.needs_triage:
-            raise ApplicationError(f"unknown scenario {decision.scenario_id!r}", type="UnknownScenario")
+            raise ApplicationError(
+                f"unknown scenario {decision.scenario_id!r}", type="UnknownScenario"
+            )
         self._classification = classification
-        self._set_stage(Stage.CLASSIFIED, "triaged", by=decision.by,
-                        detail=f"{decision.scenario_id} {decision.note}".strip())
+        self._set_stage(
+            Stage.CLASSIFIED,
+            "triaged",
+            by=decision.by,
+            detail=f"{decision.scenario_id} {decision.note}".strip(),
+        )
         return self._status()
 
     @classify.validator
@@ -421,19 +490,25 @@ class TicketWorkflow:
             raise ValueError(f"ticket is {self._stage.value}, not waiting for triage")
 
     @workflow.update
-    def accept(self, request: AcceptInput) -> TicketStatus:
+    async def accept(self, request: AcceptInput) -> TicketStatus:
+        """Acceptance stops the accept chain and starts the resolve clock at once, so the
+        answer carries the resolve deadline."""
         self._accepted_by = request.person_id
+        await self._start_clock(Clock.RESOLVE)
         self._set_stage(Stage.ACCEPTED, "accepted", by=request.person_id)
         return self._status()
 
     @accept.validator
     def _validate_accept(self, request: AcceptInput) -> None:
-        if self._stage not in (Stage.AWAITING_ACCEPT, Stage.ESCALATED):
-            raise ValueError(f"ticket is {self._stage.value}; only a dispatched ticket can be accepted")
+        if self._stage not in (Stage.AWAITING_ACCEPT, Stage.ESCALATED) or self._accepted_by:
+            raise ValueError(
+                f"ticket is {self._stage.value}; only a dispatched ticket can be accepted"
+            )
         allowed = self._allowed_acceptors()
         if request.person_id not in allowed:
             raise ValueError(
-                f"{request.person_id} is not assigned to this ticket (assigned: {', '.join(allowed)})"
+                f"{request.person_id} is not assigned to this ticket "
+                f"(assigned: {', '.join(allowed)})"
             )
 
     @workflow.update
@@ -448,14 +523,18 @@ class TicketWorkflow:
             raise ValueError(f"ticket is {self._stage.value}; accept it before resolving")
         assert self._assignee is not None
         if request.person_id not in (self._assignee.person_id, self._accepted_by):
-            raise ValueError(f"{request.person_id} is not the assignee ({self._assignee.person_id})")
+            raise ValueError(
+                f"{request.person_id} is not the assignee ({self._assignee.person_id})"
+            )
         if self._effective_closure_check() is ClosureCheck.PHOTO_REVIEW:
             self._validate_photo(request)
 
     def _validate_photo(self, request: ResolveInput) -> None:
         photo = request.photo
         if photo is None:
-            raise ValueError("photo: an after-photo (url, taken_at, lat, lon) is required for photo review")
+            raise ValueError(
+                "photo: an after-photo (url, taken_at, lat, lon) is required for photo review"
+            )
         if self._dispatched_at is not None and photo.taken_at < self._dispatched_at:
             raise ValueError("photo.taken_at: the photo was taken before the ticket was dispatched")
         place = self._place()
@@ -463,7 +542,8 @@ class TicketWorkflow:
             distance = _distance_m(place, (photo.lat, photo.lon))
             if distance > PHOTO_RADIUS_M:
                 raise ValueError(
-                    f"photo.lat/lon: taken {distance:.0f} m from the place (limit {PHOTO_RADIUS_M:.0f} m)"
+                    f"photo.lat/lon: taken {distance:.0f} m from the place "
+                    f"(limit {PHOTO_RADIUS_M:.0f} m)"
                 )
 
     @workflow.update
@@ -483,10 +563,11 @@ class TicketWorkflow:
     @review.validator
     def _validate_review(self, review: ReviewInput) -> None:
         self._require_verifying(ClosureCheck.PHOTO_REVIEW)
-        assert self._plan is not None
-        reviewers = [a.person_id for a in [self._plan.route.dispatcher, *self._plan.route.escalation_path] if a]
+        reviewers = self._supervisor_ids()
         if review.by not in reviewers:
-            raise ValueError(f"{review.by} may not review this photo (reviewers: {', '.join(reviewers)})")
+            raise ValueError(
+                f"{review.by} may not review this photo (reviewers: {', '.join(reviewers)})"
+            )
 
     @workflow.update
     def recheck(self, result: RecheckInput) -> TicketStatus:
@@ -502,13 +583,17 @@ class TicketWorkflow:
         """A supervisor urges (催办) by hand."""
         assert self._assignee is not None
         self._note(self._stage, "urged", by=request.by, detail=request.note)
-        await self._notify(NoticeKind.URGE, [self._assignee])
+        await self._notify(
+            NoticeKind.URGE, [self._assignee], facts={"by": request.by, "note": request.note}
+        )
         return self._status()
 
     @urge.validator
     def _validate_urge(self, request: UrgeInput) -> None:
         if self._assignee is None or self._stage.is_final:
-            raise ValueError(f"ticket is {self._stage.value}; only an open, dispatched ticket can be urged")
+            raise ValueError(
+                f"ticket is {self._stage.value}; only an open, dispatched ticket can be urged"
+            )
 
     @workflow.update
     def rule_closure(self, ruling: RuleClosureInput) -> TicketStatus:
@@ -519,7 +604,183 @@ class TicketWorkflow:
     @rule_closure.validator
     def _validate_rule_closure(self, ruling: RuleClosureInput) -> None:
         if self._stage.is_final or self._assignee is None:
-            raise ValueError(f"ticket is {self._stage.value}; only an open, dispatched ticket can be ruled closed")
+            raise ValueError(
+                f"ticket is {self._stage.value}; "
+                "only an open, dispatched ticket can be ruled closed"
+            )
+
+    @workflow.update
+    async def return_ticket(self, request: ReturnInput) -> TicketStatus:
+        """退单: not our jurisdiction or duty. Re-routed; the accept clock keeps running."""
+        assert self._route is not None
+        self._returns += 1
+        route: RoutePlan = await workflow.execute_activity(
+            "return_ticket",
+            ReturnRequest(
+                current=self._route,
+                reason=request.reason,
+                returns_so_far=self._returns - 1,
+                at=workflow.now(),
+            ),
+            result_type=RoutePlan,
+            summary=f"return #{self._returns}: {request.reason.code.value}",
+            start_to_close_timeout=ROUTE_TIMEOUT,
+            retry_policy=ROUTE_RETRY,
+        )
+        detail = f"{request.reason.code.value}: {request.reason.note}".strip(": ")
+        await self._reroute(route, "returned", by=request.person_id, detail=detail)
+        return self._status()
+
+    @return_ticket.validator
+    def _validate_return(self, request: ReturnInput) -> None:
+        if self._stage not in (Stage.AWAITING_ACCEPT, Stage.ESCALATED):
+            raise ValueError(
+                f"ticket is {self._stage.value}; only a ticket not yet accepted can be returned"
+            )
+        assert self._assignee is not None
+        if request.person_id != self._assignee.person_id:
+            raise ValueError(
+                f"{request.person_id} is not the assignee ({self._assignee.person_id})"
+            )
+
+    @workflow.update
+    async def transfer(self, request: TransferInput) -> TicketStatus:
+        """A dispatcher hands the ticket to another unit, with the reason recorded."""
+        assert self._route is not None
+        route: RoutePlan = await workflow.execute_activity(
+            "transfer_ticket",
+            TransferRequest(
+                current=self._route,
+                target_unit=request.target_unit,
+                reason=request.reason,
+                at=workflow.now(),
+            ),
+            result_type=RoutePlan,
+            summary=f"transfer to {request.target_unit}",
+            start_to_close_timeout=ROUTE_TIMEOUT,
+            retry_policy=ROUTE_RETRY,
+        )
+        await self._reroute(
+            route, "transferred", by=request.by, detail=f"{request.target_unit}: {request.reason}"
+        )
+        return self._status()
+
+    @transfer.validator
+    def _validate_transfer(self, request: TransferInput) -> None:
+        if (
+            self._assignee is None
+            or self._stage.is_final
+            or self._stage in (Stage.RESOLVED, Stage.VERIFYING)
+        ):
+            raise ValueError(
+                f"ticket is {self._stage.value}; it can be transferred only before it is resolved"
+            )
+        if request.by not in self._supervisor_ids():
+            raise ValueError(
+                f"{request.by} may not transfer this ticket "
+                f"(dispatchers: {', '.join(self._supervisor_ids())})"
+            )
+
+    async def _reroute(self, route: RoutePlan, event: str, *, by: str, detail: str) -> None:
+        """Put the ticket in front of the new route's assignee. An accepted ticket stays
+        accepted (the dispatcher reassigned it); otherwise the new assignee must accept."""
+        self._route = route
+        self._assignee = route.assignee
+        self._previous_assignees = []
+        if self._accepted_by is not None:
+            self._accepted_by = route.assignee.person_id
+        self._set_stage(self._stage, event, by=by, detail=f"{detail} → {_who(route.assignee)}")
+        await self._notify(
+            NoticeKind.RETURNED, [route.assignee], facts={"by": by, "reason": detail}
+        )
+
+    @workflow.update
+    async def request_extension(self, request: ExtensionRequest) -> TicketStatus:
+        """延期: the assignee asks for a later resolve deadline; the tier above decides."""
+        self._pending_extension = request
+        self._note(
+            self._stage,
+            "extension_requested",
+            by=request.person_id,
+            detail=f"to {request.new_deadline:%Y-%m-%d %H:%M}: {request.reason}",
+        )
+        await self._notify(
+            NoticeKind.EXTENSION_REQUESTED,
+            self._supervisors(),
+            facts={
+                "by": request.person_id,
+                "reason": request.reason,
+                "new_deadline": request.new_deadline.isoformat(),
+            },
+        )
+        return self._status()
+
+    @request_extension.validator
+    def _validate_request_extension(self, request: ExtensionRequest) -> None:
+        if self._stage not in (Stage.ACCEPTED, Stage.REOPENED):
+            raise ValueError(
+                f"ticket is {self._stage.value}; only an accepted ticket can be extended"
+            )
+        assert self._assignee is not None and self._plan is not None
+        if request.person_id != self._assignee.person_id:
+            raise ValueError(
+                f"{request.person_id} is not the assignee ({self._assignee.person_id})"
+            )
+        if self._pending_extension is not None:
+            raise ValueError("an extension request is already waiting for a decision")
+        if self._extensions >= self._plan.max_extensions:
+            raise ValueError(
+                f"no more extensions: the limit is {self._plan.max_extensions} per ticket"
+            )
+        deadline = self._deadlines.get(Clock.RESOLVE)
+        if deadline is not None and workflow.now() >= deadline:
+            raise ValueError(
+                f"the resolve deadline {deadline:%Y-%m-%d %H:%M} has passed; ask before it"
+            )
+        if deadline is not None and request.new_deadline <= deadline:
+            raise ValueError(
+                f"new_deadline must be after the current deadline {deadline:%Y-%m-%d %H:%M}"
+            )
+
+    @workflow.update
+    async def decide_extension(self, decision: ExtensionDecision) -> TicketStatus:
+        request = self._pending_extension
+        assert request is not None and self._assignee is not None
+        self._pending_extension = None
+        self._note(
+            self._stage,
+            "extension_approved" if decision.approve else "extension_rejected",
+            by=decision.by,
+            detail=decision.note,
+        )
+        if decision.approve:
+            self._extensions += 1
+            self._overdue = False
+            # An approved date is explicit, so the moved clock runs on the wall calendar.
+            await self._start_clock(
+                Clock.RESOLVE, budget=request.new_deadline - workflow.now(), working_time=False
+            )
+            self._upsert()
+        facts = {
+            "by": decision.by,
+            "reason": decision.note,
+            "decision": "approved" if decision.approve else "rejected",
+        }
+        if decision.approve:
+            facts["new_deadline"] = request.new_deadline.isoformat()
+        await self._notify(
+            NoticeKind.EXTENSION_DECIDED, [self._assignee], extra=[HOTLINE_DESK], facts=facts
+        )
+        return self._status()
+
+    @decide_extension.validator
+    def _validate_decide_extension(self, decision: ExtensionDecision) -> None:
+        if self._pending_extension is None:
+            raise ValueError("no extension request is waiting for a decision")
+        if decision.by not in self._supervisor_ids():
+            raise ValueError(
+                f"{decision.by} may not decide (deciders: {', '.join(self._supervisor_ids())})"
+            )
 
     @workflow.signal
     def alarm_event(self, event: AlarmEvent) -> None:
@@ -562,7 +823,9 @@ class TicketWorkflow:
 
     # ------------------------------------------------------------------ bookkeeping
 
-    def _set_stage(self, stage: Stage, event: str, *, by: str | None = None, detail: str = "") -> None:
+    def _set_stage(
+        self, stage: Stage, event: str, *, by: str | None = None, detail: str = ""
+    ) -> None:
         self._stage = stage
         self._note(stage, event, by=by, detail=detail)
         self._upsert()
@@ -573,7 +836,7 @@ class TicketWorkflow:
         )
 
     def _upsert(self) -> None:
-        updates = [
+        updates: list[SearchAttributeUpdate[Any]] = [
             sa.TICKET_ID.value_set(self._intake.ticket_id),
             sa.SOURCE.value_set(self._intake.source.value),
             sa.STAGE.value_set(self._stage.value),
@@ -590,8 +853,8 @@ class TicketWorkflow:
                 sa.DIMENSION.value_set(scenario.dimension.value),
                 sa.PRIORITY.value_set(scenario.priority.value),
             ]
-        if self._plan is not None and self._plan.route.street_code:
-            updates.append(sa.STREET.value_set(self._plan.route.street_code))
+        if self._route is not None and self._route.street_code:
+            updates.append(sa.STREET.value_set(self._route.street_code))
         if self._assignee is not None:
             updates += [
                 sa.TIER.value_set(self._assignee.tier.value),
@@ -611,11 +874,12 @@ class TicketWorkflow:
             stage=self._stage,
             source=self._intake.source,
             text=self._intake.text,
-            address=self._intake.address or (self._intake.alarm.site if self._intake.alarm else None),
+            address=self._intake.address
+            or (self._intake.alarm.site if self._intake.alarm else None),
             scenario_id=scenario.id if scenario else None,
             scenario_name=scenario.name_zh if scenario else None,
             priority=scenario.priority if scenario else None,
-            street_code=self._plan.route.street_code if self._plan else None,
+            street_code=self._route.street_code if self._route else None,
             tier=self._assignee.tier if self._assignee else None,
             assignee_id=self._assignee.person_id if self._assignee else None,
             assignee_name=self._assignee.person_name if self._assignee else None,
@@ -626,6 +890,9 @@ class TicketWorkflow:
             escalations=self._escalations,
             reopens=self._reopens,
             alarm_events=self._alarm_events,
+            returns=self._returns,
+            extensions=self._extensions,
+            pending_extension=self._pending_extension,
             classification=self._classification,
             history=list(self._history),
         )
@@ -644,6 +911,7 @@ class TicketWorkflow:
         *,
         extra: list[Recipient] | None = None,
         extra_assignments: list[Assignment] | None = None,
+        facts: dict[str, str] | None = None,
     ) -> None:
         recipients = [_recipient(a) for a in [*assignments, *(extra_assignments or [])]]
         recipients += extra or []
@@ -656,17 +924,20 @@ class TicketWorkflow:
             idempotency_key=f"{workflow.info().workflow_id}/{workflow.info().run_id}/{self._notice_seq}",
             recipients=recipients,
             title=self._notice_title(),
-            facts=self._notice_facts(),
+            facts=self._notice_facts() | (facts or {}),
         )
         receipt: NoticeReceipt = await workflow.execute_activity(
             "send_notice",
             notice,
             result_type=NoticeReceipt,
             summary=f"notify {kind.value}: {', '.join(r.name for r in recipients)}",
-            **NOTIFY,
+            start_to_close_timeout=NOTIFY_TIMEOUT,
+            retry_policy=NOTIFY_RETRY,
         )
         if receipt.failed:
-            self._note(self._stage, "notice_failed", detail=f"{kind.value} to {', '.join(receipt.failed)}")
+            self._note(
+                self._stage, "notice_failed", detail=f"{kind.value} to {', '.join(receipt.failed)}"
+            )
             failed_assignees = [a for a in assignments if a.person_id in receipt.failed]
             above = self._tier_above()
             if failed_assignees and above is not None and above.person_id not in receipt.failed:
@@ -674,14 +945,18 @@ class TicketWorkflow:
 
     def _notice_title(self) -> str:
         status = self._status()
-        return f"{status.ticket_id} {status.scenario_name or '待分类'} {status.address or ''}".strip()
+        return (
+            f"{status.ticket_id} {status.scenario_name or '待分类'} {status.address or ''}".strip()
+        )
 
     def _notice_facts(self) -> dict[str, str]:
         status = self._status()
         facts = {
             "ticket_id": status.ticket_id,
             "stage": status.stage.value,
-            "scenario": f"{status.scenario_id} {status.scenario_name}" if status.scenario_id else "",
+            "scenario": f"{status.scenario_id} {status.scenario_name}"
+            if status.scenario_id
+            else "",
             "priority": status.priority.value if status.priority else "",
             "place": status.address or "",
             "text": status.text or "",
@@ -706,14 +981,14 @@ class TicketWorkflow:
                 stage=self._stage,
                 intake=self._intake,
                 scenario_id=scenario.id if scenario else None,
-                street_code=self._plan.route.street_code if self._plan else None,
+                street_code=self._route.street_code if self._route else None,
                 assignee_id=self._assignee.person_id if self._assignee else None,
                 tier=self._assignee.tier if self._assignee else None,
                 event=event,
                 at=workflow.now(),
             ),
             summary=f"record: {event}",
-            **RECORD,
+            start_to_close_timeout=RECORD_TIMEOUT,
         )
 
 
@@ -737,11 +1012,19 @@ def _who(assignment: Assignment) -> str:
 def _why(classification: Classification) -> str:
     assert classification.scenario is not None
     rules = ", ".join(m.rule for m in classification.matched[:5])
-    return f"{classification.scenario.id} {classification.confidence:.2f} [{rules}] rules {classification.rules_version}"
+    scenario, version = classification.scenario.id, classification.rules_version
+    return f"{scenario} {classification.confidence:.2f} [{rules}] rules {version}"
+
+
+def _calendar_name(working_time: bool) -> str:
+    return "working calendar" if working_time else "wall clock"
 
 
 def _distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
     """Great-circle distance; plenty for 'was the photo taken at the place'."""
     lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
-    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
     return 2 * 6_371_000 * math.asin(math.sqrt(h))

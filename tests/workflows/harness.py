@@ -6,14 +6,17 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.dispatch import DispatchActivities
+from activities.route import RoutingActivities
 from activities.testing import FakeRouter, RecordingNotifier, RecordingStore
 from domain.models import TicketIntake, TicketStatus
 from domain.stages import Source, Stage
+from org.routing import OrgRouter
 from service import tickets
 from tests.conftest import eventually, fresh_queue
 from workers.main import build_worker
@@ -30,7 +33,9 @@ class Harness:
 
     async def start(self, intake: TicketIntake) -> WorkflowHandle[TicketWorkflow, object]:
         await tickets.submit(self.client, intake, self.task_queue)
-        return self.client.get_workflow_handle_for(TicketWorkflow.run, tickets.workflow_id_for(intake.ticket_id))
+        return self.client.get_workflow_handle_for(
+            TicketWorkflow.run, tickets.workflow_id_for(intake.ticket_id)
+        )
 
     async def status(self, ticket_id: str) -> TicketStatus:
         return await tickets.status(self.client, ticket_id)
@@ -61,24 +66,45 @@ class Harness:
 
 
 @asynccontextmanager
-async def running(env: WorkflowEnvironment, failing: set[str] | None = None) -> AsyncIterator[Harness]:
+async def running(
+    env: WorkflowEnvironment, failing: set[str] | None = None, *, demo_org: bool = False
+) -> AsyncIterator[Harness]:
+    """A worker on a fresh queue: the fake three-person organisation by default, or the
+    seeded demo organisation (real routing, returns and transfers) with demo_org=True."""
     queue = fresh_queue()
     notifier = RecordingNotifier(failing=failing or set())
     store = RecordingStore()
-    dispatch = DispatchActivities(router=FakeRouter())
-    worker = build_worker(
-        env.client,
-        queue,
-        [dispatch.classify_ticket, dispatch.plan_dispatch, dispatch.compute_deadlines,
-         notifier.send_notice, store.record_ticket],
-    )
+    activities: list[Callable[..., Any]] = [notifier.send_notice, store.record_ticket]
+    if demo_org:
+        router = OrgRouter.demo()
+        routing = RoutingActivities(router)
+        dispatch = DispatchActivities(router=router)
+        activities += [routing.return_ticket, routing.transfer_ticket]
+    else:
+        dispatch = DispatchActivities(router=FakeRouter())
+    activities += [dispatch.classify_ticket, dispatch.plan_dispatch, dispatch.compute_deadlines]
+    worker = build_worker(env.client, queue, activities)
     async with worker:
         yield Harness(env, env.client, queue, notifier, store)
 
 
-def intake(ticket_id: str, *, scenario: str | None = None, text: str = "测试工单",
-           received_at: datetime, **extra: object) -> TicketIntake:
+def intake(
+    ticket_id: str,
+    *,
+    scenario: str | None = None,
+    text: str = "测试工单",
+    received_at: datetime,
+    **extra: object,
+) -> TicketIntake:
     return TicketIntake.model_validate(
-        {"ticket_id": ticket_id, "source": Source.HOTLINE, "text": text, "address": "浦东新区张江镇碧波路690号",
-         "caller_phone": "13900001234", "received_at": received_at, "service_code": scenario, **extra}
+        {
+            "ticket_id": ticket_id,
+            "source": Source.HOTLINE,
+            "text": text,
+            "address": "浦东新区张江镇碧波路690号",
+            "caller_phone": "13900001234",
+            "received_at": received_at,
+            "service_code": scenario,
+            **extra,
+        }
     )

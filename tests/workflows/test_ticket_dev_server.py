@@ -24,7 +24,12 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=TEMPORAL_CLI,
         data_converter=pydantic_data_converter,
         search_attributes=list(sa.ALL),
-        dev_server_extra_args=["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"],
+        dev_server_extra_args=[
+            "--sqlite-pragma",
+            "journal_mode=wal",
+            "--sqlite-pragma",
+            "synchronous=normal",
+        ],
         dev_server_log_level="error",
     )
     try:
@@ -43,9 +48,12 @@ async def test_lifecycle_on_the_dev_server_closes_after_a_satisfied_callback(h: 
     handle = await h.start(intake("DEV-1", scenario="CH01", received_at=datetime.now(UTC)))
     await h.settled("DEV-1")
     await tickets.update(h.client, "DEV-1", "accept", AcceptInput(person_id="P-T01-D"))
-    await tickets.update(h.client, "DEV-1", "resolve", ResolveInput(person_id="P-T01-D", note="已停工"))
-    await tickets.update(h.client, "DEV-1", "callback",
-                         CallbackInput(result=CallbackResult.SATISFIED, by="agent-1"))
+    await tickets.update(
+        h.client, "DEV-1", "resolve", ResolveInput(person_id="P-T01-D", note="已停工")
+    )
+    await tickets.update(
+        h.client, "DEV-1", "callback", CallbackInput(result=CallbackResult.SATISFIED, by="agent-1")
+    )
     outcome = await handle.result()
     assert outcome.stage is Stage.CLOSED
 
@@ -75,12 +83,22 @@ async def test_list_by_street_and_stage_finds_tickets_awaiting_accept(h: Harness
 async def test_submitting_the_same_hotline_number_twice_makes_one_ticket(h: Harness) -> None:
     received = datetime.now(UTC)
     ticket_id = tickets.new_ticket_id(received, "12345-2026-000777")
-    first = await tickets.submit(h.client, intake(ticket_id, scenario="CH01", received_at=received,
-                                                  external_id="12345-2026-000777"), h.task_queue)
-    again = await tickets.submit(h.client, intake(ticket_id, scenario="CH01", received_at=received,
-                                                  external_id="12345-2026-000777"), h.task_queue)
+    first = await tickets.submit(
+        h.client,
+        intake(ticket_id, scenario="CH01", received_at=received, external_id="12345-2026-000777"),
+        h.task_queue,
+    )
+    again = await tickets.submit(
+        h.client,
+        intake(ticket_id, scenario="CH01", received_at=received, external_id="12345-2026-000777"),
+        h.task_queue,
+    )
     assert first.created and not again.created
-    assert first.ticket_id == again.ticket_id == tickets.new_ticket_id(datetime.now(UTC), "12345-2026-000777")
+    assert (
+        first.ticket_id
+        == again.ticket_id
+        == tickets.new_ticket_id(datetime.now(UTC), "12345-2026-000777")
+    )
 
     async def one_ticket() -> None:
         rows = await tickets.list_tickets(h.client, f"TicketId='{ticket_id}'")

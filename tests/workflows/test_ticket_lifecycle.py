@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from domain.models import (
@@ -24,38 +22,24 @@ from domain.models import (
 from domain.stages import CallbackResult, ReviewDecision, Source, Stage, Tier
 from service import tickets
 from service.tickets import TicketRejected
-from tests.conftest import TEST_SERVER
 from tests.workflows.harness import Harness, intake, running
-from workflows import search_attributes as sa
-
-
-@pytest.fixture
-async def env() -> AsyncIterator[WorkflowEnvironment]:
-    environment = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=TEST_SERVER, data_converter=pydantic_data_converter
-    )
-    try:
-        await sa.register(environment.client, "default")
-        yield environment
-    finally:
-        await environment.shutdown()
-
-
-@pytest.fixture
-async def h(env: WorkflowEnvironment) -> AsyncIterator[Harness]:
-    async with running(env) as harness:
-        yield harness
 
 
 def now() -> datetime:
     return datetime.now(UTC)
 
 
-async def test_p1_not_accepted_escalates_village_to_street_to_district(env: WorkflowEnvironment, h: Harness) -> None:
+async def test_p1_not_accepted_escalates_village_to_street_to_district(
+    env: WorkflowEnvironment, h: Harness
+) -> None:
     await h.start(intake("T-ESC", scenario="SC01", received_at=now()))  # P1, village tier
     await env.sleep(timedelta(minutes=4))
     status = await h.status("T-ESC")
-    assert (status.stage, status.tier, status.escalations) == (Stage.AWAITING_ACCEPT, Tier.VILLAGE, 0)
+    assert (status.stage, status.tier, status.escalations) == (
+        Stage.AWAITING_ACCEPT,
+        Tier.VILLAGE,
+        0,
+    )
 
     await env.sleep(timedelta(minutes=2))  # past the 5-minute accept deadline
     status = await h.status("T-ESC")
@@ -72,7 +56,9 @@ async def test_p1_not_accepted_escalates_village_to_street_to_district(env: Work
 async def test_accept_stops_escalation(env: WorkflowEnvironment, h: Harness) -> None:
     await h.start(intake("T-ACC", scenario="SC01", received_at=now()))
     await env.sleep(timedelta(minutes=3))
-    accepted = await tickets.update(h.client, "T-ACC", "accept", AcceptInput(person_id="P-T01-01-1"))
+    accepted = await tickets.update(
+        h.client, "T-ACC", "accept", AcceptInput(person_id="P-T01-01-1")
+    )
     assert accepted.stage is Stage.ACCEPTED
     await env.sleep(timedelta(minutes=30))
     status = await h.status("T-ACC")
@@ -87,7 +73,9 @@ async def test_accept_by_someone_not_assigned_is_refused_with_the_reason(h: Harn
     assert (await h.status("T-WHO")).stage is Stage.AWAITING_ACCEPT
 
 
-async def test_overdue_resolve_notifies_the_tier_above_and_flags_overdue(env: WorkflowEnvironment, h: Harness) -> None:
+async def test_overdue_resolve_notifies_the_tier_above_and_flags_overdue(
+    env: WorkflowEnvironment, h: Harness
+) -> None:
     await h.start(intake("T-OVD", scenario="PS03", received_at=now()))  # P1, street tier, 4 h
     await tickets.update(h.client, "T-OVD", "accept", AcceptInput(person_id="P-T01-D"))
     await env.sleep(timedelta(hours=3))
@@ -102,15 +90,21 @@ async def test_overdue_resolve_notifies_the_tier_above_and_flags_overdue(env: Wo
 async def test_unsatisfied_callback_reopens_then_satisfied_closes(h: Harness) -> None:
     handle = await h.start(intake("T-CB", scenario="CH01", received_at=now()))  # callback check
     await tickets.update(h.client, "T-CB", "accept", AcceptInput(person_id="P-T01-D"))
-    await tickets.update(h.client, "T-CB", "resolve", ResolveInput(person_id="P-T01-D", note="已责令停工"))
+    await tickets.update(
+        h.client, "T-CB", "resolve", ResolveInput(person_id="P-T01-D", note="已责令停工")
+    )
     await h.until(lambda: "callback_request" in h.notifier.kinds())
-    unhappy = CallbackInput(result=CallbackResult.UNSATISFIED, by="hotline-agent-7", note="还在施工")
+    unhappy = CallbackInput(
+        result=CallbackResult.UNSATISFIED, by="hotline-agent-7", note="还在施工"
+    )
     status = await tickets.update(h.client, "T-CB", "callback", unhappy)
     reopened = await h.until_stage("T-CB", Stage.REOPENED)
     assert reopened.reopens == 1
     assert "reopened" in h.notifier.to("P-T01-D")
 
-    await tickets.update(h.client, "T-CB", "resolve", ResolveInput(person_id="P-T01-D", note="已查处"))
+    await tickets.update(
+        h.client, "T-CB", "resolve", ResolveInput(person_id="P-T01-D", note="已查处")
+    )
     happy = CallbackInput(result=CallbackResult.SATISFIED, by="hotline-agent-7")
     status = await tickets.update(h.client, "T-CB", "callback", happy)
     outcome = await handle.result()
@@ -124,26 +118,45 @@ async def test_triage_ticket_waits_for_a_dispatcher_then_dispatches(h: Harness) 
     status = await h.settled("T-TRI")
     assert status.stage is Stage.TRIAGE and status.scenario_id is None
     with pytest.raises(TicketRejected, match="unknown scenario"):
-        await tickets.update(h.client, "T-TRI", "classify", TriageDecision(scenario_id="ZZ99", by="P-DIST-D"))
-    classified = await tickets.update(h.client, "T-TRI", "classify", TriageDecision(scenario_id="PS03", by="P-DIST-D"))
+        await tickets.update(
+            h.client, "T-TRI", "classify", TriageDecision(scenario_id="ZZ99", by="P-DIST-D")
+        )
+    classified = await tickets.update(
+        h.client, "T-TRI", "classify", TriageDecision(scenario_id="PS03", by="P-DIST-D")
+    )
     assert classified.scenario_id == "PS03"
     status = await h.status("T-TRI")
     assert status.stage is Stage.AWAITING_ACCEPT and status.assignee_id == "P-T01-D"
     assert [e.event for e in status.history][:3] == ["received", "needs_triage", "triaged"]
 
 
-def _alarm(event_id: str, status: str, *, detection: str | None = None, sensor: str = "gas_detector") -> AlarmEvent:
+def _alarm(
+    event_id: str, status: str, *, detection: str | None = None, sensor: str = "gas_detector"
+) -> AlarmEvent:
     attributes = {"site": "碧波路690号地下车库"} | ({"detection": detection} if detection else {})
     return AlarmEvent(
-        event_id=event_id, device_id="GAS-T01-00042", sensor_type=sensor,
-        metric="detection" if detection else "lel_percent", value=0.9 if detection else 27.5,
-        status=status, lat=31.2051, lon=121.6003, occurred_at=now(), attributes=attributes,  # type: ignore[arg-type]
+        event_id=event_id,
+        device_id="GAS-T01-00042",
+        sensor_type=sensor,
+        metric="detection" if detection else "lel_percent",
+        value=0.9 if detection else 27.5,
+        status=status,
+        lat=31.2051,
+        lon=121.6003,
+        occurred_at=now(),
+        attributes=attributes,  # type: ignore[arg-type]
     )
 
 
-async def test_sensor_recovery_needs_a_resolved_event_that_holds(env: WorkflowEnvironment, h: Harness) -> None:
+async def test_sensor_recovery_needs_a_resolved_event_that_holds(
+    env: WorkflowEnvironment, h: Harness
+) -> None:
     first = _alarm("evt-1", "firing")
-    handle = await h.start(intake("T-GAS", received_at=now(), text=None, source=Source.IOT, alarm=first, caller_phone=None))
+    handle = await h.start(
+        intake(
+            "T-GAS", received_at=now(), text=None, source=Source.IOT, alarm=first, caller_phone=None
+        )
+    )
     status = await h.settled("T-GAS")
     assert status.scenario_id == "PS01"
     person = status.assignee_id
@@ -158,7 +171,9 @@ async def test_sensor_recovery_needs_a_resolved_event_that_holds(env: WorkflowEn
     status = await h.until_stage("T-GAS", Stage.REOPENED)
     assert (status.reopens, status.alarm_events) == (1, 4)
 
-    await tickets.update(h.client, "T-GAS", "resolve", ResolveInput(person_id=person, note="更换管件"))
+    await tickets.update(
+        h.client, "T-GAS", "resolve", ResolveInput(person_id=person, note="更换管件")
+    )
     await handle.signal("alarm_event", _alarm("evt-5", "resolved"))
     await h.until_stage("T-GAS", Stage.VERIFYING)
     await env.sleep(timedelta(minutes=31))  # the hold for PS01 is 30 minutes
@@ -167,37 +182,58 @@ async def test_sensor_recovery_needs_a_resolved_event_that_holds(env: WorkflowEn
 
 
 async def test_photo_review_checks_place_and_time_then_reviewer_decides(h: Harness) -> None:
-    handle = await h.start(intake("T-PH", scenario="PS04", received_at=now(), lat=31.2051, lon=121.6003))
+    handle = await h.start(
+        intake("T-PH", scenario="PS04", received_at=now(), lat=31.2051, lon=121.6003)
+    )
     await tickets.update(h.client, "T-PH", "accept", AcceptInput(person_id="P-T01-D"))
     with pytest.raises(TicketRejected, match="photo: an after-photo"):
         await tickets.update(h.client, "T-PH", "resolve", ResolveInput(person_id="P-T01-D"))
-    far = AfterPhoto(url="https://img/1.jpg", taken_at=now() + timedelta(seconds=5), lat=31.30, lon=121.60)
+    far = AfterPhoto(
+        url="https://img/1.jpg", taken_at=now() + timedelta(seconds=5), lat=31.30, lon=121.60
+    )
     with pytest.raises(TicketRejected, match=r"photo.lat/lon: taken \d+ m from the place"):
-        await tickets.update(h.client, "T-PH", "resolve", ResolveInput(person_id="P-T01-D", photo=far))
+        await tickets.update(
+            h.client, "T-PH", "resolve", ResolveInput(person_id="P-T01-D", photo=far)
+        )
     good = far.model_copy(update={"lat": 31.2052, "lon": 121.6004})
     await tickets.update(h.client, "T-PH", "resolve", ResolveInput(person_id="P-T01-D", photo=good))
     await h.until(lambda: "review_request" in h.notifier.to("P-DIST-D"))
     with pytest.raises(TicketRejected, match="may not review"):
-        await tickets.update(h.client, "T-PH", "review", ReviewInput(decision=ReviewDecision.APPROVED, by="P-T01-D"))
-    await tickets.update(h.client, "T-PH", "review", ReviewInput(decision=ReviewDecision.REJECTED, by="P-DIST-D", reason="仍有隐患"))
+        await tickets.update(
+            h.client, "T-PH", "review", ReviewInput(decision=ReviewDecision.APPROVED, by="P-T01-D")
+        )
+    await tickets.update(
+        h.client,
+        "T-PH",
+        "review",
+        ReviewInput(decision=ReviewDecision.REJECTED, by="P-DIST-D", reason="仍有隐患"),
+    )
     await h.until_stage("T-PH", Stage.REOPENED)
     await tickets.update(h.client, "T-PH", "resolve", ResolveInput(person_id="P-T01-D", photo=good))
-    await tickets.update(h.client, "T-PH", "review", ReviewInput(decision=ReviewDecision.APPROVED, by="P-DIST-D"))
+    await tickets.update(
+        h.client, "T-PH", "review", ReviewInput(decision=ReviewDecision.APPROVED, by="P-DIST-D")
+    )
     outcome = await handle.result()
     assert outcome.fixed and outcome.reopens == 1
 
 
 async def test_video_recheck_still_detected_reopens(h: Harness) -> None:
     event = _alarm("evt-v1", "firing", detection="street_vending", sensor="video_ai")
-    handle = await h.start(intake("T-VID", received_at=now(), text=None, source=Source.VIDEO, alarm=event))
+    handle = await h.start(
+        intake("T-VID", received_at=now(), text=None, source=Source.VIDEO, alarm=event)
+    )
     status = await h.settled("T-VID")
     assert status.scenario_id == "CA04" and status.assignee_id is not None
     person = status.assignee_id
     await tickets.update(h.client, "T-VID", "accept", AcceptInput(person_id=person))
-    await tickets.update(h.client, "T-VID", "resolve", ResolveInput(person_id=person, note="已劝离"))
+    await tickets.update(
+        h.client, "T-VID", "resolve", ResolveInput(person_id=person, note="已劝离")
+    )
     await tickets.update(h.client, "T-VID", "recheck", RecheckInput(still_detected=True))
     await h.until_stage("T-VID", Stage.REOPENED)
-    await tickets.update(h.client, "T-VID", "resolve", ResolveInput(person_id=person, note="再次劝离"))
+    await tickets.update(
+        h.client, "T-VID", "resolve", ResolveInput(person_id=person, note="再次劝离")
+    )
     await tickets.update(h.client, "T-VID", "recheck", RecheckInput(still_detected=False))
     assert (await handle.result()).fixed
 
@@ -206,12 +242,16 @@ async def test_ruled_closure_is_closed_unfixed_not_closed(h: Harness) -> None:
     handle = await h.start(intake("T-RUL", scenario="CH01", received_at=now()))
     await tickets.update(h.client, "T-RUL", "urge", UrgeInput(by="P-DIST-D", note="尽快处理"))
     assert "urge" in h.notifier.to("P-T01-D")  # the update returns after the notice went out
-    await tickets.update(h.client, "T-RUL", "rule_closure", RuleClosureInput(by="P-DIST-D", reason="工地已停工撤场"))
+    await tickets.update(
+        h.client, "T-RUL", "rule_closure", RuleClosureInput(by="P-DIST-D", reason="工地已停工撤场")
+    )
     outcome = await handle.result()
     assert outcome.stage is Stage.CLOSED_UNFIXED and not outcome.fixed
 
 
-async def test_failed_notice_is_on_the_ticket_and_tells_the_tier_above(env: WorkflowEnvironment) -> None:
+async def test_failed_notice_is_on_the_ticket_and_tells_the_tier_above(
+    env: WorkflowEnvironment,
+) -> None:
     async with running(env, failing={"P-T01-D"}) as h:
         await h.start(intake("T-FAIL", scenario="PS03", received_at=now()))
         await h.until(lambda: "supervise" in h.notifier.to("P-DIST-D"))

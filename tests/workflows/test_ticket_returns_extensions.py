@@ -1,0 +1,159 @@
+"""Returns (退单), transfers and extensions (延期) on the seeded demo organisation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from domain.models import (
+    AcceptInput,
+    ExtensionDecision,
+    ExtensionRequest,
+    ReturnInput,
+    ReturnReason,
+    ReturnReasonCode,
+    TransferInput,
+)
+from domain.stages import Stage, Tier
+from service import tickets
+from service.tickets import TicketRejected
+from tests.workflows.harness import Harness, intake
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def test_return_naming_the_right_unit_reroutes_there_and_keeps_the_clock(
+    demo: Harness,
+) -> None:
+    await demo.start(intake("R-1", scenario="CH01", received_at=now()))
+    first = await demo.settled("R-1")
+    assert first.street_code == "T01" and first.assignee_id is not None
+    reason = ReturnReason(
+        code=ReturnReasonCode.NOT_OUR_JURISDICTION, note="地址在川沙", suggested_unit="T02"
+    )
+    returned = await tickets.update(
+        demo.client, "R-1", "return_ticket", ReturnInput(person_id=first.assignee_id, reason=reason)
+    )
+    assert returned.assignee_id is not None and returned.assignee_id.startswith("P-T02")
+    assert returned.returns == 1 and returned.stage is Stage.AWAITING_ACCEPT
+    assert returned.accept_deadline == first.accept_deadline  # the clock does not restart
+    assert "returned" in demo.notifier.to(returned.assignee_id)
+    with pytest.raises(TicketRejected, match="is not assigned"):
+        await tickets.update(demo.client, "R-1", "accept", AcceptInput(person_id=first.assignee_id))
+
+
+async def test_second_return_goes_to_the_district_for_a_final_ruling(demo: Harness) -> None:
+    await demo.start(intake("R-2", scenario="CH01", received_at=now()))
+    status = await demo.settled("R-2")
+    for _ in range(2):
+        assert status.assignee_id is not None
+        reason = ReturnReason(code=ReturnReasonCode.NOT_OUR_DUTY, note="不归我们管")
+        status = await tickets.update(
+            demo.client,
+            "R-2",
+            "return_ticket",
+            ReturnInput(person_id=status.assignee_id, reason=reason),
+        )
+    assert status.returns == 2 and status.tier is Tier.DISTRICT
+    history = [e.event for e in status.history]
+    assert history.count("returned") == 2
+
+
+async def test_transfer_by_a_dispatcher_is_recorded_and_others_are_refused(demo: Harness) -> None:
+    await demo.start(intake("R-3", scenario="CH01", received_at=now()))
+    await demo.settled("R-3")
+    with pytest.raises(TicketRejected, match="may not transfer"):
+        await tickets.update(
+            demo.client,
+            "R-3",
+            "transfer",
+            TransferInput(by="P-NOBODY", target_unit="T05", reason="错派"),
+        )
+    moved = await tickets.update(
+        demo.client,
+        "R-3",
+        "transfer",
+        TransferInput(by="P-DISTRICT-3", target_unit="T05", reason="属地在T05"),
+    )
+    assert moved.street_code == "T05" or (moved.assignee_id or "").startswith("P-T05")
+    assert any(e.event == "transferred" and e.by == "P-DISTRICT-3" for e in moved.history)
+
+
+async def test_approved_extension_moves_the_resolve_deadline_and_limits_apply(
+    env: WorkflowEnvironment, demo: Harness
+) -> None:
+    await demo.start(intake("X-1", scenario="PS03", received_at=now()))  # P1: 4 h to resolve
+    person = (await demo.settled("X-1")).assignee_id
+    assert person is not None
+    accepted = await tickets.update(demo.client, "X-1", "accept", AcceptInput(person_id=person))
+    old = accepted.resolve_deadline
+    assert old is not None
+    with pytest.raises(TicketRejected, match="no extension request"):
+        await tickets.update(
+            demo.client,
+            "X-1",
+            "decide_extension",
+            ExtensionDecision(by="P-DISTRICT-3", approve=True),
+        )
+    with pytest.raises(TicketRejected, match="new_deadline must be after"):
+        await tickets.update(
+            demo.client,
+            "X-1",
+            "request_extension",
+            ExtensionRequest(person_id=person, new_deadline=old - timedelta(hours=1), reason="x"),
+        )
+    wanted = old + timedelta(hours=8)
+    await tickets.update(
+        demo.client,
+        "X-1",
+        "request_extension",
+        ExtensionRequest(person_id=person, new_deadline=wanted, reason="需更换井座"),
+    )
+    assert "extension_requested" in demo.notifier.to("P-DISTRICT-3")
+    with pytest.raises(TicketRejected, match="may not decide"):
+        await tickets.update(
+            demo.client, "X-1", "decide_extension", ExtensionDecision(by=person, approve=True)
+        )
+    decided = await tickets.update(
+        demo.client,
+        "X-1",
+        "decide_extension",
+        ExtensionDecision(by="P-DISTRICT-3", approve=True, note="同意"),
+    )
+    assert decided.extensions == 1 and decided.resolve_deadline is not None
+    assert abs((decided.resolve_deadline - wanted).total_seconds()) < 1
+    assert "extension_decided" in demo.notifier.to("hotline")  # the citizen is told
+
+    await env.sleep(timedelta(hours=5))  # past the old deadline, before the new one
+    assert not (await demo.status("X-1")).overdue
+    await env.sleep(timedelta(hours=8))
+    assert (await demo.status("X-1")).overdue
+
+
+async def test_rejected_extension_keeps_the_deadline(demo: Harness) -> None:
+    await demo.start(intake("X-2", scenario="PS03", received_at=now()))
+    person = (await demo.settled("X-2")).assignee_id
+    assert person is not None
+    accepted = await tickets.update(demo.client, "X-2", "accept", AcceptInput(person_id=person))
+    assert accepted.resolve_deadline is not None
+    await tickets.update(
+        demo.client,
+        "X-2",
+        "request_extension",
+        ExtensionRequest(
+            person_id=person,
+            new_deadline=accepted.resolve_deadline + timedelta(days=1),
+            reason="等材料",
+        ),
+    )
+    decided = await tickets.update(
+        demo.client,
+        "X-2",
+        "decide_extension",
+        ExtensionDecision(by="P-DISTRICT-3", approve=False, note="不同意"),
+    )
+    assert decided.resolve_deadline == accepted.resolve_deadline and decided.extensions == 0
