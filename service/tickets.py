@@ -10,6 +10,7 @@ Exceptions::
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -18,7 +19,6 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
-from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.client import (
     Client,
     RPCError,
@@ -67,6 +67,8 @@ class TicketRow:
     workflow_id: str
     status: str
     attributes: dict[str, Any]
+    started_at: datetime | None = None
+    closed_at: datetime | None = None
 
 
 def workflow_id_for(ticket_id: str) -> str:
@@ -82,7 +84,7 @@ def new_ticket_id(received_at: datetime, external_id: str | None = None) -> str:
     return f"PD{day}{secrets.token_hex(4).upper()}"
 
 
-def _static_summary(intake: TicketIntake) -> str:
+def static_summary(intake: TicketIntake) -> str:
     what = intake.text or (intake.alarm.sensor_type if intake.alarm else "")
     return f"{intake.ticket_id} · {intake.source.value} · {what[:40]}"
 
@@ -99,7 +101,7 @@ async def submit(client: Client, intake: TicketIntake, task_queue: str) -> Submi
             # Running or closed, a second start of the same number is refused: one ticket.
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=_static_summary(intake),
+            static_summary=static_summary(intake),
             search_attributes=sa.initial(intake),
         )
     except WorkflowAlreadyStartedError:
@@ -113,9 +115,33 @@ def handle_for(client: Client, ticket_id: str) -> WorkflowHandle[Any, Any]:
     return client.get_workflow_handle(workflow_id_for(ticket_id))
 
 
+# Alarm tickets (service/alarms.py) live on a workflow id per device and metric, one run
+# per ticket; their number is only in the TicketId search attribute.
+ALARM_TICKET_PREFIX = "AL"
+VISIBILITY_TRIES = 4
+
+
+async def resolve_handle(client: Client, ticket_id: str) -> WorkflowHandle[Any, Any]:
+    """The handle of any ticket number: hotline/PD tickets by id, alarm tickets by search."""
+    if not ticket_id.startswith(ALARM_TICKET_PREFIX):
+        return handle_for(client, ticket_id)
+    if not ticket_id.isalnum():
+        raise TicketNotFound(f"no ticket {ticket_id}")  # also keeps quotes out of the query
+    # Visibility trails the start by milliseconds: a number handed out just now may lag.
+    for attempt in range(VISIBILITY_TRIES):
+        try:
+            async for execution in client.list_workflows(f"TicketId = '{ticket_id}'", limit=1):
+                return client.get_workflow_handle(execution.id, run_id=execution.run_id)
+        except RPCError as exc:
+            raise _rpc_error(ticket_id, exc) from exc
+        if attempt + 1 < VISIBILITY_TRIES:
+            await asyncio.sleep(0.2)
+    raise TicketNotFound(f"no ticket {ticket_id}")
+
+
 async def update(client: Client, ticket_id: str, name: str, request: BaseModel) -> TicketStatus:
     """Run one workflow update (accept, resolve, …) and return the ticket's new status."""
-    handle = handle_for(client, ticket_id)
+    handle = await resolve_handle(client, ticket_id)
     try:
         result: TicketStatus = await handle.execute_update(name, request, result_type=TicketStatus)
     except WorkflowUpdateFailedError as exc:
@@ -126,7 +152,7 @@ async def update(client: Client, ticket_id: str, name: str, request: BaseModel) 
 
 
 async def status(client: Client, ticket_id: str, include_history: bool = True) -> TicketStatus:
-    handle = handle_for(client, ticket_id)
+    handle = await resolve_handle(client, ticket_id)
     try:
         result: TicketStatus = await handle.query(
             TicketWorkflow.status, StatusInput(include_history=include_history)
@@ -153,16 +179,19 @@ def _row(execution: WorkflowExecution) -> TicketRow:
     typed = execution.typed_search_attributes
     attributes = {pair.key.name: pair.value for pair in typed}
     ticket_id = str(attributes.get(sa.TICKET_ID.name) or execution.id.removeprefix("ticket-"))
-    status = (
-        WorkflowExecutionStatus.Name(execution.status).removeprefix("WORKFLOW_EXECUTION_STATUS_")
-        if execution.status
-        else "UNKNOWN"
+    status = execution.status.name if execution.status else "UNKNOWN"
+    return TicketRow(
+        ticket_id,
+        execution.id,
+        status.lower(),
+        attributes,
+        execution.start_time,
+        execution.close_time,
     )
-    return TicketRow(ticket_id, execution.id, status.lower(), attributes)
 
 
 def _cause_message(exc: WorkflowUpdateFailedError) -> str:
-    cause = exc.cause
+    cause: BaseException | None = exc.cause
     while cause is not None:
         if isinstance(cause, ApplicationError):
             return cause.message

@@ -1,0 +1,1 @@
+"""Alarm intake beyond HTTP: the event audit log, incidents, and the MQTT subscriber."""

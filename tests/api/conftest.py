@@ -1,0 +1,30 @@
+"""One dev server and one seeded organisation per module; a fresh app and worker per test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from tests.api.stack import Api, Organisation, running_api, seeded_organisation, start_dev_server
+
+
+@pytest.fixture(scope="module")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    environment = await start_dev_server()
+    try:
+        yield environment
+    finally:
+        await environment.shutdown()
+
+
+@pytest.fixture(scope="module")
+def org(tmp_path_factory: pytest.TempPathFactory) -> Organisation:
+    return seeded_organisation(tmp_path_factory.mktemp("org"))
+
+
+@pytest.fixture
+async def api(dev_env: WorkflowEnvironment, org: Organisation) -> AsyncIterator[Api]:
+    async with running_api(dev_env, org) as running:
+        yield running

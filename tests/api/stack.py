@@ -1,0 +1,109 @@
+"""The intake API on a real Temporal dev server: the app from `create_app`, a worker with
+the real rules and organisation (seeded SQLite in tmp) and a recording notifier, an
+httpx client, and API keys of every role created in the database (hashed at rest)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.dispatch import DispatchActivities
+from activities.testing import RecordingNotifier, RecordingStore
+from api.app import create_app
+from api.keys import Role, create_key
+from db.engine import get_engine
+from org.migrate import upgrade
+from org.routing import OrgRouter
+from org.seed import seed_if_empty
+from tests.conftest import TEMPORAL_CLI, fresh_queue
+from workers.main import build_worker
+from workers.settings import Settings
+from workflows import search_attributes as sa
+
+
+async def start_dev_server() -> WorkflowEnvironment:
+    return await WorkflowEnvironment.start_local(
+        dev_server_existing_path=TEMPORAL_CLI,
+        data_converter=pydantic_data_converter,
+        search_attributes=list(sa.ALL),
+        dev_server_extra_args=[
+            "--sqlite-pragma",
+            "journal_mode=wal",
+            "--sqlite-pragma",
+            "synchronous=normal",
+        ],
+        dev_server_log_level="error",
+    )
+
+
+@dataclass(frozen=True)
+class Organisation:
+    """A migrated, seeded database and the router built from it (built once: it is slow)."""
+
+    url: str
+    engine: Engine
+    router: OrgRouter
+
+
+def seeded_organisation(directory: Path) -> Organisation:
+    url = f"sqlite:///{directory / 'cityops.db'}"
+    upgrade(url)
+    seed_if_empty(url)
+    return Organisation(url, get_engine(url), OrgRouter.from_database(url))
+
+
+@dataclass
+class Api:
+    http: httpx.AsyncClient
+    app: FastAPI
+    client: Client
+    settings: Settings
+    engine: Engine
+    notifier: RecordingNotifier
+    keys: dict[Role, str]
+
+    def as_role(self, role: Role) -> dict[str, str]:
+        return {"X-API-Key": self.keys[role]}
+
+
+@asynccontextmanager
+async def running_api(env: WorkflowEnvironment, org: Organisation) -> AsyncIterator[Api]:
+    """A fresh task queue, worker and app per test; the server and database are shared."""
+    queue = fresh_queue()
+    settings = Settings(database_url=org.url, task_queue=queue)
+    notifier = RecordingNotifier()
+    store = RecordingStore()
+    dispatch = DispatchActivities(router=org.router)
+    worker = build_worker(
+        env.client,
+        queue,
+        [
+            dispatch.classify_ticket,
+            dispatch.plan_dispatch,
+            dispatch.compute_deadlines,
+            notifier.send_notice,
+            store.record_ticket,
+        ],
+    )
+
+    async def provide() -> Client:
+        return env.client
+
+    app = create_app(settings, provide, locator=None)
+    keys = {role: create_key(org.engine, role, label="test") for role in Role}
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        worker,
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as http,
+    ):
+        yield Api(http, app, env.client, settings, org.engine, notifier, keys)
