@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
@@ -257,3 +257,25 @@ async def test_failed_notice_is_on_the_ticket_and_tells_the_tier_above(
         await h.until(lambda: "supervise" in h.notifier.to("P-DIST-D"))
         status = await h.status("T-FAIL")
         assert any(e.event == "notice_failed" for e in status.history)
+
+
+async def test_p3_ticket_on_new_years_eve_waits_for_the_first_working_morning(
+    env: WorkflowEnvironment, h: Harness
+) -> None:
+    """Dispatched Thursday 2026-12-31 at 19:00 Shanghai time: New Year's Day is a holiday
+    and the weekend follows, so 2 working hours run out on Monday 2027-01-04 at 10:30."""
+    shanghai = timezone(timedelta(hours=8))
+    evening = datetime(2026, 12, 31, 19, 0, tzinfo=shanghai)
+    await env.sleep(evening - await env.get_current_time())
+    await h.start(intake("T-NY", scenario="CA04", received_at=evening))  # P3, village tier
+    status = await h.settled("T-NY")
+    assert status.accept_deadline == datetime(2027, 1, 4, 10, 30, tzinfo=shanghai)
+
+    await env.sleep(datetime(2027, 1, 4, 10, 10, tzinfo=shanghai) - await env.get_current_time())
+    status = await h.status("T-NY")
+    assert (status.tier, status.sla_colour) == (Tier.VILLAGE, "yellow")  # 80% used at 10:06
+    assert "reminder" in h.notifier.to("P-T01-01-1")
+
+    await env.sleep(timedelta(minutes=21))
+    status = await h.status("T-NY")
+    assert (status.stage, status.tier) == (Stage.ESCALATED, Tier.STREET)
