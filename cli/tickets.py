@@ -17,12 +17,18 @@ from domain.models import (
     AcceptInput,
     AfterPhoto,
     CallbackInput,
+    ExtensionDecision,
+    ExtensionRequest,
     RecheckInput,
     ResolveInput,
+    ReturnInput,
+    ReturnReason,
+    ReturnReasonCode,
     ReviewInput,
     RuleClosureInput,
     TicketIntake,
     TicketStatus,
+    TransferInput,
     TriageDecision,
     UrgeInput,
 )
@@ -240,6 +246,57 @@ def close_unfixed(
     _update(ticket, "rule_closure", _message(RuleClosureInput, by=person, reason=reason), as_json)
 
 
+def return_(
+    ticket: TicketArg,
+    person: AsOpt,
+    reason: Annotated[ReturnReasonCode, typer.Option(help="Why it is not yours")],
+    suggest: Annotated[str | None, typer.Option(help="The unit that is right, e.g. T02")] = None,
+    note: str = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Return (退单) a ticket that is not your jurisdiction or duty."""
+    why = _message(ReturnReason, code=reason, note=note, suggested_unit=suggest)
+    _update(ticket, "return_ticket", _message(ReturnInput, person_id=person, reason=why), as_json)
+
+
+def transfer(
+    ticket: TicketArg,
+    person: AsOpt,
+    to: Annotated[str, typer.Option("--to", help="Target unit code, e.g. T05 or T05-02")],
+    reason: Annotated[str, typer.Option(help="Why (recorded)")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Transfer a ticket to another unit (dispatcher)."""
+    request = _message(TransferInput, by=person, target_unit=to, reason=reason)
+    _update(ticket, "transfer", request, as_json)
+
+
+def extend(
+    ticket: TicketArg,
+    person: AsOpt,
+    until: Annotated[datetime, typer.Option(help="New deadline, e.g. 2026-12-01T18:00:00+08:00")],
+    reason: Annotated[str, typer.Option(help="Why more time is needed")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Ask for an extension (延期) of the resolve deadline."""
+    if until.tzinfo is None:
+        until = until.replace(tzinfo=tickets.SHANGHAI)
+    request = _message(ExtensionRequest, person_id=person, new_deadline=until, reason=reason)
+    _update(ticket, "request_extension", request, as_json)
+
+
+def decide_extension(
+    ticket: TicketArg,
+    person: AsOpt,
+    approve: Annotated[bool, typer.Option("--approve/--reject")],
+    note: str = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Approve or reject a pending extension (the tier above)."""
+    decision = _message(ExtensionDecision, by=person, approve=approve, note=note)
+    _update(ticket, "decide_extension", decision, as_json)
+
+
 def status(ticket: TicketArg, as_json: JsonOpt = False) -> None:
     """Stage, assignee, tier, deadlines and history of a ticket."""
     print_status(_run(lambda client: tickets.status(client, ticket)), as_json)
@@ -275,4 +332,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     for command in (submit, accept, resolve, triage, callback, review, recheck, urge, status):
         app.command()(command)
     app.command("close-unfixed")(close_unfixed)
+    app.command("return")(return_)
+    app.command()(transfer)
+    app.command()(extend)
+    app.command("decide-extension")(decide_extension)
     app.command("list")(list_)

@@ -67,6 +67,7 @@ def production_activities(settings: Settings) -> list[Callable[..., Any]]:
     from activities.delivery_log import SqlDeliveryLog
     from activities.dispatch import DispatchActivities
     from activities.notify import NotifyActivities
+    from activities.route import RoutingActivities
     from activities.store import StoreActivities
     from db.engine import get_engine
     from org.routing import OrgRouter
@@ -79,7 +80,10 @@ def production_activities(settings: Settings) -> list[Callable[..., Any]]:
         settings=settings,
     )
     store = StoreActivities(get_engine(settings.database_url))
+    routing = RoutingActivities(router)
     return [
+        routing.return_ticket,
+        routing.transfer_ticket,
         dispatch.classify_ticket,
         dispatch.plan_dispatch,
         dispatch.compute_deadlines,
