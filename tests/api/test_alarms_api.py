@@ -250,7 +250,7 @@ async def test_a_storm_opens_one_ticket_per_device_and_records_every_event(api: 
 async def test_an_alertmanager_alert_raises_a_city_alarm_once(api: Api) -> None:
     device = unique("AM-GAS")
     starts = datetime.now(UTC).isoformat()
-    payload = {
+    payload: dict[str, Any] = {
         "version": "4",
         "status": "firing",
         "receiver": "cityops",
@@ -279,8 +279,9 @@ async def test_an_alertmanager_alert_raises_a_city_alarm_once(api: Api) -> None:
     assert first["results"][0]["scenario_id"] == "PS01"
     resent = await post(api, payload, "/api/v1/alertmanager")  # repeat_interval re-send
     assert resent["results"][0]["outcome"] == "duplicate"
-    payload["alerts"][0]["status"] = "resolved"
-    payload["alerts"][0]["endsAt"] = datetime.now(UTC).isoformat()
+    payload["alerts"] = [
+        {**payload["alerts"][0], "status": "resolved", "endsAt": datetime.now(UTC).isoformat()}
+    ]
     resolved = await post(api, payload, "/api/v1/alertmanager")
     assert resolved["results"][0]["outcome"] == "joined"
     assert resolved["results"][0]["ticket_id"] == first["results"][0]["ticket_id"]

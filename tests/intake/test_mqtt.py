@@ -1,0 +1,227 @@
+"""The MQTT intake against a real Mosquitto of its own (a free port, so restarting it
+disturbs nobody) and a real Temporal dev server: events become tickets, bad payloads
+are skipped, and a broker restart is survived without losing what comes after."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiomqtt
+import pytest
+from sqlmodel import Session, select
+from temporalio.testing import WorkflowEnvironment
+
+from activities.dispatch import DispatchActivities
+from activities.testing import RecordingNotifier, RecordingStore
+from intake.audit import AlarmEventRow, AlarmOutcome, count_events, events_of_ticket
+from intake.mqtt import MqttIntake, MqttSettings
+from service.alarms import AlarmIntake
+from tests.api.stack import Organisation, seeded_organisation, start_dev_server
+from tests.conftest import eventually, fresh_queue
+from workers.main import build_worker
+
+MOSQUITTO = "/usr/sbin/mosquitto"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Broker:
+    port: int
+    directory: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        config = self.directory / "mosquitto.conf"
+        config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n")
+        self.process = subprocess.Popen(
+            [MOSQUITTO, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+    async def ready(self) -> None:
+        async def accepting() -> None:
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            except OSError as exc:
+                raise AssertionError(f"broker not up: {exc}") from exc
+            writer.close()
+
+        await eventually(accepting)
+
+
+@pytest.fixture(scope="module")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    environment = await start_dev_server()
+    try:
+        yield environment
+    finally:
+        await environment.shutdown()
+
+
+@pytest.fixture(scope="module")
+def org(tmp_path_factory: pytest.TempPathFactory) -> Organisation:
+    return seeded_organisation(tmp_path_factory.mktemp("org"))
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    running = Broker(free_port(), tmp_path)
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@asynccontextmanager
+async def consuming(
+    env: WorkflowEnvironment, org: Organisation, broker: Broker
+) -> AsyncIterator[MqttIntake]:
+    queue = fresh_queue()
+    dispatch = DispatchActivities(router=org.router)
+    worker = build_worker(
+        env.client,
+        queue,
+        [
+            dispatch.classify_ticket,
+            dispatch.plan_dispatch,
+            dispatch.compute_deadlines,
+            RecordingNotifier().send_notice,
+            RecordingStore().record_ticket,
+        ],
+    )
+    alarms = AlarmIntake(env.client, queue, org.engine)
+    settings = MqttSettings(
+        host="127.0.0.1",
+        port=broker.port,
+        topic="cityops/alarms/#",
+        client_id=f"intake-{queue}",
+        max_backoff=1.0,
+    )
+    intake = MqttIntake(alarms, settings)
+    stop = asyncio.Event()
+    await broker.ready()
+    async with worker:
+        task = asyncio.create_task(intake.run(stop))
+        await asyncio.wait_for(intake.connected.wait(), timeout=10)
+        try:
+            yield intake
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, timeout=10)
+
+
+def event(event_id: str, device: str, status: str = "firing") -> dict[str, object]:
+    return {
+        "event_id": event_id,
+        "device_id": device,
+        "sensor_type": "smoke_detector",
+        "metric": "smoke",
+        "value": 8.2,
+        "status": status,
+        "lat": 31.2051,
+        "lon": 121.6003,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "attributes": {"site": "仓库"},
+    }
+
+
+async def publish(broker: Broker, payloads: list[object]) -> None:
+    async with aiomqtt.Client("127.0.0.1", broker.port) as publisher:
+        for payload in payloads:
+            await publisher.publish("cityops/alarms/T01", json.dumps(payload), qos=1)
+
+
+def tag() -> str:
+    return datetime.now(UTC).strftime("%H%M%S%f")
+
+
+async def test_events_over_mqtt_open_one_ticket_per_device_and_are_all_recorded(
+    dev_env: WorkflowEnvironment, org: Organisation, broker: Broker
+) -> None:
+    suffix = tag()
+    async with consuming(dev_env, org, broker) as intake:
+        before = count_events(org.engine)
+        batch = [event(f"m{i}-{suffix}", f"SMK-{i % 3}-{suffix}") for i in range(9)]
+        await publish(broker, [batch[0], batch[1:5], *batch[5:]])
+
+        async def all_recorded() -> None:
+            assert count_events(org.engine) - before == 9
+
+        await eventually(all_recorded, timeout=20)
+    assert intake.stats.events == 9
+    tickets = {r.ticket_id for i in range(3) for r in _rows_of(org, f"SMK-{i}-{suffix}")}
+    assert len(tickets) == 3
+
+
+def _rows_of(org: Organisation, device: str) -> list[AlarmEventRow]:
+    with Session(org.engine) as session:
+        return list(session.exec(select(AlarmEventRow).where(AlarmEventRow.device_id == device)))
+
+
+async def test_a_bad_payload_is_skipped_and_the_next_one_still_taken(
+    dev_env: WorkflowEnvironment, org: Organisation, broker: Broker
+) -> None:
+    suffix = tag()
+    async with consuming(dev_env, org, broker) as intake:
+        good = event(f"g-{suffix}", f"SMK-G-{suffix}")
+        await publish(broker, ["not an event", {**event(f"b-{suffix}", "x"), "lat": "north"}, good])
+
+        async def taken() -> None:
+            assert intake.stats.events == 1
+
+        await eventually(taken, timeout=20)
+        assert intake.stats.invalid == 2
+    (row,) = _rows_of(org, f"SMK-G-{suffix}")
+    assert row.outcome == AlarmOutcome.NEW_TICKET.value
+
+
+async def test_the_intake_reconnects_after_a_broker_restart_and_loses_nothing_after_it(
+    dev_env: WorkflowEnvironment, org: Organisation, broker: Broker
+) -> None:
+    suffix = tag()
+    device = f"SMK-R-{suffix}"
+    async with consuming(dev_env, org, broker) as intake:
+        await publish(broker, [event(f"r1-{suffix}", device)])
+
+        async def first_taken() -> None:
+            assert intake.stats.events == 1
+
+        await eventually(first_taken, timeout=20)
+        broker.stop()
+        await asyncio.sleep(0.5)
+        broker.start()
+        await broker.ready()
+
+        async def reconnected() -> None:
+            assert intake.stats.connects >= 2 and intake.connected.is_set()
+
+        await eventually(reconnected, timeout=20)
+        await publish(broker, [event(f"r2-{suffix}", device), event(f"r3-{suffix}", device)])
+
+        async def all_taken() -> None:
+            assert intake.stats.events == 3
+
+        await eventually(all_taken, timeout=20)
+    rows = _rows_of(org, device)
+    assert len(rows) == 3
+    ticket = rows[0].ticket_id
+    assert ticket is not None
+    assert len(events_of_ticket(org.engine, ticket)) == 3  # the repeats joined the open ticket
