@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
 
 app = typer.Typer(
@@ -27,5 +30,24 @@ def _register_all() -> None:
 
 _register_all()
 
+
+def main() -> None:
+    """Entry point of the `cityops` script.
+
+    Ends with os._exit: the Temporal client's Rust threads can outlive the event loop and
+    abort the interpreter during teardown (temporalio/sdk-python#300), which would turn
+    a finished command into "Aborted". Output is flushed first; nothing else is pending.
+    """
+    code = 0
+    try:
+        app()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    app()
+    main()

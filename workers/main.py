@@ -7,6 +7,7 @@ serves CITYOPS_TASK_QUEUE until interrupted.
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -97,8 +98,14 @@ async def run_worker(settings: Settings | None = None) -> None:
     configure_logging(settings.log_format)
     client = await connect(settings)
     worker = build_worker(client, settings.task_queue, production_activities(settings))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     log.info("worker_started", task_queue=settings.task_queue, temporal=settings.temporal_address)
-    await worker.run()
+    async with worker:
+        await stop.wait()
+        log.info("worker_stopping", reason="signal")  # leaving the block drains running tasks
 
 
 if __name__ == "__main__":

@@ -16,7 +16,9 @@ def _env(name: str, default: str) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    temporal_address: str = field(default_factory=lambda: _env("TEMPORAL_ADDRESS", "localhost:7233"))
+    temporal_address: str = field(
+        default_factory=lambda: _env("TEMPORAL_ADDRESS", "localhost:7233")
+    )
     temporal_namespace: str = field(default_factory=lambda: _env("TEMPORAL_NAMESPACE", "default"))
     task_queue: str = field(default_factory=lambda: _env("CITYOPS_TASK_QUEUE", "cityops-tickets"))
     database_url: str = field(
@@ -24,7 +26,9 @@ class Settings:
             "DATABASE_URL", f"sqlite:///{PROJECT_ROOT / 'var' / 'cityops.db'}"
         )
     )
-    var_dir: Path = field(default_factory=lambda: Path(_env("CITYOPS_VAR", str(PROJECT_ROOT / "var"))))
+    var_dir: Path = field(
+        default_factory=lambda: Path(_env("CITYOPS_VAR", str(PROJECT_ROOT / "var")))
+    )
     api_host: str = field(default_factory=lambda: _env("CITYOPS_API_HOST", "127.0.0.1"))
     api_port: int = field(default_factory=lambda: int(_env("CITYOPS_API_PORT", "8080")))
     public_url: str = field(

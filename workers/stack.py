@@ -139,7 +139,15 @@ def print_urls(settings: Settings) -> None:
     )
 
 
+def _terminate_gracefully(signum: int, _frame: object) -> None:
+    # SIGTERM (a service manager, `timeout`) stops the stack like Ctrl-C does.
+    raise KeyboardInterrupt
+
+
 def run_up(settings: Settings, *, with_mqtt: bool = True) -> None:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    signal.signal(signal.SIGTERM, _terminate_gracefully)
+    # A shell may start us with SIGINT ignored (background jobs); Ctrl-C must still stop us.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(bring_up(settings, with_mqtt=with_mqtt))

@@ -520,7 +520,9 @@ class TicketWorkflow:
     @resolve.validator
     def _validate_resolve(self, request: ResolveInput) -> None:
         if self._stage not in (Stage.ACCEPTED, Stage.REOPENED):
-            raise ValueError(f"ticket is {self._stage.value}; accept it before resolving")
+            raise ValueError(
+                f"ticket is {self._stage.value}; only an accepted or reopened ticket can be resolved"
+            )
         assert self._assignee is not None
         if request.person_id not in (self._assignee.person_id, self._accepted_by):
             raise ValueError(
