@@ -8,22 +8,19 @@ import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from cli.rules_cmd import intake_from_record
-from db.engine import get_engine
 from domain.models import RoutePlan, ScenarioRef, TicketIntake
-from org.directory import OrgDirectory, OrgError
-from org.importer import ImportFileError, boundary_rows, read_org_file
-from org.routing import OrgRouter
-from org.seed import build_demo_org
-from org.store import load_or_demo, unit_count, write_org
-from rules.route import plan_triage
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from org.directory import OrgDirectory
+    from org.routing import OrgRouter
 
 org_app = typer.Typer(help="The organisation: units, people, duty rosters.", no_args_is_help=True)
 
@@ -43,6 +40,10 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 @org_app.command("seed")
 def seed(database_url: DbOpt = None) -> None:
     """Load the demo organisation for all 36 streets and towns (safe to run again)."""
+    from db.engine import get_engine
+    from org.seed import build_demo_org
+    from org.store import write_org
+
     counts = write_org(get_engine(database_url), build_demo_org())
     typer.echo(
         f"seeded {counts.units} units, {counts.persons} persons, {counts.shifts} duty shifts"
@@ -55,6 +56,9 @@ def show(
     database_url: DbOpt = None,
 ) -> None:
     """Print a unit's tree: its people, their shifts, and the units under it."""
+    from db.engine import get_engine
+    from org.directory import OrgError
+
     directory = _directory(get_engine(database_url))
     try:
         for line in _tree(directory, code, depth=0, max_depth=1):
@@ -69,6 +73,12 @@ def import_file(
     database_url: DbOpt = None,
 ) -> None:
     """Load a real organisation; a bad row is reported and nothing is written."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from db.engine import get_engine
+    from org.importer import ImportFileError, boundary_rows, read_org_file
+    from org.store import write_org
+
     engine = get_engine(database_url)
     current = _stored_directory(engine)
     try:
@@ -95,6 +105,11 @@ def import_file(
 
 
 def _stored_directory(engine: Engine) -> OrgDirectory | None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from org.directory import OrgDirectory
+    from org.store import unit_count
+
     try:
         return OrgDirectory.load(engine) if unit_count(engine) else None
     except SQLAlchemyError:
@@ -102,6 +117,8 @@ def _stored_directory(engine: Engine) -> OrgDirectory | None:
 
 
 def _directory(engine: Engine) -> OrgDirectory:
+    from org.store import load_or_demo
+
     stored = _stored_directory(engine)
     if stored is None:
         typer.secho("(no organisation in the database: showing the demo)", err=True)
@@ -177,6 +194,8 @@ def route(
 
 
 def _route(router: OrgRouter, intake: TicketIntake, scenario: ScenarioRef | None) -> RoutePlan:
+    from rules.route import plan_triage
+
     if scenario is not None:
         return router.route(scenario, intake)
     return plan_triage(router.locate(intake), router.directory, intake.received_at)
@@ -197,6 +216,10 @@ def _output(ticket_id: str, scenario_id: str | None, plan: RoutePlan) -> dict[st
 
 def _router(database_url: str | None) -> OrgRouter:
     """The stored organisation if there is one, else the demo in memory."""
+    from db.engine import get_engine
+    from org.routing import OrgRouter
+    from org.store import load_or_demo
+
     return OrgRouter(load_or_demo(get_engine(database_url)))
 
 

@@ -31,6 +31,8 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCStatusCode
 
 from domain.models import StatusInput, TicketIntake, TicketStatus
+from rules.classify import classify
+from rules.load import default_rules
 from workflows import search_attributes as sa
 from workflows.ticket import TicketWorkflow
 
@@ -85,8 +87,12 @@ def new_ticket_id(received_at: datetime, external_id: str | None = None) -> str:
 
 
 def static_summary(intake: TicketIntake) -> str:
-    what = intake.text or (intake.alarm.sensor_type if intake.alarm else "")
-    return f"{intake.ticket_id} · {intake.source.value} · {what[:40]}"
+    """The one line the Temporal UI lists: number, scenario (as the rules read it at
+    intake; the workflow's own classification is in its details) and the place."""
+    scenario = classify(intake, default_rules()).scenario
+    what = f"{scenario.id} {scenario.name_zh}" if scenario else "待分类"
+    place = intake.address or (intake.alarm.site if intake.alarm else None) or ""
+    return f"{intake.ticket_id} · {what} · {place[:60]}".rstrip(" ·")
 
 
 async def submit(client: Client, intake: TicketIntake, task_queue: str) -> Submitted:

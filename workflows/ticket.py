@@ -520,9 +520,12 @@ class TicketWorkflow:
     @resolve.validator
     def _validate_resolve(self, request: ResolveInput) -> None:
         if self._stage not in (Stage.ACCEPTED, Stage.REOPENED):
-            raise ValueError(
-                f"ticket is {self._stage.value}; only an accepted or reopened ticket can be resolved"
+            hint = (
+                "accept it before resolving"
+                if self._stage in (Stage.AWAITING_ACCEPT, Stage.ESCALATED)
+                else "only an accepted or reopened ticket can be resolved"
             )
+            raise ValueError(f"ticket is {self._stage.value}; {hint}")
         assert self._assignee is not None
         if request.person_id not in (self._assignee.person_id, self._accepted_by):
             raise ValueError(
