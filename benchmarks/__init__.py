@@ -1,0 +1,1 @@
+"""Benchmarks that start real pieces of the stack and print their figures."""
