@@ -6,6 +6,7 @@ edited later never changes a ticket already in flight.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Protocol
 
 from temporalio import activity
@@ -21,7 +22,12 @@ from domain.models import (
     ScenarioRef,
     TicketIntake,
 )
-from rules.calendar import WorkingHours, instant_at_fraction
+from rules.calendar import (
+    WorkingHours,
+    add_working_time,
+    instant_at_fraction,
+    working_time_between,
+)
 from rules.calendar_loader import project_working_hours
 from rules.classify import classify
 from rules.handling import HandlingRules, default_handling_rules
@@ -79,11 +85,19 @@ class DispatchActivities:
 
     @activity.defn(name="compute_deadlines")
     async def compute_deadlines(self, request: DeadlinesRequest) -> DeadlinesResult:
+        instants = [
+            instant_at_fraction(request.start, request.budget, f, request.working_time, self._hours)
+            for f in request.fractions
+        ]
+        if not request.pauses:
+            return DeadlinesResult(instants=instants)
+        if not request.working_time:
+            paused = sum((p.end - p.start for p in request.pauses), timedelta())
+            return DeadlinesResult(instants=[i + paused for i in instants])
+        paused = sum(
+            (working_time_between(p.start, p.end, self._hours) for p in request.pauses),
+            timedelta(),
+        )
         return DeadlinesResult(
-            instants=[
-                instant_at_fraction(
-                    request.start, request.budget, f, request.working_time, self._hours
-                )
-                for f in request.fractions
-            ]
+            instants=[add_working_time(i, paused, self._hours) for i in instants]
         )

@@ -293,6 +293,25 @@ class RuleClosureInput(Message):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+class PauseInput(Message):
+    """Update: the assignee stops the resolve clock while waiting on the citizen."""
+
+    person_id: str = Field(min_length=1)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ResumeInput(Message):
+    person_id: str = Field(min_length=1)
+    note: str = Field(default="", max_length=2000)
+
+
+class ContactInput(Message):
+    """Update: the assignee has spoken to the citizen (first contact)."""
+
+    person_id: str = Field(min_length=1)
+    note: str = Field(default="", max_length=2000)
+
+
 class ExtensionRequest(Message):
     """Update: the assignee asks for more time (延期) before the resolve deadline."""
 
@@ -396,6 +415,9 @@ class TicketStatus(Message):
     assignee_name: str | None = None
     accept_deadline: datetime | None = None
     resolve_deadline: datetime | None = None
+    contact_deadline: datetime | None = None
+    contacted_at: datetime | None = None
+    paused: bool = False
     sla_colour: str = "green"
     overdue: bool = False
     escalations: int = 0
@@ -437,13 +459,22 @@ class ContactChannel(Message):
     )
 
 
+class Pause(Message):
+    """A stretch during which a clock stood still (waiting on the citizen)."""
+
+    start: AwareDatetime
+    end: AwareDatetime
+
+
 class DeadlinesRequest(Message):
-    """Instants at given fractions of a clock budget, on the ticket's calendar."""
+    """Instants at given fractions of a clock budget, on the ticket's calendar, pushed
+    later by the clock's pauses (measured on the same calendar)."""
 
     start: AwareDatetime
     budget: timedelta
     fractions: list[float]
     working_time: bool
+    pauses: list[Pause] = Field(default_factory=list)
 
 
 class DeadlinesResult(Message):

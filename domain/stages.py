@@ -82,6 +82,7 @@ class Clock(StrEnum):
     """The SLA clocks a ticket runs; escalation steps say which one they watch."""
 
     ACCEPT = "accept"
+    CONTACT = "contact"  # first contact with the citizen, runs from acceptance
     RESOLVE = "resolve"
 
 

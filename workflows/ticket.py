@@ -7,6 +7,7 @@ module only decides, waits and remembers.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -23,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         Assignment,
         CallbackInput,
         Classification,
+        ContactInput,
         DeadlinesRequest,
         DeadlinesResult,
         DispatchPlan,
@@ -31,10 +33,13 @@ with workflow.unsafe.imports_passed_through():
         HistoryEntry,
         Notice,
         NoticeReceipt,
+        Pause,
+        PauseInput,
         PlanRequest,
         RecheckInput,
         Recipient,
         ResolveInput,
+        ResumeInput,
         ReturnInput,
         ReturnRequest,
         ReviewInput,
@@ -95,6 +100,11 @@ class TicketWorkflow:
         self._pending_extension: ExtensionRequest | None = None
         self._clock_budget: dict[Clock, timedelta] = {}
         self._clock_working: dict[Clock, bool] = {}
+        self._clock_pauses: dict[Clock, list[Pause]] = {}
+        self._clock_reached: dict[Clock, float] = {}  # last point taken on the current run
+        self._paused_since: datetime | None = None
+        self._contacted_at: datetime | None = None
+        self._contact_watch: asyncio.Task[None] | None = None
         self._assignee: Assignment | None = None
         self._previous_assignees: list[str] = []
         self._dispatched_at: datetime | None = None
@@ -106,7 +116,7 @@ class TicketWorkflow:
         self._ruling: RuleClosureInput | None = None
         self._deadlines: dict[Clock, datetime] = {}
         self._clock_start: dict[Clock, datetime] = {}
-        self._clock_epoch: dict[Clock, int] = {Clock.ACCEPT: 0, Clock.RESOLVE: 0}
+        self._clock_epoch: dict[Clock, int] = {clock: 0 for clock in Clock}
         self._sla_colour = "green"
         self._overdue = False
         self._escalations = 0
@@ -219,6 +229,8 @@ class TicketWorkflow:
                 by=self._ruling.by,
                 detail=self._ruling.reason,
             )
+        if self._contact_watch is not None and not self._contact_watch.done():
+            self._contact_watch.cancel()
         await self._record("closed")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return TicketOutcome(
@@ -323,12 +335,17 @@ class TicketWorkflow:
         self._clock_working[clock] = (
             self._plan.sla.working_time if working_time is None else working_time
         )
+        self._clock_pauses[clock] = []
+        self._clock_reached[clock] = -1.0
         self._deadlines[clock] = (await self._instants(clock, [1.0]))[0]
-        self._sla_colour = "green"
+        if clock is not Clock.CONTACT:
+            self._sla_colour = "green"
 
     def _default_budget(self, clock: Clock) -> timedelta:
         assert self._plan is not None
         sla = self._plan.sla
+        if clock is Clock.CONTACT:
+            return sla.first_contact_within or sla.accept_within
         return sla.accept_within if clock is Clock.ACCEPT else sla.resolve_within
 
     async def _instants(self, clock: Clock, fractions: list[float]) -> list[datetime]:
@@ -339,6 +356,7 @@ class TicketWorkflow:
                 budget=self._clock_budget[clock],
                 fractions=fractions,
                 working_time=self._clock_working[clock],
+                pauses=self._clock_pauses[clock],
             ),
             result_type=DeadlinesResult,
             summary=f"{clock.value} clock on the {_calendar_name(self._clock_working[clock])}",
@@ -362,12 +380,17 @@ class TicketWorkflow:
         def interrupted() -> bool:
             return finished() or self._clock_epoch[clock] != epoch
 
-        points = chain_points(self._plan.escalation, clock)
+        if clock is Clock.RESOLVE and self._paused_since is not None:
+            await self._wait(interrupted)  # resume restarts the walk with a later deadline
+            return
+        reached = self._clock_reached[clock]
+        points = [p for p in chain_points(self._plan.escalation, clock) if p.fraction > reached]
         instants = await self._instants(clock, [p.fraction for p in points])
         for point, when in zip(points, instants, strict=True):
             await self._wait(interrupted, until=when, summary=f"{clock.value} clock: {point.label}")
             if interrupted():
                 return
+            self._clock_reached[clock] = point.fraction
             await self._take(point, clock)
             if interrupted():
                 return
@@ -376,6 +399,13 @@ class TicketWorkflow:
     async def _take(self, point: ChainPoint, clock: Clock) -> None:
         assert self._assignee is not None
         action = point.action
+        if isinstance(action, ClockMark) and clock is Clock.CONTACT:
+            if action is ClockMark.RED:
+                self._note(self._stage, "first_contact_overdue", detail=_who(self._assignee))
+                await self._notify(
+                    NoticeKind.URGE, [self._assignee], facts={"note": "首次联系市民已超时"}
+                )
+            return
         if isinstance(action, ClockMark):
             self._sla_colour = action.value
             if action is ClockMark.RED and clock is Clock.RESOLVE:
@@ -393,9 +423,7 @@ class TicketWorkflow:
             await self._notify(NoticeKind.REMINDER, [self._assignee])
         elif action.kind is StepKind.URGE:
             self._note(self._stage, "urged", by="chain")
-            await self._notify(
-                NoticeKind.URGE, [self._assignee], extra_assignments=self._supervisors()
-            )
+            await self._notify(NoticeKind.URGE, self._urge_targets())
         elif action.kind is StepKind.SUPERVISE:
             self._note(self._stage, "supervised", detail=f"{clock.value} clock")
             await self._notify(NoticeKind.SUPERVISE, self._supervisors())
@@ -434,6 +462,15 @@ class TicketWorkflow:
         assert self._route is not None
         people = [self._route.dispatcher, *self._route.escalation_path]
         return list(dict.fromkeys(a.person_id for a in people if a is not None))
+
+    def _urge_targets(self) -> list[Assignment]:
+        """催办 goes to the assignee and through the dispatcher of the ticket (or the tier
+        above when the assignee is the dispatcher)."""
+        assert self._assignee is not None and self._route is not None
+        dispatcher = self._route.dispatcher
+        if dispatcher is None or dispatcher.person_id == self._assignee.person_id:
+            return list(dict.fromkeys([self._assignee, *self._supervisors()]))
+        return [self._assignee, dispatcher]
 
     def _supervisors(self) -> list[Assignment]:
         above = self._tier_above()
@@ -495,6 +532,16 @@ class TicketWorkflow:
         answer carries the resolve deadline."""
         self._accepted_by = request.person_id
         await self._start_clock(Clock.RESOLVE)
+        # Patched: tickets accepted before the first-contact clock existed replay without it.
+        if (
+            self._intake.caller_phone
+            and self._contact_watch is None
+            and workflow.patched("first-contact-clock")
+        ):
+            await self._start_clock(Clock.CONTACT)
+            self._contact_watch = asyncio.create_task(
+                self._follow_chain(Clock.CONTACT, done=lambda: self._contacted_at is not None)
+            )
         self._set_stage(Stage.ACCEPTED, "accepted", by=request.person_id)
         return self._status()
 
@@ -787,6 +834,62 @@ class TicketWorkflow:
                 f"{decision.by} may not decide (deciders: {', '.join(self._supervisor_ids())})"
             )
 
+    @workflow.update
+    def contact_citizen(self, request: ContactInput) -> TicketStatus:
+        """The assignee has reached the citizen: the first-contact clock stops."""
+        self._contacted_at = workflow.now()
+        self._note(self._stage, "citizen_contacted", by=request.person_id, detail=request.note)
+        return self._status()
+
+    @contact_citizen.validator
+    def _validate_contact(self, request: ContactInput) -> None:
+        self._require_assignee_working(request.person_id)
+        if self._contacted_at is not None:
+            raise ValueError(
+                f"first contact already recorded at {self._contacted_at:%Y-%m-%d %H:%M}"
+            )
+
+    @workflow.update
+    def pause_clock(self, request: PauseInput) -> TicketStatus:
+        """Stop the resolve clock while the ticket waits on the citizen."""
+        self._paused_since = workflow.now()
+        self._clock_epoch[Clock.RESOLVE] += 1  # interrupts the walk
+        self._set_stage(self._stage, "clock_paused", by=request.person_id, detail=request.reason)
+        return self._status()
+
+    @pause_clock.validator
+    def _validate_pause(self, request: PauseInput) -> None:
+        self._require_assignee_working(request.person_id)
+        if self._paused_since is not None:
+            raise ValueError(
+                f"the clock is already paused since {self._paused_since:%Y-%m-%d %H:%M}"
+            )
+
+    @workflow.update
+    async def resume_clock(self, request: ResumeInput) -> TicketStatus:
+        """Restart the resolve clock; its deadline moves by the paused time on its calendar."""
+        assert self._paused_since is not None
+        pause = Pause(start=self._paused_since, end=workflow.now())
+        self._clock_pauses[Clock.RESOLVE].append(pause)
+        self._paused_since = None
+        self._deadlines[Clock.RESOLVE] = (await self._instants(Clock.RESOLVE, [1.0]))[0]
+        self._clock_epoch[Clock.RESOLVE] += 1
+        self._set_stage(self._stage, "clock_resumed", by=request.person_id, detail=request.note)
+        return self._status()
+
+    @resume_clock.validator
+    def _validate_resume(self, request: ResumeInput) -> None:
+        self._require_assignee_working(request.person_id)
+        if self._paused_since is None:
+            raise ValueError("the clock is not paused")
+
+    def _require_assignee_working(self, person_id: str) -> None:
+        if self._stage not in (Stage.ACCEPTED, Stage.REOPENED):
+            raise ValueError(f"ticket is {self._stage.value}; only while it is being worked on")
+        assert self._assignee is not None
+        if person_id != self._assignee.person_id:
+            raise ValueError(f"{person_id} is not the assignee ({self._assignee.person_id})")
+
     @workflow.signal
     def alarm_event(self, event: AlarmEvent) -> None:
         """Another event from the device that raised this ticket: recorded once per event_id."""
@@ -845,7 +948,9 @@ class TicketWorkflow:
             sa.TICKET_ID.value_set(self._intake.ticket_id),
             sa.SOURCE.value_set(self._intake.source.value),
             sa.STAGE.value_set(self._stage.value),
-            sa.SLA_COLOUR.value_set([self._sla_colour]),
+            sa.SLA_COLOUR.value_set(
+                [self._sla_colour, "paused"] if self._paused_since else [self._sla_colour]
+            ),
             sa.OVERDUE.value_set(self._overdue),
             sa.ESCALATIONS.value_set(self._escalations),
             sa.REOPENS.value_set(self._reopens),
@@ -890,6 +995,9 @@ class TicketWorkflow:
             assignee_name=self._assignee.person_name if self._assignee else None,
             accept_deadline=self._deadlines.get(Clock.ACCEPT),
             resolve_deadline=self._deadlines.get(Clock.RESOLVE),
+            contact_deadline=self._deadlines.get(Clock.CONTACT),
+            contacted_at=self._contacted_at,
+            paused=self._paused_since is not None,
             sla_colour=self._sla_colour,
             overdue=self._overdue,
             escalations=self._escalations,
@@ -915,10 +1023,9 @@ class TicketWorkflow:
         assignments: list[Assignment],
         *,
         extra: list[Recipient] | None = None,
-        extra_assignments: list[Assignment] | None = None,
         facts: dict[str, str] | None = None,
     ) -> None:
-        recipients = [_recipient(a) for a in [*assignments, *(extra_assignments or [])]]
+        recipients = [_recipient(a) for a in assignments]
         recipients += extra or []
         if not recipients:
             return

@@ -39,13 +39,19 @@ async def escalated_then_callback(env: WorkflowEnvironment, h: Harness) -> str:
     await h.start(intake("H-ESC", scenario="SC01", received_at=now))
     await env.sleep(timedelta(minutes=6))
     await tickets.update(h.client, "H-ESC", "accept", AcceptInput(person_id="P-T01-D"))
-    await tickets.update(h.client, "H-ESC", "resolve", ResolveInput(person_id="P-T01-D", note="已上门"))
+    await tickets.update(
+        h.client, "H-ESC", "resolve", ResolveInput(person_id="P-T01-D", note="已上门")
+    )
     unhappy = CallbackInput(result=CallbackResult.UNSATISFIED, by="agent")
     await h.until(lambda: "callback_request" in h.notifier.kinds())
     await tickets.update(h.client, "H-ESC", "callback", unhappy)
     await h.until(lambda: "reopened" in h.notifier.kinds())
-    await tickets.update(h.client, "H-ESC", "resolve", ResolveInput(person_id="P-T01-D", note="再次上门"))
-    await tickets.update(h.client, "H-ESC", "callback", CallbackInput(result=CallbackResult.SATISFIED, by="agent"))
+    await tickets.update(
+        h.client, "H-ESC", "resolve", ResolveInput(person_id="P-T01-D", note="再次上门")
+    )
+    await tickets.update(
+        h.client, "H-ESC", "callback", CallbackInput(result=CallbackResult.SATISFIED, by="agent")
+    )
     return "H-ESC"
 
 
@@ -53,24 +59,47 @@ async def triaged_photo_review(env: WorkflowEnvironment, h: Harness) -> str:
     now = datetime.now(UTC)
     await h.start(intake("H-TRI", text="喂喂听得到吗", received_at=now, lat=31.2051, lon=121.6003))
     await h.settled("H-TRI")
-    await tickets.update(h.client, "H-TRI", "classify", TriageDecision(scenario_id="PS04", by="P-DIST-D"))
+    await tickets.update(
+        h.client, "H-TRI", "classify", TriageDecision(scenario_id="PS04", by="P-DIST-D")
+    )
     await h.settled("H-TRI")
     await tickets.update(h.client, "H-TRI", "accept", AcceptInput(person_id="P-T01-D"))
-    photo = AfterPhoto(url="https://img/1.jpg", taken_at=now + timedelta(minutes=1), lat=31.2051, lon=121.6003)
-    await tickets.update(h.client, "H-TRI", "resolve", ResolveInput(person_id="P-T01-D", photo=photo))
-    await tickets.update(h.client, "H-TRI", "review", ReviewInput(decision=ReviewDecision.APPROVED, by="P-DIST-D"))
+    photo = AfterPhoto(
+        url="https://img/1.jpg", taken_at=now + timedelta(minutes=1), lat=31.2051, lon=121.6003
+    )
+    await tickets.update(
+        h.client, "H-TRI", "resolve", ResolveInput(person_id="P-T01-D", photo=photo)
+    )
+    await tickets.update(
+        h.client, "H-TRI", "review", ReviewInput(decision=ReviewDecision.APPROVED, by="P-DIST-D")
+    )
     return "H-TRI"
 
 
 async def alarm_recovered(env: WorkflowEnvironment, h: Harness) -> str:
     def event(event_id: str, status: str) -> AlarmEvent:
         return AlarmEvent(
-            event_id=event_id, device_id="GAS-T01-1", sensor_type="gas_detector", metric="lel_percent",
-            value=20.0, status=status, lat=31.2051, lon=121.6003, occurred_at=datetime.now(UTC),  # type: ignore[arg-type]
+            event_id=event_id,
+            device_id="GAS-T01-1",
+            sensor_type="gas_detector",
+            metric="lel_percent",
+            value=20.0,
+            status=status,
+            lat=31.2051,
+            lon=121.6003,
+            occurred_at=datetime.now(UTC),  # type: ignore[arg-type]
         )
 
-    handle = await h.start(intake("H-GAS", text=None, source=Source.IOT, received_at=datetime.now(UTC),
-                                  alarm=event("e1", "firing"), caller_phone=None))
+    handle = await h.start(
+        intake(
+            "H-GAS",
+            text=None,
+            source=Source.IOT,
+            received_at=datetime.now(UTC),
+            alarm=event("e1", "firing"),
+            caller_phone=None,
+        )
+    )
     person = (await h.settled("H-GAS")).assignee_id
     assert person is not None
     await handle.signal("alarm_event", event("e2", "firing"))

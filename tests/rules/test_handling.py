@@ -1,0 +1,72 @@
+"""SLA defaults and escalation chains: loaded, validated, and named by every scenario."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from domain.stages import Clock, Priority, StepKind
+from rules.handling import HandlingRulesError, default_handling_rules, load_handling_rules
+from rules.load import default_rules
+
+RULES = Path(__file__).resolve().parents[2] / "rules"
+
+
+def test_every_scenario_names_a_chain_that_exists() -> None:
+    handling, rules = default_handling_rules(), default_rules()
+    for scenario_id in rules.scenario_ids:
+        assert handling.chain(rules.settings(scenario_id).escalation_chain).steps
+
+
+def test_priority_defaults_follow_the_spec() -> None:
+    handling = default_handling_rules()
+    p1, p3 = handling.sla_for(Priority.P1), handling.sla_for(Priority.P3)
+    assert (p1.accept_within, p1.resolve_within, p1.working_time) == (
+        timedelta(minutes=5),
+        timedelta(hours=4),
+        False,
+    )
+    assert (p3.accept_within, p3.resolve_within, p3.working_time) == (
+        timedelta(hours=2),
+        timedelta(days=3),
+        True,
+    )
+
+
+def test_a_scenario_can_refine_its_priority_limits() -> None:
+    sla = default_handling_rules().sla_for(Priority.P1, resolve_within=timedelta(hours=1))
+    assert sla.resolve_within == timedelta(hours=1) and sla.accept_within == timedelta(minutes=5)
+
+
+def test_default_chain_escalates_on_the_accept_clock() -> None:
+    steps = default_handling_rules().chain("default").for_clock(Clock.ACCEPT)
+    assert any(step.kind is StepKind.ESCALATE and step.at == 1.0 for step in steps)
+
+
+def _rules_dir(tmp_path: Path, chain_yaml: str) -> Path:
+    (tmp_path / "sla.yaml").write_text(
+        (RULES / "sla.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    (tmp_path / "escalation.yaml").write_text(chain_yaml, encoding="utf-8")
+    return tmp_path
+
+
+def test_a_bad_step_names_the_file_and_the_field(tmp_path: Path) -> None:
+    bad = "chains:\n  default:\n    - {kind: escalate, clock: acept, at: 1.0}\n"
+    with pytest.raises(
+        HandlingRulesError, match=r"escalation.yaml: chains.default.0.escalate.clock"
+    ):
+        load_handling_rules(_rules_dir(tmp_path, bad))
+
+
+def test_a_missing_default_chain_is_refused(tmp_path: Path) -> None:
+    only = "chains:\n  fast:\n    - {kind: escalate, clock: accept, at: 1.0}\n"
+    with pytest.raises(HandlingRulesError, match="a 'default' chain is required"):
+        load_handling_rules(_rules_dir(tmp_path, only))
+
+
+def test_unknown_chain_names_the_known_ones() -> None:
+    with pytest.raises(HandlingRulesError, match="unknown escalation chain 'nope'.*default"):
+        default_handling_rules().chain("nope")

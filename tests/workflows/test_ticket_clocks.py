@@ -1,0 +1,106 @@
+"""Chain steps and clock pauses in the time-skipping server: each step type fires at its
+fraction of the clock, a pause moves the deadline, the first-contact clock urges."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from domain.models import AcceptInput, ContactInput, PauseInput, ResumeInput
+from service import tickets
+from service.tickets import TicketRejected
+from tests.workflows.harness import Harness, intake
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def test_resolve_chain_reminds_at_80_percent_then_supervises_then_urges_both(
+    env: WorkflowEnvironment, h: Harness
+) -> None:
+    await h.start(intake("C-1", scenario="PS03", received_at=now()))  # P1: 4 h, default chain
+    await h.settled("C-1")
+    await tickets.update(h.client, "C-1", "accept", AcceptInput(person_id="P-T01-D"))
+    await env.sleep(timedelta(hours=3, minutes=10))  # 79%
+    assert "reminder" not in h.notifier.to("P-T01-D")
+    await env.sleep(timedelta(minutes=5))  # 81%
+    assert h.notifier.to("P-T01-D").count("reminder") == 1
+    assert (await h.status("C-1")).sla_colour == "yellow"
+    await env.sleep(timedelta(hours=1))  # past the deadline: supervise from the district
+    assert "supervise" in h.notifier.to("P-DIST-D")
+    await env.sleep(timedelta(hours=2))  # 150%: urge both the assignee and the tier above
+    assert "urge" in h.notifier.to("P-T01-D") and "urge" in h.notifier.to("P-DIST-D")
+
+
+async def test_emergency_chain_urges_the_dispatcher_before_the_accept_deadline(
+    env: WorkflowEnvironment, h: Harness
+) -> None:
+    await h.start(intake("C-2", scenario="PF03", received_at=now()))  # 3 min, emergency chain
+    await h.settled("C-2")
+    await env.sleep(timedelta(minutes=1, seconds=40))  # 0.6 of 3 minutes is 1:48
+    assert "urge" not in h.notifier.kinds()
+    await env.sleep(timedelta(seconds=20))
+    assert "urge" in h.notifier.to("P-DEPT") and "urge" in h.notifier.to("P-DIST-D")
+
+
+async def test_pause_stops_the_resolve_clock_and_resume_moves_the_deadline(
+    env: WorkflowEnvironment, h: Harness
+) -> None:
+    await h.start(intake("C-3", scenario="PS03", received_at=now()))
+    await h.settled("C-3")
+    accepted = await tickets.update(h.client, "C-3", "accept", AcceptInput(person_id="P-T01-D"))
+    assert accepted.resolve_deadline is not None
+    await env.sleep(timedelta(hours=3, minutes=20))  # reminder at 80% has fired
+    paused = await tickets.update(
+        h.client, "C-3", "pause_clock", PauseInput(person_id="P-T01-D", reason="等业主开门")
+    )
+    assert paused.paused
+    with pytest.raises(TicketRejected, match="already paused"):
+        await tickets.update(
+            h.client, "C-3", "pause_clock", PauseInput(person_id="P-T01-D", reason="x")
+        )
+    await env.sleep(timedelta(hours=2))
+    assert not (await h.status("C-3")).overdue  # the old deadline passed while paused
+    resumed = await tickets.update(
+        h.client, "C-3", "resume_clock", ResumeInput(person_id="P-T01-D")
+    )
+    assert resumed.resolve_deadline is not None and not resumed.paused
+    moved = resumed.resolve_deadline - accepted.resolve_deadline
+    assert timedelta(hours=1, minutes=59) < moved < timedelta(hours=2, minutes=1)
+    await env.sleep(timedelta(minutes=30))
+    status = await h.status("C-3")
+    assert not status.overdue
+    assert h.notifier.to("P-T01-D").count("reminder") == 1  # not repeated after the resume
+    await env.sleep(timedelta(minutes=15))
+    assert (await h.status("C-3")).overdue
+
+
+async def test_first_contact_clock_urges_when_the_citizen_is_not_called(
+    env: WorkflowEnvironment, h: Harness
+) -> None:
+    await h.start(intake("C-4", scenario="CH01", received_at=now()))  # P2: first contact 30 min
+    await h.settled("C-4")
+    accepted = await tickets.update(h.client, "C-4", "accept", AcceptInput(person_id="P-T01-D"))
+    assert accepted.contact_deadline is not None
+    await env.sleep(timedelta(minutes=31))
+    status = await h.status("C-4")
+    assert any(e.event == "first_contact_overdue" for e in status.history)
+    assert "urge" in h.notifier.to("P-T01-D")
+
+
+async def test_first_contact_in_time_stops_the_clock(env: WorkflowEnvironment, h: Harness) -> None:
+    await h.start(intake("C-5", scenario="CH01", received_at=now()))
+    await h.settled("C-5")
+    await tickets.update(h.client, "C-5", "accept", AcceptInput(person_id="P-T01-D"))
+    contacted = await tickets.update(
+        h.client, "C-5", "contact_citizen", ContactInput(person_id="P-T01-D", note="已电话联系")
+    )
+    assert contacted.contacted_at is not None
+    with pytest.raises(TicketRejected, match="already recorded"):
+        await tickets.update(h.client, "C-5", "contact_citizen", ContactInput(person_id="P-T01-D"))
+    await env.sleep(timedelta(minutes=40))
+    status = await h.status("C-5")
+    assert not any(e.event == "first_contact_overdue" for e in status.history)
