@@ -68,5 +68,5 @@ def test_a_missing_default_chain_is_refused(tmp_path: Path) -> None:
 
 
 def test_unknown_chain_names_the_known_ones() -> None:
-    with pytest.raises(HandlingRulesError, match="unknown escalation chain 'nope'.*default"):
+    with pytest.raises(HandlingRulesError, match=r"unknown escalation chain 'nope'.*default"):
         default_handling_rules().chain("nope")
