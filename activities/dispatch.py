@@ -81,6 +81,8 @@ class DispatchActivities:
             ),
             escalation=self._handling.chain(settings.escalation_chain),
             recovery_hold=settings.recovery_hold,
+            photo_radius_m=self._handling.closure.photo_radius_m,
+            recovery_patience=self._handling.closure.recovery_patience,
         )
 
     @activity.defn(name="compute_deadlines")

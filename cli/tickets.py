@@ -17,10 +17,13 @@ from domain.models import (
     AcceptInput,
     AfterPhoto,
     CallbackInput,
+    ContactInput,
     ExtensionDecision,
     ExtensionRequest,
+    PauseInput,
     RecheckInput,
     ResolveInput,
+    ResumeInput,
     ReturnInput,
     ReturnReason,
     ReturnReasonCode,
@@ -88,7 +91,11 @@ def print_status(status: TicketStatus, as_json: bool = False) -> None:
         ("tier", status.tier.value if status.tier else "-"),
         ("accept by", _time(status.accept_deadline)),
         ("resolve by", _time(status.resolve_deadline)),
-        ("sla", f"{status.sla_colour}{' OVERDUE' if status.overdue else ''}"),
+        ("contact by", _contact(status)),
+        (
+            "sla",
+            f"{status.sla_colour}{' OVERDUE' if status.overdue else ''}{' PAUSED' if status.paused else ''}",
+        ),
         ("escalations", str(status.escalations)),
         ("reopens", str(status.reopens)),
     ]
@@ -100,6 +107,17 @@ def print_status(status: TicketStatus, as_json: bool = False) -> None:
             who = f" by {entry.by}" if entry.by else ""
             detail = f"  {entry.detail}" if entry.detail else ""
             typer.echo(f"              {_time(entry.at)}  {entry.event}{who}{detail}")
+
+
+def _sla(status: TicketStatus) -> str:
+    flags = [flag for flag, on in (("OVERDUE", status.overdue), ("PAUSED", status.paused)) if on]
+    return " ".join([status.sla_colour, *flags])
+
+
+def _contact(status: TicketStatus) -> str:
+    if status.contacted_at is not None:
+        return f"contacted {_time(status.contacted_at)}"
+    return _time(status.contact_deadline)
 
 
 def _time(value: datetime | None) -> str:
@@ -297,6 +315,26 @@ def decide_extension(
     _update(ticket, "decide_extension", decision, as_json)
 
 
+def contact(ticket: TicketArg, person: AsOpt, note: str = "", as_json: JsonOpt = False) -> None:
+    """Record the first contact with the citizen (stops the first-contact clock)."""
+    _update(ticket, "contact_citizen", _message(ContactInput, person_id=person, note=note), as_json)
+
+
+def pause(
+    ticket: TicketArg,
+    person: AsOpt,
+    reason: Annotated[str, typer.Option(help="What the ticket waits for, e.g. 等业主开门")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Pause the resolve clock while waiting on the citizen."""
+    _update(ticket, "pause_clock", _message(PauseInput, person_id=person, reason=reason), as_json)
+
+
+def resume(ticket: TicketArg, person: AsOpt, note: str = "", as_json: JsonOpt = False) -> None:
+    """Resume the resolve clock; its deadline moves by the paused time."""
+    _update(ticket, "resume_clock", _message(ResumeInput, person_id=person, note=note), as_json)
+
+
 def status(ticket: TicketArg, as_json: JsonOpt = False) -> None:
     """Stage, assignee, tier, deadlines and history of a ticket."""
     print_status(_run(lambda client: tickets.status(client, ticket)), as_json)
@@ -336,4 +374,6 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     app.command()(transfer)
     app.command()(extend)
     app.command("decide-extension")(decide_extension)
+    for command in (contact, pause, resume):
+        app.command()(command)
     app.command("list")(list_)

@@ -233,6 +233,8 @@ class DispatchPlan(Message):
     )
     max_reopens: int = 2
     max_extensions: int = 2
+    photo_radius_m: float = 200.0
+    recovery_patience: timedelta = timedelta(hours=1)
 
 
 # --------------------------------------------------------------------------- updates and signals

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from domain.models import EscalationPlan, EscalationStep, SlaPolicy
 from domain.stages import Clock, Priority
@@ -38,9 +38,21 @@ class _PrioritySla(BaseModel):
         return None if value is None else parse_duration(value)
 
 
+class ClosureSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    photo_radius_m: float = Field(default=200.0, gt=0, le=10_000)
+    recovery_patience: timedelta = timedelta(hours=1)
+
+    @field_validator("recovery_patience", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return parse_duration(value)
+
+
 class _SlaFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     priorities: dict[Priority, _PrioritySla]
+    closure: ClosureSettings = ClosureSettings()
 
 
 class _ChainFile(BaseModel):
@@ -52,6 +64,7 @@ class HandlingRules(BaseModel):
     model_config = ConfigDict(frozen=True)
     priorities: dict[Priority, SlaPolicy]
     chains: dict[str, EscalationPlan]
+    closure: ClosureSettings = ClosureSettings()
 
     def sla_for(
         self,

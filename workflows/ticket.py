@@ -76,10 +76,6 @@ NOTIFY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attemp
 RECORD_TIMEOUT = timedelta(seconds=30)
 ROUTE_TIMEOUT = timedelta(seconds=30)
 ROUTE_RETRY = RetryPolicy(maximum_attempts=5)
-# How long a resolved ticket waits for its sensor to recover before the tier above hears.
-RECOVERY_PATIENCE = timedelta(hours=1)
-# Photos must be taken this close to the place, in metres.
-PHOTO_RADIUS_M = 200.0
 HOTLINE_DESK = Recipient(
     person_id="hotline", name="12345热线回访", unit_code="HOTLINE", tier=Tier.DISTRICT
 )
@@ -292,7 +288,7 @@ class TicketWorkflow:
         while self._recovered_at is None and self._ruling is None:
             recovered = await self._wait(
                 lambda: self._recovered_at is not None or self._ruling is not None,
-                timeout=RECOVERY_PATIENCE,
+                timeout=self._plan.recovery_patience,
                 summary="wait for the sensor to report normal",
             )
             if not recovered:
@@ -592,10 +588,11 @@ class TicketWorkflow:
         place = self._place()
         if place is not None:
             distance = _distance_m(place, (photo.lat, photo.lon))
-            if distance > PHOTO_RADIUS_M:
+            assert self._plan is not None
+            radius = self._plan.photo_radius_m
+            if distance > radius:
                 raise ValueError(
-                    f"photo.lat/lon: taken {distance:.0f} m from the place "
-                    f"(limit {PHOTO_RADIUS_M:.0f} m)"
+                    f"photo.lat/lon: taken {distance:.0f} m from the place (limit {radius:.0f} m)"
                 )
 
     @workflow.update
