@@ -92,10 +92,7 @@ def print_status(status: TicketStatus, as_json: bool = False) -> None:
         ("accept by", _time(status.accept_deadline)),
         ("resolve by", _time(status.resolve_deadline)),
         ("contact by", _contact(status)),
-        (
-            "sla",
-            f"{status.sla_colour}{' OVERDUE' if status.overdue else ''}{' PAUSED' if status.paused else ''}",
-        ),
+        ("sla", _sla(status)),
         ("escalations", str(status.escalations)),
         ("reopens", str(status.reopens)),
     ]
@@ -367,13 +364,13 @@ def list_(
 
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
-    for command in (submit, accept, resolve, triage, callback, review, recheck, urge, status):
+    commands: list[Callable[..., None]] = [
+        submit, accept, resolve, triage, callback, review, recheck, urge, status,
+        transfer, extend, contact, pause, resume,
+    ]  # fmt: skip
+    for command in commands:
         app.command()(command)
     app.command("close-unfixed")(close_unfixed)
     app.command("return")(return_)
-    app.command()(transfer)
-    app.command()(extend)
     app.command("decide-extension")(decide_extension)
-    for command in (contact, pause, resume):
-        app.command()(command)
     app.command("list")(list_)
