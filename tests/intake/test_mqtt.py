@@ -24,8 +24,8 @@ from activities.testing import RecordingNotifier, RecordingStore
 from intake.audit import AlarmEventRow, AlarmOutcome, count_events, events_of_ticket
 from intake.mqtt import MqttIntake, MqttSettings
 from service.alarms import AlarmIntake
-from tests.api.stack import Organisation, seeded_organisation, start_dev_server
-from tests.conftest import eventually, fresh_queue
+from tests.api.stack import Organisation, seeded_organisation
+from tests.conftest import eventually, fresh_queue, start_dev_server
 from workers.main import build_worker
 
 MOSQUITTO = "/usr/sbin/mosquitto"

@@ -7,31 +7,18 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from domain.models import AcceptInput, CallbackInput, ResolveInput
 from domain.stages import CallbackResult, Stage
 from service import tickets
-from tests.conftest import TEMPORAL_CLI, eventually
+from tests.conftest import eventually, start_dev_server
 from tests.workflows.harness import Harness, intake, running
-from workflows import search_attributes as sa
 
 
 @pytest.fixture(scope="module")
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    environment = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=TEMPORAL_CLI,
-        data_converter=pydantic_data_converter,
-        search_attributes=list(sa.ALL),
-        dev_server_extra_args=[
-            "--sqlite-pragma",
-            "journal_mode=wal",
-            "--sqlite-pragma",
-            "synchronous=normal",
-        ],
-        dev_server_log_level="error",
-    )
+    environment = await start_dev_server()
     try:
         yield environment
     finally:
