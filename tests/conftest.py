@@ -6,10 +6,14 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy import Engine
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -21,6 +25,35 @@ TEST_SERVER = str(BIN / "temporal-test-server")
 DATA = Path(__file__).parent / "data"
 
 T = TypeVar("T")
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'org.db'}"
+        return
+    name = f"cityops_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        from db.engine import get_engine
+
+        get_engine.cache_clear()  # engines hold connections; the drop forces them out anyway
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@pytest.fixture
+def engine(database_url: str) -> Engine:
+    """The application's engine (SQLite with foreign keys on), as the commands use it."""
+    from db.engine import get_engine
+
+    return get_engine(database_url)
 
 
 async def start_dev_server() -> WorkflowEnvironment:
