@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -86,3 +86,13 @@ async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 10.0
             if asyncio.get_running_loop().time() > deadline:
                 raise
             await asyncio.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """One real dev server for the whole run; tests stay apart by fresh task queues."""
+    environment = await start_dev_server()
+    try:
+        yield environment
+    finally:
+        await environment.shutdown()

@@ -12,19 +12,9 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from tests.conftest import start_dev_server
 from tests.workflows.harness import Harness, running
 
 CITYOPS = str(Path(sys.executable).parent / "cityops")
-
-
-@pytest.fixture(scope="module")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    environment = await start_dev_server()
-    try:
-        yield environment
-    finally:
-        await environment.shutdown()
 
 
 @pytest.fixture

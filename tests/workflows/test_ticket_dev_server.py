@@ -12,17 +12,8 @@ from temporalio.testing import WorkflowEnvironment
 from domain.models import AcceptInput, CallbackInput, ResolveInput
 from domain.stages import CallbackResult, Stage
 from service import tickets
-from tests.conftest import eventually, start_dev_server
+from tests.conftest import eventually
 from tests.workflows.harness import Harness, intake, running
-
-
-@pytest.fixture(scope="module")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    environment = await start_dev_server()
-    try:
-        yield environment
-    finally:
-        await environment.shutdown()
 
 
 @pytest.fixture
