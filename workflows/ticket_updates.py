@@ -285,10 +285,15 @@ class TicketUpdates(TicketClocks):
             raise ValueError(
                 f"ticket is {self._stage.value}; it can be transferred only before it is resolved"
             )
-        if request.by not in self._supervisor_ids():
+        # A sub-center holding a ticket may hand it down to one of its own work stations.
+        assigning_down = request.by == self._assignee.person_id and request.target_unit.startswith(
+            f"{self._assignee.unit_code}-"
+        )
+        if request.by not in self._supervisor_ids() and not assigning_down:
             raise ValueError(
                 f"{request.by} may not transfer this ticket "
-                f"(dispatchers: {', '.join(self._supervisor_ids())})"
+                f"(dispatchers: {', '.join(self._supervisor_ids())}; the assignee only to "
+                f"a unit under {self._assignee.unit_code})"
             )
 
     async def _reroute(self, route: RoutePlan, event: str, *, by: str, detail: str) -> None:

@@ -157,3 +157,27 @@ async def test_rejected_extension_keeps_the_deadline(demo: Harness) -> None:
         ExtensionDecision(by="P-DISTRICT-3", approve=False, note="不同意"),
     )
     assert decided.resolve_deadline == accepted.resolve_deadline and decided.extensions == 0
+
+
+async def test_a_street_assignee_hands_the_ticket_down_to_its_own_work_station(
+    demo: Harness,
+) -> None:
+    await demo.start(
+        intake("R-4", scenario="SC05", received_at=now())
+    )  # village tier, no station known
+    status = await demo.settled("R-4")
+    assert status.tier is Tier.STREET and status.assignee_id is not None
+    with pytest.raises(TicketRejected, match="only to a unit under T01"):
+        await tickets.update(
+            demo.client,
+            "R-4",
+            "transfer",
+            TransferInput(by=status.assignee_id, target_unit="T02-01", reason="x"),
+        )
+    moved = await tickets.update(
+        demo.client,
+        "R-4",
+        "transfer",
+        TransferInput(by=status.assignee_id, target_unit="T01-02", reason="属碧云居委"),
+    )
+    assert moved.tier is Tier.VILLAGE and (moved.assignee_id or "").startswith("P-T01-02")
