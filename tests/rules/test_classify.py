@@ -240,11 +240,11 @@ def test_regression_set_written_apart_from_dev_stays_at_least_95_percent() -> No
 
 
 def test_second_held_out_set_stays_at_least_95_percent() -> None:
-    # 257 texts written without reading the rule files (different wording, indirect
-    # descriptions, several topics, negations, out-of-scope calls): the closest stand-in
-    # for the secret judge set, so a vocabulary change that overfits one set shows here.
+    # H2-0001…0257 were written without reading the rule files (other wording, indirect
+    # descriptions, several topics, negations, out-of-scope calls), H2-0258… as a harder
+    # probe afterwards: a vocabulary change that overfits one set shows here.
     rows = _lines("rules_holdout_2.jsonl")
     right = _right(rows)
-    assert len(rows) >= 257
-    assert sum(1 for row in rows if row["expected_scenario"] is None) >= 25
+    assert len(rows) == 328
+    assert sum(1 for row in rows if row["expected_scenario"] is None) == 34
     assert right / len(rows) >= 0.95, f"{right}/{len(rows)}"
