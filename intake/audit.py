@@ -149,7 +149,8 @@ def link_to_incident(
                 IncidentRow.scenario_id == group.scenario_id,
                 IncidentRow.group_by == group.group_by,
                 IncidentRow.group_key == group.key,
-                col(IncidentRow.opened_at) <= at,
+                # An event up to one window before the first still belongs (late senders).
+                col(IncidentRow.opened_at) <= at + group.window,
                 col(IncidentRow.window_ends_at) > at,
             )
             .order_by(col(IncidentRow.opened_at).desc())

@@ -314,7 +314,8 @@ class AlarmIntake:
         """Write the audit rows, then link new tickets to incidents; returns updated results."""
         record_events(self._engine, [_row(event, result, received) for event, result in delivered])
         linked: dict[str, AlarmResult] = {}
-        for event, result in delivered:
+        # Devices are delivered in parallel: link in the order things happened.
+        for event, result in sorted(delivered, key=lambda pair: pair[0].occurred_at):
             if (
                 result.outcome is AlarmOutcome.NEW_TICKET
                 and result.ticket_id
