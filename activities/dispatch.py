@@ -77,7 +77,10 @@ class DispatchActivities:
             scenario=scenario,
             route=route,
             sla=self._handling.sla_for(
-                scenario.priority, settings.accept_within, settings.resolve_within
+                scenario.priority,
+                accept_within=settings.accept_within,
+                resolve_within=settings.resolve_within,
+                first_contact_within=settings.first_contact_within,
             ),
             escalation=self._handling.chain(settings.escalation_chain),
             recovery_hold=settings.recovery_hold,

@@ -71,6 +71,7 @@ class HandlingRules(BaseModel):
         priority: Priority,
         accept_within: timedelta | None = None,
         resolve_within: timedelta | None = None,
+        first_contact_within: timedelta | None = None,
     ) -> SlaPolicy:
         """The priority's SLA, refined by a scenario's own limits where it sets them."""
         base = self.priorities[priority]
@@ -78,6 +79,7 @@ class HandlingRules(BaseModel):
             update={
                 "accept_within": accept_within or base.accept_within,
                 "resolve_within": resolve_within or base.resolve_within,
+                "first_contact_within": first_contact_within or base.first_contact_within,
             }
         )
 

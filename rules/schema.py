@@ -74,12 +74,13 @@ class ScenarioSettings(RuleModel):
     """Per-scenario handling knobs the ticket workflow reads; None means the priority default."""
 
     accept_within: Duration | None = None
+    first_contact_within: Duration | None = None
     resolve_within: Duration | None = None
     escalation_chain: str = Field(default="default", min_length=1, max_length=40)
     recovery_hold: Duration = timedelta(minutes=10)
     grouping: Grouping | None = None
 
-    @field_validator("accept_within", "resolve_within", "recovery_hold")
+    @field_validator("accept_within", "first_contact_within", "resolve_within", "recovery_hold")
     @classmethod
     def _positive(cls, value: timedelta | None) -> timedelta | None:
         if value is not None and value <= timedelta(0):

@@ -60,14 +60,24 @@ def test_classify_writes_one_json_line_per_input(app: typer.Typer) -> None:
 def test_classify_reports_a_bad_line_and_carries_on(app: typer.Typer, tmp_path: Path) -> None:
     file = tmp_path / "mixed.jsonl"
     file.write_text(
-        "\n".join([
-            json.dumps({"id": "A", "text": "路口红绿灯不亮了"}, ensure_ascii=False),
-            "{not json",
-            json.dumps({"id": "B", "text": "x", "received_at": "yesterday"}),
-            json.dumps({"event_id": "E", "sensor_type": "elevator", "metric": "entrapment",
-                        "status": "firing", "lat": 31.2, "lon": 121.5}),
-            json.dumps({"id": "C", "text": "小区里有人遛狗不牵绳"}, ensure_ascii=False),
-        ]),
+        "\n".join(
+            [
+                json.dumps({"id": "A", "text": "路口红绿灯不亮了"}, ensure_ascii=False),
+                "{not json",
+                json.dumps({"id": "B", "text": "x", "received_at": "yesterday"}),
+                json.dumps(
+                    {
+                        "event_id": "E",
+                        "sensor_type": "elevator",
+                        "metric": "entrapment",
+                        "status": "firing",
+                        "lat": 31.2,
+                        "lon": 121.5,
+                    }
+                ),
+                json.dumps({"id": "C", "text": "小区里有人遛狗不牵绳"}, ensure_ascii=False),
+            ]
+        ),
         encoding="utf-8",
     )
     result = CliRunner().invoke(app, ["classify", str(file)])
