@@ -6,6 +6,7 @@ workflow without an organisation database or real channels.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from temporalio import activity
@@ -113,8 +114,17 @@ class RecordingNotifier:
 
 @dataclass
 class RecordingStore:
+    """Keeps every record; `gate_closing` holds the "closed" record until released, so a
+    test can act in the moment between a ticket's final stage and the end of its run."""
+
     records: list[TicketRecord] = field(default_factory=list)
+    gate_closing: asyncio.Event | None = None
+    closing: asyncio.Event = field(default_factory=asyncio.Event)
 
     @activity.defn(name="record_ticket")
     async def record_ticket(self, record: TicketRecord) -> None:
+        if record.event == "closed":
+            self.closing.set()
+            if self.gate_closing is not None:
+                await self.gate_closing.wait()
         self.records.append(record)

@@ -18,8 +18,9 @@ from fastapi.responses import HTMLResponse
 from markupsafe import escape
 
 from api.context import AppContext, get_context
+from domain.alarms import SHANGHAI
 from service import tickets
-from service.tickets import SHANGHAI, TicketNotFound, TicketUnavailable
+from service.tickets import TicketNotFound, TicketUnavailable
 
 router = APIRouter(tags=["pages"])
 TEMPLATES = Path(__file__).resolve().parent / "templates"

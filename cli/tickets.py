@@ -13,6 +13,7 @@ import typer
 from pydantic import BaseModel, ValidationError
 from temporalio.client import Client
 
+from domain.alarms import SHANGHAI
 from domain.models import (
     AcceptInput,
     AfterPhoto,
@@ -120,7 +121,7 @@ def _contact(status: TicketStatus) -> str:
 def _time(value: datetime | None) -> str:
     if value is None:
         return "-"
-    return value.astimezone(tickets.SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _update(ticket: str, name: str, request: BaseModel, as_json: bool) -> None:
@@ -295,7 +296,7 @@ def extend(
 ) -> None:
     """Ask for an extension (延期) of the resolve deadline."""
     if until.tzinfo is None:
-        until = until.replace(tzinfo=tickets.SHANGHAI)
+        until = until.replace(tzinfo=SHANGHAI)
     request = _message(ExtensionRequest, person_id=person, new_deadline=until, reason=reason)
     _update(ticket, "request_extension", request, as_json)
 

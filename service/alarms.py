@@ -29,7 +29,6 @@ Exceptions::
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -43,8 +42,8 @@ from temporalio.client import Client, RPCError, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCStatusCode
 
-from domain.models import AlarmEvent, Place, TicketIntake
-from domain.stages import Source
+from domain.alarms import alarm_intake, alarm_workflow_id
+from domain.models import AlarmEvent, Place
 from intake.audit import (
     AlarmEventRow,
     AlarmOutcome,
@@ -55,7 +54,7 @@ from intake.audit import (
 )
 from rules.classify import classify
 from rules.load import RuleSet, default_rules
-from service.tickets import ALARM_TICKET_PREFIX, SHANGHAI, static_summary
+from service.tickets import static_summary
 from workflows import search_attributes as sa
 from workflows.ticket import TicketWorkflow
 
@@ -122,29 +121,6 @@ class AlarmResult:
     workflow_id: str | None = None
     scenario_id: str | None = None
     incident_id: str | None = None
-
-
-def alarm_workflow_id(device_id: str, metric: str) -> str:
-    return f"alarm-{device_id}-{metric}"
-
-
-def alarm_ticket_id(event: AlarmEvent) -> str:
-    """AL + Shanghai date + a digest of the event that opened it: unique per run."""
-    day = event.occurred_at.astimezone(SHANGHAI).strftime("%Y%m%d")
-    digest = hashlib.sha256(event.event_id.encode()).hexdigest()[:8].upper()
-    return f"{ALARM_TICKET_PREFIX}{day}{digest}"
-
-
-def alarm_intake(event: AlarmEvent, received_at: datetime) -> TicketIntake:
-    return TicketIntake(
-        ticket_id=alarm_ticket_id(event),
-        source=Source.VIDEO if event.sensor_type == "video_ai" else Source.IOT,
-        address=event.site,
-        lat=event.lat,
-        lon=event.lon,
-        received_at=received_at,
-        alarm=event,
-    )
 
 
 class _RunTickets:

@@ -16,7 +16,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 from temporalio.client import (
@@ -30,13 +29,13 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCStatusCode
 
+from domain.alarms import ALARM_TICKET_PREFIX, SHANGHAI
 from domain.models import StatusInput, TicketIntake, TicketStatus
 from rules.classify import classify
 from rules.load import default_rules
 from workflows import search_attributes as sa
 from workflows.ticket import TicketWorkflow
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -123,7 +122,6 @@ def handle_for(client: Client, ticket_id: str) -> WorkflowHandle[Any, Any]:
 
 # Alarm tickets (service/alarms.py) live on a workflow id per device and metric, one run
 # per ticket; their number is only in the TicketId search attribute.
-ALARM_TICKET_PREFIX = "AL"
 VISIBILITY_TRIES = 4
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from domain.alarms import alarm_intake
     from domain.models import (
         Classification,
         DispatchPlan,
@@ -62,7 +63,11 @@ class TicketWorkflow(TicketUpdates):
             if self._ruling is not None:
                 break
             await self._reopen()
-        return await self._close()
+        outcome = await self._close()
+        if self._next_firing is not None:
+            # Same workflow id, new run, new ticket number: as if intake had started it.
+            workflow.continue_as_new(alarm_intake(self._next_firing, workflow.now()))
+        return outcome
 
     async def _classify(self) -> Classification:
         classification: Classification = await workflow.execute_local_activity(

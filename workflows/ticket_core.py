@@ -14,6 +14,7 @@ from temporalio.common import RetryPolicy, SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
     from domain.models import (
+        AlarmEvent,
         Assignment,
         CallbackInput,
         Classification,
@@ -96,6 +97,7 @@ class TicketCore:
         self._alarm_events = 0
         self._recovered_at: datetime | None = None
         self._refired_at: datetime | None = None
+        self._next_firing: AlarmEvent | None = None
 
     def _tier_above(self) -> Assignment | None:
         assert self._route is not None and self._assignee is not None

@@ -483,6 +483,11 @@ class TicketUpdates(TicketClocks):
             return
         self._event_ids.add(event.event_id)
         self._alarm_events += 1
+        if self._stage.is_final:
+            # The device fired again as its ticket closed: that firing opens the next ticket.
+            if event.status == "firing" and self._next_firing is None:
+                self._next_firing = event
+            return
         if event.status == "resolved":
             self._recovered_at = workflow.now()
             self._refired_at = None

@@ -12,16 +12,10 @@ from sqlmodel import Session
 
 from api.keys import ApiKeyError, ApiKeyRow, KeyStore, Role, UnknownRole, create_key, dev_keys
 from db.engine import get_engine
+from domain.alarms import alarm_intake, alarm_ticket_id, alarm_workflow_id
 from domain.models import AlarmEvent
 from org.migrate import upgrade
-from service.alarms import (
-    MAX_BATCH,
-    AlarmBatchInvalid,
-    alarm_intake,
-    alarm_ticket_id,
-    alarm_workflow_id,
-    parse_batch,
-)
+from service.alarms import MAX_BATCH, AlarmBatchInvalid, parse_batch
 
 EVENT: dict[str, Any] = {
     "event_id": "evt-1",

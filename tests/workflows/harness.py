@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -57,6 +58,9 @@ class Harness:
             return status
 
         return await eventually(check)
+
+    async def closing_recorded(self) -> None:
+        await asyncio.wait_for(self.store.closing.wait(), timeout=10)
 
     async def until(self, predicate: Callable[[], bool]) -> None:
         async def check() -> None:

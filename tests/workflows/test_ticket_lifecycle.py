@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -16,12 +17,14 @@ from domain.models import (
     ResolveInput,
     ReviewInput,
     RuleClosureInput,
+    TicketStatus,
     TriageDecision,
     UrgeInput,
 )
 from domain.stages import CallbackResult, ReviewDecision, Source, Stage, Tier
 from service import tickets
 from service.tickets import TicketRejected
+from tests.conftest import eventually
 from tests.workflows.harness import Harness, intake, running
 
 
@@ -279,3 +282,32 @@ async def test_p3_ticket_on_new_years_eve_waits_for_the_first_working_morning(
     await env.sleep(timedelta(minutes=21))
     status = await h.status("T-NY")
     assert (status.stage, status.tier) == (Stage.ESCALATED, Tier.STREET)
+
+
+async def test_a_firing_as_the_ticket_closes_opens_the_next_ticket_on_the_same_device(
+    h: Harness,
+) -> None:
+    h.store.gate_closing = asyncio.Event()
+    first = _alarm("evt-c1", "firing", detection="street_vending", sensor="video_ai")
+    await h.start(intake("T-CLS", received_at=now(), text=None, source=Source.VIDEO, alarm=first))
+    person = (await h.settled("T-CLS")).assignee_id
+    assert person is not None
+    await tickets.update(h.client, "T-CLS", "accept", AcceptInput(person_id=person))
+    await tickets.update(
+        h.client, "T-CLS", "resolve", ResolveInput(person_id=person, note="已劝离")
+    )
+    await tickets.update(h.client, "T-CLS", "recheck", RecheckInput(still_detected=False))
+    await h.closing_recorded()
+    handle = h.client.get_workflow_handle(tickets.workflow_id_for("T-CLS"))
+    await handle.signal(
+        "alarm_event", _alarm("evt-c2", "firing", detection="street_vending", sensor="video_ai")
+    )
+    h.store.gate_closing.set()
+
+    async def next_ticket() -> None:
+        status = await handle.query("status", result_type=TicketStatus)
+        assert status.ticket_id != "T-CLS" and status.ticket_id.startswith("AL")
+        assert status.stage is Stage.AWAITING_ACCEPT and status.scenario_id == "CA04"
+
+    await eventually(next_ticket)
+    assert [r.event for r in h.store.records if r.ticket_id == "T-CLS"] == ["dispatched", "closed"]
