@@ -23,8 +23,9 @@ from domain.stages import Source
 from rules.classify import classify
 from rules.load import RULES_DIR, RulesError, RuleSet, load_rules
 
-rules_app = typer.Typer(help="The classification rules: validate and summarise.",
-                        no_args_is_help=True)
+rules_app = typer.Typer(
+    help="The classification rules: validate and summarise.", no_args_is_help=True
+)
 
 RulesDirOpt = Annotated[
     Path, typer.Option("--rules", help="Directory of rule files (default: the packaged rules)")
@@ -88,8 +89,9 @@ def read_input_lines(file: Path) -> Iterator[InputLine | BadLine]:
             except ValueError as exc:
                 yield BadLine(number, str(exc))
                 continue
-            yield InputLine(number, intake, record.get("expected_scenario"),
-                            "expected_scenario" in record)
+            yield InputLine(
+                number, intake, record.get("expected_scenario"), "expected_scenario" in record
+            )
 
 
 def intake_from_record(record: dict[str, Any], number: int) -> TicketIntake:
@@ -99,15 +101,18 @@ def intake_from_record(record: dict[str, Any], number: int) -> TicketIntake:
         return TicketIntake(
             ticket_id=alarm.event_id[:64],
             source=Source.VIDEO if alarm.sensor_type == "video_ai" else Source.IOT,
-            text=alarm.site, lat=alarm.lat, lon=alarm.lon, received_at=alarm.occurred_at,
-            external_id=alarm.event_id[:64], alarm=alarm,
+            text=alarm.site,
+            lat=alarm.lat,
+            lon=alarm.lon,
+            received_at=alarm.occurred_at,
+            external_id=alarm.event_id[:64],
+            alarm=alarm,
         )
     if not record.get("text") and not record.get("service_code"):
         raise ValueError("field text: missing (a hotline record needs text)")
     fields = {
         key: record[key]
-        for key in ("text", "address", "lat", "lon", "caller_name", "caller_phone",
-                    "service_code")
+        for key in ("text", "address", "lat", "lon", "caller_name", "caller_phone", "service_code")
         if record.get(key) is not None
     }
     return TicketIntake(
@@ -148,23 +153,31 @@ def check(rules_dir: RulesDirOpt = RULES_DIR) -> None:
     rules = _load(rules_dir)
     elapsed_ms = (time.perf_counter() - started) * 1000
     typer.echo(f"rules {rules.version}: valid, loaded in {elapsed_ms:.0f} ms from {rules_dir}")
-    typer.echo(f"{len(rules.scenario_ids)} scenarios in {len(rules.categories)} categories "
-               "(matches rules/catalogue/scenarios.csv)")
+    typer.echo(
+        f"{len(rules.scenario_ids)} scenarios in {len(rules.categories)} categories "
+        "(matches rules/catalogue/scenarios.csv)"
+    )
     for category in rules.categories:
-        typer.echo(f"  {category.id} {category.name_zh} ({category.file}): "
-                   f"{len(category.scenario_ids)} — {' '.join(category.scenario_ids)}")
+        typer.echo(
+            f"  {category.id} {category.name_zh} ({category.file}): "
+            f"{len(category.scenario_ids)} — {' '.join(category.scenario_ids)}"
+        )
     sources = Counter(source.value for rule in rules.rules for source in rule.sources)
     typer.echo("sources covered: " + ", ".join(f"{s} {n}" for s, n in sorted(sources.items())))
     alarm_rules = [a for rule in rules.rules for a in rule.alarms]
     sensors = sorted({a.sensor_type for a in alarm_rules})
     detections = sorted({a.detection for a in alarm_rules if a.detection})
-    typer.echo(f"alarm rules {len(alarm_rules)}: {len(sensors)} sensor types, "
-               f"{len(detections)} video detections")
+    typer.echo(
+        f"alarm rules {len(alarm_rules)}: {len(sensors)} sensor types, "
+        f"{len(detections)} video detections"
+    )
     keywords = sum(len(rule.text.keywords) for rule in rules.rules)
     combos = sum(len(rule.text.combos) for rule in rules.rules)
-    typer.echo(f"text rules: {keywords} weighted phrases, {combos} combos, "
-               f"{len(rules.engine.out_of_scope)} out-of-scope phrases, "
-               f"threshold {rules.engine.threshold:g}")
+    typer.echo(
+        f"text rules: {keywords} weighted phrases, {combos} combos, "
+        f"{len(rules.engine.out_of_scope)} out-of-scope phrases, "
+        f"threshold {rules.engine.threshold:g}"
+    )
     failures = _run_examples(rules)
     total = sum(len(r.examples) + len(r.counter_examples) for r in rules.rules)
     typer.echo(f"examples: {total - len(failures)}/{total} pass")
@@ -201,8 +214,11 @@ def classify_file(
     for item in read_input_lines(file):
         if isinstance(item, BadLine):
             bad += 1
-            typer.secho(f"error: {file.name} line {item.number}: {item.problem}",
-                        fg=typer.colors.RED, err=True)
+            typer.secho(
+                f"error: {file.name} line {item.number}: {item.problem}",
+                fg=typer.colors.RED,
+                err=True,
+            )
             continue
         result = classify(item.intake, rules)
         if evaluate:
@@ -219,15 +235,20 @@ def _report(results: list[tuple[InputLine, Classification]], rules: RuleSet, bad
     labelled = [(line, result) for line, result in results if line.labelled]
     if not labelled:
         raise _fail("no line carries expected_scenario: nothing to evaluate")
-    misses = [(line, result) for line, result in labelled
-              if (result.scenario.id if result.scenario else None) != line.expected]
+    misses = [
+        (line, result)
+        for line, result in labelled
+        if (result.scenario.id if result.scenario else None) != line.expected
+    ]
     right = len(labelled) - len(misses)
     typer.echo(f"rules {rules.version}: {len(labelled)} labelled lines, {bad} bad lines")
     typer.echo(f"accuracy {right}/{len(labelled)} = {right / len(labelled):.1%}")
     nulls = [(line, result) for line, result in labelled if line.expected is None]
     null_right = sum(1 for _, result in nulls if result.scenario is None)
-    typer.echo(f"expected null (triage): {null_right}/{len(nulls)} right; "
-               f"scenarios: {right - null_right}/{len(labelled) - len(nulls)} right")
+    typer.echo(
+        f"expected null (triage): {null_right}/{len(nulls)} right; "
+        f"scenarios: {right - null_right}/{len(labelled) - len(nulls)} right"
+    )
     confusion = Counter(
         (line.expected or "null", result.scenario.id if result.scenario else "null")
         for line, result in misses
@@ -240,8 +261,10 @@ def _report(results: list[tuple[InputLine, Classification]], rules: RuleSet, bad
         for line, result in misses:
             chosen = result.scenario.id if result.scenario else None
             text = (line.intake.text or "")[:50]
-            typer.echo(f"  line {line.number} {line.intake.ticket_id}: want {line.expected}, "
-                       f"got {chosen} ({result.confidence:g}, {result.reason}) {text}")
+            typer.echo(
+                f"  line {line.number} {line.intake.ticket_id}: want {line.expected}, "
+                f"got {chosen} ({result.confidence:g}, {result.reason}) {text}"
+            )
 
 
 def bench_classify(
@@ -257,19 +280,26 @@ def bench_classify(
         started = time.perf_counter()
         rules = _load(rules_dir)
         load_ms.append((time.perf_counter() - started) * 1000)
-    intakes = [item.intake for item in read_input_lines(file)
-               if isinstance(item, InputLine) and item.intake.alarm is None]
+    intakes = [
+        item.intake
+        for item in read_input_lines(file)
+        if isinstance(item, InputLine) and item.intake.alarm is None
+    ]
     if not intakes:
         raise _fail(f"{file}: no hotline records to time")
     texts = [intake.text or "" for intake in intakes]
     verdict_rate = _rate(lambda: [rules.text.verdict(t) for t in texts], len(texts), rounds)
     classify_rate = _rate(lambda: [classify(i, rules) for i in intakes], len(intakes), rounds)
-    typer.echo(f"load + validate + compile {len(rules.scenario_ids)} scenarios: "
-               f"median {statistics.median(load_ms):.0f} ms, best {min(load_ms):.0f} ms "
-               "(target < 200 ms)")
+    typer.echo(
+        f"load + validate + compile {len(rules.scenario_ids)} scenarios: "
+        f"median {statistics.median(load_ms):.0f} ms, best {min(load_ms):.0f} ms "
+        "(target < 200 ms)"
+    )
     typer.echo(f"text scoring: {verdict_rate:,.0f} texts/s on one core")
-    typer.echo(f"classify() with Classification message: {classify_rate:,.0f} texts/s on one core "
-               "(target > 20,000)")
+    typer.echo(
+        f"classify() with Classification message: {classify_rate:,.0f} texts/s on one core "
+        "(target > 20,000)"
+    )
 
 
 def _rate(work: Any, per_pass: int, rounds: int) -> float:
