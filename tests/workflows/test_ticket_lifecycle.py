@@ -310,4 +310,6 @@ async def test_a_firing_as_the_ticket_closes_opens_the_next_ticket_on_the_same_d
         assert status.stage is Stage.AWAITING_ACCEPT and status.scenario_id == "CA04"
 
     await eventually(next_ticket)
-    assert [r.event for r in h.store.records if r.ticket_id == "T-CLS"] == ["dispatched", "closed"]
+    # Local activities run at least once; the real register is idempotent on (ticket, event).
+    events = [r.event for r in h.store.records if r.ticket_id == "T-CLS"]
+    assert events[0] == "dispatched" and set(events) == {"dispatched", "closed"}
