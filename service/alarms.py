@@ -123,6 +123,14 @@ class AlarmResult:
     incident_id: str | None = None
 
 
+def _started_a_run(handle: object) -> bool | None:
+    """Whether signal-with-start started a new run. The SDK keeps the server's answer only
+    in a private field; None (unknown) makes the caller ask the server instead."""
+    response = getattr(handle, "_start_workflow_response", None)
+    started = getattr(response, "started", None)
+    return started if isinstance(started, bool) else None
+
+
 class _RunTickets:
     """Which ticket number each workflow run carries; bounded, since runs never change it."""
 
@@ -243,6 +251,8 @@ class AlarmIntake:
                 f"Temporal refused {event.event_id}: {exc.message}"
             ) from exc
         run_id = handle.result_run_id or ""
+        if _started_a_run(handle) is True:
+            self._run_tickets.put(run_id, intake.ticket_id)  # ours: no describe needed
         ticket_id = await self._ticket_of(workflow_id, run_id)
         outcome = AlarmOutcome.NEW_TICKET if ticket_id == intake.ticket_id else AlarmOutcome.JOINED
         return AlarmResult(event.event_id, outcome, ticket_id, workflow_id, scenario_id)
