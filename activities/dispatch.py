@@ -6,8 +6,9 @@ edited later never changes a ticket already in flight.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -55,6 +56,10 @@ class DispatchActivities:
         self._hours = hours or project_working_hours()
         self._rules = rules or default_rules()
         self._handling = handling or default_handling_rules()
+
+    def activities(self) -> list[Callable[..., Any]]:
+        """All three, for a worker's activity list."""
+        return [self.classify_ticket, self.plan_dispatch, self.compute_deadlines]
 
     @activity.defn(name="classify_ticket")
     async def classify_ticket(self, intake: TicketIntake) -> Classification:

@@ -34,7 +34,6 @@ import uvicorn
 from sqlmodel import Session, col, func, select
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -50,9 +49,9 @@ from org.migrate import upgrade
 from org.routing import OrgRouter
 from org.seed import seed_if_empty
 from service import tickets
+from workers.devserver import start_dev_server
 from workers.main import build_worker
 from workers.settings import Settings
-from workflows import search_attributes as sa
 
 BIN = Path(sys.executable).parent
 TASK_QUEUE = "bench-intake"
@@ -157,19 +156,7 @@ async def _with_stack(work: Callable[[Stack], Awaitable[None]]) -> None:
         database_url = f"sqlite:///{Path(tmp) / 'cityops.db'}"
         upgrade(database_url)
         seed_if_empty(database_url)
-        env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(BIN / "temporal"),
-            dev_server_database_filename=str(Path(tmp) / "temporal.db"),
-            data_converter=pydantic_data_converter,
-            search_attributes=list(sa.ALL),
-            dev_server_extra_args=[
-                "--sqlite-pragma",
-                "journal_mode=wal",
-                "--sqlite-pragma",
-                "synchronous=normal",
-            ],
-            dev_server_log_level="error",
-        )
+        env = await start_dev_server(Path(tmp) / "temporal.db")
         receiver = WebhookReceiver()
         await receiver.start()
         settings = Settings(database_url=database_url, task_queue=TASK_QUEUE)
@@ -181,9 +168,7 @@ async def _with_stack(work: Callable[[Stack], Awaitable[None]]) -> None:
             env.client,
             TASK_QUEUE,
             [
-                dispatch.classify_ticket,
-                dispatch.plan_dispatch,
-                dispatch.compute_deadlines,
+                *dispatch.activities(),
                 notifier.send_notice,
                 store.record_ticket,
             ],

