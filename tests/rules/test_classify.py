@@ -25,14 +25,22 @@ def _text(text: str, source: Source = Source.HOTLINE) -> TicketIntake:
 
 def _alarm(**fields: Any) -> TicketIntake:
     event = {
-        "event_id": "evt-1", "device_id": "DEV-1", "sensor_type": "gas_detector",
-        "metric": "lel_percent", "value": 20.0, "status": "firing", "lat": 31.2, "lon": 121.5,
-        "occurred_at": "2026-11-20T10:00:00+08:00", "attributes": {},
+        "event_id": "evt-1",
+        "device_id": "DEV-1",
+        "sensor_type": "gas_detector",
+        "metric": "lel_percent",
+        "value": 20.0,
+        "status": "firing",
+        "lat": 31.2,
+        "lon": 121.5,
+        "occurred_at": "2026-11-20T10:00:00+08:00",
+        "attributes": {},
     }
     event.update(fields)
     alarm = AlarmEvent.model_validate(event)
-    return TicketIntake(ticket_id="T-2", source=Source.IOT, received_at=alarm.occurred_at,
-                        alarm=alarm)
+    return TicketIntake(
+        ticket_id="T-2", source=Source.IOT, received_at=alarm.occurred_at, alarm=alarm
+    )
 
 
 def _scenario(intake: TicketIntake) -> str | None:
@@ -48,8 +56,13 @@ def _lines(name: str) -> list[dict[str, Any]]:
 
 
 def test_service_code_names_the_scenario_outright() -> None:
-    intake = TicketIntake(ticket_id="O-1", source=Source.OPEN311, text="路灯不亮",
-                          service_code="CA03", received_at=NOW)
+    intake = TicketIntake(
+        ticket_id="O-1",
+        source=Source.OPEN311,
+        text="路灯不亮",
+        service_code="CA03",
+        received_at=NOW,
+    )
     result = classify(intake, RULES)
     assert result.scenario is not None and result.scenario.id == "CA03"
     assert result.confidence == 1.0
@@ -58,8 +71,9 @@ def test_service_code_names_the_scenario_outright() -> None:
 
 
 def test_unknown_service_code_goes_to_triage_with_the_reason() -> None:
-    intake = TicketIntake(ticket_id="O-2", source=Source.OPEN311, service_code="ZZ01",
-                          received_at=NOW)
+    intake = TicketIntake(
+        ticket_id="O-2", source=Source.OPEN311, service_code="ZZ01", received_at=NOW
+    )
     result = classify(intake, RULES)
     assert result.needs_triage
     assert "unknown service code 'ZZ01'" in result.reason
@@ -86,8 +100,15 @@ def test_resolved_event_maps_to_the_same_scenario_as_firing() -> None:
 
 
 def test_site_noise_by_day_is_not_an_alarm() -> None:
-    result = classify(_alarm(sensor_type="site_monitor", metric="noise_db", value=80,
-                             occurred_at="2026-11-17T14:10:22+08:00"), RULES)
+    result = classify(
+        _alarm(
+            sensor_type="site_monitor",
+            metric="noise_db",
+            value=80,
+            occurred_at="2026-11-17T14:10:22+08:00",
+        ),
+        RULES,
+    )
     assert result.needs_triage
     assert result.reason == "not an alarm by day"
 
@@ -105,27 +126,42 @@ def test_site_noise_by_day_is_not_an_alarm() -> None:
 def test_night_window_uses_shanghai_time_whatever_the_offset(
     occurred_at: str, expected: str | None
 ) -> None:
-    intake = _alarm(sensor_type="site_monitor", metric="noise_db", value=75,
-                    occurred_at=occurred_at)
+    intake = _alarm(
+        sensor_type="site_monitor", metric="noise_db", value=75, occurred_at=occurred_at
+    )
     assert _scenario(intake) == expected
 
 
 def test_site_dust_is_an_alarm_at_any_hour() -> None:
-    assert _scenario(_alarm(sensor_type="site_monitor", metric="pm10", value=160,
-                            occurred_at="2026-11-17T14:00:00+08:00")) == "CH02"
+    assert (
+        _scenario(
+            _alarm(
+                sensor_type="site_monitor",
+                metric="pm10",
+                value=160,
+                occurred_at="2026-11-17T14:00:00+08:00",
+            )
+        )
+        == "CH02"
+    )
 
 
 def test_video_detection_picks_the_scenario() -> None:
-    intake = _alarm(sensor_type="video_ai", metric="detection", value=0.9,
-                    attributes={"detection": "shared_bikes_piled"})
+    intake = _alarm(
+        sensor_type="video_ai",
+        metric="detection",
+        value=0.9,
+        attributes={"detection": "shared_bikes_piled"},
+    )
     assert _scenario(intake) == "TR02"
 
 
 def test_unknown_sensor_and_detection_go_to_triage_with_reasons() -> None:
     unknown_sensor = classify(_alarm(sensor_type="radar", metric="speed"), RULES)
     assert unknown_sensor.needs_triage and "radar" in unknown_sensor.reason
-    unknown_detection = classify(_alarm(sensor_type="video_ai", metric="detection",
-                                        attributes={"detection": "ufo"}), RULES)
+    unknown_detection = classify(
+        _alarm(sensor_type="video_ai", metric="detection", attributes={"detection": "ufo"}), RULES
+    )
     assert unknown_detection.needs_triage and "ufo" in unknown_detection.reason
 
 
@@ -180,8 +216,9 @@ def test_full_width_latin_is_folded_before_matching() -> None:
     ],
 )
 def test_out_of_scope_or_vague_text_goes_to_triage(text: str) -> None:
-    intake = TicketIntake(ticket_id="T-3", source=Source.HOTLINE, text=text or None,
-                          received_at=NOW)
+    intake = TicketIntake(
+        ticket_id="T-3", source=Source.HOTLINE, text=text or None, received_at=NOW
+    )
     result = classify(intake, RULES)
     assert result.needs_triage, result
     assert result.reason

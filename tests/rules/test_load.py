@@ -52,7 +52,9 @@ def test_catalogue_facts_come_through_to_the_scenario_ref() -> None:
     ref = default_rules().scenario("PF03")
     assert (ref.name_zh, ref.priority, ref.lead_department) == ("电梯困人", "P1", "market_reg")
     assert (ref.category_id, ref.handling_tier, ref.closure_check) == (
-        "PF", "district", "sensor_recovery",
+        "PF",
+        "district",
+        "sensor_recovery",
     )
 
 
@@ -81,8 +83,11 @@ def test_unknown_scenario_is_a_rules_error_with_a_clear_message() -> None:
 
 
 def test_typo_in_a_key_names_file_scenario_and_field(rules_copy: Path) -> None:
-    _edit(rules_copy / "TR.yaml", "    lead_department: public_security\n    handling_tier: street",
-          "    lead_departmnet: public_security\n    handling_tier: street")
+    _edit(
+        rules_copy / "TR.yaml",
+        "    lead_department: public_security\n    handling_tier: street",
+        "    lead_departmnet: public_security\n    handling_tier: street",
+    )
     with pytest.raises(RuleFileError) as caught:
         load_rules(rules_copy)
     message = str(caught.value)
@@ -124,8 +129,11 @@ def test_unknown_scenario_id_in_rules_fails_the_catalogue_check(rules_copy: Path
 
 
 def test_catalogue_fact_disagreeing_with_the_csv_names_it(rules_copy: Path) -> None:
-    _edit(rules_copy / "MK.yaml", "    priority: P2\n    lead_department: human_resources",
-          "    priority: P3\n    lead_department: human_resources")
+    _edit(
+        rules_copy / "MK.yaml",
+        "    priority: P2\n    lead_department: human_resources",
+        "    priority: P3\n    lead_department: human_resources",
+    )
     with pytest.raises(CatalogueMismatch, match=r"MK\.yaml: scenario MK05: field priority"):
         load_rules(rules_copy)
 
@@ -144,9 +152,11 @@ def test_unquoted_time_in_a_window_is_refused(rules_copy: Path) -> None:
 
 
 def test_iot_scenario_without_an_alarm_rule_is_refused(rules_copy: Path) -> None:
-    _edit(rules_copy / "PS.yaml",
-          "    alarms:\n      - sensor_type: gas_detector\n        metrics: [lel_percent]\n",
-          "    alarms: []\n")
+    _edit(
+        rules_copy / "PS.yaml",
+        "    alarms:\n      - sensor_type: gas_detector\n        metrics: [lel_percent]\n",
+        "    alarms: []\n",
+    )
     with pytest.raises(RuleFileError, match=r"scenario PS01.*needs an alarm rule"):
         load_rules(rules_copy)
 
