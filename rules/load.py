@@ -5,6 +5,7 @@ Exceptions (all carry a message naming the file, the scenario and the field):
     RulesError                  base: anything wrong with the rules
     ├── RuleFileError           a file is unreadable, not YAML, has a duplicate key,
     │                           or breaks the schema (typo, missing field, bad regex)
+    │                           or the labelled corpus has a bad line or unknown scenario
     ├── CatalogueMismatch       the rules disagree with rules/catalogue/scenarios.csv
     │                           (missing or extra scenario, differing catalogue fact)
     └── UnknownScenario         a caller asked for a scenario id that does not exist
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -25,11 +27,14 @@ from pydantic import ValidationError
 from domain.models import ScenarioRef
 from rules.alarms import AlarmMatcher
 from rules.schema import CategoryFile, EngineConfig, ScenarioRule, ScenarioSettings
+from rules.similarity import LabelledText, SimilarityIndex
 from rules.text import TextMatcher
 
 RULES_DIR = Path(__file__).parent / "scenarios"
 CATALOGUE = Path(__file__).parent / "catalogue" / "scenarios.csv"
 ENGINE_FILE = "_engine.yaml"
+# Labelled texts for the similarity fallback (benchmarks/build_corpus.py writes it).
+CORPUS = Path(__file__).parent / "corpus" / "labelled.jsonl"
 
 
 class RulesError(Exception):
@@ -127,8 +132,9 @@ class RuleSet:
     """All scenarios, compiled matchers and the rules version. Immutable once built."""
 
     def __init__(self, engine: EngineConfig, categories: list[tuple[Path, CategoryFile]],
-                 version: str) -> None:
+                 version: str, similar: SimilarityIndex | None = None) -> None:
         self.version = version
+        self.similar = similar  # the fallback for texts the rules score too weakly
         self.engine = engine
         self._rules: dict[str, ScenarioRule] = {}
         self._refs: dict[str, ScenarioRef] = {}
@@ -212,8 +218,60 @@ def check_catalogue(rule_set: RuleSet, catalogue: Path = CATALOGUE) -> None:
                 )
 
 
-def load_rules(directory: Path = RULES_DIR, catalogue: Path | None = CATALOGUE) -> RuleSet:
-    """Read, validate and compile every rule file; check them against the catalogue."""
+def _read_corpus(path: Path) -> tuple[list[LabelledText], bytes]:
+    """JSON lines {id, text, expected_scenario}; a bad line names its number and field."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise RuleFileError(path, f"cannot read: {exc}") from exc
+    texts = []
+    for number, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise RuleFileError(path, f"line {number}: not JSON: {exc.msg}") from exc
+        if not isinstance(row, dict):
+            raise RuleFileError(path, f"line {number}: expected a JSON object")
+        for field in ("id", "text"):
+            if not isinstance(row.get(field), str) or not row[field]:
+                raise RuleFileError(path, f"line {number}: missing or empty", field=field)
+        expected = row.get("expected_scenario")
+        if expected is not None and not isinstance(expected, str):
+            raise RuleFileError(path, f"line {number}: a scenario id or null",
+                                field="expected_scenario")
+        texts.append(LabelledText(row["id"], row["text"], expected))
+    return texts, raw
+
+
+def _check_corpus_labels(path: Path, texts: list[LabelledText], rule_set: RuleSet) -> None:
+    """Checked after the rules themselves, so a rules problem is reported first."""
+    for text in texts:
+        if text.scenario_id is not None and text.scenario_id not in rule_set.scenario_ids:
+            raise RuleFileError(path, f"text {text.id}: unknown scenario {text.scenario_id!r}",
+                                field="expected_scenario")
+
+
+def _yaml_examples(categories: list[tuple[Path, CategoryFile]]) -> list[LabelledText]:
+    """The scenarios' own examples and counter-examples, as labelled texts."""
+    texts = []
+    for _, category in categories:
+        for rule in category.scenarios:
+            texts += [LabelledText(f"{rule.id}/example-{n}", text, rule.id)
+                      for n, text in enumerate(rule.examples, 1)]
+            texts += [LabelledText(f"{rule.id}/counter-{n}", case.text, case.expect)
+                      for n, case in enumerate(rule.counter_examples, 1)]
+    return texts
+
+
+def load_rules(directory: Path = RULES_DIR, catalogue: Path | None = CATALOGUE,
+               corpus: Path | None = CORPUS) -> RuleSet:
+    """Read, validate and compile every rule file; check them against the catalogue.
+
+    `corpus` (None: no fallback) trains the similarity fallback together with the
+    YAML examples; its bytes are part of the rules version.
+    """
     engine_path = directory / ENGINE_FILE
     if not engine_path.exists():
         raise RuleFileError(engine_path, "missing engine settings file")
@@ -237,9 +295,17 @@ def load_rules(directory: Path = RULES_DIR, catalogue: Path | None = CATALOGUE) 
             raise _schema_error(path, data, exc) from exc
         _check_vocab_refs(path, category, engine)
         categories.append((path, category))
-    rule_set = RuleSet(engine, categories, f"r-{digest.hexdigest()[:8]}")
+    labelled: list[LabelledText] = []
+    similar = None
+    if corpus is not None:
+        labelled, raw = _read_corpus(corpus)
+        digest.update(b"corpus\0" + raw)
+        similar = SimilarityIndex(labelled + _yaml_examples(categories))
+    rule_set = RuleSet(engine, categories, f"r-{digest.hexdigest()[:8]}", similar)
     if catalogue is not None:
         check_catalogue(rule_set, catalogue)
+    if corpus is not None:
+        _check_corpus_labels(corpus, labelled, rule_set)
     return rule_set
 
 
