@@ -79,6 +79,12 @@ class TicketWorkflow(TicketUpdates):
         )
         if classification.needs_triage:
             self._set_stage(Stage.TRIAGE, "needs_triage", detail=classification.reason)
+        elif workflow.patched("one-upsert-at-dispatch"):
+            # Dispatch follows at once and publishes the stage: one visibility write, not two.
+            self._stage = Stage.CLASSIFIED
+            self._note(
+                Stage.CLASSIFIED, "classified", detail=explain_classification(classification)
+            )
         else:
             self._set_stage(
                 Stage.CLASSIFIED, "classified", detail=explain_classification(classification)
