@@ -18,6 +18,7 @@ from activities.testing import FakeRouter, RecordingNotifier, RecordingStore
 from domain.models import TicketIntake, TicketStatus
 from domain.stages import Source, Stage
 from org.routing import OrgRouter
+from rules.calendar import WorkingHours
 from service import tickets
 from tests.conftest import eventually, fresh_queue
 from workers.main import build_worker
@@ -71,10 +72,15 @@ class Harness:
 
 @asynccontextmanager
 async def running(
-    env: WorkflowEnvironment, failing: set[str] | None = None, *, demo_org: bool = False
+    env: WorkflowEnvironment,
+    failing: set[str] | None = None,
+    *,
+    demo_org: bool = False,
+    hours: WorkingHours | None = None,
 ) -> AsyncIterator[Harness]:
     """A worker on a fresh queue: the fake three-person organisation by default, or the
-    seeded demo organisation (real routing, returns and transfers) with demo_org=True."""
+    seeded demo organisation (real routing, returns and transfers) with demo_org=True;
+    `hours` replaces the project's working calendar."""
     queue = fresh_queue()
     notifier = RecordingNotifier(failing=failing or set())
     store = RecordingStore()
@@ -82,10 +88,10 @@ async def running(
     if demo_org:
         router = OrgRouter.demo()
         routing = RoutingActivities(router)
-        dispatch = DispatchActivities(router=router)
+        dispatch = DispatchActivities(router=router, hours=hours)
         activities += [routing.return_ticket, routing.transfer_ticket]
     else:
-        dispatch = DispatchActivities(router=FakeRouter())
+        dispatch = DispatchActivities(router=FakeRouter(), hours=hours)
     activities += dispatch.activities()
     worker = build_worker(env.client, queue, activities)
     async with worker:

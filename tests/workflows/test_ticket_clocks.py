@@ -3,15 +3,16 @@ fraction of the clock, a pause moves the deadline, the first-contact clock urges
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from domain.models import AcceptInput, ContactInput, PauseInput, ResumeInput
+from rules.calendar import WorkingHours
 from service import tickets
 from service.tickets import TicketRejected
-from tests.workflows.harness import Harness, intake
+from tests.workflows.harness import Harness, intake, running
 
 
 def now() -> datetime:
@@ -104,3 +105,35 @@ async def test_first_contact_in_time_stops_the_clock(env: WorkflowEnvironment, h
     await env.sleep(timedelta(minutes=40))
     status = await h.status("C-5")
     assert not any(e.event == "first_contact_overdue" for e in status.history)
+
+
+async def test_p4_ticket_on_a_friday_evening_before_a_holiday_counts_the_make_up_day(
+    env: WorkflowEnvironment,
+) -> None:
+    """Friday 2026-12-04 19:00; Monday 12-07 a holiday, Saturday 12-12 a make-up working day
+    (a calendar of the shape the State Council publishes, set here so the dates are ahead of
+    the test server's clock). P4: accept within 1 working day, resolve within 5."""
+    shanghai = timezone(timedelta(hours=8))
+    hours = WorkingHours(
+        extra_holidays=frozenset({date(2026, 12, 7)}),
+        extra_workdays=frozenset({date(2026, 12, 12)}),
+    )
+    evening = datetime(2026, 12, 4, 19, 0, tzinfo=shanghai)
+    await env.sleep(evening - await env.get_current_time())
+    async with running(env, hours=hours) as h:
+        await h.start(intake("C-6", scenario="CA03", received_at=evening))  # P4, village tier
+        status = await h.settled("C-6")
+        # Saturday, Sunday and the holiday Monday do not count: 8 working hours on Tuesday.
+        assert status.accept_deadline == datetime(2026, 12, 8, 17, 30, tzinfo=shanghai)
+        await env.sleep(datetime(2026, 12, 8, 9, 0, tzinfo=shanghai) - await env.get_current_time())
+        accepted = await tickets.update(
+            h.client, "C-6", "accept", AcceptInput(person_id="P-T01-01-1")
+        )
+        # Tue 7.5 h + Wed, Thu, Fri 8 h each + the make-up Saturday 8 h = 39.5 h; 0.5 h on Monday.
+        assert accepted.resolve_deadline is not None
+        due = datetime(2026, 12, 14, 9, 0, tzinfo=shanghai)
+        assert abs(accepted.resolve_deadline - due) < timedelta(seconds=1)
+        await env.sleep(
+            datetime(2026, 12, 12, 17, 0, tzinfo=shanghai) - await env.get_current_time()
+        )
+        assert (await h.status("C-6")).sla_colour == "yellow"  # the make-up Saturday ran the clock
