@@ -12,6 +12,9 @@ set was tuned in (from git), and a corpus built from the sets written before it 
 and print accuracy with those rules alone and with rules + fallback, the expected-null
 rows kept null, and what the fallback answered. The YAML examples the fallback also
 learns from are those of the old rules, so nothing from the held-out set leaks in.
+Then the current rules and corpus on made-up out-of-scope calls that no labelled set
+holds (family matters, weather, parcels, praise): the fallback must leave them null as
+the rules alone do.
 
     .venv/bin/python -m benchmarks.eval_fallback            # figures
     .venv/bin/python -m benchmarks.eval_fallback --misses   # and each fallback answer
@@ -65,6 +68,21 @@ def old_rules(commit: str, into: Path) -> Path:
                                  capture_output=True).stdout
         (into / Path(name).name).write_bytes(content)
     return into
+
+
+# Out-of-scope calls written for this check only; none is in the corpus.
+OUT_OF_SCOPE_PROBE = (
+    "我老公天天不回家", "我老婆最近老跟我吵架，想让你们评评理", "儿子不孝顺，不给生活费",
+    "请帮我查一下明天天气怎么样", "我想知道社保卡丢了怎么补办", "你们热线几点下班",
+    "上次那个问题处理得很好，谢谢你们", "我要表扬一下街道的王主任",
+    "我家猫丢了，白色的，有人看见吗", "孩子考试没考好，心情很差",
+    "我想找个工作，你们有没有推荐", "手机欠费停机了怎么办", "想咨询一下公积金怎么提取",
+    "我女儿谈了个男朋友我不同意", "我就是想找人聊聊天", "楼盘什么时候交房", "我买的股票跌了",
+    "快递送错了，怎么联系快递公司", "我想办个护照去哪里办", "医院挂号挂不上",
+    "我家的wifi老是断", "孙子不肯写作业", "前夫不付抚养费", "我想投诉我同事上班偷懒",
+    "网上买的衣服质量不好想退货", "外卖送晚了半小时", "打错了，不好意思", "喂喂，听得到吗",
+    "我想给你们提个建议，热线等待音乐太难听", "退休工资什么时候涨",
+)
 
 
 @dataclass(frozen=True)
@@ -126,10 +144,19 @@ def run(experiment: Experiment, scratch: Path, show: bool) -> None:
         score(rows, helped, True)
 
 
+def probe_out_of_scope(show: bool) -> None:
+    rows = [{"id": f"OOS-{n:02d}", "text": text, "expected_scenario": None}
+            for n, text in enumerate(OUT_OF_SCOPE_PROBE, 1)]
+    print(f"made-up out-of-scope calls, current rules and corpus: {len(rows)} lines")
+    print(f"    rules alone:      {score(rows, load_rules(corpus=None), False).line()}")
+    print(f"    rules + fallback: {score(rows, load_rules(), show).line()}")
+
+
 def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="eval-fallback-") as scratch:
         for experiment in EXPERIMENTS:
             run(experiment, Path(scratch), "--misses" in argv)
+    probe_out_of_scope("--misses" in argv)
     return 0
 
 
