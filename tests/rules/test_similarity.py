@@ -183,3 +183,11 @@ def test_a_corpus_line_that_is_not_json_is_refused(tmp_path: Path) -> None:
     corpus.write_text("{not json\n", "utf-8")
     with pytest.raises(RuleFileError, match=r"labelled\.jsonl: line 1: not JSON"):
         load_rules(corpus=corpus)
+
+
+def test_the_packaged_corpus_is_the_labelled_sets_as_they_are_now() -> None:
+    from benchmarks.build_corpus import SETS, corpus_text, labelled_rows
+
+    assert CORPUS.read_text("utf-8") == corpus_text(labelled_rows(SETS)), (
+        "rules/corpus/labelled.jsonl is stale: run python -m benchmarks.build_corpus"
+    )
