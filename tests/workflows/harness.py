@@ -34,7 +34,10 @@ class Harness:
     store: RecordingStore
 
     async def start(self, intake: TicketIntake) -> WorkflowHandle[TicketWorkflow, object]:
+        """Submit, and return once the ticket is dispatched or waiting for triage, as a
+        person would only act on a ticket they have been told about."""
         await tickets.submit(self.client, intake, self.task_queue)
+        await self.settled(intake.ticket_id)
         return self.client.get_workflow_handle_for(
             TicketWorkflow.run, tickets.workflow_id_for(intake.ticket_id)
         )
