@@ -22,13 +22,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import chinese_calendar
 from chinese_calendar import constants as official
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.stages import SlaColour
+from rules.zones import TimeZoneName
 
 YELLOW_AT = 0.8  # share of the budget used when a clock turns yellow
 RED_AT = 1.0  # the deadline itself
@@ -67,7 +68,7 @@ class WorkingHours(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    timezone: str = "Asia/Shanghai"
+    timezone: TimeZoneName = "Asia/Shanghai"
     periods: tuple[WorkPeriod, ...] = (
         WorkPeriod(start=time(8, 30), end=time(12, 0)),
         WorkPeriod(start=time(13, 0), end=time(17, 30)),
@@ -78,15 +79,6 @@ class WorkingHours(BaseModel):
     extra_workdays: frozenset[date] = Field(
         default=frozenset(), description="Make-up working days the official calendar lacks"
     )
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as error:
-            raise ValueError(f"unknown time zone {value!r}") from error
-        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> WorkingHours:

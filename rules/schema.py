@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from datetime import time, timedelta
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -26,6 +25,7 @@ from pydantic import (
 )
 
 from domain.stages import ClosureCheck, Dimension, Priority, Source, Tier
+from rules.zones import TimeZoneName
 
 ScenarioId = Annotated[str, Field(pattern=r"^[A-Z]{2}\d{2}$")]
 Weight = Annotated[float, Field(ge=-20.0, le=20.0)]
@@ -147,17 +147,8 @@ class LocalWindow(RuleModel):
 
     start: LocalTime
     end: LocalTime
-    tz: str = "Asia/Shanghai"
+    tz: TimeZoneName = "Asia/Shanghai"
     outside_reason: str = Field(min_length=1, description="Why an event outside is no alarm")
-
-    @field_validator("tz")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
 
     def contains(self, local: time) -> bool:
         if self.start <= self.end:
