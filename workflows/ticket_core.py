@@ -190,7 +190,7 @@ class TicketCore:
         workflow.upsert_search_attributes(updates)
         workflow.set_current_details(render_details(self._status()))
 
-    def _status(self) -> TicketStatus:
+    def _status(self, include_history: bool = True) -> TicketStatus:
         scenario = self._classification.scenario if self._classification else None
         return TicketStatus(
             ticket_id=self._intake.ticket_id,
@@ -220,7 +220,7 @@ class TicketCore:
             extensions=self._extensions,
             pending_extension=self._pending_extension,
             classification=self._classification,
-            history=list(self._history),
+            history=list(self._history) if include_history else [],
         )
 
     def _place(self) -> tuple[float, float] | None:
@@ -243,13 +243,14 @@ class TicketCore:
         if not recipients:
             return
         self._notice_seq += 1
+        status = self._status(include_history=False)
         notice = Notice(
             kind=kind,
             ticket_id=self._intake.ticket_id,
             idempotency_key=f"{workflow.info().workflow_id}/{workflow.info().run_id}/{self._notice_seq}",
             recipients=recipients,
-            title=self._notice_title(),
-            facts=self._notice_facts() | (facts or {}),
+            title=_notice_title(status),
+            facts=self._notice_facts(status) | (facts or {}),
         )
         receipt: NoticeReceipt = await workflow.execute_activity(
             "send_notice",
@@ -268,14 +269,7 @@ class TicketCore:
             if failed_assignees and above is not None and above.person_id not in receipt.failed:
                 await self._notify(NoticeKind.SUPERVISE, [above])
 
-    def _notice_title(self) -> str:
-        status = self._status()
-        return (
-            f"{status.ticket_id} {status.scenario_name or '待分类'} {status.address or ''}".strip()
-        )
-
-    def _notice_facts(self) -> dict[str, str]:
-        status = self._status()
+    def _notice_facts(self, status: TicketStatus) -> dict[str, str]:
         facts = {
             "ticket_id": status.ticket_id,
             "stage": status.stage.value,
@@ -326,6 +320,10 @@ class TicketCore:
                 summary=f"record: {event}",
                 start_to_close_timeout=RECORD_TIMEOUT,
             )
+
+
+def _notice_title(status: TicketStatus) -> str:
+    return f"{status.ticket_id} {status.scenario_name or '待分类'} {status.address or ''}".strip()
 
 
 def tier_rank(tier: Tier) -> int:

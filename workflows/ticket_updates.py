@@ -462,10 +462,7 @@ class TicketUpdates(TicketClocks):
 
     @workflow.query
     def status(self, request: StatusInput | None = None) -> TicketStatus:
-        status = self._status()
-        if request is not None and not request.include_history:
-            return status.model_copy(update={"history": []})
-        return status
+        return self._status(include_history=request is None or request.include_history)
 
     def _require_verifying(self, check: ClosureCheck) -> None:
         if self._stage not in (Stage.RESOLVED, Stage.VERIFYING):
