@@ -16,14 +16,17 @@ Prints:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import platform
+import signal
 import socket
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +36,9 @@ import httpx
 import uvicorn
 from sqlmodel import Session, col, func, select
 from temporalio import activity
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -46,6 +52,7 @@ from db.engine import get_engine
 from domain.models import Notice, NoticeReceipt
 from intake.audit import AlarmEventRow
 from org.migrate import upgrade
+from org.models import Person
 from org.routing import OrgRouter
 from org.seed import seed_if_empty
 from service import tickets
@@ -66,6 +73,9 @@ class BenchOptions:
     storm_devices: int = 200
     storm_events: int = 10_000
     storm_seconds: float = 60.0
+    # As `cityops up` runs it: the worker in its own process, with the real notifier and
+    # the organisation's contacts pointed at the receiver. False: one process for all.
+    worker_process: bool = True
 
 
 # --------------------------------------------------------------------------- notices
@@ -100,7 +110,7 @@ class WebhookReceiver:
                         length = int(value)
                 body = await reader.readexactly(length)
                 arrived = time.perf_counter()
-                ticket_id = Notice.model_validate_json(body).ticket_id
+                ticket_id = str(json.loads(body)["ticket_id"])  # a Notice or a webhook body
                 self.notices += 1
                 self.first_notice.setdefault(ticket_id, arrived)
                 writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
@@ -151,7 +161,50 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def _with_stack(work: Callable[[Stack], Awaitable[None]]) -> None:
+def _point_contacts_at(database_url: str, url: str) -> None:
+    """Every person of the bench's own organisation is reached by one webhook: the receiver."""
+    with Session(get_engine(database_url)) as session:
+        for person in session.exec(select(Person)).all():
+            person.contacts = [{"kind": "webhook", "target": url}]
+            session.add(person)
+        session.commit()
+
+
+@contextlib.asynccontextmanager
+async def _worker_process(client: Client, database_url: str) -> AsyncIterator[None]:
+    """`python -m workers.main`, configured by environment as in production."""
+    environment = os.environ | {
+        "TEMPORAL_ADDRESS": client.service_client.config.target_host,
+        "CITYOPS_TASK_QUEUE": TASK_QUEUE,
+        "DATABASE_URL": database_url,
+        "CITYOPS_LOG_FORMAT": "json",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "workers.main", env=environment,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        await _until_polled(client, TASK_QUEUE)
+        yield
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await process.wait()
+
+
+async def _until_polled(client: Client, queue: str, timeout: float = 60.0) -> None:
+    request = DescribeTaskQueueRequest(
+        namespace=client.namespace,
+        task_queue=TaskQueue(name=queue),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    )
+    deadline = time.monotonic() + timeout
+    while not (await client.workflow_service.describe_task_queue(request)).pollers:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no worker polled {queue} within {timeout:.0f} s")
+        await asyncio.sleep(0.2)
+
+
+async def _with_stack(work: Callable[[Stack], Awaitable[None]], worker_process: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="cityops-bench-") as tmp:
         database_url = f"sqlite:///{Path(tmp) / 'cityops.db'}"
         upgrade(database_url)
@@ -159,20 +212,22 @@ async def _with_stack(work: Callable[[Stack], Awaitable[None]]) -> None:
         env = await start_dev_server(Path(tmp) / "temporal.db")
         receiver = WebhookReceiver()
         await receiver.start()
+        receiver_url = f"http://127.0.0.1:{receiver.port}/notice"
         settings = Settings(database_url=database_url, task_queue=TASK_QUEUE)
-        router = OrgRouter.from_database(database_url)
-        dispatch = DispatchActivities(router=router)
-        notifier = WebhookNotifier(f"http://127.0.0.1:{receiver.port}/notice")
-        store = StoreActivities(get_engine(database_url))
-        worker = build_worker(
-            env.client,
-            TASK_QUEUE,
-            [
-                *dispatch.activities(),
-                notifier.send_notice,
-                store.record_ticket,
-            ],
-        )
+        notifier = WebhookNotifier(receiver_url)
+        if worker_process:
+            _point_contacts_at(database_url, receiver_url)
+            worker: contextlib.AbstractAsyncContextManager[Any] = _worker_process(
+                env.client, database_url
+            )
+        else:
+            dispatch = DispatchActivities(router=OrgRouter.from_database(database_url))
+            store = StoreActivities(get_engine(database_url))
+            worker = build_worker(
+                env.client,
+                TASK_QUEUE,
+                [*dispatch.activities(), notifier.send_notice, store.record_ticket],
+            )
 
         async def provide() -> Client:
             return env.client
@@ -406,4 +461,9 @@ async def run_bench(options: BenchOptions) -> None:
             flush=True,
         )
 
-    await _with_stack(work)
+    print(
+        "worker: "
+        + ("its own process, real notifier" if options.worker_process else "in this process"),
+        flush=True,
+    )
+    await _with_stack(work, options.worker_process)

@@ -62,6 +62,13 @@ def bench_intake(
     storm_devices: Annotated[int, typer.Option(help="Devices in the storm")] = 200,
     storm_events: Annotated[int, typer.Option(help="Events in the storm")] = 10_000,
     storm_seconds: Annotated[float, typer.Option(help="Storm duration")] = 60.0,
+    worker_process: Annotated[
+        bool,
+        typer.Option(
+            "--worker-process/--in-process-worker",
+            help="Run the worker as its own process, as `cityops up` does",
+        ),
+    ] = True,
 ) -> None:
     """Start a dev server, a worker and the HTTP intake; print ceiling, throughput,
     alarm-to-notification latency and storm figures. Loopback only; stops by itself."""
@@ -75,6 +82,7 @@ def bench_intake(
         storm_devices=storm_devices,
         storm_events=storm_events,
         storm_seconds=storm_seconds,
+        worker_process=worker_process,
     )
     asyncio.run(run_bench(options))
 
