@@ -46,7 +46,17 @@ class TicketClocks(TicketCore):
         )
         self._clock_pauses[clock] = []
         self._clock_reached[clock] = -1.0
-        self._deadlines[clock] = (await self._instants(clock, [1.0]))[0]
+        if workflow.patched("chain-instants-at-clock-start"):
+            # One local activity for the deadline and every step of the first walk.
+            points = chain_points(self._plan.escalation, clock)
+            instants = await self._instants(clock, [1.0, *(p.fraction for p in points)])
+            self._deadlines[clock] = instants[0]
+            self._clock_schedule[clock] = (
+                self._clock_epoch[clock],
+                list(zip(points, instants[1:], strict=True)),
+            )
+        else:
+            self._deadlines[clock] = (await self._instants(clock, [1.0]))[0]
         if clock is not Clock.CONTACT:
             self._sla_colour = "green"
 
@@ -92,10 +102,7 @@ class TicketClocks(TicketCore):
         if clock is Clock.RESOLVE and self._paused_since is not None:
             await self._wait(interrupted)  # resume restarts the walk with a later deadline
             return
-        reached = self._clock_reached[clock]
-        points = [p for p in chain_points(self._plan.escalation, clock) if p.fraction > reached]
-        instants = await self._instants(clock, [p.fraction for p in points])
-        for point, when in zip(points, instants, strict=True):
+        for point, when in await self._schedule(clock, epoch):
             await self._wait(interrupted, until=when, summary=f"{clock.value} clock: {point.label}")
             if interrupted():
                 return
@@ -104,6 +111,18 @@ class TicketClocks(TicketCore):
             if interrupted():
                 return
         await self._wait(interrupted)
+
+    async def _schedule(self, clock: Clock, epoch: int) -> list[tuple[ChainPoint, datetime]]:
+        """The points still ahead on this run of the clock, with their instants: from the
+        clock's start when nothing moved it since, else computed anew (after a pause)."""
+        assert self._plan is not None
+        reached = self._clock_reached[clock]
+        cached = self._clock_schedule.get(clock)
+        if cached is not None and cached[0] == epoch:
+            return [(point, when) for point, when in cached[1] if point.fraction > reached]
+        points = [p for p in chain_points(self._plan.escalation, clock) if p.fraction > reached]
+        instants = await self._instants(clock, [p.fraction for p in points])
+        return list(zip(points, instants, strict=True))
 
     async def _take(self, point: ChainPoint, clock: Clock) -> None:
         assert self._assignee is not None

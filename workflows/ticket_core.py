@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import search_attributes as sa
     from workflows.details import render_details
+    from workflows.escalation import ChainPoint
 
 LOCAL_TIMEOUT = timedelta(seconds=10)
 NOTIFY_TIMEOUT = timedelta(seconds=60)
@@ -73,6 +74,8 @@ class TicketCore:
         self._clock_working: dict[Clock, bool] = {}
         self._clock_pauses: dict[Clock, list[Pause]] = {}
         self._clock_reached: dict[Clock, float] = {}  # last point taken on the current run
+        # Per clock: the epoch it was computed for, and each chain point with its instant.
+        self._clock_schedule: dict[Clock, tuple[int, list[tuple[ChainPoint, datetime]]]] = {}
         self._paused_since: datetime | None = None
         self._contacted_at: datetime | None = None
         self._contact_watch: asyncio.Task[None] | None = None
