@@ -76,6 +76,7 @@ class BenchOptions:
     # As `cityops up` runs it: the worker in its own process, with the real notifier and
     # the organisation's contacts pointed at the receiver. False: one process for all.
     worker_process: bool = True
+    workers: int = 1  # worker processes, when worker_process
 
 
 # --------------------------------------------------------------------------- notices
@@ -171,24 +172,33 @@ def _point_contacts_at(database_url: str, url: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _worker_process(client: Client, database_url: str) -> AsyncIterator[None]:
-    """`python -m workers.main`, configured by environment as in production."""
+async def _worker_processes(client: Client, database_url: str, count: int) -> AsyncIterator[None]:
+    """`count` × `python -m workers.main`, configured by environment as in production."""
     environment = os.environ | {
         "TEMPORAL_ADDRESS": client.service_client.config.target_host,
         "CITYOPS_TASK_QUEUE": TASK_QUEUE,
         "DATABASE_URL": database_url,
         "CITYOPS_LOG_FORMAT": "json",
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "workers.main", env=environment,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "workers.main",
+            env=environment,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        for _ in range(count)
+    ]
     try:
         await _until_polled(client, TASK_QUEUE)
         yield
     finally:
-        process.send_signal(signal.SIGTERM)
-        await process.wait()
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            await process.wait()
 
 
 async def _until_polled(client: Client, queue: str, timeout: float = 60.0) -> None:
@@ -204,7 +214,7 @@ async def _until_polled(client: Client, queue: str, timeout: float = 60.0) -> No
         await asyncio.sleep(0.2)
 
 
-async def _with_stack(work: Callable[[Stack], Awaitable[None]], worker_process: bool) -> None:
+async def _with_stack(work: Callable[[Stack], Awaitable[None]], options: BenchOptions) -> None:
     with tempfile.TemporaryDirectory(prefix="cityops-bench-") as tmp:
         database_url = f"sqlite:///{Path(tmp) / 'cityops.db'}"
         upgrade(database_url)
@@ -215,10 +225,10 @@ async def _with_stack(work: Callable[[Stack], Awaitable[None]], worker_process: 
         receiver_url = f"http://127.0.0.1:{receiver.port}/notice"
         settings = Settings(database_url=database_url, task_queue=TASK_QUEUE)
         notifier = WebhookNotifier(receiver_url)
-        if worker_process:
+        if options.worker_process:
             _point_contacts_at(database_url, receiver_url)
-            worker: contextlib.AbstractAsyncContextManager[Any] = _worker_process(
-                env.client, database_url
+            worker: contextlib.AbstractAsyncContextManager[Any] = _worker_processes(
+                env.client, database_url, options.workers
             )
         else:
             dispatch = DispatchActivities(router=OrgRouter.from_database(database_url))
@@ -463,7 +473,11 @@ async def run_bench(options: BenchOptions) -> None:
 
     print(
         "worker: "
-        + ("its own process, real notifier" if options.worker_process else "in this process"),
+        + (
+            f"{options.workers} process(es) of their own, real notifier"
+            if options.worker_process
+            else "in this process"
+        ),
         flush=True,
     )
-    await _with_stack(work, options.worker_process)
+    await _with_stack(work, options)

@@ -69,6 +69,7 @@ def bench_intake(
             help="Run the worker as its own process, as `cityops up` does",
         ),
     ] = True,
+    workers: Annotated[int, typer.Option(min=1, max=16, help="Worker processes")] = 1,
 ) -> None:
     """Start a dev server, a worker and the HTTP intake; print ceiling, throughput,
     alarm-to-notification latency and storm figures. Loopback only; stops by itself."""
@@ -83,6 +84,7 @@ def bench_intake(
         storm_events=storm_events,
         storm_seconds=storm_seconds,
         worker_process=worker_process,
+        workers=workers,
     )
     asyncio.run(run_bench(options))
 
