@@ -188,7 +188,7 @@ async def _worker_processes(client: Client, database_url: str, count: int) -> As
             env=environment,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
+        )
         for _ in range(count)
     ]
     try:
