@@ -13,13 +13,16 @@ from workers.settings import get_settings
 
 def up(
     mqtt: Annotated[bool, typer.Option("--mqtt/--no-mqtt", help="Also run the MQTT intake")] = True,
+    workers: Annotated[
+        int, typer.Option(min=1, max=16, help="Worker processes (stateless; more for more load)")
+    ] = 1,
 ) -> None:
     """Start Temporal, the worker, the intake API and the MQTT intake; Ctrl-C stops all."""
     from workers.stack import run_up
 
     settings = get_settings()
     configure_logging(settings.log_format)
-    run_up(settings, with_mqtt=mqtt)
+    run_up(settings, with_mqtt=mqtt, workers=workers)
 
 
 def worker() -> None:

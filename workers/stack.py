@@ -90,7 +90,7 @@ def prepare_database(settings: Settings) -> str:
     return seed_if_empty(settings.database_url)
 
 
-async def bring_up(settings: Settings, *, with_mqtt: bool = True) -> None:
+async def bring_up(settings: Settings, *, with_mqtt: bool = True, workers: int = 1) -> None:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     logs = settings.var_dir / "logs"
     logs.mkdir(exist_ok=True)
@@ -106,7 +106,9 @@ async def bring_up(settings: Settings, *, with_mqtt: bool = True) -> None:
             # No mail server configured: keep the demo's e-mails in var/outbox/.
             os.environ.update(SMTP_HOST="127.0.0.1", SMTP_PORT=os.environ.get("SMTP_PORT", "2525"))
             stack.spawn("outbox", [env_python, "-m", "workers.outbox"], logs / "outbox.log")
-        stack.spawn("worker", [env_python, "-m", "workers.main"], logs / "worker.log")
+        for number in range(1, workers + 1):
+            name = "worker" if workers == 1 else f"worker-{number}"
+            stack.spawn(name, [env_python, "-m", "workers.main"], logs / f"{name}.log")
         stack.spawn(
             "api",
             [env_python, "-m", "uvicorn", "api.app:app", "--host", settings.api_host,
@@ -144,10 +146,10 @@ def _terminate_gracefully(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def run_up(settings: Settings, *, with_mqtt: bool = True) -> None:
+def run_up(settings: Settings, *, with_mqtt: bool = True, workers: int = 1) -> None:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     signal.signal(signal.SIGTERM, _terminate_gracefully)
     # A shell may start us with SIGINT ignored (background jobs); Ctrl-C must still stop us.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(bring_up(settings, with_mqtt=with_mqtt))
+        asyncio.run(bring_up(settings, with_mqtt=with_mqtt, workers=workers))
