@@ -200,3 +200,26 @@ async def test_the_accept_link_accepts_through_the_workflow(api: Api) -> None:
     assert again.status_code == 409  # already accepted: the workflow refuses
     after = await api.http.get(f"/api/v1/tickets/{ticket}", headers=api.as_role(Role.RESPONDER))
     assert after.json()["stage"] == "accepted"
+
+
+async def test_contact_pause_and_resume_over_http(api: Api) -> None:
+    ticket = (await _submit(api))["ticket_id"]
+    person = (await _dispatched(api, ticket))["assignee_id"]
+    responder = api.as_role(Role.RESPONDER)
+    base = f"/api/v1/tickets/{ticket}"
+    accepted = await api.http.post(f"{base}/accept", json={"person_id": person}, headers=responder)
+    assert accepted.status_code == 200, accepted.text
+    contacted = await api.http.post(
+        f"{base}/contact", json={"person_id": person, "note": "已电话联系"}, headers=responder
+    )
+    assert contacted.status_code == 200 and contacted.json()["contacted_at"] is not None
+    paused = await api.http.post(
+        f"{base}/pause", json={"person_id": person, "reason": "等业主在家"}, headers=responder
+    )
+    assert paused.status_code == 200 and paused.json()["paused"] is True
+    again = await api.http.post(
+        f"{base}/pause", json={"person_id": person, "reason": "x"}, headers=responder
+    )
+    assert again.status_code == 409 and "already paused" in again.json()["detail"]
+    resumed = await api.http.post(f"{base}/resume", json={"person_id": person}, headers=responder)
+    assert resumed.status_code == 200 and resumed.json()["paused"] is False
