@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse
 from markupsafe import escape
 
 from api.context import AppContext, get_context
-from domain.alarms import SHANGHAI
+from domain.zones import SHANGHAI
 from service import tickets
 from service.tickets import TicketNotFound, TicketUnavailable
 

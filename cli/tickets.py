@@ -13,7 +13,6 @@ import typer
 from pydantic import BaseModel, ValidationError
 from temporalio.client import Client
 
-from domain.alarms import SHANGHAI
 from domain.models import (
     AcceptInput,
     AfterPhoto,
@@ -37,6 +36,7 @@ from domain.models import (
     UrgeInput,
 )
 from domain.stages import CallbackResult, ReviewDecision, Source
+from domain.zones import SHANGHAI
 from service import tickets
 from service.tickets import TicketError
 from workers.client import connect

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from domain.models import AlarmEvent, TicketIntake
 from domain.stages import Source
+from domain.zones import SHANGHAI
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 ALARM_TICKET_PREFIX = "AL"
 
 

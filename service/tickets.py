@@ -29,8 +29,9 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCStatusCode
 
-from domain.alarms import ALARM_TICKET_PREFIX, SHANGHAI
+from domain.alarms import ALARM_TICKET_PREFIX
 from domain.models import StatusInput, TicketIntake, TicketStatus
+from domain.zones import SHANGHAI
 from rules.classify import classify
 from rules.load import default_rules
 from workflows import search_attributes as sa
