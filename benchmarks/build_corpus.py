@@ -20,7 +20,13 @@ from rules.load import CORPUS
 
 DATA = Path(__file__).parents[1] / "tests" / "data"
 # The labelled hotline sets, in the order they were written.
-SETS = ("dev_hotline", "rules_regression", "rules_holdout_2", "rules_holdout_3")
+SETS = (
+    "dev_hotline",
+    "rules_regression",
+    "rules_holdout_2",
+    "rules_holdout_3",
+    "rules_holdout_4",
+)
 
 
 def labelled_rows(sets: Iterable[str]) -> list[dict[str, Any]]:

@@ -49,10 +49,15 @@ class Experiment:
 
 
 EXPERIMENTS = (
-    Experiment("rules_holdout_3", "c401a91^", ("dev_hotline", "rules_regression",
-                                                "rules_holdout_2")),
-    Experiment("rules_holdout_2", "68596c0^", ("dev_hotline", "rules_regression"),
-               blind_lines=257),
+    Experiment(
+        "rules_holdout_4",
+        "65af4db",
+        ("dev_hotline", "rules_regression", "rules_holdout_2", "rules_holdout_3"),
+    ),
+    Experiment(
+        "rules_holdout_3", "c401a91^", ("dev_hotline", "rules_regression", "rules_holdout_2")
+    ),
+    Experiment("rules_holdout_2", "68596c0^", ("dev_hotline", "rules_regression"), blind_lines=257),
 )
 
 
@@ -60,28 +65,52 @@ def old_rules(commit: str, into: Path) -> Path:
     """The rule files of `commit` written into a directory load_rules() accepts."""
     names = subprocess.run(
         ["git", "ls-tree", "--name-only", commit, "rules/scenarios/"],
-        cwd=REPO, check=True, capture_output=True, text=True,
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.split()
     into.mkdir(parents=True, exist_ok=True)
     for name in names:
-        content = subprocess.run(["git", "show", f"{commit}:{name}"], cwd=REPO, check=True,
-                                 capture_output=True).stdout
+        content = subprocess.run(
+            ["git", "show", f"{commit}:{name}"], cwd=REPO, check=True, capture_output=True
+        ).stdout
         (into / Path(name).name).write_bytes(content)
     return into
 
 
 # Out-of-scope calls written for this check only; none is in the corpus.
 OUT_OF_SCOPE_PROBE = (
-    "我老公天天不回家", "我老婆最近老跟我吵架，想让你们评评理", "儿子不孝顺，不给生活费",
-    "请帮我查一下明天天气怎么样", "我想知道社保卡丢了怎么补办", "你们热线几点下班",
-    "上次那个问题处理得很好，谢谢你们", "我要表扬一下街道的王主任",
-    "我家猫丢了，白色的，有人看见吗", "孩子考试没考好，心情很差",
-    "我想找个工作，你们有没有推荐", "手机欠费停机了怎么办", "想咨询一下公积金怎么提取",
-    "我女儿谈了个男朋友我不同意", "我就是想找人聊聊天", "楼盘什么时候交房", "我买的股票跌了",
-    "快递送错了，怎么联系快递公司", "我想办个护照去哪里办", "医院挂号挂不上",
-    "我家的wifi老是断", "孙子不肯写作业", "前夫不付抚养费", "我想投诉我同事上班偷懒",
-    "网上买的衣服质量不好想退货", "外卖送晚了半小时", "打错了，不好意思", "喂喂，听得到吗",
-    "我想给你们提个建议，热线等待音乐太难听", "退休工资什么时候涨",
+    "我老公天天不回家",
+    "我老婆最近老跟我吵架，想让你们评评理",
+    "儿子不孝顺，不给生活费",
+    "请帮我查一下明天天气怎么样",
+    "我想知道社保卡丢了怎么补办",
+    "你们热线几点下班",
+    "上次那个问题处理得很好，谢谢你们",
+    "我要表扬一下街道的王主任",
+    "我家猫丢了，白色的，有人看见吗",
+    "孩子考试没考好，心情很差",
+    "我想找个工作，你们有没有推荐",
+    "手机欠费停机了怎么办",
+    "想咨询一下公积金怎么提取",
+    "我女儿谈了个男朋友我不同意",
+    "我就是想找人聊聊天",
+    "楼盘什么时候交房",
+    "我买的股票跌了",
+    "快递送错了，怎么联系快递公司",
+    "我想办个护照去哪里办",
+    "医院挂号挂不上",
+    "我家的wifi老是断",
+    "孙子不肯写作业",
+    "前夫不付抚养费",
+    "我想投诉我同事上班偷懒",
+    "网上买的衣服质量不好想退货",
+    "外卖送晚了半小时",
+    "打错了，不好意思",
+    "喂喂，听得到吗",
+    "我想给你们提个建议，热线等待音乐太难听",
+    "退休工资什么时候涨",
 )
 
 
@@ -95,16 +124,19 @@ class Score:
     fallback_right: int
 
     def line(self) -> str:
-        return (f"{self.right}/{self.total} = {self.right / self.total:.1%}; expected null "
-                f"kept null {self.null_right}/{self.null_total}; fallback answered "
-                f"{self.answered_by_fallback}, right {self.fallback_right}")
+        return (
+            f"{self.right}/{self.total} = {self.right / self.total:.1%}; expected null "
+            f"kept null {self.null_right}/{self.null_total}; fallback answered "
+            f"{self.answered_by_fallback}, right {self.fallback_right}"
+        )
 
 
 def score(rows: list[dict[str, Any]], rules: RuleSet, show: bool) -> Score:
     right = null_right = null_total = answered = answered_right = 0
     for row in rows:
-        intake = TicketIntake(ticket_id=row["id"], source=Source.HOTLINE, text=row["text"],
-                              received_at=NOW)
+        intake = TicketIntake(
+            ticket_id=row["id"], source=Source.HOTLINE, text=row["text"], received_at=NOW
+        )
         result = classify(intake, rules)
         got = result.scenario.id if result.scenario else None
         want = row["expected_scenario"]
@@ -117,8 +149,10 @@ def score(rows: list[dict[str, Any]], rules: RuleSet, show: bool) -> Score:
             answered_right += got == want
             if show:
                 mark = "ok  " if got == want else "MISS"
-                print(f"    {mark} {row['id']} want {want} got {got} "
-                      f"({result.matched[0].rule}) {row['text'][:40]}")
+                print(
+                    f"    {mark} {row['id']} want {want} got {got} "
+                    f"({result.matched[0].rule}) {row['text'][:40]}"
+                )
     return Score(right, len(rows), null_right, null_total, answered, answered_right)
 
 
@@ -129,9 +163,11 @@ def run(experiment: Experiment, scratch: Path, show: bool) -> None:
     alone = load_rules(rules_dir, corpus=None)
     helped = load_rules(rules_dir, corpus=corpus)
     rows = labelled_rows([experiment.held_out])
-    print(f"{experiment.held_out}: rules {experiment.rules_commit} ({alone.version}), "
-          f"fallback trained on {', '.join(experiment.corpus_sets)} + old YAML examples "
-          f"({len(helped.similar or [])} texts)")
+    print(
+        f"{experiment.held_out}: rules {experiment.rules_commit} ({alone.version}), "
+        f"fallback trained on {', '.join(experiment.corpus_sets)} + old YAML examples "
+        f"({len(helped.similar or [])} texts)"
+    )
     parts = [("all", rows)]
     if experiment.blind_lines:
         parts.append((f"first {experiment.blind_lines}", rows[: experiment.blind_lines]))
@@ -145,8 +181,10 @@ def run(experiment: Experiment, scratch: Path, show: bool) -> None:
 
 
 def probe_out_of_scope(show: bool) -> None:
-    rows = [{"id": f"OOS-{n:02d}", "text": text, "expected_scenario": None}
-            for n, text in enumerate(OUT_OF_SCOPE_PROBE, 1)]
+    rows = [
+        {"id": f"OOS-{n:02d}", "text": text, "expected_scenario": None}
+        for n, text in enumerate(OUT_OF_SCOPE_PROBE, 1)
+    ]
     print(f"made-up out-of-scope calls, current rules and corpus: {len(rows)} lines")
     print(f"    rules alone:      {score(rows, load_rules(corpus=None), False).line()}")
     print(f"    rules + fallback: {score(rows, load_rules(), show).line()}")
