@@ -20,6 +20,7 @@ from domain.models import (
     AcceptInput,
     CallbackInput,
     ContactInput,
+    DismissInput,
     ExtensionDecision,
     ExtensionRequest,
     PauseInput,
@@ -182,6 +183,7 @@ UPDATES: list[tuple[str, str, type[BaseModel], tuple[Role, ...], str]] = [
     ("recheck", "recheck", RecheckInput, (Role.SENSOR_GATEWAY,), "Video re-detection result"),
     ("urge", "urge", UrgeInput, (), "Urge (催办) the assignee"),
     ("triage", "classify", TriageDecision, (), "Classify a ticket the rules could not"),
+    ("dismiss", "dismiss", DismissInput, (), "Close a triage ticket that is no work order"),
     ("rule-closure", "rule_closure", RuleClosureInput, (), "Close a ticket that cannot be fixed"),
 ]
 

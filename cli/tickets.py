@@ -18,6 +18,7 @@ from domain.models import (
     AfterPhoto,
     CallbackInput,
     ContactInput,
+    DismissInput,
     ExtensionDecision,
     ExtensionRequest,
     PauseInput,
@@ -252,6 +253,16 @@ def urge(ticket: TicketArg, person: AsOpt, note: str = "", as_json: JsonOpt = Fa
     _update(ticket, "urge", _message(UrgeInput, by=person, note=note), as_json)
 
 
+def dismiss(
+    ticket: TicketArg,
+    person: AsOpt,
+    reason: Annotated[str, typer.Option(help="Why it is no work order, e.g. 咨询类，已答复")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Close a triage ticket that is no work order (district dispatcher)."""
+    _update(ticket, "dismiss", _message(DismissInput, by=person, reason=reason), as_json)
+
+
 def close_unfixed(
     ticket: TicketArg,
     person: AsOpt,
@@ -367,7 +378,7 @@ def list_(
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     commands: list[Callable[..., None]] = [
         submit, accept, resolve, triage, callback, review, recheck, urge, status,
-        transfer, extend, contact, pause, resume,
+        transfer, extend, contact, pause, resume, dismiss,
     ]  # fmt: skip
     for command in commands:
         app.command()(command)

@@ -330,6 +330,13 @@ class ExtensionDecision(Message):
     note: str = Field(default="", max_length=2000)
 
 
+class DismissInput(Message):
+    """Update: a district dispatcher closes a triage ticket that is no work order."""
+
+    by: str = Field(min_length=1)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
 class StatusInput(Message):
     """Query input; empty today, a message so fields can be added."""
 

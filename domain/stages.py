@@ -72,10 +72,11 @@ class Stage(StrEnum):
     REOPENED = "reopened"  # closure check failed; back with the same person
     CLOSED = "closed"
     CLOSED_UNFIXED = "closed_unfixed"  # closed by ruling although the check never passed
+    DISMISSED = "dismissed"  # triage found no work order (a question, a wrong number)
 
     @property
     def is_final(self) -> bool:
-        return self in (Stage.CLOSED, Stage.CLOSED_UNFIXED)
+        return self in (Stage.CLOSED, Stage.CLOSED_UNFIXED, Stage.DISMISSED)
 
 
 class Clock(StrEnum):

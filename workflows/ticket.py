@@ -57,6 +57,8 @@ class TicketWorkflow(TicketUpdates):
         self._classification = await self._classify()
         if self._classification.needs_triage:
             await self._await_triage()
+            if self._dismissal is not None:
+                return await self._close()
         await self._dispatch()
         await self._await_acceptance()
         while not await self._work_and_verify():
@@ -92,9 +94,13 @@ class TicketWorkflow(TicketUpdates):
         return classification
 
     async def _await_triage(self) -> None:
-        """A district dispatcher classifies it by the `classify` update; nothing is dropped."""
+        """A district dispatcher classifies it by the `classify` update, or dismisses it as no
+        work order with a reason (`dismiss`); nothing is dropped silently."""
         await workflow.wait_condition(
-            lambda: self._classification is not None and not self._classification.needs_triage
+            lambda: (
+                self._dismissal is not None
+                or (self._classification is not None and not self._classification.needs_triage)
+            )
         )
 
     async def _dispatch(self) -> None:
@@ -152,8 +158,12 @@ class TicketWorkflow(TicketUpdates):
         await self._notify(NoticeKind.REOPENED, [self._assignee])
 
     async def _close(self) -> TicketOutcome:
-        fixed = self._ruling is None
-        if fixed:
+        fixed = self._ruling is None and self._dismissal is None
+        if self._dismissal is not None:
+            self._set_stage(
+                Stage.DISMISSED, "dismissed", by=self._dismissal.by, detail=self._dismissal.reason
+            )
+        elif fixed:
             self._set_stage(Stage.CLOSED, "closed")
         else:
             assert self._ruling is not None

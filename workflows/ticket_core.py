@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
         Assignment,
         CallbackInput,
         Classification,
+        DismissInput,
         DispatchPlan,
         ExtensionRequest,
         HistoryEntry,
@@ -88,6 +89,7 @@ class TicketCore:
         self._review: ReviewInput | None = None
         self._recheck: RecheckInput | None = None
         self._ruling: RuleClosureInput | None = None
+        self._dismissal: DismissInput | None = None
         self._deadlines: dict[Clock, datetime] = {}
         self._clock_start: dict[Clock, datetime] = {}
         self._clock_epoch: dict[Clock, int] = {clock: 0 for clock in Clock}

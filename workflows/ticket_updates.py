@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
         CallbackInput,
         Classification,
         ContactInput,
+        DismissInput,
         ExtensionDecision,
         ExtensionRequest,
         Pause,
@@ -454,6 +455,21 @@ class TicketUpdates(TicketClocks):
         assert self._assignee is not None
         if person_id != self._assignee.person_id:
             raise ValueError(f"{person_id} is not the assignee ({self._assignee.person_id})")
+
+    @workflow.update
+    def dismiss(self, request: DismissInput) -> TicketStatus:
+        """No work order after all (a question, praise, a wrong number): closed with the
+        reason, never dropped."""
+        self._dismissal = request
+        return self._status()
+
+    @dismiss.validator
+    def _validate_dismiss(self, request: DismissInput) -> None:
+        if self._stage is not Stage.TRIAGE:
+            raise ValueError(
+                f"ticket is {self._stage.value}; only a ticket waiting for triage can be "
+                "dismissed (a dispatched one is closed by close-unfixed)"
+            )
 
     @workflow.signal
     def alarm_event(self, event: AlarmEvent) -> None:

@@ -13,6 +13,7 @@ from domain.models import (
     AfterPhoto,
     AlarmEvent,
     CallbackInput,
+    DismissInput,
     RecheckInput,
     ResolveInput,
     ReviewInput,
@@ -313,3 +314,22 @@ async def test_a_firing_as_the_ticket_closes_opens_the_next_ticket_on_the_same_d
     # Local activities run at least once; the real register is idempotent on (ticket, event).
     events = [r.event for r in h.store.records if r.ticket_id == "T-CLS"]
     assert events[0] == "dispatched" and set(events) == {"dispatched", "closed"}
+
+
+async def test_a_triage_ticket_that_is_no_work_order_is_dismissed_with_its_reason(
+    h: Harness,
+) -> None:
+    handle = await h.start(intake("T-DIS", text="请问社保卡在哪里补办", received_at=now()))
+    assert (await h.status("T-DIS")).stage is Stage.TRIAGE
+    dismissal = DismissInput(by="P-DIST-D", reason="咨询类，已答复")
+    await tickets.update(h.client, "T-DIS", "dismiss", dismissal)
+    outcome = await handle.result()
+    assert outcome.stage is Stage.DISMISSED and not outcome.fixed
+    history = (await h.status("T-DIS")).history
+    assert history[-1].event == "dismissed" and history[-1].detail == "咨询类，已答复"
+
+
+async def test_a_dispatched_ticket_cannot_be_dismissed(h: Harness) -> None:
+    await h.start(intake("T-NDIS", scenario="PS03", received_at=now()))
+    with pytest.raises(TicketRejected, match="only a ticket waiting for triage"):
+        await tickets.update(h.client, "T-NDIS", "dismiss", DismissInput(by="P-DIST-D", reason="x"))
