@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import ahocorasick
 
@@ -58,6 +59,8 @@ class _PhraseUses:
 
 # A hit is (start, end exclusive, phrase): plain tuples keep the hot loop cheap.
 _Hit = tuple[int, int, str]
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,43 @@ class TextMatcher:
         for phrase in self._uses:
             self._automaton.add_word(phrase, phrase)
         self._automaton.make_automaton()
+        self._compile_lookups()
+
+    def _compile_lookups(self) -> None:
+        """Per-phrase tables for the scan, each holding only the phrases that need it.
+
+        Why: the scan then does one dictionary lookup per question ("is this a cue?",
+        "which keywords?") instead of reading a _PhraseUses object's attributes, and
+        combos are numbered so their bookkeeping keys are small ints, not tuples.
+        """
+        combo_ids = {
+            (sid, index): combo_id
+            for combo_id, (sid, index) in enumerate(
+                (sid, index) for sid, combos in self._combos.items()
+                for index in range(len(combos))
+            )
+        }
+        self._combo_table = [self._combos[sid][index] for sid, index in combo_ids]
+        self._cue_windows = {
+            phrase: uses.cue_window for phrase, uses in self._uses.items()
+            if uses.cue_window is not None
+        }
+        self._keyword_matches = {
+            phrase: tuple((m.scenario_id, m.weight, m) for m in uses.keywords)
+            for phrase, uses in self._uses.items() if uses.keywords
+        }
+        self._hit_effects = {
+            phrase: (
+                tuple(uses.vetoes),
+                uses.out_of_scope,
+                tuple((combo_ids[sid, combo], group) for sid, combo, group in uses.combo_groups),
+            )
+            for phrase, uses in self._uses.items()
+            if uses.vetoes or uses.out_of_scope or uses.combo_groups
+        }
+        self._gate_keys = {
+            phrase: tuple(uses.gates) for phrase, uses in self._uses.items() if uses.gates
+        }
 
     # ------------------------------------------------------------------ build
 
@@ -146,15 +186,17 @@ class TextMatcher:
         hits: list[_Hit] = []
         tight_ends: set[int] = set()  # a phrase starting here is denied ("没|困人")
         wide_ends: list[int] = []
-        uses = self._uses
+        cue_window = self._cue_windows.get
         for end_index, phrase in self._automaton.iter(text):
-            hit = (end_index - len(phrase) + 1, end_index + 1, phrase)
-            window = uses[phrase].cue_window
-            if window == 0:
-                tight_ends.add(hit[1])
-            elif window is not None and not _is_question(text, hit[0]):
-                wide_ends.append(hit[1])
-            hits.append(hit)
+            end = end_index + 1
+            start = end - len(phrase)
+            window = cue_window(phrase)
+            if window is not None:
+                if window == 0:
+                    tight_ends.add(end)
+                elif not _is_question(text, start):
+                    wide_ends.append(end)
+            hits.append((start, end, phrase))
         if not tight_ends and not wide_ends:
             return hits
         return [
@@ -175,44 +217,53 @@ class TextMatcher:
     def verdict(self, raw_text: str) -> TextVerdict:
         text = normalise(raw_text)
         hits = self._hits(text)
-        uses = self._uses
         scores: dict[str, float] = {}
         credits: dict[str, list[RuleMatch]] = {}
         vetoed: set[str] = set()
         out_of_scope: list[RuleMatch] = []
 
-        def credit(match: RuleMatch) -> None:
-            scores[match.scenario_id] = scores.get(match.scenario_id, 0.0) + match.weight
-            credits.setdefault(match.scenario_id, []).append(match)
-
+        keyword_matches = self._keyword_matches
         seen: set[str] = set()
-        for _, _, phrase in _outermost([h for h in hits if uses[h[2]].keywords]):
+        for _, _, phrase in _outermost([h for h in hits if h[2] in keyword_matches]):
             if phrase not in seen:
                 seen.add(phrase)
-                for match in uses[phrase].keywords:
-                    credit(match)
+                for sid, weight, match in keyword_matches[phrase]:
+                    scores[sid] = scores.get(sid, 0.0) + weight
+                    _append(credits, sid, match)
 
         seen.clear()
-        combo_hits: dict[tuple[str, int], dict[int, list[_Hit]]] = {}
+        hit_effects = self._hit_effects
+        combo_hits: dict[int, dict[int, list[_Hit]]] = {}
         for hit in hits:
-            phrase_uses = uses[hit[2]]
-            if phrase_uses.vetoes:
-                vetoed.update(phrase_uses.vetoes)
-            if phrase_uses.out_of_scope and hit[2] not in seen:
+            effects = hit_effects.get(hit[2])
+            if effects is None:
+                continue
+            vetoes, oos_match, combo_groups = effects
+            if vetoes:
+                vetoed.update(vetoes)
+            if oos_match is not None and hit[2] not in seen:
                 seen.add(hit[2])
-                out_of_scope.append(phrase_uses.out_of_scope)
-            for sid, combo_index, group_index in phrase_uses.combo_groups:
-                groups = combo_hits.setdefault((sid, combo_index), {})
-                groups.setdefault(group_index, []).append(hit)
+                out_of_scope.append(oos_match)
+            for combo_id, group_index in combo_groups:
+                groups = combo_hits.get(combo_id)
+                if groups is None:
+                    combo_hits[combo_id] = {group_index: [hit]}
+                else:
+                    _append(groups, group_index, hit)
 
-        for (sid, combo_index), groups in combo_hits.items():
-            combo, match = self._combos[sid][combo_index]
+        combo_table = self._combo_table
+        for combo_id, groups in combo_hits.items():
+            combo, match = combo_table[combo_id]
             if len(groups) == len(combo.all) and _close_enough(
                 list(groups.values()), combo.within
             ):
-                credit(match)
+                sid = match.scenario_id
+                scores[sid] = scores.get(sid, 0.0) + match.weight
+                _append(credits, sid, match)
         for pattern in self._fired_patterns(text, hits):
-            credit(pattern.match)
+            sid = pattern.match.scenario_id
+            scores[sid] = scores.get(sid, 0.0) + pattern.match.weight
+            _append(credits, sid, pattern.match)
 
         for sid in vetoed:
             scores.pop(sid, None)
@@ -221,8 +272,11 @@ class TextMatcher:
     def _fired_patterns(
         self, text: str, hits: list[_Hit]
     ) -> Iterable[_CompiledPattern]:
-        gated = {key for hit in hits for key in self._uses[hit[2]].gates}
-        for sid, pattern_index in gated:
+        gate_keys = self._gate_keys
+        gated = {key for hit in hits if hit[2] in gate_keys for key in gate_keys[hit[2]]}
+        # Sorted: a set's order follows the per-process string hash, and the matched
+        # list (part of the Classification) must read the same in every process.
+        for sid, pattern_index in sorted(gated):
             pattern = self._patterns[sid][pattern_index]
             if pattern.regex.search(text):
                 yield pattern
@@ -255,6 +309,15 @@ class TextMatcher:
             reason = f"confidence {confidence:g} below threshold {self._engine.threshold:g}"
             return TextVerdict(None, confidence, top, shown, reason)
         return TextVerdict(top, confidence, runner, shown, f"text score {top_score:g}")
+
+
+def _append(lists: dict[_K, list[_V]], key: _K, item: _V) -> None:
+    """lists[key].append(item), without setdefault's throwaway list on every call."""
+    found = lists.get(key)
+    if found is None:
+        lists[key] = [item]
+    else:
+        found.append(item)
 
 
 def _is_question(text: str, cue_start: int) -> bool:
