@@ -36,13 +36,20 @@ _FULLWIDTH[0x3000] = 0x20
 
 
 _NEEDS_FOLDING = re.compile("[A-Z\uFF01-\uFF5E\u3000]")
+_FULLWIDTH_RUN = re.compile("[\uFF01-\uFF5E\u3000]+")
+
+
+def _half_width(run: re.Match[str]) -> str:
+    return run.group().translate(_FULLWIDTH)
 
 
 def normalise(text: str) -> str:
     """Fold full-width ASCII to half-width and lowercase, so "ＫＴＶ" matches "ktv"."""
-    if _NEEDS_FOLDING.search(text) is None:  # most texts: skip the slow translate
+    if _NEEDS_FOLDING.search(text) is None:  # many texts: nothing to fold
         return text
-    return text.translate(_FULLWIDTH).lower()
+    # Translating only the full-width runs (mostly "，" and "？") is half the cost of
+    # translating every character; the result is the same.
+    return _FULLWIDTH_RUN.sub(_half_width, text).lower()
 
 
 @dataclass
@@ -100,17 +107,19 @@ class TextMatcher:
         for cue in engine.tight_negation_cues:
             self._use(cue).cue_window = 0
         self._automaton = ahocorasick.Automaton()
-        for phrase in self._uses:
-            self._automaton.add_word(phrase, phrase)
+        for phrase, uses in self._uses.items():
+            # The value carries what the scan needs at once: no len() or lookup per hit.
+            self._automaton.add_word(phrase, (phrase, len(phrase), uses.cue_window))
         self._automaton.make_automaton()
         self._compile_lookups()
 
     def _compile_lookups(self) -> None:
         """Per-phrase tables for the scan, each holding only the phrases that need it.
 
-        Why: the scan then does one dictionary lookup per question ("is this a cue?",
-        "which keywords?") instead of reading a _PhraseUses object's attributes, and
-        combos are numbered so their bookkeeping keys are small ints, not tuples.
+        Why: the scan then does one dictionary lookup per question ("which keywords?",
+        "what does this hit veto or complete?") instead of reading a _PhraseUses
+        object's attributes, and combos are numbered so their bookkeeping keys are
+        small ints, not tuples.
         """
         combo_ids = {
             (sid, index): combo_id
@@ -120,10 +129,6 @@ class TextMatcher:
             )
         }
         self._combo_table = [self._combos[sid][index] for sid, index in combo_ids]
-        self._cue_windows = {
-            phrase: uses.cue_window for phrase, uses in self._uses.items()
-            if uses.cue_window is not None
-        }
         self._keyword_matches = {
             phrase: tuple((m.scenario_id, m.weight, m) for m in uses.keywords)
             for phrase, uses in self._uses.items() if uses.keywords
@@ -186,11 +191,9 @@ class TextMatcher:
         hits: list[_Hit] = []
         tight_ends: set[int] = set()  # a phrase starting here is denied ("没|困人")
         wide_ends: list[int] = []
-        cue_window = self._cue_windows.get
-        for end_index, phrase in self._automaton.iter(text):
+        for end_index, (phrase, length, window) in self._automaton.iter(text):
             end = end_index + 1
-            start = end - len(phrase)
-            window = cue_window(phrase)
+            start = end - length
             if window is not None:
                 if window == 0:
                     tight_ends.add(end)
