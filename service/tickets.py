@@ -206,6 +206,8 @@ def _cause_message(exc: WorkflowUpdateFailedError) -> str:
 
 def _rpc_error(ticket_id: str, exc: RPCError) -> TicketError:
     if exc.status is RPCStatusCode.NOT_FOUND:
+        if "completed" in exc.message.lower():  # the run has ended: the ticket exists
+            return TicketRejected(f"ticket {ticket_id} is closed; it takes no more actions")
         return TicketNotFound(f"no ticket {ticket_id}")
     if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
         return TicketUnavailable(f"Temporal is unavailable: {exc.message}")

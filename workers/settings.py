@@ -14,6 +14,11 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
+def _var_dir() -> Path:
+    """Where local state lives: Temporal's and our SQLite files, logs, the mail outbox."""
+    return Path(_env("CITYOPS_VAR", str(PROJECT_ROOT / "var")))
+
+
 @dataclass(frozen=True)
 class Settings:
     temporal_address: str = field(
@@ -22,13 +27,9 @@ class Settings:
     temporal_namespace: str = field(default_factory=lambda: _env("TEMPORAL_NAMESPACE", "default"))
     task_queue: str = field(default_factory=lambda: _env("CITYOPS_TASK_QUEUE", "cityops-tickets"))
     database_url: str = field(
-        default_factory=lambda: _env(
-            "DATABASE_URL", f"sqlite:///{PROJECT_ROOT / 'var' / 'cityops.db'}"
-        )
+        default_factory=lambda: _env("DATABASE_URL", f"sqlite:///{_var_dir() / 'cityops.db'}")
     )
-    var_dir: Path = field(
-        default_factory=lambda: Path(_env("CITYOPS_VAR", str(PROJECT_ROOT / "var")))
-    )
+    var_dir: Path = field(default_factory=lambda: _var_dir())
     api_host: str = field(default_factory=lambda: _env("CITYOPS_API_HOST", "127.0.0.1"))
     api_port: int = field(default_factory=lambda: int(_env("CITYOPS_API_PORT", "8080")))
     public_url: str = field(

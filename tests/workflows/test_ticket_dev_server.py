@@ -12,6 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 from domain.models import AcceptInput, CallbackInput, ResolveInput
 from domain.stages import CallbackResult, Stage
 from service import tickets
+from service.tickets import TicketRejected
 from tests.conftest import eventually
 from tests.workflows.harness import Harness, intake, running
 
@@ -34,6 +35,8 @@ async def test_lifecycle_on_the_dev_server_closes_after_a_satisfied_callback(h: 
     )
     outcome = await handle.result()
     assert outcome.stage is Stage.CLOSED
+    with pytest.raises(TicketRejected, match="DEV-1 is closed; it takes no more actions"):
+        await tickets.update(h.client, "DEV-1", "accept", AcceptInput(person_id="P-T01-D"))
 
     async def listed_closed() -> None:
         rows = await tickets.list_tickets(h.client, "TicketId='DEV-1' AND TicketStage='closed'")
