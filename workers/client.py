@@ -1,11 +1,32 @@
-"""One way to connect to Temporal: the pydantic data converter, settings from the environment."""
+"""One way to connect to Temporal: the pydantic data converter, settings from the environment
+(plain gRPC for the dev server; an API key or mTLS client certificate for a secured cluster)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import TLSConfig
 
 from workers.settings import Settings, get_settings
+
+
+def connection_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for Client.connect beyond address and namespace."""
+    options: dict[str, Any] = {}
+    if settings.temporal_tls_cert or settings.temporal_tls_key:
+        if not (settings.temporal_tls_cert and settings.temporal_tls_key):
+            raise ValueError("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together")
+        options["tls"] = TLSConfig(
+            client_cert=Path(settings.temporal_tls_cert).read_bytes(),
+            client_private_key=Path(settings.temporal_tls_key).read_bytes(),
+        )
+    if settings.temporal_api_key:
+        options["api_key"] = settings.temporal_api_key
+        options.setdefault("tls", True)
+    return options
 
 
 async def connect(settings: Settings | None = None) -> Client:
@@ -14,4 +35,5 @@ async def connect(settings: Settings | None = None) -> Client:
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
+        **connection_options(settings),
     )
