@@ -30,9 +30,17 @@ from rules.text import normalise
 _NOT_TEXT = re.compile(r"[\s\u3000-\u303f\uff00-\uff0f\uff1a-\uff20!-/:-@\[-`{-~]+")
 # Grams are characters and pairs: trigrams measured no better, and cost a third more
 # to load.
-# Sublinear term frequency 1 + ln(n) for the counts a short text has: a table lookup
-# is cheaper than a log call per gram when the corpus is vectorised at load.
-_TF = tuple(1.0 + math.log(n) if n else 0.0 for n in range(64))
+
+
+class _SublinearTf(dict[int, float]):
+    """1 + ln(n), remembered: a lookup is cheaper than a log call per gram at load."""
+
+    def __missing__(self, count: int) -> float:
+        self[count] = value = 1.0 + math.log(count)
+        return value
+
+
+_TF = _SublinearTf()
 
 
 def _norm(vector: dict[str, float]) -> float:
@@ -101,12 +109,13 @@ class SimilarityIndex:
         # Grams in more than max_spread of the texts ("来电", "的") say nothing about the
         # scenario and would make every lookup walk most of the index: left out.
         common = max(max_spread * len(self._texts), 1)  # a gram of one text always counts
+        # Every idf is at least 1, so 0 can mark a common gram: one lookup answers both
+        # "is it common?" and "what is its idf?".
         self._idf = {
-            gram: math.log(total / (df + 1)) + 1.0
-            for gram, df in frequency.items() if df <= common
+            gram: math.log(total / (df + 1)) + 1.0 if df <= common else 0.0
+            for gram, df in frequency.items()
         }
         self._unseen_idf = math.log(total) + 1.0  # a gram no labelled text has
-        self._common = frozenset(frequency) - frozenset(self._idf)
         postings: defaultdict[str, list[tuple[int, float]]] = defaultdict(list)
         for index, counts in enumerate(doc_grams):
             raw = self._raw_weights(counts)
@@ -120,11 +129,8 @@ class SimilarityIndex:
 
     def _raw_weights(self, counts: Counter[str]) -> dict[str, float]:
         """Sublinear TF × IDF of each gram that says something about the scenario."""
-        idf, unseen, common, tf = self._idf, self._unseen_idf, self._common, _TF
-        return {
-            g: (tf[n] if n < len(tf) else 1.0 + math.log(n)) * idf.get(g, unseen)
-            for g, n in counts.items() if g not in common
-        }
+        idf, unseen, tf = self._idf.get, self._unseen_idf, _TF
+        return {g: tf[n] * weight for g, n in counts.items() if (weight := idf(g, unseen))}
 
     def _weigh(self, counts: Counter[str]) -> dict[str, float]:
         """Sublinear TF × IDF, scaled to unit length (so dot product = cosine)."""
