@@ -26,6 +26,7 @@ SETS = (
     "rules_holdout_2",
     "rules_holdout_3",
     "rules_holdout_4",
+    "rules_holdout_5",
 )
 
 
