@@ -276,50 +276,31 @@ def test_regression_set_written_apart_from_dev_stays_at_least_95_percent() -> No
     assert right / len(rows) >= 0.95, f"{right}/{len(rows)}"
 
 
-def test_second_held_out_set_stays_at_least_95_percent() -> None:
-    # H2-0001…0257 were written without reading the rule files (other wording, indirect
-    # descriptions, several topics, negations, out-of-scope calls), H2-0258… as a harder
-    # probe afterwards: a vocabulary change that overfits one set shows here.
-    rows = _lines("rules_holdout_2.jsonl")
-    right = _right(rows)
-    assert len(rows) == 328
-    assert sum(1 for row in rows if row["expected_scenario"] is None) == 34
-    assert right / len(rows) >= 0.95, f"{right}/{len(rows)}"
-
-
-def test_third_held_out_set_stays_at_least_95_percent() -> None:
-    # H3-0001…0290 were written without reading the rule files: summaries, rambling
-    # and dialect calls, terse ones, typos (燃汽, 红路灯), brand names, corrections
-    # ("不是噪音的问题，是…") and 33 out-of-scope calls. It scored 86.6% before tuning.
-    rows = _lines("rules_holdout_3.jsonl")
-    right = _right(rows)
-    assert len(rows) == 290
-    assert sum(1 for row in rows if row["expected_scenario"] is None) == 33
-    assert right / len(rows) >= 0.95, f"{right}/{len(rows)}"
-
-
-def test_fourth_held_out_set_stays_at_least_95_percent() -> None:
-    # H4-0001…0265 were written without reading the rule files: Shanghainese calls,
-    # homophones (燃起味, 施功), symptoms (a pipe dug through, a road that sinks and
-    # cracks), English calls, several issues with one main complaint, corrections and
-    # 27 out-of-scope calls (tax, wrong number, thanks for a repaired lamp). It scored
+# Each held-out set was written without reading the rule files, then scored before any
+# tuning (the figure in the comment); a vocabulary change that overfits one set shows here.
+HELD_OUT = [
+    # H2: other wording, indirect descriptions, several topics, negations; H2-0258… a
+    # harder probe written afterwards. 89.5% on the blind part before tuning.
+    ("rules_holdout_2.jsonl", 328, 34),
+    # H3: summaries, rambling and dialect calls, terse ones, typos (燃汽, 红路灯), brand
+    # names, corrections ("不是噪音的问题，是…"). 86.6% before tuning.
+    ("rules_holdout_3.jsonl", 290, 33),
+    # H4: Shanghainese calls, homophones (燃起味, 施功), symptoms (a pipe dug through, a
+    # road that sinks and cracks), English calls, tax and wrong-number calls.
     # 94.0% with rules + fallback (90.9% rules alone) before tuning.
-    rows = _lines("rules_holdout_4.jsonl")
-    right = _right(rows)
-    assert len(rows) == 265
-    assert sum(1 for row in rows if row["expected_scenario"] is None) == 27
-    assert right / len(rows) >= 0.95, f"{right}/{len(rows)}"
+    ("rules_holdout_4.jsonl", 265, 27),
+    # H5: long calls with one main complaint, elderly callers, business owners,
+    # "能不能管管…" questions, near-miss pairs (street light vs signal, night vs day
+    # construction noise, group rental vs extension, a leak vs a burst main).
+    # 93.6% with rules + fallback (92.1% rules alone) before tuning.
+    ("rules_holdout_5.jsonl", 203, 21),
+]
 
 
-def test_fifth_held_out_set_stays_at_least_95_percent() -> None:
-    # H5-0001…0203 were written without reading the rule files: long calls with one
-    # main complaint among several, elderly callers describing things indirectly,
-    # business owners, "能不能管管…" questions, wrong-department framings, times and
-    # amounts, near-miss pairs (street light vs signal, night vs day construction noise,
-    # group rental vs extension, a leak vs a burst main) and 21 out-of-scope calls. It
-    # scored 93.6% with rules + fallback (92.1% rules alone) before tuning.
-    rows = _lines("rules_holdout_5.jsonl")
+@pytest.mark.parametrize(("file", "lines", "nulls"), HELD_OUT, ids=lambda v: str(v))
+def test_held_out_set_stays_at_least_95_percent(file: str, lines: int, nulls: int) -> None:
+    rows = _lines(file)
     right = _right(rows)
-    assert len(rows) == 203
-    assert sum(1 for row in rows if row["expected_scenario"] is None) == 21
+    assert len(rows) == lines
+    assert sum(1 for row in rows if row["expected_scenario"] is None) == nulls
     assert right / len(rows) >= 0.95, f"{right}/{len(rows)}"
