@@ -243,7 +243,7 @@ class AlarmIntake:
                 start_signal_args=[event],
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                static_summary=static_summary(intake),
+                static_summary=static_summary(intake, classification.scenario),
                 search_attributes=sa.initial(intake),
             )
         except RPCError as exc:

@@ -30,7 +30,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCStatusCode
 
 from domain.alarms import ALARM_TICKET_PREFIX
-from domain.models import StatusInput, TicketIntake, TicketStatus
+from domain.models import ScenarioRef, StatusInput, TicketIntake, TicketStatus
 from domain.zones import SHANGHAI
 from rules.classify import classify
 from rules.load import default_rules
@@ -86,10 +86,9 @@ def new_ticket_id(received_at: datetime, external_id: str | None = None) -> str:
     return f"PD{day}{secrets.token_hex(4).upper()}"
 
 
-def static_summary(intake: TicketIntake) -> str:
+def static_summary(intake: TicketIntake, scenario: ScenarioRef | None) -> str:
     """The one line the Temporal UI lists: number, scenario (as the rules read it at
     intake; the workflow's own classification is in its details) and the place."""
-    scenario = classify(intake, default_rules()).scenario
     what = f"{scenario.id} {scenario.name_zh}" if scenario else "待分类"
     place = intake.address or (intake.alarm.site if intake.alarm else None) or ""
     return f"{intake.ticket_id} · {what} · {place[:60]}".rstrip(" ·")
@@ -107,7 +106,7 @@ async def submit(client: Client, intake: TicketIntake, task_queue: str) -> Submi
             # Running or closed, a second start of the same number is refused: one ticket.
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=static_summary(intake),
+            static_summary=static_summary(intake, classify(intake, default_rules()).scenario),
             search_attributes=sa.initial(intake),
         )
     except WorkflowAlreadyStartedError:
