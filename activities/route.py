@@ -1,5 +1,6 @@
-"""Routing activities: locate a ticket, pick its unit and on-duty person, and re-plan it
-after a return (退单) or a transfer. Each returns a RoutePlan the workflow snapshots.
+"""Routing activities: re-plan a ticket after a return (退单) or a transfer. Each returns a
+RoutePlan the workflow snapshots. (The first route is planned by `plan_dispatch` in
+activities/dispatch.py, through the same OrgRouter.)
 
 The router (organisation, areas, rules) is built once per worker and reused, so these
 are cheap enough to run as local activities. A unit code that does not exist can never
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from domain.models import ReturnRequest, RoutePlan, RouteRequest, TransferRequest
+from domain.models import ReturnRequest, RoutePlan, TransferRequest
 from org.directory import OrgError
 from org.routing import OrgRouter
 
@@ -22,11 +23,6 @@ from org.routing import OrgRouter
 class RoutingActivities:
     def __init__(self, router: OrgRouter) -> None:
         self._router = router
-
-    @activity.defn(name="route_ticket")
-    def route_ticket(self, request: RouteRequest) -> RoutePlan:
-        with _org_errors_are_final():
-            return self._router.route(request.scenario, request.intake, request.at)
 
     @activity.defn(name="return_ticket")
     def return_ticket(self, request: ReturnRequest) -> RoutePlan:

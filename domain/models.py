@@ -546,14 +546,6 @@ class TransferInput(Message):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-class RouteRequest(Message):
-    """Activity input: locate the ticket and plan its route at a given instant."""
-
-    intake: TicketIntake
-    scenario: ScenarioRef
-    at: AwareDatetime
-
-
 class ReturnRequest(Message):
     current: RoutePlan
     reason: ReturnReason

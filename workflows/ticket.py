@@ -134,8 +134,8 @@ class TicketWorkflow(TicketUpdates):
         await self._follow_chain(Clock.RESOLVE, done=lambda: self._resolution is not None)
         if self._ruling is not None:
             return True
-        self._set_stage(Stage.VERIFYING, "verifying", detail=self._effective_closure_check().value)
         check = self._effective_closure_check()
+        self._set_stage(Stage.VERIFYING, "verifying", detail=check.value)
         if check is ClosureCheck.CALLBACK:
             return await self._verify_by_callback()
         if check is ClosureCheck.PHOTO_REVIEW:

@@ -11,7 +11,7 @@ from domain.models import (
     ReturnReason,
     ReturnReasonCode,
     ReturnRequest,
-    RouteRequest,
+    RoutePlan,
     TicketIntake,
     TransferRequest,
 )
@@ -22,23 +22,25 @@ from tests.org.conftest import catalogue_scenario
 AT = datetime.fromisoformat("2026-11-27T10:00+08:00")
 
 
+ROUTER = OrgRouter.demo()
+
+
 @pytest.fixture(scope="module")
 def activities() -> RoutingActivities:
-    return RoutingActivities(OrgRouter.demo())
+    return RoutingActivities(ROUTER)
 
 
-def _request(address: str | None, lat: float | None, lon: float | None) -> RouteRequest:
+def _first_route(address: str | None, lat: float | None, lon: float | None) -> RoutePlan:
+    """The route plan_dispatch takes for a CA01 ticket, through the same router."""
     intake = TicketIntake(
         ticket_id="PD-1", source=Source.HOTLINE, text="垃圾满了", address=address,
         lat=lat, lon=lon, received_at=AT,
     )  # fmt: skip
-    return RouteRequest(intake=intake, scenario=catalogue_scenario("CA01"), at=AT)
+    return ROUTER.route(catalogue_scenario("CA01"), intake, AT)
 
 
-def test_route_ticket_locates_by_coordinates_and_routes_to_a_station(
-    activities: RoutingActivities,
-) -> None:
-    plan = ActivityEnvironment().run(activities.route_ticket, _request(None, 31.2051, 121.6003))
+def test_first_route_locates_by_coordinates_and_routes_to_a_station() -> None:
+    plan = _first_route(None, 31.2051, 121.6003)
     assert plan.street_code == "T01"
     assert plan.assignee.tier is Tier.VILLAGE
     assert plan.assignee.unit_code == plan.station_code
@@ -46,7 +48,7 @@ def test_route_ticket_locates_by_coordinates_and_routes_to_a_station(
 
 def test_return_and_transfer_activities_replan_the_ticket(activities: RoutingActivities) -> None:
     env = ActivityEnvironment()
-    plan = env.run(activities.route_ticket, _request("浦东新区唐镇唐陆路1号", None, None))
+    plan = _first_route("浦东新区唐镇唐陆路1号", None, None)
     assert plan.assignee.unit_code == "T07"  # station unknown: the sub-center assigns one
     returned = env.run(
         activities.return_ticket,
@@ -66,7 +68,7 @@ def test_return_and_transfer_activities_replan_the_ticket(activities: RoutingAct
 
 
 def test_an_unknown_unit_fails_the_activity_for_good(activities: RoutingActivities) -> None:
-    plan = ActivityEnvironment().run(activities.route_ticket, _request(None, 31.2051, 121.6003))
+    plan = _first_route(None, 31.2051, 121.6003)
     with pytest.raises(ApplicationError) as caught:
         ActivityEnvironment().run(
             activities.transfer_ticket,
