@@ -41,7 +41,15 @@ from activities.channels import (
 from activities.delivery_log import DeliveryLog, channel_key
 from activities.notice_text import render_notice, ticket_url
 from api.tokens import accept_url, sign_accept_token
-from domain.models import ContactChannel, DeliveryFailure, Notice, NoticeReceipt, Recipient
+from domain.models import (
+    HOTLINE_DESK_ID,
+    ChannelKind,
+    ContactChannel,
+    DeliveryFailure,
+    Notice,
+    NoticeReceipt,
+    Recipient,
+)
 from domain.stages import NoticeKind
 from workers.settings import Settings, get_settings
 
@@ -55,6 +63,32 @@ class ContactDirectory(Protocol):
     def channels_for(self, person_id: str) -> list[ContactChannel]:
         """The person's channels, most preferred first; LookupError for an unknown person."""
         ...
+
+
+class WithHotlineDesk:
+    """The organisation's directory plus the hotline callback desk, which is configured
+    for the deployment rather than kept in the organisation."""
+
+    def __init__(self, directory: ContactDirectory, hotline: list[ContactChannel]) -> None:
+        self._directory = directory
+        self._hotline = hotline
+
+    def channels_for(self, person_id: str) -> list[ContactChannel]:
+        if person_id == HOTLINE_DESK_ID:
+            return list(self._hotline)
+        return self._directory.channels_for(person_id)
+
+
+def parse_contact(value: str) -> ContactChannel:
+    """`email:desk@example.org` or `webhook:https://…` → a channel; ValueError says why."""
+    kind, sep, target = value.partition(":")
+    if not sep or not target:
+        raise ValueError(f"contact {value!r}: expected kind:target, e.g. email:desk@example.org")
+    try:
+        return ContactChannel(kind=ChannelKind(kind), target=target)
+    except ValueError as exc:
+        kinds = ", ".join(k.value for k in ChannelKind)
+        raise ValueError(f"contact {value!r}: kind must be one of {kinds}") from exc
 
 
 class ChannelSender(Protocol):

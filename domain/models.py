@@ -346,6 +346,11 @@ class StatusInput(Message):
 # --------------------------------------------------------------------------- notices
 
 
+# The 12345 hotline's callback desk: not one of the three tiers but the hotline system,
+# reached through channels configured for the deployment (CITYOPS_HOTLINE_CONTACT).
+HOTLINE_DESK_ID = "hotline"
+
+
 class Recipient(Message):
     person_id: str
     name: str

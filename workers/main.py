@@ -65,7 +65,7 @@ def production_activities(settings: Settings) -> list[Callable[..., Any]]:
     """The real activities: rules, organisation database, channels, store."""
     from activities.delivery_log import SqlDeliveryLog
     from activities.dispatch import DispatchActivities
-    from activities.notify import NotifyActivities
+    from activities.notify import NotifyActivities, WithHotlineDesk, parse_contact
     from activities.route import RoutingActivities
     from activities.store import StoreActivities
     from db.engine import get_engine
@@ -74,7 +74,7 @@ def production_activities(settings: Settings) -> list[Callable[..., Any]]:
     router = OrgRouter.from_database(settings.database_url)
     dispatch = DispatchActivities(router=router)
     notify = NotifyActivities(
-        directory=router.directory,
+        directory=WithHotlineDesk(router.directory, [parse_contact(settings.hotline_contact)]),
         delivery_log=SqlDeliveryLog(get_engine(settings.database_url)),
         settings=settings,
     )

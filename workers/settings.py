@@ -38,6 +38,12 @@ class Settings:
     secret: str = field(default_factory=lambda: _env("CITYOPS_SECRET", "dev-secret-change-me"))
     ui_port: int = field(default_factory=lambda: int(_env("CITYOPS_UI_PORT", "8233")))
     log_format: str = field(default_factory=lambda: _env("CITYOPS_LOG_FORMAT", "console"))
+    # How the 12345 hotline's callback desk is reached: "kind:target", e.g. a webhook URL.
+    hotline_contact: str = field(
+        default_factory=lambda: _env(
+            "CITYOPS_HOTLINE_CONTACT", "email:hotline@pudong.cityops.example"
+        )
+    )
     # A secured Temporal cluster (Temporal Cloud or mTLS): an API key, or client cert + key.
     temporal_api_key: str = field(default_factory=lambda: _env("TEMPORAL_API_KEY", ""))
     temporal_tls_cert: str = field(default_factory=lambda: _env("TEMPORAL_TLS_CERT", ""))

@@ -14,6 +14,7 @@ from temporalio.common import RetryPolicy, SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
     from domain.models import (
+        HOTLINE_DESK_ID,
         AlarmEvent,
         Assignment,
         CallbackInput,
@@ -54,7 +55,7 @@ RECORD_TIMEOUT = timedelta(seconds=30)
 ROUTE_TIMEOUT = timedelta(seconds=30)
 ROUTE_RETRY = RetryPolicy(maximum_attempts=5)
 HOTLINE_DESK = Recipient(
-    person_id="hotline", name="12345热线回访", unit_code="HOTLINE", tier=Tier.DISTRICT
+    person_id=HOTLINE_DESK_ID, name="12345热线回访", unit_code="HOTLINE", tier=Tier.DISTRICT
 )
 
 

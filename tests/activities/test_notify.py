@@ -338,3 +338,30 @@ async def test_each_recipient_gets_a_link_only_they_can_use(harness: Harness) ->
     li_token = to_li.body["accept_url"].rsplit("/", 1)[1]
     assert verify_accept_token(zhang_token, SECRET, NOW).person_id == "p-zhang"
     assert verify_accept_token(li_token, SECRET, NOW).person_id == "p-li"
+
+
+def test_the_hotline_desk_is_reached_through_its_configured_channel() -> None:
+    from activities.notify import WithHotlineDesk, parse_contact
+    from domain.models import HOTLINE_DESK_ID, ChannelKind
+
+    class Organisation:
+        def channels_for(self, person_id: str) -> list[ContactChannel]:
+            if person_id != "P-1":
+                raise LookupError(person_id)
+            return [ContactChannel(kind=ChannelKind.EMAIL, target="p1@example.org")]
+
+    desk = parse_contact("webhook:http://127.0.0.1:9/callbacks")
+    directory = WithHotlineDesk(Organisation(), [desk])
+    assert directory.channels_for(HOTLINE_DESK_ID) == [desk]
+    assert directory.channels_for("P-1")[0].target == "p1@example.org"
+    with pytest.raises(LookupError):
+        directory.channels_for("P-2")
+
+
+def test_a_malformed_hotline_contact_names_the_problem() -> None:
+    from activities.notify import parse_contact
+
+    with pytest.raises(ValueError, match="expected kind:target"):
+        parse_contact("hotline@example.org")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        parse_contact("fax:021-12345")
