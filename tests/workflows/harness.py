@@ -6,8 +6,9 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -17,12 +18,34 @@ from activities.route import RoutingActivities
 from activities.testing import FakeRouter, RecordingNotifier, RecordingStore
 from domain.models import TicketIntake, TicketStatus
 from domain.stages import Source, Stage
+from org.models import DISTRICT_CENTER
 from org.routing import OrgRouter
 from rules.calendar import WorkingHours
 from service import tickets
 from tests.conftest import eventually, fresh_queue
 from workers.main import build_worker
 from workflows.ticket import TicketWorkflow
+
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+async def advance_to_local_hour(env: WorkflowEnvironment, hour: int) -> datetime:
+    """Move the time-skipping server's clock to the next HH:00 Shanghai time and return that
+    instant: rosters change with the hour, so a test that depends on who is on duty pins
+    the hour instead of inheriting the wall clock's."""
+    current = (await env.get_current_time()).astimezone(SHANGHAI)
+    target = current.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if target <= current:
+        target += timedelta(days=1)
+    await env.sleep(target - current)
+    return target.astimezone(UTC)
+
+
+def on_duty_district_dispatcher(at: datetime) -> str:
+    """Who the seeded demo organisation puts on duty at the district center at `at`: the
+    organisation answers, the test does not assume a shift."""
+    return OrgRouter.demo().directory.on_duty(DISTRICT_CENTER, at).id
 
 
 @dataclass

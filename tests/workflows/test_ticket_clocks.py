@@ -3,13 +3,13 @@ fraction of the clock, a pause moves the deadline, the first-contact clock urges
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from domain.models import AcceptInput, ContactInput, PauseInput, ResumeInput
-from rules.calendar import WorkingHours
+from rules.calendar import WorkingHours, is_working_day
 from service import tickets
 from service.tickets import TicketRejected
 from tests.workflows.harness import Harness, intake, running
@@ -107,33 +107,45 @@ async def test_first_contact_in_time_stops_the_clock(env: WorkflowEnvironment, h
     assert not any(e.event == "first_contact_overdue" for e in status.history)
 
 
+def _plain_fortnight(friday: date) -> bool:
+    """Whether the project's calendar has no holiday or make-up day in the 11 days from
+    `friday`, so the test's own holiday and make-up day are the only exceptions."""
+    days = [friday + timedelta(days=n) for n in range(11)]
+    return all(is_working_day(day, WorkingHours()) == (day.weekday() < 5) for day in days)
+
+
 async def test_p4_ticket_on_a_friday_evening_before_a_holiday_counts_the_make_up_day(
     env: WorkflowEnvironment,
 ) -> None:
-    """Friday 2026-12-04 19:00; Monday 12-07 a holiday, Saturday 12-12 a make-up working day
-    (a calendar of the shape the State Council publishes, set here so the dates are ahead of
-    the test server's clock). P4: accept within 1 working day, resolve within 5."""
+    """The first Friday 19:00 at least a day ahead of the test server's clock; the Monday
+    after it a holiday and the Saturday after that a make-up working day (a calendar of the
+    shape the State Council publishes, built relative to the clock so the test holds on any
+    date). P4: accept within 1 working day, resolve within 5."""
     shanghai = timezone(timedelta(hours=8))
-    hours = WorkingHours(
-        extra_holidays=frozenset({date(2026, 12, 7)}),
-        extra_workdays=frozenset({date(2026, 12, 12)}),
-    )
-    evening = datetime(2026, 12, 4, 19, 0, tzinfo=shanghai)
+    today = (await env.get_current_time()).astimezone(shanghai).date() + timedelta(days=1)
+    friday = today + timedelta(days=(4 - today.weekday()) % 7)
+    while not _plain_fortnight(friday):  # skip weeks the real calendar already marks
+        friday += timedelta(days=7)
+    monday, tuesday = friday + timedelta(days=3), friday + timedelta(days=4)
+    saturday, next_monday = friday + timedelta(days=8), friday + timedelta(days=10)
+
+    def at(day: date, hour: int, minute: int = 0) -> datetime:
+        return datetime.combine(day, time(hour, minute), tzinfo=shanghai)
+
+    hours = WorkingHours(extra_holidays=frozenset({monday}), extra_workdays=frozenset({saturday}))
+    evening = at(friday, 19)
     await env.sleep(evening - await env.get_current_time())
     async with running(env, hours=hours) as h:
         await h.start(intake("C-6", scenario="CA03", received_at=evening))  # P4, village tier
         status = await h.settled("C-6")
         # Saturday, Sunday and the holiday Monday do not count: 8 working hours on Tuesday.
-        assert status.accept_deadline == datetime(2026, 12, 8, 17, 30, tzinfo=shanghai)
-        await env.sleep(datetime(2026, 12, 8, 9, 0, tzinfo=shanghai) - await env.get_current_time())
+        assert status.accept_deadline == at(tuesday, 17, 30)
+        await env.sleep(at(tuesday, 9) - await env.get_current_time())
         accepted = await tickets.update(
             h.client, "C-6", "accept", AcceptInput(person_id="P-T01-01-1")
         )
         # Tue 7.5 h + Wed, Thu, Fri 8 h each + the make-up Saturday 8 h = 39.5 h; 0.5 h on Monday.
         assert accepted.resolve_deadline is not None
-        due = datetime(2026, 12, 14, 9, 0, tzinfo=shanghai)
-        assert abs(accepted.resolve_deadline - due) < timedelta(seconds=1)
-        await env.sleep(
-            datetime(2026, 12, 12, 17, 0, tzinfo=shanghai) - await env.get_current_time()
-        )
+        assert abs(accepted.resolve_deadline - at(next_monday, 9)) < timedelta(seconds=1)
+        await env.sleep(at(saturday, 17) - await env.get_current_time())
         assert (await h.status("C-6")).sla_colour == "yellow"  # the make-up Saturday ran the clock

@@ -19,7 +19,17 @@ from domain.models import (
 from domain.stages import Stage, Tier
 from service import tickets
 from service.tickets import TicketRejected
-from tests.workflows.harness import Harness, intake
+from tests.workflows.harness import (
+    Harness,
+    advance_to_local_hour,
+    intake,
+    on_duty_district_dispatcher,
+)
+
+
+# Shanghai hours inside each of the seeded district shifts (00-08, 08-16, 16-24): the
+# shift-dependent flows must pass whichever dispatcher is on duty.
+LOCAL_HOURS = [3, 11, 19]
 
 
 def now() -> datetime:
@@ -63,8 +73,13 @@ async def test_second_return_goes_to_the_district_for_a_final_ruling(demo: Harne
     assert history.count("returned") == 2
 
 
-async def test_transfer_by_a_dispatcher_is_recorded_and_others_are_refused(demo: Harness) -> None:
-    await demo.start(intake("R-3", scenario="CH01", received_at=now()))
+@pytest.mark.parametrize("hour", LOCAL_HOURS)
+async def test_transfer_by_a_dispatcher_is_recorded_and_others_are_refused(
+    env: WorkflowEnvironment, demo: Harness, hour: int
+) -> None:
+    received = await advance_to_local_hour(env, hour)
+    dispatcher = on_duty_district_dispatcher(received)
+    await demo.start(intake("R-3", scenario="CH01", received_at=received))
     await demo.settled("R-3")
     with pytest.raises(TicketRejected, match="may not transfer"):
         await tickets.update(
@@ -77,16 +92,19 @@ async def test_transfer_by_a_dispatcher_is_recorded_and_others_are_refused(demo:
         demo.client,
         "R-3",
         "transfer",
-        TransferInput(by="P-DISTRICT-3", target_unit="T05", reason="属地在T05"),
+        TransferInput(by=dispatcher, target_unit="T05", reason="属地在T05"),
     )
     assert moved.street_code == "T05" or (moved.assignee_id or "").startswith("P-T05")
-    assert any(e.event == "transferred" and e.by == "P-DISTRICT-3" for e in moved.history)
+    assert any(e.event == "transferred" and e.by == dispatcher for e in moved.history)
 
 
+@pytest.mark.parametrize("hour", LOCAL_HOURS)
 async def test_approved_extension_moves_the_resolve_deadline_and_limits_apply(
-    env: WorkflowEnvironment, demo: Harness
+    env: WorkflowEnvironment, demo: Harness, hour: int
 ) -> None:
-    await demo.start(intake("X-1", scenario="PS03", received_at=now()))  # P1: 4 h to resolve
+    received = await advance_to_local_hour(env, hour)
+    dispatcher = on_duty_district_dispatcher(received)
+    await demo.start(intake("X-1", scenario="PS03", received_at=received))  # P1: 4 h to resolve
     person = (await demo.settled("X-1")).assignee_id
     assert person is not None
     accepted = await tickets.update(demo.client, "X-1", "accept", AcceptInput(person_id=person))
@@ -97,7 +115,7 @@ async def test_approved_extension_moves_the_resolve_deadline_and_limits_apply(
             demo.client,
             "X-1",
             "decide_extension",
-            ExtensionDecision(by="P-DISTRICT-3", approve=True),
+            ExtensionDecision(by=dispatcher, approve=True),
         )
     with pytest.raises(TicketRejected, match="new_deadline must be after"):
         await tickets.update(
@@ -113,7 +131,7 @@ async def test_approved_extension_moves_the_resolve_deadline_and_limits_apply(
         "request_extension",
         ExtensionRequest(person_id=person, new_deadline=wanted, reason="需更换井座"),
     )
-    assert "extension_requested" in demo.notifier.to("P-DISTRICT-3")
+    assert "extension_requested" in demo.notifier.to(dispatcher)
     with pytest.raises(TicketRejected, match="may not decide"):
         await tickets.update(
             demo.client, "X-1", "decide_extension", ExtensionDecision(by=person, approve=True)
@@ -122,7 +140,7 @@ async def test_approved_extension_moves_the_resolve_deadline_and_limits_apply(
         demo.client,
         "X-1",
         "decide_extension",
-        ExtensionDecision(by="P-DISTRICT-3", approve=True, note="同意"),
+        ExtensionDecision(by=dispatcher, approve=True, note="同意"),
     )
     assert decided.extensions == 1 and decided.resolve_deadline is not None
     assert abs((decided.resolve_deadline - wanted).total_seconds()) < 1
@@ -134,8 +152,13 @@ async def test_approved_extension_moves_the_resolve_deadline_and_limits_apply(
     assert (await demo.status("X-1")).overdue
 
 
-async def test_rejected_extension_keeps_the_deadline(demo: Harness) -> None:
-    await demo.start(intake("X-2", scenario="PS03", received_at=now()))
+@pytest.mark.parametrize("hour", LOCAL_HOURS)
+async def test_rejected_extension_keeps_the_deadline(
+    env: WorkflowEnvironment, demo: Harness, hour: int
+) -> None:
+    received = await advance_to_local_hour(env, hour)
+    dispatcher = on_duty_district_dispatcher(received)
+    await demo.start(intake("X-2", scenario="PS03", received_at=received))
     person = (await demo.settled("X-2")).assignee_id
     assert person is not None
     accepted = await tickets.update(demo.client, "X-2", "accept", AcceptInput(person_id=person))
@@ -154,7 +177,7 @@ async def test_rejected_extension_keeps_the_deadline(demo: Harness) -> None:
         demo.client,
         "X-2",
         "decide_extension",
-        ExtensionDecision(by="P-DISTRICT-3", approve=False, note="不同意"),
+        ExtensionDecision(by=dispatcher, approve=False, note="不同意"),
     )
     assert decided.resolve_deadline == accepted.resolve_deadline and decided.extensions == 0
 
@@ -181,3 +204,19 @@ async def test_a_street_assignee_hands_the_ticket_down_to_its_own_work_station(
         TransferInput(by=status.assignee_id, target_unit="T01-02", reason="属碧云居委"),
     )
     assert moved.tier is Tier.VILLAGE and (moved.assignee_id or "").startswith("P-T01-02")
+
+
+@pytest.mark.parametrize("hour", LOCAL_HOURS)
+async def test_unaccepted_p1_escalates_to_the_district_dispatcher_on_duty(
+    env: WorkflowEnvironment, demo: Harness, hour: int
+) -> None:
+    received = await advance_to_local_hour(env, hour)
+    dispatcher = on_duty_district_dispatcher(received)
+    await demo.start(intake("E-1", scenario="PS03", received_at=received))  # P1, street tier
+    first = await demo.settled("E-1")
+    assert first.tier is Tier.STREET
+    await env.sleep(timedelta(minutes=20))  # well past the street's accept deadline
+    status = await demo.status("E-1")
+    assert status.escalations >= 1 and status.tier is Tier.DISTRICT
+    assert status.assignee_id == dispatcher
+    assert "escalated" in demo.notifier.to(dispatcher)
