@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict
 
-from domain.models import ChannelKind, ContactChannel
+from cityops.domain.models import ChannelKind, ContactChannel
 
 # Robot error codes that mean "slow down / busy", not "you are wrong".
 _ROBOT_TRANSIENT_ERRCODES = frozenset({-1, 45009, 130101, 130102})

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, UniqueConstraint
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, select
 
-from domain.models import ContactChannel
+from cityops.domain.models import ContactChannel
 
 
 def channel_key(channel: ContactChannel) -> str:

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from domain.models import (
+from cityops.domain.models import (
     Classification,
     DeadlinesRequest,
     DeadlinesResult,
@@ -23,16 +23,16 @@ from domain.models import (
     ScenarioRef,
     TicketIntake,
 )
-from rules.calendar import (
+from cityops.rules.calendar import (
     WorkingHours,
     add_working_time,
     instant_at_fraction,
     working_time_between,
 )
-from rules.calendar_loader import project_working_hours
-from rules.classify import classify
-from rules.handling import HandlingRules, default_handling_rules
-from rules.load import RulesError, RuleSet, default_rules
+from cityops.rules.calendar_loader import project_working_hours
+from cityops.rules.classify import classify
+from cityops.rules.handling import HandlingRules, default_handling_rules
+from cityops.rules.load import RulesError, RuleSet, default_rules
 
 
 class Router(Protocol):

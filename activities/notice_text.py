@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from domain.models import Notice, Recipient
-from domain.stages import NoticeKind
+from cityops.domain.models import Notice, Recipient
+from cityops.domain.stages import NoticeKind
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 DISPLAY_ZONE = ZoneInfo("Asia/Shanghai")  # people read deadlines in local time

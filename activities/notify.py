@@ -31,17 +31,18 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.channels import (
+from cityops.activities.channels import (
     ChannelError,
     ChannelSenders,
     OutgoingMessage,
     SmtpSettings,
     TransientChannelError,
 )
-from activities.delivery_log import DeliveryLog, channel_key
-from activities.notice_text import render_notice, ticket_url
-from api.tokens import accept_url, sign_accept_token
-from domain.models import (
+from cityops.activities.delivery_log import DeliveryLog, channel_key
+from cityops.activities.notice_text import render_notice, ticket_url
+from cityops.api.tokens import accept_url, sign_accept_token
+from cityops.config import Settings, get_settings
+from cityops.domain.models import (
     HOTLINE_DESK_ID,
     ChannelKind,
     ContactChannel,
@@ -50,8 +51,7 @@ from domain.models import (
     NoticeReceipt,
     Recipient,
 )
-from domain.stages import NoticeKind
-from workers.settings import Settings, get_settings
+from cityops.domain.stages import NoticeKind
 
 log = structlog.get_logger(__name__)
 

@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from domain.models import ReturnRequest, RoutePlan, TransferRequest
-from org.directory import OrgError
-from org.routing import OrgRouter
+from cityops.domain.models import ReturnRequest, RoutePlan, TransferRequest
+from cityops.org.directory import OrgError
+from cityops.org.routing import OrgRouter
 
 
 class RoutingActivities:

@@ -13,8 +13,8 @@ from sqlalchemy import Engine, UniqueConstraint
 from sqlmodel import Field, Session, SQLModel, select
 from temporalio import activity
 
-from db.engine import get_engine
-from domain.models import TicketRecord
+from cityops.db.engine import get_engine
+from cityops.domain.models import TicketRecord
 
 
 class TicketRow(SQLModel, table=True):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from temporalio import activity
 
-from domain.models import (
+from cityops.domain.models import (
     Assignment,
     Notice,
     NoticeReceipt,
@@ -20,7 +20,7 @@ from domain.models import (
     TicketIntake,
     TicketRecord,
 )
-from domain.stages import Tier
+from cityops.domain.stages import Tier
 
 STATION = Assignment(
     tier=Tier.VILLAGE,

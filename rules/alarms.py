@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from domain.models import AlarmEvent
-from rules.schema import AlarmRule
+from cityops.domain.models import AlarmEvent
+from cityops.rules.schema import AlarmRule
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,4 @@ class AlarmMatcher:
         if outside_reason is not None:
             return AlarmVerdict(None, None, outside_reason)
         what = event.detection if event.sensor_type == "video_ai" else event.metric
-        return AlarmVerdict(
-            None, None, f"no alarm rule for {event.sensor_type!r} with {what!r}"
-        )
+        return AlarmVerdict(None, None, f"no alarm rule for {event.sensor_type!r} with {what!r}")

@@ -28,8 +28,8 @@ import chinese_calendar
 from chinese_calendar import constants as official
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from domain.stages import SlaColour
-from rules.zones import TimeZoneName
+from cityops.domain.stages import SlaColour
+from cityops.rules.zones import TimeZoneName
 
 YELLOW_AT = 0.8  # share of the budget used when a clock turns yellow
 RED_AT = 1.0  # the deadline itself

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from rules.calendar import WorkingHours
+from cityops.rules.calendar import WorkingHours
 
 CALENDAR_FILE = Path(__file__).resolve().parent / "calendar.yaml"
 

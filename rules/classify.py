@@ -12,9 +12,9 @@ Order of evidence, strongest first:
 
 from __future__ import annotations
 
-from domain.models import Classification, RuleMatch, TicketIntake
-from rules.load import RuleSet
-from rules.text import TextVerdict
+from cityops.domain.models import Classification, RuleMatch, TicketIntake
+from cityops.rules.load import RuleSet
+from cityops.rules.text import TextVerdict
 
 
 def classify(intake: TicketIntake, rules: RuleSet) -> Classification:
@@ -25,7 +25,9 @@ def classify(intake: TicketIntake, rules: RuleSet) -> Classification:
     if intake.text:
         return _by_text(intake.text, rules)
     return Classification(
-        scenario=None, confidence=0.0, rules_version=rules.version,
+        scenario=None,
+        confidence=0.0,
+        rules_version=rules.version,
         reason="no service code, alarm or text to classify",
     )
 
@@ -33,11 +35,15 @@ def classify(intake: TicketIntake, rules: RuleSet) -> Classification:
 def _by_service_code(code: str, rules: RuleSet) -> Classification:
     if code not in rules.scenario_ids:
         return Classification(
-            scenario=None, confidence=0.0, rules_version=rules.version,
+            scenario=None,
+            confidence=0.0,
+            rules_version=rules.version,
             reason=f"unknown service code {code!r}",
         )
     return Classification(
-        scenario=rules.scenario(code), confidence=1.0, rules_version=rules.version,
+        scenario=rules.scenario(code),
+        confidence=1.0,
+        rules_version=rules.version,
         matched=[RuleMatch(scenario_id=code, rule="service_code", weight=1.0)],
         reason="service code chosen by the submitter",
     )
@@ -51,8 +57,10 @@ def _by_alarm(intake: TicketIntake, rules: RuleSet) -> Classification:
             scenario=None, confidence=0.0, rules_version=rules.version, reason=verdict.reason
         )
     return Classification(
-        scenario=rules.scenario(verdict.scenario_id), confidence=1.0,
-        rules_version=rules.version, reason=verdict.reason,
+        scenario=rules.scenario(verdict.scenario_id),
+        confidence=1.0,
+        rules_version=rules.version,
+        reason=verdict.reason,
         matched=[RuleMatch(scenario_id=verdict.scenario_id, rule=verdict.rule, weight=1.0)],
     )
 
@@ -66,17 +74,26 @@ def _by_text(text: str, rules: RuleSet) -> Classification:
                 scenario=rules.scenario(match.scenario_id),
                 confidence=round(match.similarity * match.share, 3),
                 runner_up=verdict.runner_up,
-                matched=[RuleMatch(scenario_id=match.scenario_id,
-                                   rule=f"similar:{match.example_id}",
-                                   weight=match.similarity), *verdict.matched],
+                matched=[
+                    RuleMatch(
+                        scenario_id=match.scenario_id,
+                        rule=f"similar:{match.example_id}",
+                        weight=match.similarity,
+                    ),
+                    *verdict.matched,
+                ],
                 rules_version=rules.version,
                 reason=f"{verdict.reason}; similar to labelled text {match.example_id} "
-                       f"(cosine {match.similarity:g}, {match.share:.0%} of the vote)",
+                f"(cosine {match.similarity:g}, {match.share:.0%} of the vote)",
             )
     scenario = rules.scenario(verdict.scenario_id) if verdict.scenario_id else None
     return Classification(
-        scenario=scenario, confidence=verdict.confidence, runner_up=verdict.runner_up,
-        matched=verdict.matched, rules_version=rules.version, reason=verdict.reason,
+        scenario=scenario,
+        confidence=verdict.confidence,
+        runner_up=verdict.runner_up,
+        matched=verdict.matched,
+        rules_version=rules.version,
+        reason=verdict.reason,
     )
 
 

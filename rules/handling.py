@@ -14,9 +14,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from domain.models import EscalationPlan, EscalationStep, SlaPolicy
-from domain.stages import Clock, Priority
-from rules.durations import parse_duration
+from cityops.domain.models import EscalationPlan, EscalationStep, SlaPolicy
+from cityops.domain.stages import Clock, Priority
+from cityops.rules.durations import parse_duration
 
 RULES_DIR = Path(__file__).resolve().parent
 

@@ -27,11 +27,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from domain.models import ScenarioRef
-from rules.alarms import AlarmMatcher
-from rules.schema import CategoryFile, EngineConfig, ScenarioRule, ScenarioSettings
-from rules.similarity import LabelledText, SimilarityIndex
-from rules.text import TextMatcher
+from cityops.domain.models import ScenarioRef
+from cityops.rules.alarms import AlarmMatcher
+from cityops.rules.schema import CategoryFile, EngineConfig, ScenarioRule, ScenarioSettings
+from cityops.rules.similarity import LabelledText, SimilarityIndex
+from cityops.rules.text import TextMatcher
 
 RULES_DIR = Path(__file__).parent / "scenarios"
 CATALOGUE = Path(__file__).parent / "catalogue" / "scenarios.csv"
@@ -45,8 +45,9 @@ class RulesError(Exception):
 
 
 class RuleFileError(RulesError):
-    def __init__(self, file: Path | str, problem: str, scenario: str | None = None,
-                 field: str | None = None) -> None:
+    def __init__(
+        self, file: Path | str, problem: str, scenario: str | None = None, field: str | None = None
+    ) -> None:
         where = [str(file)]
         if scenario:
             where.append(f"scenario {scenario}")
@@ -134,8 +135,13 @@ class Category:
 class RuleSet:
     """All scenarios, compiled matchers and the rules version. Immutable once built."""
 
-    def __init__(self, engine: EngineConfig, categories: list[tuple[Path, CategoryFile]],
-                 version: str, similar: SimilarityIndex | None = None) -> None:
+    def __init__(
+        self,
+        engine: EngineConfig,
+        categories: list[tuple[Path, CategoryFile]],
+        version: str,
+        similar: SimilarityIndex | None = None,
+    ) -> None:
         self.version = version
         self.similar = similar  # the fallback for texts the rules score too weakly
         self.engine = engine
@@ -143,14 +149,18 @@ class RuleSet:
         self._refs: dict[str, ScenarioRef] = {}
         self.categories: list[Category] = []
         for path, category in categories:
-            self.categories.append(Category(
-                category.category_id, category.category_zh, category.category_en, path.name,
-                tuple(s.id for s in category.scenarios),
-            ))
+            self.categories.append(
+                Category(
+                    category.category_id,
+                    category.category_zh,
+                    category.category_en,
+                    path.name,
+                    tuple(s.id for s in category.scenarios),
+                )
+            )
             for rule in category.scenarios:
                 if rule.id in self._rules:
-                    raise RuleFileError(path, "duplicate scenario id", scenario=rule.id,
-                                        field="id")
+                    raise RuleFileError(path, "duplicate scenario id", scenario=rule.id, field="id")
                 self._rules[rule.id] = rule
                 self._refs[rule.id] = _ref(category, rule)
         self.scenario_ids = frozenset(self._rules)
@@ -179,10 +189,16 @@ class RuleSet:
 
 def _ref(category: CategoryFile, rule: ScenarioRule) -> ScenarioRef:
     return ScenarioRef(
-        id=rule.id, name_zh=rule.name_zh, name_en=rule.name_en,
-        category_id=category.category_id, category_zh=category.category_zh,
-        category_en=category.category_en, dimension=rule.dimension, priority=rule.priority,
-        lead_department=rule.lead_department, handling_tier=rule.handling_tier,
+        id=rule.id,
+        name_zh=rule.name_zh,
+        name_en=rule.name_en,
+        category_id=category.category_id,
+        category_zh=category.category_zh,
+        category_en=category.category_en,
+        dimension=rule.dimension,
+        priority=rule.priority,
+        lead_department=rule.lead_department,
+        handling_tier=rule.handling_tier,
         closure_check=rule.closure_check,
     )
 
@@ -193,8 +209,12 @@ def _check_vocab_refs(path: Path, category: CategoryFile, engine: EngineConfig) 
         terms += [(f"text.patterns.{p.name}.gate", t) for p in rule.text.patterns for t in p.gate]
         for field, term in terms:
             if term.startswith("@") and term[1:] not in engine.vocab:
-                raise RuleFileError(path, f"unknown vocabulary {term!r} (define it in "
-                                    f"{ENGINE_FILE} vocab)", scenario=rule.id, field=field)
+                raise RuleFileError(
+                    path,
+                    f"unknown vocabulary {term!r} (define it in {ENGINE_FILE} vocab)",
+                    scenario=rule.id,
+                    field=field,
+                )
 
 
 def check_catalogue(rule_set: RuleSet, catalogue: Path = CATALOGUE) -> None:
@@ -242,8 +262,9 @@ def _read_corpus(path: Path) -> tuple[list[LabelledText], bytes]:
                 raise RuleFileError(path, f"line {number}: missing or empty", field=field)
         expected = row.get("expected_scenario")
         if expected is not None and not isinstance(expected, str):
-            raise RuleFileError(path, f"line {number}: a scenario id or null",
-                                field="expected_scenario")
+            raise RuleFileError(
+                path, f"line {number}: a scenario id or null", field="expected_scenario"
+            )
         texts.append(LabelledText(row["id"], row["text"], expected))
     return texts, raw
 
@@ -252,8 +273,11 @@ def _check_corpus_labels(path: Path, texts: list[LabelledText], rule_set: RuleSe
     """Checked after the rules themselves, so a rules problem is reported first."""
     for text in texts:
         if text.scenario_id is not None and text.scenario_id not in rule_set.scenario_ids:
-            raise RuleFileError(path, f"text {text.id}: unknown scenario {text.scenario_id!r}",
-                                field="expected_scenario")
+            raise RuleFileError(
+                path,
+                f"text {text.id}: unknown scenario {text.scenario_id!r}",
+                field="expected_scenario",
+            )
 
 
 def _yaml_examples(categories: list[tuple[Path, CategoryFile]]) -> list[LabelledText]:
@@ -261,15 +285,20 @@ def _yaml_examples(categories: list[tuple[Path, CategoryFile]]) -> list[Labelled
     texts = []
     for _, category in categories:
         for rule in category.scenarios:
-            texts += [LabelledText(f"{rule.id}/example-{n}", text, rule.id)
-                      for n, text in enumerate(rule.examples, 1)]
-            texts += [LabelledText(f"{rule.id}/counter-{n}", case.text, case.expect)
-                      for n, case in enumerate(rule.counter_examples, 1)]
+            texts += [
+                LabelledText(f"{rule.id}/example-{n}", text, rule.id)
+                for n, text in enumerate(rule.examples, 1)
+            ]
+            texts += [
+                LabelledText(f"{rule.id}/counter-{n}", case.text, case.expect)
+                for n, case in enumerate(rule.counter_examples, 1)
+            ]
     return texts
 
 
-def load_rules(directory: Path = RULES_DIR, catalogue: Path | None = CATALOGUE,
-               corpus: Path | None = CORPUS) -> RuleSet:
+def load_rules(
+    directory: Path = RULES_DIR, catalogue: Path | None = CATALOGUE, corpus: Path | None = CORPUS
+) -> RuleSet:
     """Read, validate and compile every rule file; check them against the catalogue.
 
     `corpus` (None: no fallback) trains the similarity fallback together with the

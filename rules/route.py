@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from domain.models import (
+from cityops.domain.models import (
     Assignment,
     Place,
     ReturnReason,
@@ -31,9 +31,9 @@ from domain.models import (
     ScenarioRef,
     TicketIntake,
 )
-from domain.stages import Priority, Source, Tier
-from org.directory import Member, OrgDirectory, local_weekday_minute
-from org.models import UnitKind
+from cityops.domain.stages import Priority, Source, Tier
+from cityops.org.directory import Member, OrgDirectory, local_weekday_minute
+from cityops.org.models import UnitKind
 
 __all__ = [
     "Place",

@@ -24,8 +24,8 @@ from pydantic import (
     model_validator,
 )
 
-from domain.stages import ClosureCheck, Dimension, Priority, Source, Tier
-from rules.zones import TimeZoneName
+from cityops.domain.stages import ClosureCheck, Dimension, Priority, Source, Tier
+from cityops.rules.zones import TimeZoneName
 
 ScenarioId = Annotated[str, Field(pattern=r"^[A-Z]{2}\d{2}$")]
 Weight = Annotated[float, Field(ge=-20.0, le=20.0)]

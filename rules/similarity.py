@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import add, mul
 
-from rules.text import normalise
+from cityops.rules.text import normalise
 
 # Punctuation and spaces carry no meaning here and would make grams like "，来".
 _NOT_TEXT = re.compile(r"[\s\u3000-\u303f\uff00-\uff0f\uff1a-\uff20!-/:-@\[-`{-~]+")
@@ -47,6 +47,7 @@ def _norm(vector: dict[str, float]) -> float:
     """Euclidean length, 1 for an empty vector; map() keeps the sum in the same order."""
     values = vector.values()
     return math.sqrt(sum(map(mul, values, values))) or 1.0
+
 
 # From benchmarks/eval_fallback.py: every setting tried helped both held-out sets; a
 # looser vote (share 0.4) won a row or two more there but sent made-up out-of-scope
@@ -164,5 +165,6 @@ class SimilarityIndex:
         share = votes[winner] / sum(votes.values())
         if best_score < self.min_similarity or share < self.min_share:
             return None
-        return SimilarMatch(winner, self._texts[best_index].id, round(best_score, 3),
-                            round(share, 3))
+        return SimilarMatch(
+            winner, self._texts[best_index].id, round(best_score, 3), round(share, 3)
+        )

@@ -22,21 +22,21 @@ from typing import TypeVar
 
 import ahocorasick
 
-from domain.models import RuleMatch
-from rules.schema import Combo, EngineConfig, TextRules
+from cityops.domain.models import RuleMatch
+from cityops.rules.schema import Combo, EngineConfig, TextRules
 
 OUT_OF_SCOPE = "out_of_scope"  # RuleMatch.scenario_id for out-of-scope phrases
 
 # Characters that end a clause: negation does not reach past them.
-_CLAUSE_BREAKS = frozenset("，。；！？,.;!?：:、\n（）()“”\"")
+_CLAUSE_BREAKS = frozenset('，。；！？,.;!?：:、\n（）()“”"')
 # Between a cue and its phrase these words start the affirmed part ("不是A而是B").
 _CONTRAST = frozenset("是而")
 _FULLWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
 _FULLWIDTH[0x3000] = 0x20
 
 
-_NEEDS_FOLDING = re.compile("[A-Z\uFF01-\uFF5E\u3000]")
-_FULLWIDTH_RUN = re.compile("[\uFF01-\uFF5E\u3000]+")
+_NEEDS_FOLDING = re.compile("[A-Z\uff01-\uff5e\u3000]")
+_FULLWIDTH_RUN = re.compile("[\uff01-\uff5e\u3000]+")
 
 
 def _half_width(run: re.Match[str]) -> str:
@@ -124,14 +124,14 @@ class TextMatcher:
         combo_ids = {
             (sid, index): combo_id
             for combo_id, (sid, index) in enumerate(
-                (sid, index) for sid, combos in self._combos.items()
-                for index in range(len(combos))
+                (sid, index) for sid, combos in self._combos.items() for index in range(len(combos))
             )
         }
         self._combo_table = [self._combos[sid][index] for sid, index in combo_ids]
         self._keyword_matches = {
             phrase: tuple((m.scenario_id, m.weight, m) for m in uses.keywords)
-            for phrase, uses in self._uses.items() if uses.keywords
+            for phrase, uses in self._uses.items()
+            if uses.keywords
         }
         self._hit_effects = {
             phrase: (
@@ -176,10 +176,14 @@ class TextMatcher:
                         self._use(phrase).combo_groups.append((sid, combo_index, group_index))
         self._patterns[sid] = []
         for pattern_index, pattern in enumerate(text_rules.patterns):
-            self._patterns[sid].append(_CompiledPattern(
-                re.compile(pattern.regex),
-                RuleMatch(scenario_id=sid, rule=f"pattern:{pattern.name}", weight=pattern.weight),
-            ))
+            self._patterns[sid].append(
+                _CompiledPattern(
+                    re.compile(pattern.regex),
+                    RuleMatch(
+                        scenario_id=sid, rule=f"pattern:{pattern.name}", weight=pattern.weight
+                    ),
+                )
+            )
             for term in pattern.gate:
                 for phrase in self.expand(term):
                     self._use(phrase).gates.append((sid, pattern_index))
@@ -203,7 +207,8 @@ class TextMatcher:
         if not tight_ends and not wide_ends:
             return hits
         return [
-            h for h in hits
+            h
+            for h in hits
             if h[0] not in tight_ends and not (wide_ends and self._denied(text, h, wide_ends))
         ]
 
@@ -257,9 +262,7 @@ class TextMatcher:
         combo_table = self._combo_table
         for combo_id, groups in combo_hits.items():
             combo, match = combo_table[combo_id]
-            if len(groups) == len(combo.all) and _close_enough(
-                list(groups.values()), combo.within
-            ):
+            if len(groups) == len(combo.all) and _close_enough(list(groups.values()), combo.within):
                 sid = match.scenario_id
                 scores[sid] = scores.get(sid, 0.0) + match.weight
                 _append(credits, sid, match)
@@ -272,9 +275,7 @@ class TextMatcher:
             scores.pop(sid, None)
         return self._decide(scores, credits, out_of_scope)
 
-    def _fired_patterns(
-        self, text: str, hits: list[_Hit]
-    ) -> Iterable[_CompiledPattern]:
+    def _fired_patterns(self, text: str, hits: list[_Hit]) -> Iterable[_CompiledPattern]:
         gate_keys = self._gate_keys
         gated = {key for hit in hits if hit[2] in gate_keys for key in gate_keys[hit[2]]}
         # Sorted: a set's order follows the per-process string hash, and the matched
@@ -290,9 +291,7 @@ class TextMatcher:
         credits: dict[str, list[RuleMatch]],
         out_of_scope: list[RuleMatch],
     ) -> TextVerdict:
-        ranked = sorted(
-            ((score, sid) for sid, score in scores.items() if score > 0), reverse=True
-        )
+        ranked = sorted(((score, sid) for sid, score in scores.items() if score > 0), reverse=True)
         oos_score = sum(match.weight for match in out_of_scope)
         if not ranked:
             reason = "out of scope" if out_of_scope else "no text rule matched"
@@ -324,7 +323,7 @@ def _append(lists: dict[_K, list[_V]], key: _K, item: _V) -> None:
 
 
 def _is_question(text: str, cue_start: int) -> bool:
-    """"是不是…" asks; it does not negate."""
+    """ "是不是…" asks; it does not negate."""
     return cue_start > 0 and text[cue_start - 1] == "是"
 
 

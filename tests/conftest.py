@@ -16,7 +16,7 @@ from psycopg import sql
 from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
-from workers.devserver import start_dev_server
+from cityops.workers.devserver import start_dev_server
 
 BIN = Path(sys.executable).parent
 TEMPORAL_CLI = str(BIN / "temporal")
@@ -38,7 +38,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     finally:
-        from db.engine import get_engine
+        from cityops.db.engine import get_engine
 
         get_engine.cache_clear()  # engines hold connections; the drop forces them out anyway
         with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
@@ -50,7 +50,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture
 def engine(database_url: str) -> Engine:
     """The application's engine (SQLite with foreign keys on), as the commands use it."""
-    from db.engine import get_engine
+    from cityops.db.engine import get_engine
 
     return get_engine(database_url)
 

@@ -10,7 +10,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
 
-from workers.settings import Settings, get_settings
+from cityops.config import Settings, get_settings
 
 
 def connection_options(settings: Settings) -> dict[str, Any]:

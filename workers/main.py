@@ -18,10 +18,10 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from workers.client import connect
-from workers.logging import configure_logging
-from workers.settings import Settings, get_settings
-from workflows.ticket import TicketWorkflow
+from cityops.config import Settings, get_settings
+from cityops.workers.client import connect
+from cityops.workers.logging import configure_logging
+from cityops.workflows.ticket import TicketWorkflow
 
 WORKFLOWS: list[type] = [TicketWorkflow]
 # Pure modules the workflow imports; passing them through keeps one copy per process.
@@ -29,7 +29,7 @@ WORKFLOWS: list[type] = [TicketWorkflow]
 # package itself is among them: re-importing (and compiling) it per new ticket cost a
 # fifth of the worker's CPU. Its determinism is kept by ruff instead (workflows/ruff.toml
 # bans clocks, randomness and I/O libraries there); the sandbox still guards the rest.
-PASSTHROUGH = ("domain", "workflows", "structlog")
+PASSTHROUGH = ("cityops.domain", "cityops.workflows", "structlog")
 
 log = structlog.get_logger()
 
@@ -63,13 +63,13 @@ def build_worker(
 
 def production_activities(settings: Settings) -> list[Callable[..., Any]]:
     """The real activities: rules, organisation database, channels, store."""
-    from activities.delivery_log import SqlDeliveryLog
-    from activities.dispatch import DispatchActivities
-    from activities.notify import NotifyActivities, WithHotlineDesk, parse_contact
-    from activities.route import RoutingActivities
-    from activities.store import StoreActivities
-    from db.engine import get_engine
-    from org.routing import OrgRouter
+    from cityops.activities.delivery_log import SqlDeliveryLog
+    from cityops.activities.dispatch import DispatchActivities
+    from cityops.activities.notify import NotifyActivities, WithHotlineDesk, parse_contact
+    from cityops.activities.route import RoutingActivities
+    from cityops.activities.store import StoreActivities
+    from cityops.db.engine import get_engine
+    from cityops.org.routing import OrgRouter
 
     router = OrgRouter.from_database(settings.database_url)
     dispatch = DispatchActivities(router=router)

@@ -13,8 +13,8 @@ from typing import Any
 import structlog
 from aiosmtpd.controller import Controller
 
-from workers.logging import configure_logging
-from workers.settings import get_settings
+from cityops.config import get_settings
+from cityops.workers.logging import configure_logging
 
 log = structlog.get_logger()
 

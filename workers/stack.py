@@ -20,10 +20,10 @@ from pathlib import Path
 import structlog
 from temporalio.client import Client
 
-from workers.client import connect
-from workers.devserver import SQLITE_PRAGMAS
-from workers.settings import Settings
-from workflows import search_attributes
+from cityops.config import Settings
+from cityops.workers.client import connect
+from cityops.workers.devserver import SQLITE_PRAGMAS
+from cityops.workflows import search_attributes
 
 log = structlog.get_logger()
 BIN = Path(sys.executable).parent
@@ -83,8 +83,8 @@ async def wait_for_temporal(settings: Settings, timeout: float = 60.0) -> Client
 
 
 def prepare_database(settings: Settings) -> str:
-    from org.migrate import upgrade
-    from org.seed import seed_if_empty
+    from cityops.org.migrate import upgrade
+    from cityops.org.seed import seed_if_empty
 
     upgrade(settings.database_url)
     return seed_if_empty(settings.database_url)
@@ -105,13 +105,13 @@ async def bring_up(settings: Settings, *, with_mqtt: bool = True, workers: int =
         if "SMTP_HOST" not in os.environ:
             # No mail server configured: keep the demo's e-mails in var/outbox/.
             os.environ.update(SMTP_HOST="127.0.0.1", SMTP_PORT=os.environ.get("SMTP_PORT", "2525"))
-            stack.spawn("outbox", [env_python, "-m", "workers.outbox"], logs / "outbox.log")
+            stack.spawn("outbox", [env_python, "-m", "cityops.workers.outbox"], logs / "outbox.log")
         for number in range(1, workers + 1):
             name = "worker" if workers == 1 else f"worker-{number}"
-            stack.spawn(name, [env_python, "-m", "workers.main"], logs / f"{name}.log")
+            stack.spawn(name, [env_python, "-m", "cityops.workers.main"], logs / f"{name}.log")
         stack.spawn(
             "api",
-            [env_python, "-m", "uvicorn", "api.app:app", "--host", settings.api_host,
+            [env_python, "-m", "uvicorn", "cityops.api.app:app", "--host", settings.api_host,
              "--port", str(settings.api_port), "--log-level", "warning"],
             logs / "api.log",
         )  # fmt: skip

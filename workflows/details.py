@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.models import TicketStatus
+from cityops.domain.models import TicketStatus
 
 _MAX_HISTORY = 12
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from domain.models import EscalationPlan, EscalationStep
-from domain.stages import Clock
+from cityops.domain.models import EscalationPlan, EscalationStep
+from cityops.domain.stages import Clock
 
 YELLOW_AT = 0.8
 RED_AT = 1.0

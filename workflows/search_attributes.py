@@ -15,7 +15,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.models import TicketIntake
+from cityops.domain.models import TicketIntake
 
 TICKET_ID = SearchAttributeKey.for_keyword("TicketId")
 SCENARIO = SearchAttributeKey.for_keyword("TicketScenario")

@@ -14,15 +14,15 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from domain.alarms import alarm_intake
-    from domain.models import (
+    from cityops.domain.alarms import alarm_intake
+    from cityops.domain.models import (
         Classification,
         DispatchPlan,
         PlanRequest,
         TicketIntake,
         TicketOutcome,
     )
-    from domain.stages import (
+    from cityops.domain.stages import (
         CallbackResult,
         Clock,
         ClosureCheck,
@@ -32,13 +32,13 @@ with workflow.unsafe.imports_passed_through():
         Tier,
     )
 
-from workflows.ticket_core import (
+from cityops.workflows.ticket_core import (
     HOTLINE_DESK,
     LOCAL_TIMEOUT,
     describe_assignee,
     explain_classification,
 )
-from workflows.ticket_updates import TicketUpdates
+from cityops.workflows.ticket_updates import TicketUpdates
 
 
 @workflow.defn(name="TicketWorkflow")

@@ -9,20 +9,20 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from domain.models import (
+    from cityops.domain.models import (
         Assignment,
         DeadlinesRequest,
         DeadlinesResult,
     )
-    from domain.stages import (
+    from cityops.domain.stages import (
         Clock,
         NoticeKind,
         Stage,
         StepKind,
     )
-    from workflows.escalation import ChainPoint, ClockMark, chain_points
+    from cityops.workflows.escalation import ChainPoint, ClockMark, chain_points
 
-from workflows.ticket_core import (
+from cityops.workflows.ticket_core import (
     LOCAL_TIMEOUT,
     TicketCore,
     calendar_name,

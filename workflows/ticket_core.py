@@ -13,7 +13,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
-    from domain.models import (
+    from cityops.domain.models import (
         HOTLINE_DESK_ID,
         AlarmEvent,
         Assignment,
@@ -36,16 +36,16 @@ with workflow.unsafe.imports_passed_through():
         TicketRecord,
         TicketStatus,
     )
-    from domain.stages import (
+    from cityops.domain.stages import (
         Clock,
         ClosureCheck,
         NoticeKind,
         Stage,
         Tier,
     )
-    from workflows import search_attributes as sa
-    from workflows.details import render_details
-    from workflows.escalation import ChainPoint
+    from cityops.workflows import search_attributes as sa
+    from cityops.workflows.details import render_details
+    from cityops.workflows.escalation import ChainPoint
 
 LOCAL_TIMEOUT = timedelta(seconds=10)
 NOTIFY_TIMEOUT = timedelta(seconds=60)

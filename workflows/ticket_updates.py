@@ -9,7 +9,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.models import (
+    from cityops.domain.models import (
         AcceptInput,
         AlarmEvent,
         CallbackInput,
@@ -35,13 +35,13 @@ with workflow.unsafe.imports_passed_through():
         TriageDecision,
         UrgeInput,
     )
-    from domain.stages import (
+    from cityops.domain.stages import (
         Clock,
         ClosureCheck,
         NoticeKind,
         Stage,
     )
-    from workflows.ticket_core import (
+    from cityops.workflows.ticket_core import (
         HOTLINE_DESK,
         LOCAL_TIMEOUT,
         ROUTE_RETRY,
@@ -50,7 +50,7 @@ with workflow.unsafe.imports_passed_through():
         distance_m,
     )
 
-from workflows.ticket_clocks import TicketClocks
+from cityops.workflows.ticket_clocks import TicketClocks
 
 
 class TicketUpdates(TicketClocks):

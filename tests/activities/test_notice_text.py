@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from activities.notice_text import TEMPLATE_DIR, format_instant, render_notice, template_name
-from domain.models import Notice, Recipient
-from domain.stages import NoticeKind, Tier
+from cityops.activities.notice_text import (
+    TEMPLATE_DIR,
+    format_instant,
+    render_notice,
+    template_name,
+)
+from cityops.domain.models import Notice, Recipient
+from cityops.domain.stages import NoticeKind, Tier
 
 WANG = Recipient(person_id="p-wang", name="王五", unit_code="T07-02", tier=Tier.VILLAGE)
 ACCEPT = "https://ops.example/a/TOKEN"

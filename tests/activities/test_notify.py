@@ -17,13 +17,13 @@ from sqlmodel import create_engine
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.channels import ChannelSenders, SmtpSettings
-from activities.delivery_log import DeliveryLog, InMemoryDeliveryLog, SqlDeliveryLog
-from activities.notify import InMemoryContactDirectory, NotifyActivities, NotifySettings
-from api.tokens import verify_accept_token
-from db.tables import metadata
-from domain.models import ChannelKind, ContactChannel, Notice, NoticeReceipt, Recipient
-from domain.stages import NoticeKind, Tier
+from cityops.activities.channels import ChannelSenders, SmtpSettings
+from cityops.activities.delivery_log import DeliveryLog, InMemoryDeliveryLog, SqlDeliveryLog
+from cityops.activities.notify import InMemoryContactDirectory, NotifyActivities, NotifySettings
+from cityops.api.tokens import verify_accept_token
+from cityops.db.tables import metadata
+from cityops.domain.models import ChannelKind, ContactChannel, Notice, NoticeReceipt, Recipient
+from cityops.domain.stages import NoticeKind, Tier
 from tests.activities.receivers import HttpReceiver, SmtpInbox, http_receiver, smtp_inbox
 
 SECRET = "notify-test-secret"
@@ -341,8 +341,8 @@ async def test_each_recipient_gets_a_link_only_they_can_use(harness: Harness) ->
 
 
 def test_the_hotline_desk_is_reached_through_its_configured_channel() -> None:
-    from activities.notify import WithHotlineDesk, parse_contact
-    from domain.models import HOTLINE_DESK_ID, ChannelKind
+    from cityops.activities.notify import WithHotlineDesk, parse_contact
+    from cityops.domain.models import HOTLINE_DESK_ID, ChannelKind
 
     class Organisation:
         def channels_for(self, person_id: str) -> list[ContactChannel]:
@@ -359,7 +359,7 @@ def test_the_hotline_desk_is_reached_through_its_configured_channel() -> None:
 
 
 def test_a_malformed_hotline_contact_names_the_problem() -> None:
-    from activities.notify import parse_contact
+    from cityops.activities.notify import parse_contact
 
     with pytest.raises(ValueError, match="expected kind:target"):
         parse_contact("hotline@example.org")

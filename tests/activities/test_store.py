@@ -8,10 +8,10 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 from temporalio.testing import ActivityEnvironment
 
-from activities.store import StoreActivities, TicketEventRow, TicketRow
-from domain.models import TicketIntake, TicketRecord
-from domain.stages import Source, Stage, Tier
-from org.migrate import upgrade
+from cityops.activities.store import StoreActivities, TicketEventRow, TicketRow
+from cityops.domain.models import TicketIntake, TicketRecord
+from cityops.domain.stages import Source, Stage, Tier
+from cityops.org.migrate import upgrade
 
 RECEIVED = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 INTAKE = TicketIntake(

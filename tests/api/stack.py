@@ -15,17 +15,17 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.dispatch import DispatchActivities
-from activities.testing import RecordingNotifier, RecordingStore
-from api.app import create_app
-from api.keys import Role, create_key
-from db.engine import get_engine
-from org.migrate import upgrade
-from org.routing import OrgRouter
-from org.seed import seed_if_empty
+from cityops.activities.dispatch import DispatchActivities
+from cityops.activities.testing import RecordingNotifier, RecordingStore
+from cityops.api.app import create_app
+from cityops.api.keys import Role, create_key
+from cityops.config import Settings
+from cityops.db.engine import get_engine
+from cityops.org.migrate import upgrade
+from cityops.org.routing import OrgRouter
+from cityops.org.seed import seed_if_empty
+from cityops.workers.main import build_worker
 from tests.conftest import fresh_queue
-from workers.main import build_worker
-from workers.settings import Settings
 
 
 @dataclass(frozen=True)

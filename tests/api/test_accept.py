@@ -10,9 +10,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
 
-from api import accept as accept_module
-from api.accept import AcceptRefused, get_accept_action, get_now, get_token_secret
-from api.tokens import sign_accept_token
+from cityops.api import accept as accept_module
+from cityops.api.accept import AcceptRefused, get_accept_action, get_now, get_token_secret
+from cityops.api.tokens import sign_accept_token
 
 SECRET = "accept-page-secret"
 NOW = datetime(2026, 9, 30, 10, 0, tzinfo=UTC)

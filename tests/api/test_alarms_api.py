@@ -11,9 +11,9 @@ from typing import Any
 
 from temporalio.client import WorkflowExecutionStatus
 
-from api.keys import Role
-from intake.audit import AlarmOutcome, count_events, events_of_ticket
-from service import tickets
+from cityops.api.keys import Role
+from cityops.intake.audit import AlarmOutcome, count_events, events_of_ticket
+from cityops.service import tickets
 from tests.api.stack import Api
 from tests.conftest import DATA, eventually
 

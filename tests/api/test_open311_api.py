@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.keys import Role
+from cityops.api.keys import Role
 from tests.api.stack import Api
 from tests.conftest import eventually
 

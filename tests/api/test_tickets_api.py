@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from api.keys import Role
-from api.tokens import sign_accept_token
+from cityops.api.keys import Role
+from cityops.api.tokens import sign_accept_token
 from tests.api.stack import Api
 from tests.conftest import eventually
 

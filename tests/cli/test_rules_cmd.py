@@ -10,8 +10,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from cli import rules_cmd
-from rules.load import RULES_DIR, default_rules
+from cityops.cli import rules_cmd
+from cityops.rules.load import RULES_DIR, default_rules
 
 DATA = Path(__file__).parents[1] / "data"
 

@@ -19,14 +19,14 @@ import pytest
 from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
-from activities.dispatch import DispatchActivities
-from activities.testing import RecordingNotifier, RecordingStore
-from intake.audit import AlarmEventRow, AlarmOutcome, count_events, events_of_ticket
-from intake.mqtt import MqttIntake, MqttSettings
-from service.alarms import AlarmIntake
+from cityops.activities.dispatch import DispatchActivities
+from cityops.activities.testing import RecordingNotifier, RecordingStore
+from cityops.intake.audit import AlarmEventRow, AlarmOutcome, count_events, events_of_ticket
+from cityops.intake.mqtt import MqttIntake, MqttSettings
+from cityops.service.alarms import AlarmIntake
+from cityops.workers.main import build_worker
 from tests.api.stack import Organisation, seeded_organisation
 from tests.conftest import eventually, fresh_queue
-from workers.main import build_worker
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from domain.models import ScenarioRef
-from org.directory import OrgDirectory
-from org.seed import demo_directory
+from cityops.domain.models import ScenarioRef
+from cityops.org.directory import OrgDirectory
+from cityops.org.seed import demo_directory
 
 CATALOGUE = Path(__file__).resolve().parents[2] / "rules" / "catalogue" / "scenarios.csv"
 

@@ -4,8 +4,8 @@ import itertools
 
 from shapely.geometry.base import BaseGeometry
 
-from org.areas import pudong_outline, ring_points, voronoi_cells
-from org.seed import read_streets
+from cityops.org.areas import pudong_outline, ring_points, voronoi_cells
+from cityops.org.seed import read_streets
 
 
 def _street_cells() -> dict[str, BaseGeometry]:

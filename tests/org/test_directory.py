@@ -4,9 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from domain.models import ChannelKind, ContactChannel
-from domain.stages import Tier
-from org.directory import (
+from cityops.domain.models import ChannelKind, ContactChannel
+from cityops.domain.stages import Tier
+from cityops.org.directory import (
     Member,
     NobodyAvailableError,
     OrgDirectory,
@@ -15,7 +15,7 @@ from org.directory import (
     UnknownPersonError,
     UnknownUnitError,
 )
-from org.models import PersonRole, UnitKind
+from cityops.org.models import PersonRole, UnitKind
 
 
 def _at(text: str) -> datetime:

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from org.importer import ImportFileError, read_boundaries, read_org_file
-from org.models import UnitKind
+from cityops.org.importer import ImportFileError, read_boundaries, read_org_file
+from cityops.org.models import UnitKind
 
 HEADER = (
     "record,code,name,tier,kind,parent,lat,lon,aliases,"

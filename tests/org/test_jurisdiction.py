@@ -5,9 +5,9 @@ import json
 import pytest
 from shapely.geometry import Point, box
 
-from domain.models import PlaceBasis
-from org.directory import OrgDirectory, Unit
-from org.jurisdiction import Jurisdiction
+from cityops.domain.models import PlaceBasis
+from cityops.org.directory import OrgDirectory, Unit
+from cityops.org.jurisdiction import Jurisdiction
 from tests.conftest import DATA
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from cityops.cli.main import app
 from tests.conftest import DATA
 
 runner = CliRunner()

@@ -6,8 +6,8 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.route import RoutingActivities
-from domain.models import (
+from cityops.activities.route import RoutingActivities
+from cityops.domain.models import (
     ReturnReason,
     ReturnReasonCode,
     ReturnRequest,
@@ -15,8 +15,8 @@ from domain.models import (
     TicketIntake,
     TransferRequest,
 )
-from domain.stages import Source, Tier
-from org.routing import OrgRouter
+from cityops.domain.stages import Source, Tier
+from cityops.org.routing import OrgRouter
 from tests.org.conftest import catalogue_scenario
 
 AT = datetime.fromisoformat("2026-11-27T10:00+08:00")

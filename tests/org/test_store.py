@@ -11,13 +11,13 @@ from sqlalchemy import Engine, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, select
 
-import db.tables  # noqa: F401  (every table module, as Alembic sees them)
-from org.directory import OrgDirectory
-from org.importer import ImportFileError, read_org_file
-from org.migrate import upgrade
-from org.models import DutyShift, OrgUnit, Person, UnitKind
-from org.seed import build_demo_org
-from org.store import load_or_demo, write_org
+import cityops.db.tables  # noqa: F401  (every table module, as Alembic sees them)
+from cityops.org.directory import OrgDirectory
+from cityops.org.importer import ImportFileError, read_org_file
+from cityops.org.migrate import upgrade
+from cityops.org.models import DutyShift, OrgUnit, Person, UnitKind
+from cityops.org.seed import build_demo_org
+from cityops.org.store import load_or_demo, write_org
 
 
 def _count(engine: Engine, table: type[SQLModel]) -> int:
@@ -117,7 +117,7 @@ def test_a_bad_import_file_is_rejected_before_writing(tmp_path: Path) -> None:
 
 
 def test_seed_if_empty_seeds_once(database_url: str, engine: Engine) -> None:
-    from org.seed import seed_if_empty
+    from cityops.org.seed import seed_if_empty
 
     upgrade(database_url)
     assert seed_if_empty(database_url).startswith("seeded the demo organisation (212 units")

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from domain.stages import SlaColour
-from rules.calendar import (
+from cityops.domain.stages import SlaColour
+from cityops.rules.calendar import (
     WorkingHours,
     WorkPeriod,
     add_working_time,
@@ -22,7 +22,11 @@ from rules.calendar import (
     sla_colour,
     working_time_between,
 )
-from rules.calendar_loader import CalendarConfigError, load_working_hours, project_working_hours
+from cityops.rules.calendar_loader import (
+    CalendarConfigError,
+    load_working_hours,
+    project_working_hours,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HOURS = WorkingHours()  # 08:30-12:00, 13:00-17:30: an 8-hour working day

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from domain.models import AlarmEvent, TicketIntake
-from domain.stages import Source
-from rules.classify import classify
-from rules.load import default_rules
+from cityops.domain.models import AlarmEvent, TicketIntake
+from cityops.domain.stages import Source
+from cityops.rules.classify import classify
+from cityops.rules.load import default_rules
 
 DATA = Path(__file__).parents[1] / "data"
 RULES = default_rules()

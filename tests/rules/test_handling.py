@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from domain.stages import Clock, Priority, StepKind
-from rules.handling import HandlingRulesError, default_handling_rules, load_handling_rules
-from rules.load import default_rules
+from cityops.domain.stages import Clock, Priority, StepKind
+from cityops.rules.handling import HandlingRulesError, default_handling_rules, load_handling_rules
+from cityops.rules.load import default_rules
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rules.load import (
+from cityops.rules.load import (
     CATALOGUE,
     RULES_DIR,
     CatalogueMismatch,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.models import (
+from cityops.domain.models import (
     Place,
     PlaceBasis,
     ReturnReason,
@@ -16,12 +16,12 @@ from domain.models import (
     RoutePlan,
     TicketIntake,
 )
-from domain.stages import Source, Tier
-from org.directory import OrgDirectory, Shift, UnknownUnitError
-from org.jurisdiction import Jurisdiction
-from org.models import PersonRole
-from org.seed import demo_directory
-from rules.route import (
+from cityops.domain.stages import Source, Tier
+from cityops.org.directory import OrgDirectory, Shift, UnknownUnitError
+from cityops.org.jurisdiction import Jurisdiction
+from cityops.org.models import PersonRole
+from cityops.org.seed import demo_directory
+from cityops.rules.route import (
     RoutingRulesError,
     load_routing_rules,
     plan_return,

@@ -10,12 +10,20 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from api.keys import ApiKeyError, ApiKeyRow, KeyStore, Role, UnknownRole, create_key, dev_keys
-from db.engine import get_engine
-from domain.alarms import alarm_intake, alarm_ticket_id, alarm_workflow_id
-from domain.models import AlarmEvent
-from org.migrate import upgrade
-from service.alarms import MAX_BATCH, AlarmBatchInvalid, parse_batch
+from cityops.api.keys import (
+    ApiKeyError,
+    ApiKeyRow,
+    KeyStore,
+    Role,
+    UnknownRole,
+    create_key,
+    dev_keys,
+)
+from cityops.db.engine import get_engine
+from cityops.domain.alarms import alarm_intake, alarm_ticket_id, alarm_workflow_id
+from cityops.domain.models import AlarmEvent
+from cityops.org.migrate import upgrade
+from cityops.service.alarms import MAX_BATCH, AlarmBatchInvalid, parse_batch
 
 EVENT: dict[str, Any] = {
     "event_id": "evt-1",

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from temporalio.service import TLSConfig
 
-from workers.client import connection_options
-from workers.settings import Settings
+from cityops.config import Settings
+from cityops.workers.client import connection_options
 
 
 def test_the_dev_server_needs_no_options() -> None:

@@ -6,9 +6,9 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from cityops.workflows import search_attributes as sa
 from tests.conftest import TEST_SERVER
 from tests.workflows.harness import Harness, running
-from workflows import search_attributes as sa
 
 
 @pytest.fixture

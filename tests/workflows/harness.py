@@ -13,19 +13,18 @@ from zoneinfo import ZoneInfo
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.dispatch import DispatchActivities
-from activities.route import RoutingActivities
-from activities.testing import FakeRouter, RecordingNotifier, RecordingStore
-from domain.models import TicketIntake, TicketStatus
-from domain.stages import Source, Stage
-from org.models import DISTRICT_CENTER
-from org.routing import OrgRouter
-from rules.calendar import WorkingHours
-from service import tickets
+from cityops.activities.dispatch import DispatchActivities
+from cityops.activities.route import RoutingActivities
+from cityops.activities.testing import FakeRouter, RecordingNotifier, RecordingStore
+from cityops.domain.models import TicketIntake, TicketStatus
+from cityops.domain.stages import Source, Stage
+from cityops.org.models import DISTRICT_CENTER
+from cityops.org.routing import OrgRouter
+from cityops.rules.calendar import WorkingHours
+from cityops.service import tickets
+from cityops.workers.main import build_worker
+from cityops.workflows.ticket import TicketWorkflow
 from tests.conftest import eventually, fresh_queue
-from workers.main import build_worker
-from workflows.ticket import TicketWorkflow
-
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from domain.models import (
+from cityops.domain.models import (
     AcceptInput,
     AfterPhoto,
     AlarmEvent,
@@ -25,11 +25,11 @@ from domain.models import (
     ReviewInput,
     TriageDecision,
 )
-from domain.stages import CallbackResult, ReviewDecision, Source
-from service import tickets
+from cityops.domain.stages import CallbackResult, ReviewDecision, Source
+from cityops.service import tickets
+from cityops.workflows import search_attributes as sa
 from tests.conftest import TEST_SERVER
 from tests.workflows.harness import Harness, intake, running
-from workflows import search_attributes as sa
 
 HISTORIES = Path(__file__).parent.parent / "data" / "histories"
 

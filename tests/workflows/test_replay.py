@@ -9,7 +9,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from workers.main import WORKFLOWS, sandbox_runner
+from cityops.workers.main import WORKFLOWS, sandbox_runner
 
 HISTORIES = sorted((Path(__file__).parent.parent / "data" / "histories").glob("*.json"))
 

@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from domain.models import AcceptInput, ContactInput, PauseInput, ResumeInput
-from rules.calendar import WorkingHours, is_working_day
-from service import tickets
-from service.tickets import TicketRejected
+from cityops.domain.models import AcceptInput, ContactInput, PauseInput, ResumeInput
+from cityops.rules.calendar import WorkingHours, is_working_day
+from cityops.service import tickets
+from cityops.service.tickets import TicketRejected
 from tests.workflows.harness import Harness, intake, running
 
 

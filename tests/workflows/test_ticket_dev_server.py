@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from domain.models import AcceptInput, CallbackInput, ResolveInput
-from domain.stages import CallbackResult, Stage
-from service import tickets
-from service.tickets import TicketRejected
+from cityops.domain.models import AcceptInput, CallbackInput, ResolveInput
+from cityops.domain.stages import CallbackResult, Stage
+from cityops.service import tickets
+from cityops.service.tickets import TicketRejected
 from tests.conftest import eventually
 from tests.workflows.harness import Harness, intake, running
 

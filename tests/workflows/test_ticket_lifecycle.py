@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from domain.models import (
+from cityops.domain.models import (
     AcceptInput,
     AfterPhoto,
     AlarmEvent,
@@ -22,9 +22,9 @@ from domain.models import (
     TriageDecision,
     UrgeInput,
 )
-from domain.stages import CallbackResult, ReviewDecision, Source, Stage, Tier
-from service import tickets
-from service.tickets import TicketRejected
+from cityops.domain.stages import CallbackResult, ReviewDecision, Source, Stage, Tier
+from cityops.service import tickets
+from cityops.service.tickets import TicketRejected
 from tests.conftest import eventually
 from tests.workflows.harness import Harness, intake, running
 

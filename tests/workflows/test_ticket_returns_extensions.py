@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from domain.models import (
+from cityops.domain.models import (
     AcceptInput,
     ExtensionDecision,
     ExtensionRequest,
@@ -16,16 +16,15 @@ from domain.models import (
     ReturnReasonCode,
     TransferInput,
 )
-from domain.stages import Stage, Tier
-from service import tickets
-from service.tickets import TicketRejected
+from cityops.domain.stages import Stage, Tier
+from cityops.service import tickets
+from cityops.service.tickets import TicketRejected
 from tests.workflows.harness import (
     Harness,
     advance_to_local_hour,
     intake,
     on_duty_district_dispatcher,
 )
-
 
 # Shanghai hours inside each of the seeded district shifts (00-08, 08-16, 16-24): the
 # shift-dependent flows must pass whichever dispatcher is on duty.

@@ -1,0 +1,238 @@
+"""The one-tap accept endpoint behind the link in every notice: ``/a/{token}``.
+
+GET shows a confirm page and changes nothing: mail scanners and chat link previews fetch
+links on their own, and must not accept tickets for people. POST performs the accept
+through an injected action, so this router does not know how the Temporal client is
+obtained. The app wires it with::
+
+    app.include_router(accept.router)
+    app.dependency_overrides[accept.get_accept_action] = lambda: my_accept
+
+where ``my_accept(ticket_id, person_id)`` runs the workflow's accept update, raising
+``AcceptRefused`` when the ticket will not take it (someone else has it, it moved up a
+tier, it is closed). Refused tokens get a clear Chinese/English page and are logged.
+
+Exceptions (one tree):
+
+    AcceptRefused(Exception)   the ticket refused this accept; the message is shown
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+import jinja2
+import structlog
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from cityops.api.tokens import (
+    ACCEPT_PATH,
+    AcceptClaim,
+    TokenError,
+    TokenExpired,
+    TokenForged,
+    TokenMalformed,
+    TokenWrongPerson,
+    verify_accept_token,
+)
+from cityops.config import get_settings
+
+log = structlog.get_logger(__name__)
+
+AcceptAction = Callable[[str, str], Awaitable[None]]
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+# The token is a credential in the URL: keep it out of caches and Referer headers.
+_PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+router = APIRouter(tags=["accept"])
+
+
+class AcceptRefused(Exception):
+    """The ticket will not take this accept; str(error) is shown to the person."""
+
+
+@dataclass(frozen=True)
+class _Wording:
+    """What one page says, in Chinese first and English below."""
+
+    status: int
+    mood: str  # CSS class: confirm / ok / refused
+    heading_zh: str
+    heading_en: str
+    message_zh: str
+    message_en: str
+
+
+_CONFIRM = _Wording(
+    200,
+    "confirm",
+    "确认接单",
+    "Confirm accept",
+    "请确认由您接收并处置这张工单。",
+    "Please confirm that you take on this ticket.",
+)
+_ACCEPTED = _Wording(
+    200,
+    "ok",
+    "已接单",
+    "Accepted",
+    "接单成功，请按时限到场处置。",
+    "You have accepted the ticket. Please handle it before the deadline.",
+)
+_UNAVAILABLE = _Wording(
+    503,
+    "refused",
+    "暂时无法接单",
+    "Temporarily unavailable",
+    "系统暂时无法处理接单，请稍后再点一次链接。",
+    "Accepting is unavailable right now. Please open the link again shortly.",
+)
+_REFUSALS: dict[type[TokenError], _Wording] = {
+    TokenMalformed: _Wording(
+        400,
+        "refused",
+        "链接无效",
+        "Invalid link",
+        "这个接单链接不完整或已损坏，请从通知中重新打开。",
+        "This accept link is incomplete or damaged. Open it again from the notice.",
+    ),
+    TokenForged: _Wording(
+        403,
+        "refused",
+        "链接无法验证",
+        "Link cannot be verified",
+        "这个接单链接不是本系统签发的，或已被改动，不能用于接单。",
+        "This accept link was not issued by this system or has been altered.",
+    ),
+    TokenExpired: _Wording(
+        410,
+        "refused",
+        "链接已过期",
+        "Link expired",
+        "这个接单链接已过期，请在工单系统中接单，或联系派单人。",
+        "This accept link has expired. Accept the ticket in the system or call the dispatcher.",
+    ),
+    TokenWrongPerson: _Wording(
+        403,
+        "refused",
+        "不是您的接单链接",
+        "Not your link",
+        "这个接单链接属于其他人，不能代替他人接单。",
+        "This accept link belongs to someone else; nobody can accept on another's behalf.",
+    ),
+}
+
+
+def get_accept_action() -> AcceptAction | None:
+    """Overridden by the app with the real accept; None means accepting is not wired."""
+    return None
+
+
+def get_token_secret() -> str:
+    return get_settings().secret
+
+
+def get_now() -> datetime:
+    return datetime.now(UTC)
+
+
+Secret = Annotated[str, Depends(get_token_secret)]
+Now = Annotated[datetime, Depends(get_now)]
+Action = Annotated[AcceptAction | None, Depends(get_accept_action)]
+
+
+@router.get(ACCEPT_PATH + "{token}", response_class=HTMLResponse)
+async def confirm_accept(token: str, request: Request, secret: Secret, now: Now) -> HTMLResponse:
+    claim = _verify(token, secret, now, request)
+    if isinstance(claim, HTMLResponse):
+        return claim
+    return _page(_CONFIRM, claim, confirm_action=str(request.url.path))
+
+
+@router.post(ACCEPT_PATH + "{token}", response_class=HTMLResponse)
+async def accept(
+    token: str, request: Request, secret: Secret, now: Now, action: Action
+) -> HTMLResponse:
+    claim = _verify(token, secret, now, request)
+    if isinstance(claim, HTMLResponse):
+        return claim
+    if action is None:
+        log.error("accept_not_wired", ticket_id=claim.ticket_id, person_id=claim.person_id)
+        return _page(_UNAVAILABLE, claim)
+    try:
+        await action(claim.ticket_id, claim.person_id)
+    except AcceptRefused as refused:
+        log.warning(
+            "accept_refused_by_ticket",
+            ticket_id=claim.ticket_id,
+            person_id=claim.person_id,
+            reason=str(refused),
+        )
+        wording = _Wording(
+            409,
+            "refused",
+            "未能接单",
+            "Not accepted",
+            str(refused) or "工单当前不能由您接单。",
+            "The ticket cannot be accepted by you at this point.",
+        )
+        return _page(wording, claim)
+    except Exception:
+        # The workflow service is down or timed out: say so, and keep the link usable.
+        log.exception("accept_failed", ticket_id=claim.ticket_id, person_id=claim.person_id)
+        return _page(_UNAVAILABLE, claim)
+    log.info("accepted_by_link", ticket_id=claim.ticket_id, person_id=claim.person_id)
+    return _page(_ACCEPTED, claim)
+
+
+def _verify(token: str, secret: str, now: datetime, request: Request) -> AcceptClaim | HTMLResponse:
+    try:
+        return verify_accept_token(token, secret, now)
+    except TokenError as error:
+        refusal = _REFUSALS.get(type(error), _REFUSALS[TokenMalformed])
+        known = error.claim if isinstance(error, TokenExpired) else None  # signed, so trusted
+        log.warning(
+            "accept_token_refused",
+            reason=type(error).__name__,
+            detail=str(error),
+            token_prefix=token[:16],  # enough to find it in mail logs, not enough to reuse
+            client=request.client.host if request.client else None,
+            ticket_id=known.ticket_id if known else None,
+            person_id=known.person_id if known else None,
+        )
+        return _page(refusal, known)
+
+
+@lru_cache(maxsize=1)
+def _templates() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=True,  # ids come from tokens and workflow messages: escape them
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def _page(
+    wording: _Wording, claim: AcceptClaim | None, confirm_action: str | None = None
+) -> HTMLResponse:
+    html = (
+        _templates()
+        .get_template("accept_page.html.j2")
+        .render(
+            mood=wording.mood,
+            heading_zh=wording.heading_zh,
+            heading_en=wording.heading_en,
+            message_zh=wording.message_zh,
+            message_en=wording.message_en,
+            ticket_id=claim.ticket_id if claim else None,
+            person_id=claim.person_id if claim else None,
+            confirm_action=confirm_action,
+        )
+    )
+    return HTMLResponse(html, status_code=wording.status, headers=_PRIVATE_HEADERS)

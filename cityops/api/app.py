@@ -1,0 +1,114 @@
+"""The intake API: tickets, alarms, Open311, Alertmanager, one-tap accept, ticket pages.
+
+``create_app(settings, client_provider)`` builds the app; the Temporal client is made
+when the app starts (lifespan), so importing this module connects to nothing.
+``uvicorn api.app:app`` serves the module-level app on the environment's settings;
+OpenAPI docs are at /docs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from cityops.api import (
+    accept,
+    routes_alarms,
+    routes_alertmanager,
+    routes_open311,
+    routes_pages,
+    routes_tickets,
+)
+from cityops.api.context import AppContext
+from cityops.api.keys import KeyStore, dev_keys
+from cityops.config import Settings, get_settings
+from cityops.db.engine import get_engine
+from cityops.domain.models import AcceptInput
+from cityops.rules.load import default_rules
+from cityops.service import tickets
+from cityops.service.alarms import AlarmIntake, Locator
+from cityops.service.tickets import TicketNotFound, TicketRejected
+from cityops.workers.client import connect
+
+log = structlog.get_logger(__name__)
+ClientProvider = Callable[[], Awaitable[Client]]
+# Under `cityops up` the API may start a moment before Temporal answers.
+CONNECT_TRIES = 30
+
+
+def create_app(
+    settings: Settings | None = None,
+    client_provider: ClientProvider | None = None,
+    *,
+    locator: Locator | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    provider = client_provider or (lambda: _connect_with_retries(settings))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        client = await provider()
+        engine = get_engine(settings.database_url)
+        rules = default_rules()
+        context = AppContext(
+            settings=settings,
+            client=client,
+            engine=engine,
+            rules=rules,
+            alarms=AlarmIntake(client, settings.task_queue, engine, rules=rules, locator=locator),
+            keys=KeyStore(engine, dev_keys()),
+        )
+        app.state.context = context
+        app.dependency_overrides[accept.get_accept_action] = lambda: _accept_action(client)
+        log.info("api_started", temporal=settings.temporal_address, task_queue=settings.task_queue)
+        yield
+        app.state.context = None
+
+    app = FastAPI(
+        title="cityops intake API",
+        description="Tickets, alarm events, Open311 GeoReport v2 and Alertmanager intake.",
+        version="1",
+        lifespan=lifespan,
+    )
+    for module in (
+        routes_tickets,
+        routes_alarms,
+        routes_open311,
+        routes_alertmanager,
+        routes_pages,
+    ):
+        app.include_router(module.router)
+    app.include_router(accept.router)
+    return app
+
+
+def _accept_action(client: Client) -> accept.AcceptAction:
+    async def accept_ticket(ticket_id: str, person_id: str) -> None:
+        try:
+            await tickets.update(client, ticket_id, "accept", AcceptInput(person_id=person_id))
+        except (TicketRejected, TicketNotFound) as refused:
+            raise accept.AcceptRefused(str(refused)) from refused
+
+    return accept_ticket
+
+
+async def _connect_with_retries(settings: Settings) -> Client:
+    for attempt in range(CONNECT_TRIES):
+        try:
+            return await connect(settings)
+        except RuntimeError:
+            if attempt + 1 == CONNECT_TRIES:
+                raise
+            log.warning(
+                "temporal_not_ready", address=settings.temporal_address, attempt=attempt + 1
+            )
+            await asyncio.sleep(1)
+    raise AssertionError("unreachable")
+
+
+app = create_app()

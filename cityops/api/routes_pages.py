@@ -1,0 +1,51 @@
+"""``GET /tickets/{id}``: the page a notice links to (``{public_url}/tickets/{id}``).
+
+Read-only and without a key, so a responder can open it from a chat message. It shows
+the work order's state, place, assignee, deadlines and history, but not the citizen's
+complaint text or contact: those stay behind the keyed JSON API.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+import jinja2
+from fastapi import APIRouter, Depends
+from fastapi.responses import HTMLResponse
+from markupsafe import escape
+
+from cityops.api.context import AppContext, get_context
+from cityops.domain.zones import SHANGHAI
+from cityops.service import tickets
+from cityops.service.tickets import TicketNotFound, TicketUnavailable
+
+router = APIRouter(tags=["pages"])
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+@router.get("/tickets/{ticket_id}", response_class=HTMLResponse)
+async def ticket_page(
+    ticket_id: str, context: Annotated[AppContext, Depends(get_context)]
+) -> HTMLResponse:
+    try:
+        status = await tickets.status(context.client, ticket_id)
+    except TicketNotFound:
+        return HTMLResponse(f"<p>没有这张工单 · no ticket {escape(ticket_id)}</p>", 404)
+    except TicketUnavailable:
+        return HTMLResponse("<p>系统暂时不可用 · temporarily unavailable</p>", 503)
+    page = _environment().get_template("ticket_page.html.j2").render(status=status, when=_when)
+    return HTMLResponse(page, headers={"Cache-Control": "no-store"})

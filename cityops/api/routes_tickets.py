@@ -1,0 +1,214 @@
+"""Tickets over HTTP: submit, read, list, and one POST per workflow update.
+
+Every update maps to the workflow update of the same name. The workflow's validator
+refusing (wrong person, wrong stage) is 409 with its message; a malformed body is
+422 naming the field; an unknown ticket is 404; Temporal down is 503.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from cityops.api.auth import require
+from cityops.api.context import AppContext, get_context
+from cityops.api.keys import Caller, Role
+from cityops.domain.models import (
+    AcceptInput,
+    CallbackInput,
+    ContactInput,
+    DismissInput,
+    ExtensionDecision,
+    ExtensionRequest,
+    PauseInput,
+    RecheckInput,
+    ResolveInput,
+    ResumeInput,
+    ReturnInput,
+    ReviewInput,
+    RuleClosureInput,
+    TicketIntake,
+    TicketStatus,
+    TransferInput,
+    TriageDecision,
+    UrgeInput,
+)
+from cityops.domain.stages import Source, Stage
+from cityops.service import tickets
+from cityops.service.tickets import TicketNotFound, TicketRejected, TicketUnavailable
+
+router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
+Context = Annotated[AppContext, Depends(get_context)]
+AnyRole = Annotated[Caller, Depends(require(*Role))]
+# Values that go into a Temporal list query: plain codes only, so no quoting tricks.
+CODE = r"^[A-Za-z0-9_-]{1,32}$"
+
+
+class SubmitTicket(BaseModel):
+    """A complaint from the hotline, a grid inspector or opinion monitoring."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    text: str = Field(min_length=1, max_length=4000, description="What the caller said")
+    address: str | None = Field(default=None, max_length=500)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    caller_name: str | None = Field(default=None, max_length=64)
+    caller_phone: str | None = Field(default=None, max_length=32)
+    source: Literal[Source.HOTLINE, Source.GRID, Source.OPINION] = Source.HOTLINE
+    hotline_id: str | None = Field(
+        default=None, min_length=1, max_length=64, description="The hotline's own number"
+    )
+    service_code: str | None = Field(
+        default=None, pattern=r"^[A-Z]{2}\d{2}$", description="A scenario id, if known"
+    )
+
+
+class Submitted(BaseModel):
+    ticket_id: str
+    workflow_id: str
+    created: bool = Field(description="False: this hotline number was submitted before")
+
+
+class TicketSummary(BaseModel):
+    ticket_id: str
+    workflow_id: str
+    status: str
+    attributes: dict[str, Any]
+
+
+@contextmanager
+def ticket_errors() -> Iterator[None]:
+    """Service errors as HTTP statuses, with the service's message."""
+    try:
+        yield
+    except TicketNotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except TicketRejected as exc:
+        raise HTTPException(409, str(exc)) from exc
+    except TicketUnavailable as exc:
+        raise HTTPException(503, str(exc)) from exc
+
+
+@router.post("", status_code=201, response_model=Submitted)
+async def submit_ticket(
+    body: SubmitTicket,
+    response: Response,
+    context: Context,
+    _: Annotated[Caller, Depends(require(Role.HOTLINE_AGENT))],
+) -> Submitted:
+    received = datetime.now(UTC)
+    intake = TicketIntake(
+        ticket_id=tickets.new_ticket_id(received, body.hotline_id),
+        source=body.source,
+        text=body.text,
+        address=body.address,
+        lat=body.lat,
+        lon=body.lon,
+        caller_name=body.caller_name,
+        caller_phone=body.caller_phone,
+        received_at=received,
+        external_id=body.hotline_id,
+        service_code=body.service_code,
+    )
+    with ticket_errors():
+        result = await tickets.submit(context.client, intake, context.settings.task_queue)
+    if not result.created:
+        response.status_code = 200
+    return Submitted(
+        ticket_id=result.ticket_id, workflow_id=result.workflow_id, created=result.created
+    )
+
+
+@router.get("/{ticket_id}", response_model=TicketStatus)
+async def get_ticket(ticket_id: str, context: Context, _: AnyRole) -> TicketStatus:
+    with ticket_errors():
+        return await tickets.status(context.client, ticket_id)
+
+
+@router.get("", response_model=list[TicketSummary])
+async def list_tickets(
+    context: Context,
+    _: AnyRole,
+    street: Annotated[str | None, Query(pattern=CODE, description="e.g. T01")] = None,
+    stage: Stage | None = None,
+    scenario: Annotated[str | None, Query(pattern=CODE, description="e.g. PS03")] = None,
+    source: Source | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[TicketSummary]:
+    filters = {
+        "TicketStreet": street,
+        "TicketStage": stage.value if stage else None,
+        "TicketScenario": scenario,
+        "TicketSource": source.value if source else None,
+    }
+    query = " AND ".join(f"{key} = '{value}'" for key, value in filters.items() if value)
+    with ticket_errors():
+        rows = await tickets.list_tickets(context.client, query, limit)
+    return [
+        TicketSummary(
+            ticket_id=r.ticket_id,
+            workflow_id=r.workflow_id,
+            status=r.status,
+            attributes={
+                k: v.isoformat() if isinstance(v, datetime) else v for k, v in r.attributes.items()
+            },
+        )
+        for r in rows
+    ]
+
+
+# (path, workflow update name, body model, roles besides supervisor, what it does)
+UPDATES: list[tuple[str, str, type[BaseModel], tuple[Role, ...], str]] = [
+    ("accept", "accept", AcceptInput, (Role.RESPONDER,), "Accept a ticket assigned to you"),
+    ("return", "return_ticket", ReturnInput, (Role.RESPONDER,), "Return a ticket as not yours"),
+    ("transfer", "transfer", TransferInput, (), "Hand a ticket to another unit"),
+    ("extension", "request_extension", ExtensionRequest, (Role.RESPONDER,), "Ask for more time"),
+    (
+        "extension/decision",
+        "decide_extension",
+        ExtensionDecision,
+        (Role.RESPONDER,),
+        "Approve or reject a pending extension (the tier above)",
+    ),
+    ("contact", "contact_citizen", ContactInput, (Role.RESPONDER,), "First contact made"),
+    ("pause", "pause_clock", PauseInput, (Role.RESPONDER,), "Pause the resolve clock"),
+    ("resume", "resume_clock", ResumeInput, (Role.RESPONDER,), "Resume the resolve clock"),
+    ("resolve", "resolve", ResolveInput, (Role.RESPONDER,), "Report the fix"),
+    ("callback", "callback", CallbackInput, (Role.HOTLINE_AGENT,), "Record the citizen's answer"),
+    ("review", "review", ReviewInput, (Role.RESPONDER,), "Approve or reject the after-photo"),
+    ("recheck", "recheck", RecheckInput, (Role.SENSOR_GATEWAY,), "Video re-detection result"),
+    ("urge", "urge", UrgeInput, (), "Urge (催办) the assignee"),
+    ("triage", "classify", TriageDecision, (), "Classify a ticket the rules could not"),
+    ("dismiss", "dismiss", DismissInput, (), "Close a triage ticket that is no work order"),
+    ("rule-closure", "rule_closure", RuleClosureInput, (), "Close a ticket that cannot be fixed"),
+]
+
+
+def _add_update_route(
+    path: str, name: str, model: type[BaseModel], roles: tuple[Role, ...], summary: str
+) -> None:
+    async def run_update(
+        ticket_id: str,
+        body: model,  # type: ignore[valid-type]  # one route per model, built here
+        context: Context,
+        _: Annotated[Caller, Depends(require(*roles))],
+    ) -> TicketStatus:
+        with ticket_errors():
+            return await tickets.update(context.client, ticket_id, name, body)
+
+    run_update.__name__ = f"ticket_{name}"
+    router.add_api_route(
+        f"/{{ticket_id}}/{path}",
+        run_update,
+        methods=["POST"],
+        response_model=TicketStatus,
+        summary=summary,
+    )
+
+
+for _path, _name, _model, _roles, _summary in UPDATES:
+    _add_update_route(_path, _name, _model, _roles, _summary)

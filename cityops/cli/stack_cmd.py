@@ -1,0 +1,37 @@
+"""`cityops up` (the whole system) and `cityops worker` (one more worker process)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from cityops.config import get_settings
+from cityops.workers.logging import configure_logging
+
+
+def up(
+    mqtt: Annotated[bool, typer.Option("--mqtt/--no-mqtt", help="Also run the MQTT intake")] = True,
+    workers: Annotated[
+        int, typer.Option(min=1, max=16, help="Worker processes (stateless; more for more load)")
+    ] = 1,
+) -> None:
+    """Start Temporal, the worker, the intake API and the MQTT intake; Ctrl-C stops all."""
+    from cityops.workers.stack import run_up
+
+    settings = get_settings()
+    configure_logging(settings.log_format)
+    run_up(settings, with_mqtt=mqtt, workers=workers)
+
+
+def worker() -> None:
+    """Run one ticket worker against TEMPORAL_ADDRESS (stateless; run as many as needed)."""
+    from cityops.workers.main import run_worker
+
+    asyncio.run(run_worker())
+
+
+def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+    app.command()(up)
+    app.command()(worker)

@@ -1,0 +1,388 @@
+"""Ticket commands for hotline agents, responders and supervisors: submit, accept, resolve,
+status, list, and the closure and supervision steps. Each talks to Temporal."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import BaseModel, ValidationError
+from temporalio.client import Client
+
+from cityops.config import get_settings
+from cityops.domain.models import (
+    AcceptInput,
+    AfterPhoto,
+    CallbackInput,
+    ContactInput,
+    DismissInput,
+    ExtensionDecision,
+    ExtensionRequest,
+    PauseInput,
+    RecheckInput,
+    ResolveInput,
+    ResumeInput,
+    ReturnInput,
+    ReturnReason,
+    ReturnReasonCode,
+    ReviewInput,
+    RuleClosureInput,
+    TicketIntake,
+    TicketStatus,
+    TransferInput,
+    TriageDecision,
+    UrgeInput,
+)
+from cityops.domain.stages import CallbackResult, ReviewDecision, Source
+from cityops.domain.zones import SHANGHAI
+from cityops.service import tickets
+from cityops.service.tickets import TicketError
+from cityops.workers.client import connect
+
+T = TypeVar("T")
+
+TicketArg = Annotated[str, typer.Argument(help="Ticket number, e.g. PD20261128A1B2C3D4")]
+AsOpt = Annotated[str, typer.Option("--as", help="Your person id, e.g. P-T01-01-1")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text")]
+
+
+def _run(action: Callable[[Client], Awaitable[T]]) -> T:
+    """Connect, run, and turn every expected failure into one clear line and exit 1."""
+
+    async def main() -> T:
+        try:
+            client = await connect()
+        except RuntimeError as exc:
+            raise TicketError(
+                f"cannot reach Temporal at {get_settings().temporal_address}: {exc} "
+                "(is `cityops up` running?)"
+            ) from exc
+        return await action(client)
+
+    try:
+        return asyncio.run(main())
+    except TicketError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from exc
+
+
+def _message(model: type[BaseModel], **fields: Any) -> Any:
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        typer.secho(f"error: {problems}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+
+
+def print_status(status: TicketStatus, as_json: bool = False) -> None:
+    if as_json:
+        typer.echo(status.model_dump_json(indent=2))
+        return
+    scenario = f"{status.scenario_id} {status.scenario_name}" if status.scenario_id else "(triage)"
+    rows = [
+        ("ticket", status.ticket_id),
+        ("stage", status.stage.value),
+        ("scenario", f"{scenario} {status.priority.value if status.priority else ''}".strip()),
+        ("street", status.street_code or "-"),
+        ("assignee", f"{status.assignee_name or '-'} ({status.assignee_id or '-'})"),
+        ("tier", status.tier.value if status.tier else "-"),
+        ("accept by", _time(status.accept_deadline)),
+        ("resolve by", _time(status.resolve_deadline)),
+        ("contact by", _contact(status)),
+        ("sla", _sla(status)),
+        ("escalations", str(status.escalations)),
+        ("reopens", str(status.reopens)),
+    ]
+    for label, value in rows:
+        typer.echo(f"{label:>12}  {value}")
+    if status.history:
+        typer.echo("     history")
+        for entry in status.history:
+            who = f" by {entry.by}" if entry.by else ""
+            detail = f"  {entry.detail}" if entry.detail else ""
+            typer.echo(f"              {_time(entry.at)}  {entry.event}{who}{detail}")
+
+
+def _sla(status: TicketStatus) -> str:
+    flags = [flag for flag, on in (("OVERDUE", status.overdue), ("PAUSED", status.paused)) if on]
+    return " ".join([status.sla_colour, *flags])
+
+
+def _contact(status: TicketStatus) -> str:
+    if status.contacted_at is not None:
+        return f"contacted {_time(status.contacted_at)}"
+    return _time(status.contact_deadline)
+
+
+def _time(value: datetime | None) -> str:
+    if value is None:
+        return "-"
+    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _update(ticket: str, name: str, request: BaseModel, as_json: bool) -> None:
+    status = _run(lambda client: tickets.update(client, ticket, name, request))
+    print_status(status.model_copy(update={"history": []}), as_json)
+
+
+def submit(
+    text: Annotated[str, typer.Option(help="What the caller said")],
+    address: Annotated[
+        str | None, typer.Option(help="Address, e.g. 浦东新区张江镇碧波路690号")
+    ] = None,
+    phone: Annotated[str | None, typer.Option(help="Caller's phone")] = None,
+    name: Annotated[str | None, typer.Option(help="Caller's name")] = None,
+    source: Annotated[Source, typer.Option(help="Where it came from")] = Source.HOTLINE,
+    hotline_id: Annotated[
+        str | None, typer.Option("--hotline-id", help="The hotline's own number (idempotent)")
+    ] = None,
+    lat: Annotated[float | None, typer.Option(help="Latitude, if known")] = None,
+    lon: Annotated[float | None, typer.Option(help="Longitude, if known")] = None,
+    scenario: Annotated[str | None, typer.Option(help="Scenario id, if the agent knows it")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Submit a complaint; prints the ticket number at once."""
+    received = datetime.now(UTC)
+    intake = _message(
+        TicketIntake,
+        ticket_id=tickets.new_ticket_id(received, hotline_id),
+        source=source,
+        text=text,
+        address=address,
+        caller_phone=phone,
+        caller_name=name,
+        received_at=received,
+        external_id=hotline_id,
+        lat=lat,
+        lon=lon,
+        service_code=scenario,
+    )
+    settings = get_settings()
+    result = _run(lambda client: tickets.submit(client, intake, settings.task_queue))
+    if as_json:
+        typer.echo(json.dumps(result.__dict__))
+        return
+    note = "" if result.created else "  (already submitted: same ticket)"
+    typer.echo(f"{result.ticket_id}{note}")
+
+
+def accept(ticket: TicketArg, person: AsOpt, as_json: JsonOpt = False) -> None:
+    """Accept a ticket assigned to you."""
+    _update(ticket, "accept", _message(AcceptInput, person_id=person), as_json)
+
+
+def resolve(
+    ticket: TicketArg,
+    person: AsOpt,
+    note: Annotated[str, typer.Option(help="What was done")] = "",
+    photo_url: Annotated[str | None, typer.Option(help="After-photo URL (photo review)")] = None,
+    photo_lat: Annotated[float | None, typer.Option(help="Where the photo was taken")] = None,
+    photo_lon: Annotated[float | None, typer.Option(help="Where the photo was taken")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Report the fix; closure verification starts."""
+    photo = None
+    if photo_url is not None:
+        photo = _message(
+            AfterPhoto, url=photo_url, taken_at=datetime.now(UTC), lat=photo_lat, lon=photo_lon
+        )
+    _update(
+        ticket, "resolve", _message(ResolveInput, person_id=person, note=note, photo=photo), as_json
+    )
+
+
+def triage(
+    ticket: TicketArg,
+    scenario: Annotated[str, typer.Option(help="Scenario id, e.g. PS03")],
+    person: AsOpt,
+    note: str = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Classify a ticket the rules could not (district dispatcher)."""
+    decision = _message(TriageDecision, scenario_id=scenario, by=person, note=note)
+    _update(ticket, "classify", decision, as_json)
+
+
+def callback(
+    ticket: TicketArg,
+    result: Annotated[CallbackResult, typer.Option(help="The citizen's answer")],
+    person: AsOpt,
+    note: str = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Record the citizen's callback answer (hotline)."""
+    _update(
+        ticket, "callback", _message(CallbackInput, result=result, by=person, note=note), as_json
+    )
+
+
+def review(
+    ticket: TicketArg,
+    decision: Annotated[ReviewDecision, typer.Option(help="approved or rejected")],
+    person: AsOpt,
+    reason: str = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Approve or reject the after-photo (dispatching sub-center)."""
+    _update(
+        ticket,
+        "review",
+        _message(ReviewInput, decision=decision, by=person, reason=reason),
+        as_json,
+    )
+
+
+def recheck(
+    ticket: TicketArg,
+    still_detected: Annotated[bool, typer.Option("--still-detected/--cleared")],
+    camera: str = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Record a video re-detection result."""
+    request = _message(RecheckInput, still_detected=still_detected, camera_id=camera)
+    _update(ticket, "recheck", request, as_json)
+
+
+def urge(ticket: TicketArg, person: AsOpt, note: str = "", as_json: JsonOpt = False) -> None:
+    """Urge (催办) the assignee by hand (supervisor)."""
+    _update(ticket, "urge", _message(UrgeInput, by=person, note=note), as_json)
+
+
+def dismiss(
+    ticket: TicketArg,
+    person: AsOpt,
+    reason: Annotated[str, typer.Option(help="Why it is no work order, e.g. 咨询类，已答复")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Close a triage ticket that is no work order (district dispatcher)."""
+    _update(ticket, "dismiss", _message(DismissInput, by=person, reason=reason), as_json)
+
+
+def close_unfixed(
+    ticket: TicketArg,
+    person: AsOpt,
+    reason: Annotated[str, typer.Option(help="Why it is closed without a proven fix")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Close a ticket that cannot be fixed: recorded as closed_unfixed, never as closed."""
+    _update(ticket, "rule_closure", _message(RuleClosureInput, by=person, reason=reason), as_json)
+
+
+def return_(
+    ticket: TicketArg,
+    person: AsOpt,
+    reason: Annotated[ReturnReasonCode, typer.Option(help="Why it is not yours")],
+    suggest: Annotated[str | None, typer.Option(help="The unit that is right, e.g. T02")] = None,
+    note: str = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Return (退单) a ticket that is not your jurisdiction or duty."""
+    why = _message(ReturnReason, code=reason, note=note, suggested_unit=suggest)
+    _update(ticket, "return_ticket", _message(ReturnInput, person_id=person, reason=why), as_json)
+
+
+def transfer(
+    ticket: TicketArg,
+    person: AsOpt,
+    to: Annotated[str, typer.Option("--to", help="Target unit code, e.g. T05 or T05-02")],
+    reason: Annotated[str, typer.Option(help="Why (recorded)")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Transfer a ticket to another unit (dispatcher)."""
+    request = _message(TransferInput, by=person, target_unit=to, reason=reason)
+    _update(ticket, "transfer", request, as_json)
+
+
+def extend(
+    ticket: TicketArg,
+    person: AsOpt,
+    until: Annotated[datetime, typer.Option(help="New deadline, e.g. 2026-12-01T18:00:00+08:00")],
+    reason: Annotated[str, typer.Option(help="Why more time is needed")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Ask for an extension (延期) of the resolve deadline."""
+    if until.tzinfo is None:
+        until = until.replace(tzinfo=SHANGHAI)
+    request = _message(ExtensionRequest, person_id=person, new_deadline=until, reason=reason)
+    _update(ticket, "request_extension", request, as_json)
+
+
+def decide_extension(
+    ticket: TicketArg,
+    person: AsOpt,
+    approve: Annotated[bool, typer.Option("--approve/--reject")],
+    note: str = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Approve or reject a pending extension (the tier above)."""
+    decision = _message(ExtensionDecision, by=person, approve=approve, note=note)
+    _update(ticket, "decide_extension", decision, as_json)
+
+
+def contact(ticket: TicketArg, person: AsOpt, note: str = "", as_json: JsonOpt = False) -> None:
+    """Record the first contact with the citizen (stops the first-contact clock)."""
+    _update(ticket, "contact_citizen", _message(ContactInput, person_id=person, note=note), as_json)
+
+
+def pause(
+    ticket: TicketArg,
+    person: AsOpt,
+    reason: Annotated[str, typer.Option(help="What the ticket waits for, e.g. 等业主开门")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Pause the resolve clock while waiting on the citizen."""
+    _update(ticket, "pause_clock", _message(PauseInput, person_id=person, reason=reason), as_json)
+
+
+def resume(ticket: TicketArg, person: AsOpt, note: str = "", as_json: JsonOpt = False) -> None:
+    """Resume the resolve clock; its deadline moves by the paused time."""
+    _update(ticket, "resume_clock", _message(ResumeInput, person_id=person, note=note), as_json)
+
+
+def status(ticket: TicketArg, as_json: JsonOpt = False) -> None:
+    """Stage, assignee, tier, deadlines and history of a ticket."""
+    print_status(_run(lambda client: tickets.status(client, ticket)), as_json)
+
+
+def list_(
+    query: Annotated[
+        str,
+        typer.Option(
+            help="Temporal filter, e.g. \"TicketStreet='T01' AND TicketStage='awaiting_accept'\""
+        ),
+    ] = "",
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """List tickets from the visibility store."""
+    rows = _run(lambda client: tickets.list_tickets(client, query, limit))
+    if as_json:
+        typer.echo(json.dumps([r.__dict__ for r in rows], default=str, ensure_ascii=False))
+        return
+    typer.echo(f"{'ticket':<22}{'stage':<17}{'scenario':<10}{'street':<8}{'tier':<10}assignee")
+    for row in rows:
+        a = row.attributes
+        typer.echo(
+            f"{row.ticket_id:<22}{a.get('TicketStage', '-'):<17}{a.get('TicketScenario', '-'):<10}"
+            f"{a.get('TicketStreet', '-'):<8}{a.get('TicketTier', '-'):<10}"
+            f"{a.get('TicketAssignee', '-')}"
+        )
+    typer.echo(f"({len(rows)} tickets)")
+
+
+def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+    commands: list[Callable[..., None]] = [
+        submit, accept, resolve, triage, callback, review, recheck, urge, status,
+        transfer, extend, contact, pause, resume, dismiss,
+    ]  # fmt: skip
+    for command in commands:
+        app.command()(command)
+    app.command("close-unfixed")(close_unfixed)
+    app.command("return")(return_)
+    app.command("decide-extension")(decide_extension)
+    app.command("list")(list_)

@@ -1,0 +1,56 @@
+"""Configuration from environment variables only, so any number of stateless workers
+can run anywhere with the same settings."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The labelled development texts the benchmarks time, found from any working directory.
+DEV_HOTLINE = PROJECT_ROOT / "tests" / "data" / "dev_hotline.jsonl"
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _var_dir() -> Path:
+    """Where local state lives: Temporal's and our SQLite files, logs, the mail outbox."""
+    return Path(_env("CITYOPS_VAR", str(PROJECT_ROOT / "var")))
+
+
+@dataclass(frozen=True)
+class Settings:
+    temporal_address: str = field(
+        default_factory=lambda: _env("TEMPORAL_ADDRESS", "localhost:7233")
+    )
+    temporal_namespace: str = field(default_factory=lambda: _env("TEMPORAL_NAMESPACE", "default"))
+    task_queue: str = field(default_factory=lambda: _env("CITYOPS_TASK_QUEUE", "cityops-tickets"))
+    database_url: str = field(
+        default_factory=lambda: _env("DATABASE_URL", f"sqlite:///{_var_dir() / 'cityops.db'}")
+    )
+    var_dir: Path = field(default_factory=lambda: _var_dir())
+    api_host: str = field(default_factory=lambda: _env("CITYOPS_API_HOST", "127.0.0.1"))
+    api_port: int = field(default_factory=lambda: int(_env("CITYOPS_API_PORT", "8080")))
+    public_url: str = field(
+        default_factory=lambda: _env("CITYOPS_PUBLIC_URL", "http://127.0.0.1:8080")
+    )
+    secret: str = field(default_factory=lambda: _env("CITYOPS_SECRET", "dev-secret-change-me"))
+    ui_port: int = field(default_factory=lambda: int(_env("CITYOPS_UI_PORT", "8233")))
+    log_format: str = field(default_factory=lambda: _env("CITYOPS_LOG_FORMAT", "console"))
+    # How the 12345 hotline's callback desk is reached: "kind:target", e.g. a webhook URL.
+    hotline_contact: str = field(
+        default_factory=lambda: _env(
+            "CITYOPS_HOTLINE_CONTACT", "email:hotline@pudong.cityops.example"
+        )
+    )
+    # A secured Temporal cluster (Temporal Cloud or mTLS): an API key, or client cert + key.
+    temporal_api_key: str = field(default_factory=lambda: _env("TEMPORAL_API_KEY", ""))
+    temporal_tls_cert: str = field(default_factory=lambda: _env("TEMPORAL_TLS_CERT", ""))
+    temporal_tls_key: str = field(default_factory=lambda: _env("TEMPORAL_TLS_KEY", ""))
+
+
+def get_settings() -> Settings:
+    return Settings()

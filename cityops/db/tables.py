@@ -1,0 +1,16 @@
+"""Imports every table module so SQLModel.metadata (and Alembic) sees all tables.
+
+Each package that owns tables adds one import line here.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import SQLModel
+
+import cityops.activities.delivery_log
+import cityops.activities.store
+import cityops.api.keys
+import cityops.intake.audit
+import cityops.org.models  # noqa: F401  (organisation: units, persons, duty shifts)
+
+metadata = SQLModel.metadata

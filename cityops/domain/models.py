@@ -1,0 +1,565 @@
+"""Pydantic messages: every workflow, activity, update, signal and query input and output.
+
+Safe to import inside the workflow sandbox (no I/O, no clocks). Messages are frozen
+and reject unknown fields, so a typo in a caller is an error, not a silent drop.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from cityops.domain.stages import (
+    CallbackResult,
+    Clock,
+    ClosureCheck,
+    Dimension,
+    NoticeKind,
+    Priority,
+    ReviewDecision,
+    Source,
+    Stage,
+    StepKind,
+    Tier,
+)
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --------------------------------------------------------------------------- intake
+
+
+class AlarmEvent(Message):
+    """One alarm state change from the IoT platform (spec: alarm_event.md)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")  # platforms add fields; we keep ours
+
+    event_id: str = Field(min_length=1, max_length=128)
+    device_id: str = Field(min_length=1, max_length=128)
+    sensor_type: str = Field(min_length=1, max_length=64)
+    metric: str = Field(min_length=1, max_length=64)
+    value: float | str | None = None
+    unit: str | None = None
+    status: Literal["firing", "resolved"]
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    occurred_at: AwareDatetime
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def site(self) -> str | None:
+        site = self.attributes.get("site")
+        return str(site) if site else None
+
+    @property
+    def detection(self) -> str | None:
+        detection = self.attributes.get("detection")
+        return str(detection) if detection else None
+
+
+class TicketIntake(Message):
+    """Everything known about a complaint or alarm when it arrives: the workflow input."""
+
+    ticket_id: str = Field(min_length=1, max_length=64, description="Our ticket number")
+    source: Source
+    text: str | None = Field(default=None, max_length=4000)
+    address: str | None = Field(default=None, max_length=500)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    caller_name: str | None = Field(default=None, max_length=64)
+    caller_phone: str | None = Field(default=None, max_length=32)
+    received_at: AwareDatetime
+    external_id: str | None = Field(
+        default=None, max_length=64, description="The hotline's own number, for idempotency"
+    )
+    service_code: str | None = Field(
+        default=None, description="A scenario id chosen by the submitter (Open311): skips text"
+    )
+    alarm: AlarmEvent | None = None
+
+    @field_validator("text", "address", "caller_name")
+    @classmethod
+    def _strip(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        stripped = value.strip()
+        return stripped or None
+
+
+# --------------------------------------------------------------------------- classification
+
+
+class ScenarioRef(Message):
+    """A scenario's catalogue facts, snapshotted into the ticket."""
+
+    id: str
+    name_zh: str
+    name_en: str
+    category_id: str
+    category_zh: str
+    category_en: str
+    dimension: Dimension
+    priority: Priority
+    lead_department: str
+    handling_tier: Tier
+    closure_check: ClosureCheck
+
+
+class RuleMatch(Message):
+    """One rule that fired for a scenario, and how much it counted."""
+
+    scenario_id: str
+    rule: str  # e.g. "keyword:燃气" or "alarm:gas_detector/lel_percent"
+    weight: float
+
+
+class Classification(Message):
+    """What the rules decided and why. scenario is None means triage by a person."""
+
+    scenario: ScenarioRef | None
+    confidence: float = Field(ge=0.0, le=1.0)
+    runner_up: str | None = None
+    matched: list[RuleMatch] = Field(default_factory=list)
+    rules_version: str
+    reason: str = ""  # human-readable why, e.g. "below threshold 0.5"
+
+    @property
+    def needs_triage(self) -> bool:
+        return self.scenario is None
+
+
+# --------------------------------------------------------------------------- routing
+
+
+class Assignment(Message):
+    """One accountable unit and person at one tier."""
+
+    tier: Tier
+    unit_code: str  # "DISTRICT", "T01", "T01-03", or a department code at district tier
+    unit_name: str
+    person_id: str
+    person_name: str
+    department: str | None = None
+
+
+class RoutePlan(Message):
+    """Where a ticket goes: the assignee and the path upward, frozen at dispatch."""
+
+    street_code: str | None
+    station_code: str | None
+    assignee: Assignment
+    escalation_path: list[Assignment] = Field(
+        default_factory=list, description="The tiers above the assignee, nearest first"
+    )
+    co_handlers: list[Assignment] = Field(default_factory=list)
+    dispatcher: Assignment | None = Field(
+        default=None, description="Who dispatched it: reviews photos, takes returns"
+    )
+    rule: str = "default"
+    jurisdiction_reason: str = ""
+
+
+# --------------------------------------------------------------------------- SLA and escalation
+
+
+class SlaPolicy(Message):
+    """How long each clock runs, and on which calendar."""
+
+    accept_within: timedelta
+    resolve_within: timedelta
+    first_contact_within: timedelta | None = None
+    working_time: bool = Field(description="True: count working hours/days of the CN calendar")
+
+
+class _Step(Message):
+    """A step fires at a fraction of the watched clock's budget (0.8 = 80% used,
+    1.0 = at the deadline), so one chain serves every priority and calendar."""
+
+    clock: Clock
+    at: float = Field(ge=0.0, le=10.0, description="Fraction of the clock budget")
+    repeat: int = Field(default=0, ge=0, le=10, description="Times to repeat after the first")
+    every: float = Field(default=1.0, gt=0.0, le=10.0, description="Fraction between repeats")
+
+    def fire_points(self) -> list[float]:
+        return [self.at + i * self.every for i in range(self.repeat + 1)]
+
+
+class RemindStep(_Step):
+    kind: Literal[StepKind.REMIND] = StepKind.REMIND
+
+
+class UrgeStep(_Step):
+    kind: Literal[StepKind.URGE] = StepKind.URGE
+
+
+class EscalateStep(_Step):
+    kind: Literal[StepKind.ESCALATE] = StepKind.ESCALATE
+
+
+class SuperviseStep(_Step):
+    kind: Literal[StepKind.SUPERVISE] = StepKind.SUPERVISE
+
+
+EscalationStep = Annotated[
+    RemindStep | UrgeStep | EscalateStep | SuperviseStep, Field(discriminator="kind")
+]
+
+
+class EscalationPlan(Message):
+    """A named chain of steps, snapshotted into the ticket at dispatch."""
+
+    chain: str = "default"
+    steps: list[EscalationStep]
+
+    def for_clock(self, clock: Clock) -> list[EscalationStep]:
+        return [s for s in self.steps if s.clock is clock]
+
+
+class DispatchPlan(Message):
+    """The snapshot a ticket follows from dispatch to closure."""
+
+    classification: Classification
+    scenario: ScenarioRef
+    route: RoutePlan
+    sla: SlaPolicy
+    escalation: EscalationPlan
+    recovery_hold: timedelta = Field(
+        default=timedelta(minutes=10), description="sensor_recovery: how long normal must last"
+    )
+    max_reopens: int = 2
+    max_extensions: int = 2
+    photo_radius_m: float = 200.0
+    recovery_patience: timedelta = timedelta(hours=1)
+
+
+# --------------------------------------------------------------------------- updates and signals
+
+
+class TriageDecision(Message):
+    scenario_id: str = Field(min_length=4, max_length=8)
+    by: str = Field(min_length=1)
+    note: str = ""
+
+
+class AcceptInput(Message):
+    person_id: str = Field(min_length=1)
+
+
+class ResolveInput(Message):
+    person_id: str = Field(min_length=1)
+    note: str = Field(default="", max_length=2000)
+    photo: AfterPhoto | None = None
+
+
+class AfterPhoto(Message):
+    url: str = Field(min_length=1)
+    taken_at: AwareDatetime
+    lat: float
+    lon: float
+
+
+class CallbackInput(Message):
+    result: CallbackResult
+    by: str = Field(min_length=1)
+    note: str = ""
+
+
+class ReviewInput(Message):
+    decision: ReviewDecision
+    by: str = Field(min_length=1)
+    reason: str = ""
+
+
+class RecheckInput(Message):
+    """A video re-detection result: still_detected False means the problem is gone."""
+
+    still_detected: bool
+    camera_id: str = ""
+    checked_at: AwareDatetime | None = None
+
+
+class UrgeInput(Message):
+    by: str = Field(min_length=1)
+    note: str = ""
+
+
+class RuleClosureInput(Message):
+    """A supervisor's ruling that closes a ticket although the fix was never proven."""
+
+    by: str = Field(min_length=1)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class PauseInput(Message):
+    """Update: the assignee stops the resolve clock while waiting on the citizen."""
+
+    person_id: str = Field(min_length=1)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ResumeInput(Message):
+    person_id: str = Field(min_length=1)
+    note: str = Field(default="", max_length=2000)
+
+
+class ContactInput(Message):
+    """Update: the assignee has spoken to the citizen (first contact)."""
+
+    person_id: str = Field(min_length=1)
+    note: str = Field(default="", max_length=2000)
+
+
+class ExtensionRequest(Message):
+    """Update: the assignee asks for more time (延期) before the resolve deadline."""
+
+    person_id: str = Field(min_length=1)
+    new_deadline: AwareDatetime
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ExtensionDecision(Message):
+    """Update: the tier above approves or rejects the pending extension."""
+
+    by: str = Field(min_length=1)
+    approve: bool
+    note: str = Field(default="", max_length=2000)
+
+
+class DismissInput(Message):
+    """Update: a district dispatcher closes a triage ticket that is no work order."""
+
+    by: str = Field(min_length=1)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class StatusInput(Message):
+    """Query input; empty today, a message so fields can be added."""
+
+    include_history: bool = True
+
+
+# --------------------------------------------------------------------------- notices
+
+
+# The 12345 hotline's callback desk: not one of the three tiers but the hotline system,
+# reached through channels configured for the deployment (CITYOPS_HOTLINE_CONTACT).
+HOTLINE_DESK_ID = "hotline"
+
+
+class Recipient(Message):
+    person_id: str
+    name: str
+    unit_code: str
+    tier: Tier
+
+
+class Notice(Message):
+    """A message to people about a ticket; idempotency_key makes retries safe."""
+
+    kind: NoticeKind
+    ticket_id: str
+    idempotency_key: str
+    recipients: list[Recipient]
+    title: str
+    facts: dict[str, str] = Field(default_factory=dict)
+    accept_link: bool = Field(
+        default=True, description="Put a one-tap accept link for each recipient in the message"
+    )
+
+
+class DeliveryFailure(Message):
+    """Why one recipient got nothing: every channel tried, with its last error."""
+
+    person_id: str
+    reason: str
+
+
+class NoticeReceipt(Message):
+    delivered_to: list[str] = Field(default_factory=list)
+    failed: list[str] = Field(default_factory=list)
+    delivered_via: dict[str, str] = Field(
+        default_factory=dict, description="person_id -> channel kind that accepted the message"
+    )
+    failures: list[DeliveryFailure] = Field(default_factory=list)
+
+
+class TicketRecord(Message):
+    """The ticket row written to the store at each stage change."""
+
+    ticket_id: str
+    workflow_id: str
+    stage: Stage
+    intake: TicketIntake
+    scenario_id: str | None = None
+    street_code: str | None = None
+    assignee_id: str | None = None
+    tier: Tier | None = None
+    event: str = ""
+    at: AwareDatetime
+
+
+# --------------------------------------------------------------------------- status
+
+
+class HistoryEntry(Message):
+    at: datetime
+    stage: Stage
+    event: str
+    by: str | None = None
+    detail: str = ""
+
+
+class TicketStatus(Message):
+    ticket_id: str
+    stage: Stage
+    source: Source
+    text: str | None
+    address: str | None
+    scenario_id: str | None = None
+    scenario_name: str | None = None
+    priority: Priority | None = None
+    street_code: str | None = None
+    tier: Tier | None = None
+    assignee_id: str | None = None
+    assignee_name: str | None = None
+    accept_deadline: datetime | None = None
+    resolve_deadline: datetime | None = None
+    contact_deadline: datetime | None = None
+    contacted_at: datetime | None = None
+    paused: bool = False
+    sla_colour: str = "green"
+    overdue: bool = False
+    escalations: int = 0
+    reopens: int = 0
+    alarm_events: int = 0
+    returns: int = 0
+    extensions: int = 0
+    pending_extension: ExtensionRequest | None = None
+    classification: Classification | None = None
+    history: list[HistoryEntry] = Field(default_factory=list)
+
+
+class TicketOutcome(Message):
+    ticket_id: str
+    stage: Stage
+    fixed: bool
+    reopens: int
+    escalations: int
+    closed_at: datetime
+
+
+ResolveInput.model_rebuild()
+
+
+class ChannelKind(StrEnum):
+    WEBHOOK = "webhook"  # plain HTTP POST of the notice as JSON
+    EMAIL = "email"  # SMTP
+    WECOM = "wecom"  # 企业微信 group robot
+    DINGTALK = "dingtalk"  # 钉钉 group robot
+
+
+class ContactChannel(Message):
+    """One way to reach a person, in the order they prefer."""
+
+    kind: ChannelKind
+    target: str = Field(min_length=1, description="URL or e-mail address")
+    secret: str | None = Field(
+        default=None, description="DingTalk robot signing secret (加签), when the robot has one"
+    )
+
+
+class Pause(Message):
+    """A stretch during which a clock stood still (waiting on the citizen)."""
+
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class DeadlinesRequest(Message):
+    """Instants at given fractions of a clock budget, on the ticket's calendar, pushed
+    later by the clock's pauses (measured on the same calendar)."""
+
+    start: AwareDatetime
+    budget: timedelta
+    fractions: list[float]
+    working_time: bool
+    pauses: list[Pause] = Field(default_factory=list)
+
+
+class DeadlinesResult(Message):
+    instants: list[datetime]
+
+
+class PlanRequest(Message):
+    intake: TicketIntake
+    classification: Classification
+    at: AwareDatetime
+
+
+# ------------------------------------------------------------ jurisdiction, returns, transfers
+
+
+class PlaceBasis(StrEnum):
+    """How a ticket's place was decided."""
+
+    ADDRESS = "address"  # a street/town name in the address
+    COORDINATES = "coordinates"  # the point falls in a street/town polygon
+    NONE = "none"  # neither: the district center dispatches by hand
+
+
+class Place(Message):
+    """Where a ticket happened, in the organisation's terms."""
+
+    street_code: str | None = None
+    station_code: str | None = None
+    basis: PlaceBasis = PlaceBasis.NONE
+    reason: str = ""
+
+
+class ReturnReasonCode(StrEnum):
+    """Why a unit sends a ticket back (退单)."""
+
+    NOT_OUR_JURISDICTION = "not_our_jurisdiction"  # the place is another unit's
+    NOT_OUR_DUTY = "not_our_duty"  # the matter is another department's
+
+
+class ReturnReason(Message):
+    code: ReturnReasonCode
+    note: str = Field(default="", max_length=2000)
+    suggested_unit: str | None = Field(
+        default=None, max_length=32, description="The unit the returner says is right"
+    )
+
+
+class ReturnInput(Message):
+    """Update: the assignee returns the ticket as not theirs."""
+
+    person_id: str = Field(min_length=1)
+    reason: ReturnReason
+
+
+class TransferInput(Message):
+    """Update: a dispatcher hands the ticket to another unit."""
+
+    by: str = Field(min_length=1)
+    target_unit: str = Field(min_length=1, max_length=32)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ReturnRequest(Message):
+    current: RoutePlan
+    reason: ReturnReason
+    returns_so_far: int = Field(ge=0)
+    at: AwareDatetime
+
+
+class TransferRequest(Message):
+    current: RoutePlan
+    target_unit: str = Field(min_length=1, max_length=32)
+    reason: str = Field(min_length=1, max_length=2000)
+    at: AwareDatetime

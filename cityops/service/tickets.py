@@ -1,0 +1,213 @@
+"""Ticket operations over a Temporal client: what the CLI and the HTTP API both call.
+
+Exceptions::
+
+    TicketError                  base: anything a caller should show to a person
+    ├── TicketNotFound           no ticket with that number
+    ├── TicketRejected           the workflow refused the request (validator); message says why
+    └── TicketUnavailable        Temporal could not be reached or timed out
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from temporalio.client import (
+    Client,
+    RPCError,
+    WorkflowExecution,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCStatusCode
+
+from cityops.domain.alarms import ALARM_TICKET_PREFIX
+from cityops.domain.models import ScenarioRef, StatusInput, TicketIntake, TicketStatus
+from cityops.domain.zones import SHANGHAI
+from cityops.rules.classify import classify
+from cityops.rules.load import default_rules
+from cityops.workflows import search_attributes as sa
+from cityops.workflows.ticket import TicketWorkflow
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class TicketError(Exception):
+    """Base of every error a ticket operation raises."""
+
+
+class TicketNotFound(TicketError):
+    pass
+
+
+class TicketRejected(TicketError):
+    pass
+
+
+class TicketUnavailable(TicketError):
+    pass
+
+
+@dataclass(frozen=True)
+class Submitted:
+    ticket_id: str
+    workflow_id: str
+    created: bool  # False when the same hotline number was submitted before
+
+
+@dataclass(frozen=True)
+class TicketRow:
+    ticket_id: str
+    workflow_id: str
+    status: str
+    attributes: dict[str, Any]
+    started_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+def workflow_id_for(ticket_id: str) -> str:
+    return f"ticket-{ticket_id}"
+
+
+def new_ticket_id(received_at: datetime, external_id: str | None = None) -> str:
+    """PD + Shanghai date + 8 random characters; or HL + a digest of the hotline's own
+    number, so the same hotline ticket always gets the same number (idempotent submission)."""
+    if external_id:
+        return f"HL{hashlib.sha256(external_id.encode()).hexdigest()[:10].upper()}"
+    day = received_at.astimezone(SHANGHAI).strftime("%Y%m%d")
+    return f"PD{day}{secrets.token_hex(4).upper()}"
+
+
+def static_summary(intake: TicketIntake, scenario: ScenarioRef | None) -> str:
+    """The one line the Temporal UI lists: number, scenario (as the rules read it at
+    intake; the workflow's own classification is in its details) and the place."""
+    what = f"{scenario.id} {scenario.name_zh}" if scenario else "待分类"
+    place = intake.address or (intake.alarm.site if intake.alarm else None) or ""
+    return f"{intake.ticket_id} · {what} · {place[:60]}".rstrip(" ·")
+
+
+async def submit(client: Client, intake: TicketIntake, task_queue: str) -> Submitted:
+    """Start the ticket's workflow; a second submission of the same number is the same ticket."""
+    workflow_id = workflow_id_for(intake.ticket_id)
+    try:
+        await client.start_workflow(
+            TicketWorkflow.run,
+            intake,
+            id=workflow_id,
+            task_queue=task_queue,
+            # Running or closed, a second start of the same number is refused: one ticket.
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            static_summary=static_summary(intake, classify(intake, default_rules()).scenario),
+            search_attributes=sa.initial(intake),
+        )
+    except WorkflowAlreadyStartedError:
+        return Submitted(intake.ticket_id, workflow_id, created=False)
+    except RPCError as exc:
+        raise TicketUnavailable(f"Temporal refused the ticket: {exc.message}") from exc
+    return Submitted(intake.ticket_id, workflow_id, created=True)
+
+
+def handle_for(client: Client, ticket_id: str) -> WorkflowHandle[Any, Any]:
+    return client.get_workflow_handle(workflow_id_for(ticket_id))
+
+
+# Alarm tickets (service/alarms.py) live on a workflow id per device and metric, one run
+# per ticket; their number is only in the TicketId search attribute.
+VISIBILITY_TRIES = 4
+
+
+async def resolve_handle(client: Client, ticket_id: str) -> WorkflowHandle[Any, Any]:
+    """The handle of any ticket number: hotline/PD tickets by id, alarm tickets by search."""
+    if not ticket_id.startswith(ALARM_TICKET_PREFIX):
+        return handle_for(client, ticket_id)
+    if not ticket_id.isalnum():
+        raise TicketNotFound(f"no ticket {ticket_id}")  # also keeps quotes out of the query
+    # Visibility trails the start by milliseconds: a number handed out just now may lag.
+    for attempt in range(VISIBILITY_TRIES):
+        try:
+            async for execution in client.list_workflows(f"TicketId = '{ticket_id}'", limit=1):
+                return client.get_workflow_handle(execution.id, run_id=execution.run_id)
+        except RPCError as exc:
+            raise _rpc_error(ticket_id, exc) from exc
+        if attempt + 1 < VISIBILITY_TRIES:
+            await asyncio.sleep(0.2)
+    raise TicketNotFound(f"no ticket {ticket_id}")
+
+
+async def update(client: Client, ticket_id: str, name: str, request: BaseModel) -> TicketStatus:
+    """Run one workflow update (accept, resolve, …) and return the ticket's new status."""
+    handle = await resolve_handle(client, ticket_id)
+    try:
+        result: TicketStatus = await handle.execute_update(name, request, result_type=TicketStatus)
+    except WorkflowUpdateFailedError as exc:
+        raise TicketRejected(_cause_message(exc)) from exc
+    except RPCError as exc:
+        raise _rpc_error(ticket_id, exc) from exc
+    return result
+
+
+async def status(client: Client, ticket_id: str, include_history: bool = True) -> TicketStatus:
+    handle = await resolve_handle(client, ticket_id)
+    try:
+        result: TicketStatus = await handle.query(
+            TicketWorkflow.status, StatusInput(include_history=include_history)
+        )
+    except RPCError as exc:
+        raise _rpc_error(ticket_id, exc) from exc
+    return result
+
+
+async def list_tickets(client: Client, query: str = "", limit: int = 50) -> list[TicketRow]:
+    """Tickets from the visibility store, newest first; `query` is a Temporal list filter."""
+    base = "WorkflowType = 'TicketWorkflow'"
+    full = f"{base} AND ({query})" if query.strip() else base
+    rows: list[TicketRow] = []
+    try:
+        async for execution in client.list_workflows(full, limit=limit):
+            rows.append(_row(execution))
+    except RPCError as exc:
+        raise TicketRejected(f"list query refused: {exc.message}") from exc
+    return rows
+
+
+def _row(execution: WorkflowExecution) -> TicketRow:
+    typed = execution.typed_search_attributes
+    attributes = {pair.key.name: pair.value for pair in typed}
+    ticket_id = str(attributes.get(sa.TICKET_ID.name) or execution.id.removeprefix("ticket-"))
+    status = execution.status.name if execution.status else "UNKNOWN"
+    return TicketRow(
+        ticket_id,
+        execution.id,
+        status.lower(),
+        attributes,
+        execution.start_time,
+        execution.close_time,
+    )
+
+
+def _cause_message(exc: WorkflowUpdateFailedError) -> str:
+    cause: BaseException | None = exc.cause
+    while cause is not None:
+        if isinstance(cause, ApplicationError):
+            return cause.message
+        cause = cause.__cause__
+    return str(exc.cause or exc)
+
+
+def _rpc_error(ticket_id: str, exc: RPCError) -> TicketError:
+    if exc.status is RPCStatusCode.NOT_FOUND:
+        if "completed" in exc.message.lower():  # the run has ended: the ticket exists
+            return TicketRejected(f"ticket {ticket_id} is closed; it takes no more actions")
+        return TicketNotFound(f"no ticket {ticket_id}")
+    if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+        return TicketUnavailable(f"Temporal is unavailable: {exc.message}")
+    return TicketRejected(exc.message)
