@@ -40,7 +40,6 @@ from cityops.activities.channels import (
 )
 from cityops.activities.delivery_log import DeliveryLog, channel_key
 from cityops.activities.notice_text import render_notice, ticket_url
-from cityops.api.tokens import accept_url, sign_accept_token
 from cityops.config import Settings, get_settings
 from cityops.domain.models import (
     HOTLINE_DESK_ID,
@@ -52,6 +51,7 @@ from cityops.domain.models import (
     Recipient,
 )
 from cityops.domain.stages import NoticeKind
+from cityops.domain.tokens import accept_url, sign_accept_token
 
 log = structlog.get_logger(__name__)
 

@@ -84,7 +84,7 @@ async def wait_for_temporal(settings: Settings, timeout: float = 60.0) -> Client
 
 def prepare_database(settings: Settings) -> str:
     from cityops.org.migrate import upgrade
-    from cityops.org.seed import seed_if_empty
+    from cityops.org.store import seed_if_empty
 
     upgrade(settings.database_url)
     return seed_if_empty(settings.database_url)

@@ -31,7 +31,8 @@ import structlog
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from cityops.api.tokens import (
+from cityops.config import get_settings
+from cityops.domain.tokens import (
     ACCEPT_PATH,
     AcceptClaim,
     TokenError,
@@ -41,7 +42,6 @@ from cityops.api.tokens import (
     TokenWrongPerson,
     verify_accept_token,
 )
-from cityops.config import get_settings
 
 log = structlog.get_logger(__name__)
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from cityops.api.auth import require
 from cityops.api.context import AppContext, get_context
 from cityops.api.keys import Caller, Role
-from cityops.intake.audit import incident_tickets, list_incidents
+from cityops.db.audit import incident_tickets, list_incidents
 from cityops.service.alarms import (
     AlarmBatchInvalid,
     AlarmIntakeUnavailable,

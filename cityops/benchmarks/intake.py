@@ -49,13 +49,13 @@ from cityops.api.app import create_app
 from cityops.api.keys import Role, create_key
 from cityops.benchmarks.ceiling import CeilingWorkflow, noop
 from cityops.config import Settings
+from cityops.db.audit import AlarmEventRow
 from cityops.db.engine import get_engine
 from cityops.domain.models import Notice, NoticeReceipt
-from cityops.intake.audit import AlarmEventRow
 from cityops.org.migrate import upgrade
 from cityops.org.models import Person
 from cityops.org.routing import OrgRouter
-from cityops.org.seed import seed_if_empty
+from cityops.org.store import seed_if_empty
 from cityops.service import tickets
 from cityops.workers.devserver import start_dev_server
 from cityops.workers.main import build_worker

@@ -195,7 +195,7 @@ def route(
 
 
 def _route(router: OrgRouter, intake: TicketIntake, scenario: ScenarioRef | None) -> RoutePlan:
-    from cityops.rules.route import plan_triage
+    from cityops.org.route import plan_triage
 
     if scenario is not None:
         return router.route(scenario, intake)

@@ -19,7 +19,7 @@ from cityops.domain.models import (
 )
 from cityops.org.directory import OrgDirectory
 from cityops.org.jurisdiction import Jurisdiction
-from cityops.rules.route import (
+from cityops.org.route import (
     RoutingRules,
     default_routing_rules,
     plan_return,

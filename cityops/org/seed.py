@@ -218,19 +218,6 @@ def _station_points(streets: list[StreetRow], index: int) -> list[tuple[float, f
     )
 
 
-def seed_if_empty(url: str | None = None) -> str:
-    """Seed the demo organisation unless the database already has one; says which."""
-    from cityops.db.engine import get_engine
-    from cityops.org.store import unit_count, write_org
-
-    engine = get_engine(url)
-    existing = unit_count(engine)
-    if existing:
-        return f"organisation present ({existing} units)"
-    counts = write_org(engine, build_demo_org())
-    return f"seeded the demo organisation ({counts.units} units, {counts.persons} persons)"
-
-
 @lru_cache(maxsize=1)
 def demo_directory() -> OrgDirectory:
     """The demo organisation in memory: for commands run without a database."""

@@ -13,9 +13,11 @@ from sqlalchemy import Engine, delete, func
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
+from cityops.db.engine import get_engine
 from cityops.org.directory import OrgDirectory, OrgRows
 from cityops.org.migrate import upgrade
 from cityops.org.models import DutyShift, OrgUnit, Person
+from cityops.org.seed import build_demo_org, demo_directory
 
 
 @dataclass(frozen=True)
@@ -63,10 +65,18 @@ def unit_count(engine: Engine) -> int:
         return int(session.exec(select(func.count()).select_from(OrgUnit)).one())
 
 
+def seed_if_empty(url: str | None = None) -> str:
+    """Seed the demo organisation unless the database already has one; says which."""
+    engine = get_engine(url)
+    existing = unit_count(engine)
+    if existing:
+        return f"organisation present ({existing} units)"
+    counts = write_org(engine, build_demo_org())
+    return f"seeded the demo organisation ({counts.units} units, {counts.persons} persons)"
+
+
 def load_or_demo(engine: Engine | None) -> OrgDirectory:
     """The organisation from the database when it has one, else the demo in memory."""
-    from cityops.org.seed import demo_directory  # the demo is built only when needed
-
     if engine is not None:
         try:
             if unit_count(engine) > 0:

@@ -42,9 +42,7 @@ from temporalio.client import Client, RPCError, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCStatusCode
 
-from cityops.domain.alarms import alarm_intake, alarm_workflow_id
-from cityops.domain.models import AlarmEvent, Place
-from cityops.intake.audit import (
+from cityops.db.audit import (
     AlarmEventRow,
     AlarmOutcome,
     GroupKey,
@@ -52,6 +50,8 @@ from cityops.intake.audit import (
     record_events,
     seen_event_ids,
 )
+from cityops.domain.alarms import alarm_intake, alarm_workflow_id
+from cityops.domain.models import AlarmEvent, Place
 from cityops.rules.classify import classify
 from cityops.rules.load import RuleSet, default_rules
 from cityops.service.tickets import static_summary

@@ -20,10 +20,10 @@ from temporalio.testing import ActivityEnvironment
 from cityops.activities.channels import ChannelSenders, SmtpSettings
 from cityops.activities.delivery_log import DeliveryLog, InMemoryDeliveryLog, SqlDeliveryLog
 from cityops.activities.notify import InMemoryContactDirectory, NotifyActivities, NotifySettings
-from cityops.api.tokens import verify_accept_token
-from cityops.db.tables import metadata
 from cityops.domain.models import ChannelKind, ContactChannel, Notice, NoticeReceipt, Recipient
 from cityops.domain.stages import NoticeKind, Tier
+from cityops.domain.tokens import verify_accept_token
+from cityops.schema import metadata
 from tests.activities.receivers import HttpReceiver, SmtpInbox, http_receiver, smtp_inbox
 
 SECRET = "notify-test-secret"

@@ -23,7 +23,7 @@ from cityops.config import Settings
 from cityops.db.engine import get_engine
 from cityops.org.migrate import upgrade
 from cityops.org.routing import OrgRouter
-from cityops.org.seed import seed_if_empty
+from cityops.org.store import seed_if_empty
 from cityops.workers.main import build_worker
 from tests.conftest import fresh_queue
 

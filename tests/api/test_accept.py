@@ -12,7 +12,7 @@ from structlog.testing import capture_logs
 
 from cityops.api import accept as accept_module
 from cityops.api.accept import AcceptRefused, get_accept_action, get_now, get_token_secret
-from cityops.api.tokens import sign_accept_token
+from cityops.domain.tokens import sign_accept_token
 
 SECRET = "accept-page-secret"
 NOW = datetime(2026, 9, 30, 10, 0, tzinfo=UTC)

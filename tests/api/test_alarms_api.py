@@ -12,7 +12,7 @@ from typing import Any
 from temporalio.client import WorkflowExecutionStatus
 
 from cityops.api.keys import Role
-from cityops.intake.audit import AlarmOutcome, count_events, events_of_ticket
+from cityops.db.audit import AlarmOutcome, count_events, events_of_ticket
 from cityops.service import tickets
 from tests.api.stack import Api
 from tests.conftest import DATA, eventually

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cityops.api.keys import Role
-from cityops.api.tokens import sign_accept_token
+from cityops.domain.tokens import sign_accept_token
 from tests.api.stack import Api
 from tests.conftest import eventually
 

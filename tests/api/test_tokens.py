@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cityops.api.tokens import (
+from cityops.domain.tokens import (
     AcceptClaim,
     TokenError,
     TokenExpired,
@@ -83,7 +83,7 @@ def test_garbage_is_malformed_or_forged_never_a_crash(garbage: str) -> None:
 
 def test_signed_payload_that_is_not_a_claim_is_malformed() -> None:
     # Someone holding the secret signs junk: still refused with a clear kind.
-    from cityops.api.tokens import _b64encode, _signature
+    from cityops.domain.tokens import _b64encode, _signature
 
     encoded = _b64encode(b'{"t": "T1"}')
     token = f"{encoded}.{_b64encode(_signature(encoded, SECRET))}"

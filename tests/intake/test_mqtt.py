@@ -21,7 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from cityops.activities.dispatch import DispatchActivities
 from cityops.activities.testing import RecordingNotifier, RecordingStore
-from cityops.intake.audit import AlarmEventRow, AlarmOutcome, count_events, events_of_ticket
+from cityops.db.audit import AlarmEventRow, AlarmOutcome, count_events, events_of_ticket
 from cityops.intake.mqtt import MqttIntake, MqttSettings
 from cityops.service.alarms import AlarmIntake
 from cityops.workers.main import build_worker

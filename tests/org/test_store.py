@@ -11,7 +11,7 @@ from sqlalchemy import Engine, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, select
 
-import cityops.db.tables  # noqa: F401  (every table module, as Alembic sees them)
+import cityops.schema  # noqa: F401  (every table module, as Alembic sees them)
 from cityops.org.directory import OrgDirectory
 from cityops.org.importer import ImportFileError, read_org_file
 from cityops.org.migrate import upgrade
@@ -28,7 +28,7 @@ def _count(engine: Engine, table: type[SQLModel]) -> int:
 def test_migrations_create_exactly_the_tables_the_models_describe(
     database_url: str, engine: Engine
 ) -> None:
-    # Every table module imported by db/tables.py must be matched by a migration.
+    # Every table module imported by cityops/schema.py must be matched by a migration.
     upgrade(database_url)
     with engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
@@ -117,7 +117,7 @@ def test_a_bad_import_file_is_rejected_before_writing(tmp_path: Path) -> None:
 
 
 def test_seed_if_empty_seeds_once(database_url: str, engine: Engine) -> None:
-    from cityops.org.seed import seed_if_empty
+    from cityops.org.store import seed_if_empty
 
     upgrade(database_url)
     assert seed_if_empty(database_url).startswith("seeded the demo organisation (212 units")

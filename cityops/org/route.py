@@ -34,6 +34,7 @@ from cityops.domain.models import (
 from cityops.domain.stages import Priority, Source, Tier
 from cityops.org.directory import Member, OrgDirectory, local_weekday_minute
 from cityops.org.models import UnitKind
+from cityops.rules.handling import RULES_DIR
 
 __all__ = [
     "Place",
@@ -46,7 +47,7 @@ __all__ = [
     "plan_triage",
 ]
 
-ROUTING_FILE = Path(__file__).resolve().parent / "routing.yaml"
+ROUTING_FILE = RULES_DIR / "routing.yaml"  # the YAML rules live together under rules/
 
 
 class RoutingRulesError(ValueError):

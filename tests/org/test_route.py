@@ -20,8 +20,7 @@ from cityops.domain.stages import Source, Tier
 from cityops.org.directory import OrgDirectory, Shift, UnknownUnitError
 from cityops.org.jurisdiction import Jurisdiction
 from cityops.org.models import PersonRole
-from cityops.org.seed import demo_directory
-from cityops.rules.route import (
+from cityops.org.route import (
     RoutingRulesError,
     load_routing_rules,
     plan_return,
@@ -29,6 +28,7 @@ from cityops.rules.route import (
     plan_transfer,
     plan_triage,
 )
+from cityops.org.seed import demo_directory
 from tests.org.conftest import catalogue_scenario
 
 DAY = datetime.fromisoformat("2026-11-27T10:00+08:00")  # a Friday morning

@@ -10,7 +10,7 @@ from sqlmodel import SQLModel
 import cityops.activities.delivery_log
 import cityops.activities.store
 import cityops.api.keys
-import cityops.intake.audit
+import cityops.db.audit
 import cityops.org.models  # noqa: F401  (organisation: units, persons, duty shifts)
 
 metadata = SQLModel.metadata
