@@ -18,8 +18,10 @@ up: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest -q
 
+# Every package and the tests: lint, formatting and strict types.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 bench: $(STAMP)

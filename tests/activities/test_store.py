@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio.testing import ActivityEnvironment
 
 from cityops.activities.store import StoreActivities, TicketEventRow, TicketRow
@@ -38,6 +38,6 @@ def test_records_update_one_row_and_log_each_event_once(database_url: str, engin
     with Session(engine) as session:
         row = session.get(TicketRow, "PD1")
         assert row is not None and row.stage == "closed" and row.street_code == "T01"
-        events = session.exec(select(TicketEventRow.event).order_by(TicketEventRow.at)).all()
+        events = session.exec(select(TicketEventRow.event).order_by(col(TicketEventRow.at))).all()
         assert list(events) == ["dispatched", "closed"]
         assert session.exec(select(func.count()).select_from(TicketRow)).one() == 1

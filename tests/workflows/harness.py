@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from cityops.activities.dispatch import DispatchActivities
 from cityops.activities.route import RoutingActivities
 from cityops.activities.testing import FakeRouter, RecordingNotifier, RecordingStore
-from cityops.domain.models import TicketIntake, TicketStatus
+from cityops.domain.models import TicketIntake, TicketOutcome, TicketStatus
 from cityops.domain.stages import Source, Stage
 from cityops.org.models import DISTRICT_CENTER
 from cityops.org.routing import OrgRouter
@@ -55,7 +55,7 @@ class Harness:
     notifier: RecordingNotifier
     store: RecordingStore
 
-    async def start(self, intake: TicketIntake) -> WorkflowHandle[TicketWorkflow, object]:
+    async def start(self, intake: TicketIntake) -> WorkflowHandle[TicketWorkflow, TicketOutcome]:
         """Submit, and return once the ticket is dispatched or waiting for triage, as a
         person would only act on a ticket they have been told about."""
         await tickets.submit(self.client, intake, self.task_queue)
@@ -127,7 +127,7 @@ def intake(
     ticket_id: str,
     *,
     scenario: str | None = None,
-    text: str = "测试工单",
+    text: str | None = "测试工单",
     received_at: datetime,
     **extra: object,
 ) -> TicketIntake:

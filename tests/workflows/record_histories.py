@@ -87,7 +87,7 @@ async def alarm_recovered(env: WorkflowEnvironment, h: Harness) -> str:
             status=status,
             lat=31.2051,
             lon=121.6003,
-            occurred_at=datetime.now(UTC),  # type: ignore[arg-type]
+            occurred_at=datetime.now(UTC),
         )
 
     handle = await h.start(

@@ -148,7 +148,7 @@ def _alarm(
         lat=31.2051,
         lon=121.6003,
         occurred_at=now(),
-        attributes=attributes,  # type: ignore[arg-type]
+        attributes=attributes,
     )
 
 
