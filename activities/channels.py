@@ -19,12 +19,11 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import os
 import smtplib
 import time
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr
 from typing import Any
@@ -32,6 +31,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict
 
+from cityops.config import Settings
 from cityops.domain.models import ChannelKind, ContactChannel
 
 # Robot error codes that mean "slow down / busy", not "you are wrong".
@@ -70,18 +70,28 @@ class OutgoingMessage(BaseModel):
 
 @dataclass(frozen=True)
 class SmtpSettings:
-    """SMTP relay settings from SMTP_* environment variables."""
+    """The SMTP relay, from the same settings every process reads (cityops.config)."""
 
-    host: str = field(default_factory=lambda: os.environ.get("SMTP_HOST", "localhost"))
-    port: int = field(default_factory=lambda: int(os.environ.get("SMTP_PORT", "25")))
-    sender: str = field(default_factory=lambda: os.environ.get("SMTP_FROM", "cityops@localhost"))
-    sender_name: str = field(default_factory=lambda: os.environ.get("SMTP_FROM_NAME", "城运中心"))
-    user: str | None = field(default_factory=lambda: os.environ.get("SMTP_USER") or None)
-    password: str | None = field(default_factory=lambda: os.environ.get("SMTP_PASSWORD") or None)
-    starttls: bool = field(
-        default_factory=lambda: os.environ.get("SMTP_STARTTLS", "").lower() in ("1", "true", "yes")
-    )
+    host: str
+    port: int
+    sender: str = "cityops@localhost"
+    sender_name: str = "城运中心"
+    user: str | None = None
+    password: str | None = None
+    starttls: bool = False
     timeout_seconds: float = 10.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SmtpSettings:
+        return cls(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_from,
+            sender_name=settings.smtp_from_name,
+            user=settings.smtp_user or None,
+            password=settings.smtp_password or None,
+            starttls=settings.smtp_starttls,
+        )
 
 
 class ChannelSenders:

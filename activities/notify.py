@@ -144,14 +144,17 @@ class NotifyActivities:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        """Without ``senders``: the real channels, SMTP from SMTP_* environment variables.
+        """Without ``senders``: the real channels, SMTP as cityops.config reads it.
         ``settings`` may be the worker's Settings (links from CITYOPS_PUBLIC_URL/SECRET)."""
+        smtp = SmtpSettings.from_settings(
+            settings if isinstance(settings, Settings) else get_settings()
+        )
         if not isinstance(settings, NotifySettings):
             settings = NotifySettings.from_settings(settings)
         self._directory = directory
         self._log = delivery_log
         self._senders = senders or ChannelSenders(
-            httpx.AsyncClient(timeout=httpx.Timeout(5.0)), SmtpSettings()
+            httpx.AsyncClient(timeout=httpx.Timeout(5.0)), smtp
         )
         self._settings = settings
         self._clock = clock

@@ -50,6 +50,22 @@ class Settings:
     temporal_api_key: str = field(default_factory=lambda: _env("TEMPORAL_API_KEY", ""))
     temporal_tls_cert: str = field(default_factory=lambda: _env("TEMPORAL_TLS_CERT", ""))
     temporal_tls_key: str = field(default_factory=lambda: _env("TEMPORAL_TLS_KEY", ""))
+    # Mail. With no SMTP_HOST, e-mail goes to the local outbox sink (var/outbox/) on
+    # 127.0.0.1:SMTP_PORT, which `cityops up` starts; a standalone worker uses the same.
+    smtp_host: str = field(default_factory=lambda: _env("SMTP_HOST", "127.0.0.1"))
+    smtp_port: int = field(default_factory=lambda: int(_env("SMTP_PORT", "2525")))
+    smtp_from: str = field(default_factory=lambda: _env("SMTP_FROM", "cityops@localhost"))
+    smtp_from_name: str = field(default_factory=lambda: _env("SMTP_FROM_NAME", "城运中心"))
+    smtp_user: str = field(default_factory=lambda: _env("SMTP_USER", ""))
+    smtp_password: str = field(default_factory=lambda: _env("SMTP_PASSWORD", ""))
+    smtp_starttls: bool = field(
+        default_factory=lambda: _env("SMTP_STARTTLS", "").lower() in ("1", "true", "yes")
+    )
+
+    @property
+    def uses_local_outbox(self) -> bool:
+        """No mail relay is configured: the local sink keeps the messages."""
+        return "SMTP_HOST" not in os.environ
 
 
 def get_settings() -> Settings:

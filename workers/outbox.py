@@ -5,7 +5,6 @@ can see what was sent without a real mail server."""
 from __future__ import annotations
 
 import asyncio
-import os
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
@@ -49,4 +48,4 @@ async def serve(port: int) -> None:
 
 if __name__ == "__main__":
     configure_logging(get_settings().log_format)
-    asyncio.run(serve(int(os.environ.get("SMTP_PORT", "2525"))))
+    asyncio.run(serve(get_settings().smtp_port))

@@ -3,7 +3,8 @@
 Starts the Temporal dev server (state in var/temporal.db, so tickets survive a
 restart), registers our search attributes, migrates and seeds the database, then
 runs the worker, the intake API and the MQTT intake as child processes, prints
-the URLs, and stops them all, newest first, on Ctrl-C.
+the URLs, restarts any child that exits (with backoff, logged), and stops them all,
+newest first, on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,31 +33,81 @@ BIN = Path(sys.executable).parent
 
 
 @dataclass
+class Child:
+    """One supervised process: how to start it, and how its restarts are going."""
+
+    name: str
+    args: list[str]
+    log_file: Path
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    restarts: int = 0
+    restart_at: float | None = None  # when a crashed child is due to start again
+
+
+@dataclass
 class Stack:
+    """Starts the children and keeps them running: a child that exits is logged and
+    started again after a backoff that doubles with each quick crash (1 s, 2 s, 4 s … up
+    to `max_backoff`) and resets once it has stayed up for `stable_after` seconds. One
+    crashed worker never takes the API or Temporal down with it."""
+
     settings: Settings
-    processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    children: list[Child] = field(default_factory=list)
+    base_backoff: float = 1.0
+    max_backoff: float = 60.0
+    stable_after: float = 60.0
+    clock: Callable[[], float] = time.monotonic
 
     def spawn(self, name: str, args: list[str], log_file: Path) -> None:
-        out = log_file.open("ab")
-        process = subprocess.Popen(
-            args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        self.processes.append((name, process))
-        log.info("process_started", name=name, pid=process.pid, log=str(log_file))
+        child = Child(name, args, log_file)
+        self.children.append(child)
+        self._start(child)
+
+    def _start(self, child: Child) -> None:
+        with child.log_file.open("ab") as out:
+            child.process = subprocess.Popen(
+                child.args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        child.started_at = self.clock()
+        child.restart_at = None
+        log.info("process_started", name=child.name, pid=child.process.pid, log=str(child.log_file))
+
+    def supervise_once(self) -> None:
+        """Notice children that exited and restart those whose backoff is over."""
+        now = self.clock()
+        for child in self.children:
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    self._start(child)
+                continue
+            if child.process is None or child.process.poll() is None:
+                continue
+            if now - child.started_at >= self.stable_after:
+                child.restarts = 0  # it ran long enough: the next crash starts afresh
+            delay = min(self.max_backoff, self.base_backoff * 2**child.restarts)
+            child.restarts += 1
+            child.restart_at = now + delay
+            log.error(
+                "process_died",
+                name=child.name,
+                code=child.process.returncode,
+                restart_in_s=delay,
+                restarts=child.restarts,
+                log=str(child.log_file),
+            )
 
     def stop(self) -> None:
-        for name, process in reversed(self.processes):
-            if process.poll() is None:
+        for child in reversed(self.children):
+            process = child.process
+            if process is not None and process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 try:
                     process.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     process.kill()
-                log.info("process_stopped", name=name, code=process.returncode)
-        self.processes.clear()
-
-    def dead(self) -> list[str]:
-        return [name for name, p in self.processes if p.poll() is not None]
+                log.info("process_stopped", name=child.name, code=process.returncode)
+        self.children.clear()
 
 
 def temporal_args(settings: Settings) -> list[str]:
@@ -102,9 +155,9 @@ async def bring_up(settings: Settings, *, with_mqtt: bool = True, workers: int =
         added = await search_attributes.register(client, settings.temporal_namespace)
         log.info("search_attributes_ready", added=added)
         log.info("database_ready", seed=prepare_database(settings))
-        if "SMTP_HOST" not in os.environ:
-            # No mail server configured: keep the demo's e-mails in var/outbox/.
-            os.environ.update(SMTP_HOST="127.0.0.1", SMTP_PORT=os.environ.get("SMTP_PORT", "2525"))
+        if settings.uses_local_outbox:
+            # No mail server configured: the demo's e-mails stay in var/outbox/, on the
+            # same port a standalone `cityops worker` reads from the settings.
             stack.spawn("outbox", [env_python, "-m", "cityops.workers.outbox"], logs / "outbox.log")
         for number in range(1, workers + 1):
             name = "worker" if workers == 1 else f"worker-{number}"
@@ -118,9 +171,9 @@ async def bring_up(settings: Settings, *, with_mqtt: bool = True, workers: int =
         if with_mqtt:
             stack.spawn("mqtt", [str(BIN / "cityops"), "intake", "mqtt"], logs / "mqtt.log")
         print_urls(settings)
-        while not (dead := stack.dead()):
-            await asyncio.sleep(1)
-        log.error("process_died", names=dead, logs=str(logs))
+        while True:
+            stack.supervise_once()
+            await asyncio.sleep(0.5)
     finally:
         stack.stop()
 
