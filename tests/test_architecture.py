@@ -4,6 +4,7 @@ cycle. The layers are the ones docs/architecture.md draws; a new package must be
 from __future__ import annotations
 
 import ast
+import importlib.metadata
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -126,3 +127,12 @@ def test_the_checker_sees_an_upward_import(tmp_path: Path) -> None:
     targets = set(_imports("cityops.rules.probe", module, known))
     assert targets == {"cityops.api.app"}
     assert _layer("cityops.api.app") > _layer("cityops.rules.probe")
+
+
+def test_the_distribution_installs_one_top_level_name() -> None:
+    """Nothing lands in site-packages under a generic name such as `api` or `rules`."""
+    distribution = importlib.metadata.distribution("cityops")
+    assert (distribution.read_text("top_level.txt") or "").split() == ["cityops"]
+    for folder in ("workflows", "activities", "rules", "workers"):
+        link = PACKAGE / folder
+        assert link.is_symlink() and link.resolve() == PACKAGE.parent / folder
