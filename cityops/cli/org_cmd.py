@@ -51,6 +51,17 @@ def seed(database_url: DbOpt = None) -> None:
     )
 
 
+@org_app.command("migrate")
+def migrate(database_url: DbOpt = None) -> None:
+    """Bring the application database's tables up to date (a deployment's first step)."""
+    from cityops.config import get_settings
+    from cityops.org.migrate import upgrade
+
+    url = database_url or get_settings().database_url
+    upgrade(url)
+    typer.echo(f"database schema up to date ({url.split('@')[-1]})")
+
+
 @org_app.command("show")
 def show(
     code: Annotated[str, typer.Argument(help="Unit code: DISTRICT, T01, T01-03, housing")],
