@@ -42,7 +42,7 @@ from cityops.rules.build import build_file
 from cityops.rules.classify import classify_many
 from cityops.rules.load import ENGINE_FILE, RULES_DIR, RuleSet, load_rules
 
-REPO = Path(__file__).parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
 
