@@ -5,7 +5,9 @@ Exceptions (all carry a message naming the file, the scenario and the field):
     RulesError                  base: anything wrong with the rules
     ├── RuleFileError           a file is unreadable, not YAML, has a duplicate key,
     │                           or breaks the schema (typo, missing field, bad regex)
-    │                           or the labelled corpus has a bad line or unknown scenario
+    │                           or the labelled corpus has a bad line or unknown scenario,
+    │                           or the model file is unreadable, stale or knows a scenario
+    │                           the rules do not
     ├── CatalogueMismatch       the rules disagree with rules/catalogue/scenarios.csv
     │                           (missing or extra scenario, differing catalogue fact)
     └── UnknownScenario         a caller asked for a scenario id that does not exist
@@ -29,15 +31,18 @@ from pydantic import ValidationError
 
 from cityops.domain.models import ScenarioRef
 from cityops.rules.alarms import AlarmMatcher
+from cityops.rules.cues import CueSplitter
+from cityops.rules.model import TRIAGE, LabelledText, ModelData, Scorer, corpus_digest
 from cityops.rules.schema import CategoryFile, EngineConfig, ScenarioRule, ScenarioSettings
-from cityops.rules.similarity import LabelledText, SimilarityIndex
 from cityops.rules.text import TextMatcher
 
 RULES_DIR = Path(__file__).parent / "scenarios"
 CATALOGUE = Path(__file__).parent / "catalogue" / "scenarios.csv"
 ENGINE_FILE = "_engine.yaml"
-# Labelled texts for the similarity fallback (benchmarks/build_corpus.py writes it).
+# Labelled texts the learned scorer is trained on (benchmarks/build_corpus.py writes it).
 CORPUS = Path(__file__).parent / "corpus" / "labelled.jsonl"
+# The learned scorer, built from CORPUS by `cityops rules build-model` (rules/model.py).
+MODEL = Path(__file__).parent / "model" / "classifier.npz"
 
 
 class RulesError(Exception):
@@ -140,11 +145,12 @@ class RuleSet:
         engine: EngineConfig,
         categories: list[tuple[Path, CategoryFile]],
         version: str,
-        similar: SimilarityIndex | None = None,
+        model: Scorer | None = None,
     ) -> None:
         self.version = version
-        self.similar = similar  # the fallback for texts the rules score too weakly
+        self.model = model  # the learned scorer; None: rules alone
         self.engine = engine
+        self.cues = CueSplitter(engine.cues)
         self._rules: dict[str, ScenarioRule] = {}
         self._refs: dict[str, ScenarioRef] = {}
         self.categories: list[Category] = []
@@ -241,7 +247,7 @@ def check_catalogue(rule_set: RuleSet, catalogue: Path = CATALOGUE) -> None:
                 )
 
 
-def _read_corpus(path: Path) -> tuple[list[LabelledText], bytes]:
+def read_corpus(path: Path) -> tuple[list[LabelledText], bytes]:
     """JSON lines {id, text, expected_scenario}; a bad line names its number and field."""
     try:
         raw = path.read_bytes()
@@ -280,32 +286,48 @@ def _check_corpus_labels(path: Path, texts: list[LabelledText], rule_set: RuleSe
             )
 
 
-def _yaml_examples(categories: list[tuple[Path, CategoryFile]]) -> list[LabelledText]:
-    """The scenarios' own examples and counter-examples, as labelled texts."""
-    texts = []
-    for _, category in categories:
-        for rule in category.scenarios:
-            texts += [
-                LabelledText(f"{rule.id}/example-{n}", text, rule.id)
-                for n, text in enumerate(rule.examples, 1)
-            ]
-            texts += [
-                LabelledText(f"{rule.id}/counter-{n}", case.text, case.expect)
-                for n, case in enumerate(rule.counter_examples, 1)
-            ]
-    return texts
+def _read_model(path: Path, corpus_raw: bytes) -> tuple[Scorer, bytes]:
+    """The built model, refused when it was trained on another corpus than this one."""
+    try:
+        raw = path.read_bytes()
+        data = ModelData.load(path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise RuleFileError(
+            path, f"cannot read the model: {exc} (rebuild it: cityops rules build-model)"
+        ) from exc
+    if data.corpus_sha256 != corpus_digest(corpus_raw):
+        raise RuleFileError(
+            path,
+            "stale: trained on another version of the corpus "
+            "(rebuild it: cityops rules build-model)",
+        )
+    return Scorer(data), raw
+
+
+def _check_model_classes(path: Path, scorer: Scorer, rule_set: RuleSet) -> None:
+    unknown = sorted(set(scorer.classes) - rule_set.scenario_ids - {TRIAGE})
+    if unknown:
+        raise RuleFileError(
+            path,
+            f"the model knows scenarios the rules do not: {unknown} "
+            "(rebuild it: cityops rules build-model)",
+        )
 
 
 def load_rules(
-    directory: Path = RULES_DIR, catalogue: Path | None = CATALOGUE, corpus: Path | None = CORPUS
+    directory: Path = RULES_DIR,
+    catalogue: Path | None = CATALOGUE,
+    corpus: Path | None = CORPUS,
+    model: Path | None = MODEL,
 ) -> RuleSet:
     """Read, validate and compile every rule file; check them against the catalogue.
 
-    `corpus` (None: no fallback) trains the similarity fallback together with the
-    YAML examples; its bytes are part of the rules version.
+    `corpus` and `model` (either None: rules alone) are the labelled texts and the
+    learned scorer built from them; the model must have been built from this corpus.
+    Both files' bytes are part of the rules version.
     """
     with _cyclic_gc_paused():
-        return _load_rules(directory, catalogue, corpus)
+        return _load_rules(directory, catalogue, corpus, model)
 
 
 @contextmanager
@@ -313,7 +335,7 @@ def _cyclic_gc_paused() -> Iterator[None]:
     """Compile without the cyclic garbage collector, then restore its previous state.
 
     Why: compiling makes ~100,000 small tuples, dicts and lists (automaton values, the
-    fallback's postings); every few hundred allocations the collector would rescan the
+    model's vocabulary); every few hundred allocations the collector would rescan the
     growing heap, a sixth of the load time, and none of it is garbage yet.
     """
     was_enabled = gc.isenabled()
@@ -325,7 +347,9 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _load_rules(directory: Path, catalogue: Path | None, corpus: Path | None) -> RuleSet:
+def _load_rules(
+    directory: Path, catalogue: Path | None, corpus: Path | None, model: Path | None
+) -> RuleSet:
     engine_path = directory / ENGINE_FILE
     if not engine_path.exists():
         raise RuleFileError(engine_path, "missing engine settings file")
@@ -350,16 +374,18 @@ def _load_rules(directory: Path, catalogue: Path | None, corpus: Path | None) ->
         _check_vocab_refs(path, category, engine)
         categories.append((path, category))
     labelled: list[LabelledText] = []
-    similar = None
-    if corpus is not None:
-        labelled, raw = _read_corpus(corpus)
+    scorer = None
+    if corpus is not None and model is not None:
+        labelled, raw = read_corpus(corpus)
         digest.update(b"corpus\0" + raw)
-        similar = SimilarityIndex(labelled + _yaml_examples(categories))
-    rule_set = RuleSet(engine, categories, f"r-{digest.hexdigest()[:8]}", similar)
+        scorer, model_raw = _read_model(model, raw)
+        digest.update(b"model\0" + model_raw)
+    rule_set = RuleSet(engine, categories, f"r-{digest.hexdigest()[:8]}", scorer)
     if catalogue is not None:
         check_catalogue(rule_set, catalogue)
-    if corpus is not None:
+    if corpus is not None and scorer is not None and model is not None:
         _check_corpus_labels(corpus, labelled, rule_set)
+        _check_model_classes(model, scorer, rule_set)
     return rule_set
 
 

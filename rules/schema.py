@@ -129,6 +129,11 @@ class TextRules(RuleModel):
     veto: list[Term] = Field(
         default_factory=list, description="Any of these (non-negated) rules the scenario out"
     )
+    force: list[Term] = Field(
+        default_factory=list,
+        description="Any of these (non-negated) names the scenario outright: the learned "
+        "scorer cannot outvote it (two scenarios forced at once cancel out)",
+    )
 
     @field_validator("keywords")
     @classmethod
@@ -233,6 +238,40 @@ class CategoryFile(RuleModel):
 # --------------------------------------------------------------------------- engine
 
 
+class ModelBlend(RuleModel):
+    """How the learned scorer's probabilities weigh against the rules' scores."""
+
+    rules_weight: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Share of the rules in the blend; the model has the rest",
+    )
+    threshold: float = Field(
+        default=0.4, ge=0.0, le=1.0, description="Below this blended probability: triage"
+    )
+    alone_threshold: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="When no rule matched at all, the model alone must be this sure",
+    )
+
+
+class CallCues(RuleModel):
+    """How a caller says which of two problems is the main one ("主要是…；另外…").
+
+    A `main`/`secondary` cue starts its part, which runs to the next cue or sentence
+    end; a `main_after`/`secondary_after` marker closes the part before it, back to the
+    previous cue or sentence end ("…，这个是主要的", "…先不说").
+    """
+
+    main: list[Term] = Field(default_factory=list)
+    secondary: list[Term] = Field(default_factory=list)
+    main_after: list[Term] = Field(default_factory=list)
+    secondary_after: list[Term] = Field(default_factory=list)
+
+
 class EngineConfig(RuleModel):
     """Engine-wide knobs from _engine.yaml."""
 
@@ -249,3 +288,5 @@ class EngineConfig(RuleModel):
     out_of_scope: dict[Term, Weight] = Field(
         min_length=1, description="Consultations, praise, private matters: weights for triage"
     )
+    model: ModelBlend = Field(default_factory=lambda: ModelBlend())
+    cues: CallCues = Field(default_factory=lambda: CallCues())

@@ -62,6 +62,7 @@ class _PhraseUses:
     gates: list[tuple[str, int]] = field(default_factory=list)  # sid, pattern index
     out_of_scope: RuleMatch | None = None
     cue_window: int | None = None  # a negation cue: how far it reaches
+    force: str | None = None  # a phrase that names its scenario outright
 
 
 # A hit is (start, end exclusive, phrase): plain tuples keep the hot loop cheap.
@@ -79,6 +80,12 @@ class TextVerdict:
     runner_up: str | None
     matched: list[RuleMatch]
     reason: str
+    # Every scenario's score after vetoes (positive only), and the out-of-scope weight:
+    # the rules' evidence, which classify() weighs against the learned scorer's.
+    scores: Mapping[str, float] = field(default_factory=dict)
+    out_of_scope: float = 0.0
+    vetoed: frozenset[str] = frozenset()
+    forced: str | None = None  # a `force` phrase named this scenario outright
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,8 @@ class TextMatcher:
             self._automaton.add_word(phrase, (phrase, len(phrase), uses.cue_window))
         self._automaton.make_automaton()
         self._compile_lookups()
+        wide = sorted(map(normalise, engine.negation_cues), key=len, reverse=True)
+        self._wide_cues = re.compile("|".join(map(re.escape, wide))) if wide else None
 
     def _compile_lookups(self) -> None:
         """Per-phrase tables for the scan, each holding only the phrases that need it.
@@ -142,6 +151,9 @@ class TextMatcher:
             for phrase, uses in self._uses.items()
             if uses.vetoes or uses.out_of_scope or uses.combo_groups
         }
+        self._force_phrases = {
+            phrase: uses.force for phrase, uses in self._uses.items() if uses.force
+        }
         self._gate_keys = {
             phrase: tuple(uses.gates) for phrase, uses in self._uses.items() if uses.gates
         }
@@ -165,6 +177,8 @@ class TextMatcher:
             )
         for phrase in text_rules.veto:
             self._use(phrase).vetoes.append(sid)
+        for phrase in text_rules.force:
+            self._use(phrase).force = sid
         self._combos[sid] = [
             (combo, RuleMatch(scenario_id=sid, rule=f"combo:{combo.name}", weight=combo.weight))
             for combo in text_rules.combos
@@ -273,7 +287,49 @@ class TextMatcher:
 
         for sid in vetoed:
             scores.pop(sid, None)
-        return self._decide(scores, credits, out_of_scope)
+        return self._decide(scores, credits, out_of_scope, vetoed, self._forced(hits, vetoed))
+
+    def _forced(self, hits: list[_Hit], vetoed: set[str]) -> str | None:
+        """The scenario an affirmed `force` phrase names; none when two disagree."""
+        forcing = self._force_phrases
+        if not forcing:
+            return None
+        named = {forcing[h[2]] for h in hits if h[2] in forcing} - vetoed
+        return named.pop() if len(named) == 1 else None
+
+    def affirmed(self, raw_text: str) -> str:
+        """The text without what a negation cue denies: "不是路灯，是红绿灯" → "，是红绿灯".
+
+        Why: the learned scorer reads characters, not grammar; it would count a denied
+        phrase as evidence. Each wide cue (不是, 并非, …) is cut together with the rest
+        of its clause up to a clause break or "是/而"; a question ("是不是…") is kept,
+        and tight cues (没, 不, …) are left alone: "没人扫", "不亮" are the complaint.
+        """
+        text = normalise(raw_text)
+        if self._wide_cues is None or self._wide_cues.search(text) is None:
+            return text  # most texts deny nothing: no second automaton pass
+        cuts: list[tuple[int, int]] = []
+        for end_index, (_phrase, length, window) in self._automaton.iter(text):
+            if not window:
+                continue
+            start = end_index + 1 - length
+            if _is_question(text, start):
+                continue
+            end = end_index + 1
+            limit = min(len(text), end + 2 * window)
+            while end < limit and text[end] not in _CLAUSE_BREAKS and text[end] not in _CONTRAST:
+                end += 1
+            cuts.append((start, end))
+        if not cuts:
+            return text
+        kept: list[str] = []
+        position = 0
+        for start, end in sorted(cuts):
+            if start > position:
+                kept.append(text[position:start])
+            position = max(position, end)
+        kept.append(text[position:])
+        return "".join(kept)
 
     def _fired_patterns(self, text: str, hits: list[_Hit]) -> Iterable[_CompiledPattern]:
         gate_keys = self._gate_keys
@@ -290,12 +346,24 @@ class TextMatcher:
         scores: dict[str, float],
         credits: dict[str, list[RuleMatch]],
         out_of_scope: list[RuleMatch],
+        vetoed: set[str] | None = None,
+        forced: str | None = None,
     ) -> TextVerdict:
         ranked = sorted(((score, sid) for sid, score in scores.items() if score > 0), reverse=True)
         oos_score = sum(match.weight for match in out_of_scope)
+        positive = {sid: score for score, sid in ranked}
+        denied = frozenset(vetoed) if vetoed else frozenset()
+
+        def verdict(
+            sid: str | None, confidence: float, other: str | None, shown: list[RuleMatch], why: str
+        ) -> TextVerdict:
+            return TextVerdict(
+                sid, confidence, other, shown, why, positive, oos_score, denied, forced
+            )
+
         if not ranked:
             reason = "out of scope" if out_of_scope else "no text rule matched"
-            return TextVerdict(None, 0.0, None, out_of_scope, reason)
+            return verdict(None, 0.0, None, out_of_scope, reason)
         top_score, top = ranked[0]
         runner_score, runner = ranked[1] if len(ranked) > 1 else (0.0, None)
         shown = credits[top] + out_of_scope
@@ -303,14 +371,14 @@ class TextMatcher:
             shown += credits[runner]
         if oos_score >= top_score:
             reason = f"out of scope ({oos_score:g} ≥ {top} score {top_score:g})"
-            return TextVerdict(None, 0.0, top, shown, reason)
+            return verdict(None, 0.0, top, shown, reason)
         sureness = min(1.0, top_score / self._engine.saturation)
         margin = top_score / (top_score + runner_score + oos_score)
         confidence = round(sureness * margin, 3)
         if confidence < self._engine.threshold:
             reason = f"confidence {confidence:g} below threshold {self._engine.threshold:g}"
-            return TextVerdict(None, confidence, top, shown, reason)
-        return TextVerdict(top, confidence, runner, shown, f"text score {top_score:g}")
+            return verdict(None, confidence, top, shown, reason)
+        return verdict(top, confidence, runner, shown, f"text score {top_score:g}")
 
 
 def _append(lists: dict[_K, list[_V]], key: _K, item: _V) -> None:

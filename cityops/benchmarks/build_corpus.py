@@ -1,11 +1,12 @@
-"""Copy the labelled hotline sets into rules/corpus/labelled.jsonl for the fallback.
+"""Copy the labelled hotline sets into rules/corpus/labelled.jsonl for the model.
 
-Product code must not read tests/, so the similarity fallback (rules/similarity.py)
+Product code must not read tests/, so the learned scorer (rules/model.py)
 learns from its own copy: only id, text and expected_scenario of each labelled line.
 Run after a labelled set changes:
 
     .venv/bin/python -m benchmarks.build_corpus            # every set
     .venv/bin/python -m benchmarks.build_corpus --check    # exit 1 when the copy is stale
+    cityops rules build-model                               # then retrain the model on it
 """
 
 from __future__ import annotations
@@ -30,14 +31,15 @@ SETS = (
 )
 
 
-def labelled_rows(sets: Iterable[str]) -> list[dict[str, Any]]:
-    """id, text and expected_scenario of every labelled line of the named sets."""
+def labelled_rows(sets: Iterable[str], extra: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """id, text and expected_scenario (and the `extra` keys) of every line of the sets."""
     rows = []
+    keys = ("id", "text", "expected_scenario", *extra)
     for name in sets:
         for line in (DATA / f"{name}.jsonl").read_text("utf-8").splitlines():
             if line.strip():
                 record = json.loads(line)
-                rows.append({key: record.get(key) for key in ("id", "text", "expected_scenario")})
+                rows.append({key: record.get(key) for key in keys})
     return rows
 
 

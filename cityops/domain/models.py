@@ -118,6 +118,25 @@ class RuleMatch(Message):
     weight: float
 
 
+class Candidate(Message):
+    """One scenario the text may be, with the probability the engine gives it."""
+
+    scenario_id: str
+    name_zh: str
+    probability: float = Field(ge=0.0, le=1.0)
+
+
+class SecondaryIssue(Message):
+    """A second problem the caller named besides the main one ("另外…", "顺便…").
+
+    Recorded on the ticket; a dispatcher may split it into a ticket of its own.
+    """
+
+    scenario: ScenarioRef
+    confidence: float = Field(ge=0.0, le=1.0)
+    text: str = Field(max_length=4000)  # the part of the call that names it
+
+
 class Classification(Message):
     """What the rules decided and why. scenario is None means triage by a person."""
 
@@ -127,6 +146,13 @@ class Classification(Message):
     matched: list[RuleMatch] = Field(default_factory=list)
     rules_version: str
     reason: str = ""  # human-readable why, e.g. "below threshold 0.5"
+    # The three likeliest scenarios of the text (best first; probabilities sum to <= 1),
+    # for the hotline agent, who may choose one as the service code.
+    candidates: list[Candidate] = Field(default_factory=list)
+    # The engine's own choice when the submitter's service code overrode it: recorded so
+    # a disagreement can be reviewed; None when the engine agreed or had no text.
+    suggested: str | None = None
+    secondary: SecondaryIssue | None = None
 
     @property
     def needs_triage(self) -> bool:

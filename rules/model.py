@@ -1,0 +1,303 @@
+"""The learned scorer: calibrated scenario probabilities from the labelled corpus.
+
+Why: the YAML rules are exact but brittle; a text that names its problem in words
+nobody wrote down scores weakly or goes to a look-alike. A linear model over character
+n-grams, trained on every labelled text, supplies that missing evidence; the rules stay
+the authority (rules/classify.py decides how the two combine).
+
+How it is built (`cityops rules build-model`, scikit-learn, offline): TF-IDF over
+character 1- to 3-grams of each run of text between punctuation (sublinear tf, grams
+seen in at least two texts), a LinearSVC one-vs-rest, calibrated by
+CalibratedClassifierCV (sigmoid, cross-validated, one final classifier). Out-of-scope
+texts (label null) are their own class, `TRIAGE`.
+
+What is shipped (`rules/model/classifier.npz`): plain arrays only, read with
+`allow_pickle=False`, so loading runs no code from the file and needs no scikit-learn:
+the vocabulary, idf, weights, intercepts and each class's sigmoid, plus a JSON header
+(settings, the SHA-256 of the corpus it was trained on, cross-validated figures).
+Inference here repeats what scikit-learn does, in numpy: tests check both agree.
+
+Pure once loaded: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy.sparse import csr_matrix
+
+from cityops.rules.text import normalise
+
+TRIAGE = "_triage"  # the class of out-of-scope texts (expected_scenario null)
+FORMAT = 1  # bumped when the file layout changes; an older file must be rebuilt
+
+# Punctuation and spaces end a run: grams never straddle them ("，来" says nothing).
+_NOT_TEXT = re.compile(r"[\s\u3000-\u303f\uff00-\uff0f\uff1a-\uff20!-/:-@\[-`{-~]+")
+
+Floats = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class LabelledText:
+    """One training text; scenario_id None means out of scope (triage)."""
+
+    id: str
+    text: str
+    scenario_id: str | None
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """What build-model fits; part of the file, so a rebuild can be repeated exactly."""
+
+    max_n: int = 3  # character 1..max_n grams
+    min_df: int = 2  # a gram in one text only is noise and doubles the file
+    c: float = 0.5  # LinearSVC regularisation
+    folds: int = 5  # calibration and the cross-validated accuracy
+
+    def to_json(self) -> dict[str, Any]:
+        return {"max_n": self.max_n, "min_df": self.min_df, "c": self.c, "folds": self.folds}
+
+
+def grams(text: str, max_n: int = 3) -> list[str]:
+    """Character 1..max_n grams of each run of text between punctuation."""
+    found: list[str] = []
+    for run in _NOT_TEXT.split(normalise(text)):
+        size = len(run)
+        for n in range(1, max_n + 1):
+            found += [run[i : i + n] for i in range(size - n + 1)]
+    return found
+
+
+def corpus_digest(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+@dataclass
+class ModelData:
+    """Everything inference needs, as arrays; what the .npz file holds."""
+
+    classes: list[str]  # scenario ids and TRIAGE, column order of weights
+    vocabulary: list[str]
+    idf: Floats  # (features,)
+    weights: Floats  # (features, classes)
+    intercept: Floats  # (classes,)
+    sigmoid_a: Floats  # (classes,) calibrated p = 1 / (1 + exp(a * decision + b))
+    sigmoid_b: Floats
+    settings: ModelSettings
+    corpus_sha256: str
+    figures: dict[str, Any] = field(default_factory=dict)  # cross-validated accuracy etc.
+
+    def save(self, path: Path) -> None:
+        header = {
+            "format": FORMAT,
+            "classes": self.classes,
+            "settings": self.settings.to_json(),
+            "corpus_sha256": self.corpus_sha256,
+            "figures": self.figures,
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as handle:
+            np.savez_compressed(
+                handle,
+                header=np.array(json.dumps(header, ensure_ascii=False, sort_keys=True)),
+                vocabulary=np.array(self.vocabulary),
+                idf=self.idf,
+                weights=self.weights,
+                intercept=self.intercept,
+                sigmoid_a=self.sigmoid_a,
+                sigmoid_b=self.sigmoid_b,
+            )
+
+    @classmethod
+    def load(cls, path: Path) -> ModelData:
+        """Arrays only: allow_pickle=False refuses any object array, so no code runs."""
+        with np.load(path, allow_pickle=False) as data:
+            header = json.loads(str(data["header"]))
+            if header.get("format") != FORMAT:
+                raise ValueError(f"model format {header.get('format')}, expected {FORMAT}")
+            return cls(
+                classes=list(header["classes"]),
+                vocabulary=data["vocabulary"].tolist(),
+                idf=data["idf"],
+                weights=data["weights"],
+                intercept=data["intercept"],
+                sigmoid_a=data["sigmoid_a"],
+                sigmoid_b=data["sigmoid_b"],
+                settings=ModelSettings(**header["settings"]),
+                corpus_sha256=header["corpus_sha256"],
+                figures=header["figures"],
+            )
+
+
+class Scorer:
+    """Calibrated class probabilities of a text; `proba` and `proba_many` are pure.
+
+    Why numpy keys: a gram of up to three characters is one 63-bit integer (21 bits a
+    code point), so a whole batch's grams are found in the vocabulary by one sorted
+    search, with no Python loop over grams. Runs are cut at the same punctuation as in
+    training (`grams`), so the features are exactly those scikit-learn saw.
+    """
+
+    def __init__(self, data: ModelData) -> None:
+        self.data = data
+        self.classes = data.classes
+        self.index = {label: i for i, label in enumerate(data.classes)}
+        self._max_n = data.settings.max_n
+        if self._max_n > 3:
+            raise ValueError("grams longer than 3 characters do not fit a 64-bit key")
+        keys = np.array([_key(gram) for gram in data.vocabulary], dtype=np.uint64)
+        order = np.argsort(keys)
+        self._keys = keys[order]
+        self._columns = order.astype(np.int64)
+        self._features = len(data.vocabulary)
+        self._idf = data.idf.astype(np.float64)
+        self._weights = np.ascontiguousarray(data.weights, dtype=np.float32)
+        self._intercept = data.intercept.astype(np.float64)
+        self._a = data.sigmoid_a.astype(np.float64)
+        self._b = data.sigmoid_b.astype(np.float64)
+
+    def features(self, texts: Sequence[str]) -> csr_matrix:
+        """Unit-length sublinear TF-IDF rows, one per text."""
+        # Text boundaries are 1, punctuation runs 0: neither is part of any gram.
+        joined = "\x01".join(_NOT_TEXT.sub("\x00", normalise(text)) for text in texts)
+        codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+        document = np.cumsum(codes == 1)
+        usable = codes > 1
+        keys = [codes[usable]]
+        owners = [document[usable]]
+        gram, valid = codes, usable
+        for n in range(2, self._max_n + 1):
+            gram = (gram[:-1] << np.uint64(21)) | codes[n - 1 :]
+            valid = valid[:-1] & usable[n - 1 :]
+            keys.append(gram[valid])
+            owners.append(document[: len(valid)][valid])
+        all_keys = np.concatenate(keys)
+        all_owners = np.concatenate(owners)
+        where = np.searchsorted(self._keys, all_keys)
+        where[where == len(self._keys)] = 0
+        known = self._keys[where] == all_keys
+        cells = all_owners[known].astype(np.int64) * self._features + self._columns[where[known]]
+        cells, counts = np.unique(cells, return_counts=True)
+        rows, columns = np.divmod(cells, self._features)
+        values = self._idf[columns] * (1.0 + np.log(counts))
+        norms = np.sqrt(np.bincount(rows, values * values, minlength=len(texts)))
+        values /= norms[rows]
+        return csr_matrix(
+            (values.astype(np.float32), (rows, columns)), shape=(len(texts), self._features)
+        )
+
+    def _calibrate(self, decision: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """One-vs-rest sigmoids, normalised to sum to 1 (scikit-learn's multiclass rule)."""
+        proba = 1.0 / (1.0 + np.exp(self._a * decision + self._b))
+        total = proba.sum(axis=-1, keepdims=True)
+        uniform = np.full_like(proba, 1.0 / proba.shape[-1])
+        return np.where(total > 0, proba / np.where(total > 0, total, 1.0), uniform)
+
+    def decision(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
+        """The linear model's scores, one row per text: one sparse product for all."""
+        product = self.features(texts) @ self._weights
+        return np.asarray(product, dtype=np.float64) + self._intercept
+
+    def proba(self, text: str) -> npt.NDArray[np.float64]:
+        """One text's probabilities over `classes` (they sum to 1)."""
+        row: npt.NDArray[np.float64] = self.proba_many([text])[0]
+        return row
+
+    def proba_many(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
+        if not texts:
+            return np.zeros((0, len(self.classes)))
+        return self._calibrate(self.decision(texts))
+
+
+def _key(gram: str) -> int:
+    """A gram of 1-3 characters as one integer: 21 bits a character, longer = larger."""
+    key = 0
+    for char in gram:
+        key = (key << 21) | ord(char)
+    return key
+
+
+# --------------------------------------------------------------------------- building
+
+
+def build(
+    texts: Sequence[LabelledText],
+    corpus_sha256: str,
+    settings: ModelSettings = ModelSettings(),
+    *,
+    evaluate: bool = True,
+) -> ModelData:
+    """Fit the model with scikit-learn (imported here: loading never needs it)."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
+
+    def analyzer(text: str) -> list[str]:
+        return grams(text, settings.max_n)
+
+    docs = [t.text for t in texts]
+    labels = [t.scenario_id or TRIAGE for t in texts]
+    vectorizer = TfidfVectorizer(
+        analyzer=analyzer, sublinear_tf=True, min_df=settings.min_df, dtype=np.float32
+    )
+    matrix = vectorizer.fit_transform(docs)
+    model = CalibratedClassifierCV(
+        LinearSVC(C=settings.c, random_state=0),
+        cv=settings.folds,
+        method="sigmoid",
+        ensemble=False,
+    )
+    model.fit(matrix, labels)
+    calibrated = model.calibrated_classifiers_[0]
+    svc = calibrated.estimator
+    vocabulary = [""] * len(vectorizer.vocabulary_)
+    for gram, column in vectorizer.vocabulary_.items():
+        vocabulary[column] = gram
+    data = ModelData(
+        classes=[str(label) for label in model.classes_],
+        vocabulary=vocabulary,
+        idf=vectorizer.idf_.astype(np.float32),
+        weights=np.ascontiguousarray(svc.coef_.T, dtype=np.float32),
+        intercept=svc.intercept_.astype(np.float32),
+        sigmoid_a=np.array([c.a_ for c in calibrated.calibrators], dtype=np.float32),
+        sigmoid_b=np.array([c.b_ for c in calibrated.calibrators], dtype=np.float32),
+        settings=settings,
+        corpus_sha256=corpus_sha256,
+        figures={"texts": len(texts), "classes": len(model.classes_), "features": len(vocabulary)},
+    )
+    if evaluate:
+        data.figures.update(cross_validate(texts, settings))
+    return data
+
+
+def cross_validate(texts: Sequence[LabelledText], settings: ModelSettings) -> dict[str, Any]:
+    """Stratified k-fold accuracy of the model alone, every fold refitted from scratch."""
+    from sklearn.model_selection import StratifiedKFold
+
+    labels = [t.scenario_id or TRIAGE for t in texts]
+    folds = StratifiedKFold(n_splits=settings.folds, shuffle=True, random_state=0)
+    right = triaged = 0
+    for train, test in folds.split(np.zeros(len(labels)), labels):
+        fold = build([texts[i] for i in train], "", settings, evaluate=False)
+        scorer = Scorer(fold)
+        proba = scorer.proba_many([texts[i].text for i in test])
+        for i, row in zip(test, proba, strict=True):
+            got = fold.classes[int(row.argmax())]
+            right += got == labels[i]
+            triaged += got == TRIAGE
+    return {
+        "cv_folds": settings.folds,
+        "cv_right": right,
+        "cv_total": len(texts),
+        "cv_accuracy": round(right / len(texts), 4),
+        "cv_triage": triaged,
+    }

@@ -1,0 +1,149 @@
+"""The learned scorer with the rules: cues, agent's choice, triage, candidates, the file."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from cityops.cli.main import app
+from cityops.domain.models import TicketIntake
+from cityops.domain.stages import Source
+from cityops.rules.classify import classify, classify_many
+from cityops.rules.load import CORPUS, MODEL, RuleFileError, default_rules, load_rules
+from cityops.rules.model import ModelData, Scorer, grams
+
+NOW = datetime(2027, 3, 1, tzinfo=UTC)
+
+
+def _intake(text: str, service_code: str | None = None) -> TicketIntake:
+    return TicketIntake(
+        ticket_id="T-1",
+        source=Source.HOTLINE,
+        text=text,
+        received_at=NOW,
+        service_code=service_code,
+    )
+
+
+def test_the_callers_main_cue_wins_and_the_other_problem_is_secondary() -> None:
+    # Street-light words outnumber the manhole ones; the caller says which matters.
+    text = (
+        "门口路灯坏了好几天，路灯一直不亮，这个先不说；主要是小区门口那个窨井盖丢了，晚上很危险。"
+    )
+    result = classify(_intake(text), default_rules())
+    assert result.scenario is not None and result.scenario.id == "PS03"
+    assert result.secondary is not None and result.secondary.scenario.id == "PF01"
+    assert "先不说" in result.secondary.text or "路灯" in result.secondary.text
+    # The same two problems the other way round.
+    swapped = "主要是我们这条路的路灯坏了快半个月，晚上黑灯瞎火；另外门口的窨井盖也歪了。"
+    result = classify(_intake(swapped), default_rules())
+    assert result.scenario is not None and result.scenario.id == "PF01"
+    assert result.secondary is not None and result.secondary.scenario.id == "PS03"
+
+
+def test_no_cue_no_secondary() -> None:
+    result = classify(_intake("碧波路690号门口井盖不见了，晚上很危险"), default_rules())
+    assert result.scenario is not None and result.scenario.id == "PS03"
+    assert result.secondary is None
+
+
+def test_the_agents_service_code_wins_and_the_engines_reading_is_kept() -> None:
+    result = classify(_intake("楼道里一股很重的煤气味", service_code="PF01"), default_rules())
+    assert result.scenario is not None and result.scenario.id == "PF01"
+    assert result.matched[0].rule == "service_code"
+    assert result.suggested == "PS01"
+    assert result.candidates and result.candidates[0].scenario_id == "PS01"
+    agreed = classify(_intake("楼道里一股很重的煤气味", service_code="PS01"), default_rules())
+    assert agreed.suggested is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["我想咨询一下社保卡在哪里可以补办", "喂喂，听得到吗？", "今天天气怎么样啊"],
+)
+def test_unclear_or_out_of_scope_text_goes_to_triage(text: str) -> None:
+    result = classify(_intake(text), default_rules())
+    assert result.scenario is None
+    assert result.needs_triage
+
+
+def test_top_three_candidates_with_probabilities_summing_to_at_most_one() -> None:
+    rules = default_rules()
+    texts = ["小区门口的垃圾桶满了没人收", "马路上有个大坑", "楼上漏水到我家", "随便说说"]
+    for result in classify_many([_intake(t) for t in texts], rules):
+        assert 1 <= len(result.candidates) <= 3 or result.scenario is None
+        probabilities = [c.probability for c in result.candidates]
+        assert probabilities == sorted(probabilities, reverse=True)
+        assert sum(probabilities) <= 1.0 + 1e-9
+        if result.scenario is not None:
+            assert result.candidates[0].scenario_id == result.scenario.id
+
+
+def test_batch_and_single_give_the_same_answers() -> None:
+    rules = default_rules()
+    texts = [
+        "不是路灯，是十字路口的红绿灯一直闪黄灯",
+        "另外顺便说一下楼道电瓶车充电；最主要是地下车库有辆车冒烟了",
+        "燃汽味很重",
+    ]
+    intakes = [_intake(t) for t in texts]
+    assert classify_many(intakes, rules) == [classify(i, rules) for i in intakes]
+
+
+def test_a_negated_phrase_is_cut_from_what_the_model_reads() -> None:
+    rules = default_rules()
+    assert "路灯" not in rules.text.affirmed("不是路灯的问题，是红绿灯坏了")
+    assert rules.text.affirmed("是不是燃气泄漏") == "是不是燃气泄漏"  # a question stays
+
+
+def test_a_veto_forbids_the_scenario_to_the_model_too() -> None:
+    rules = default_rules()
+    result = classify(_intake("咨询一下燃气费在哪里可以缴纳"), rules)
+    assert result.scenario is None or result.scenario.id != "PS01"
+
+
+# --------------------------------------------------------------------------- the model file
+
+
+def test_the_shipped_model_matches_the_corpus_and_a_rebuild() -> None:
+    result = CliRunner().invoke(app, ["rules", "build-model", "--check"])
+    assert result.exit_code == 0, result.output
+    assert "matches a rebuild" in result.output
+
+
+def test_inference_reads_the_same_grams_as_training() -> None:
+    scorer = default_rules().model
+    assert scorer is not None
+    vocabulary = {g: i for i, g in enumerate(scorer.data.vocabulary)}
+    texts = ["ＫＴＶ半夜唱歌，吵死了！", "", "，。", "燃气味 abc\t很重"]
+    matrix = scorer.features(texts).toarray()
+    for row, text in zip(matrix, texts, strict=True):
+        known = {vocabulary[g] for g in grams(text) if g in vocabulary}
+        assert set(np.flatnonzero(row)) == known
+
+
+def test_a_stale_model_is_refused(tmp_path: Path) -> None:
+    corpus = tmp_path / "labelled.jsonl"
+    corpus.write_bytes(
+        CORPUS.read_bytes() + b'{"id": "X-1", "text": "new", "expected_scenario": null}\n'
+    )
+    with pytest.raises(RuleFileError, match="stale"):
+        load_rules(corpus=corpus, model=MODEL)
+
+
+def test_the_model_file_holds_no_pickle() -> None:
+    with np.load(MODEL, allow_pickle=False) as data:  # raises on any object array
+        assert {"header", "vocabulary", "weights"} <= set(data.files)
+    assert Scorer(ModelData.load(MODEL)).classes
+
+
+def test_the_rules_version_covers_the_model(tmp_path: Path) -> None:
+    other = tmp_path / "classifier.npz"
+    data = ModelData.load(MODEL)
+    data.figures = {**data.figures, "note": "changed"}
+    data.save(other)
+    assert load_rules(model=other).version != load_rules().version
