@@ -131,9 +131,7 @@ def work_order_ids(rows: Iterable[RegisterRow]) -> set[str]:
 
 def call_counts(rows: Iterable[RegisterRow], start: datetime, end: datetime) -> CallCounts:
     """The call figures of the tickets whose first row falls in [start, end)."""
-    window = [
-        t for t in _tickets(rows).values() if t.first is not None and start <= t.first < end
-    ]
+    window = [t for t in _tickets(rows).values() if t.first is not None and start <= t.first < end]
     by_kind = {kind: sum(1 for t in window if t.kind is kind) for kind in CallKind}
     consultations = [t for t in window if t.kind is CallKind.CONSULTATION]
     suggestions = [t for t in window if t.kind is CallKind.SUGGESTION]

@@ -8,8 +8,6 @@ from typing import Any
 
 from pydantic import BaseModel
 from temporalio.client import Client, RPCError, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import UpdateMethodMultiParam
 
 from cityops.domain.calls import CallIntake, ConvertInput, KindSuggestion, RateInput, ReplyInput
@@ -21,11 +19,10 @@ from cityops.rules.load import default_rules
 from cityops.service.tickets import (
     Submitted,
     TicketRejected,
-    TicketUnavailable,
     _cause_message,
     _rpc_error,
     resolve_handle,
-    workflow_id_for,
+    start_numbered,
 )
 from cityops.workflows import search_attributes as sa
 from cityops.workflows.call import CallWorkflow
@@ -53,24 +50,16 @@ async def submit_call(client: Client, call: CallIntake, task_queue: str) -> Subm
     """Start the call's workflow under the ticket-number scheme of any ticket: the same
     hotline number submitted again, as any kind, is the same ticket."""
     intake = call.intake
-    workflow_id = workflow_id_for(intake.ticket_id)
     summary = f"{intake.ticket_id} · {KIND_ZH[call.kind]} · {(intake.text or '')[:40]}"
-    try:
-        await client.start_workflow(
-            CallWorkflow.run,
-            call,
-            id=workflow_id,
-            task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=summary.rstrip(" ·"),
-            search_attributes=sa.initial(intake, call.kind),
-        )
-    except WorkflowAlreadyStartedError:
-        return Submitted(intake.ticket_id, workflow_id, created=False)
-    except RPCError as exc:
-        raise TicketUnavailable(f"Temporal refused the call: {exc.message}") from exc
-    return Submitted(intake.ticket_id, workflow_id, created=True)
+    return await start_numbered(
+        client,
+        CallWorkflow.run,
+        call,
+        intake,
+        task_queue,
+        summary.rstrip(" ·"),
+        sa.initial(intake, call.kind),
+    )
 
 
 async def _call_update(

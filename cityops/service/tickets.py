@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -25,7 +26,11 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCStatusCode
 
@@ -99,18 +104,39 @@ def static_summary(intake: TicketIntake, scenario: ScenarioRef | None) -> str:
 
 async def submit(client: Client, intake: TicketIntake, task_queue: str) -> Submitted:
     """Start the ticket's workflow; a second submission of the same number is the same ticket."""
+    return await start_numbered(
+        client,
+        TicketWorkflow.run,
+        intake,
+        intake,
+        task_queue,
+        static_summary(intake, classify(intake, default_rules()).scenario),
+        sa.initial(intake, CallKind.COMPLAINT),
+    )
+
+
+async def start_numbered(
+    client: Client,
+    run: Callable[[Any, Any], Awaitable[Any]],
+    arg: BaseModel,
+    intake: TicketIntake,
+    task_queue: str,
+    summary: str,
+    attributes: TypedSearchAttributes,
+) -> Submitted:
+    """Start a workflow (a ticket's or a call's) under the ticket number's workflow id."""
     workflow_id = workflow_id_for(intake.ticket_id)
     try:
         await client.start_workflow(
-            TicketWorkflow.run,
-            intake,
+            run,
+            arg,
             id=workflow_id,
             task_queue=task_queue,
             # Running or closed, a second start of the same number is refused: one ticket.
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=static_summary(intake, classify(intake, default_rules()).scenario),
-            search_attributes=sa.initial(intake, CallKind.COMPLAINT),
+            static_summary=summary,
+            search_attributes=attributes,
         )
     except WorkflowAlreadyStartedError:
         return Submitted(intake.ticket_id, workflow_id, created=False)
