@@ -18,9 +18,8 @@ from cityops.rules.classify import classify
 from cityops.rules.load import default_rules
 from cityops.service.tickets import (
     Submitted,
-    TicketRejected,
-    _cause_message,
     _rpc_error,
+    refused,
     resolve_handle,
     start_numbered,
 )
@@ -72,10 +71,7 @@ async def _call_update(
     try:
         result: TicketStatus = await handle.execute_update(update, request)
     except WorkflowUpdateFailedError as exc:
-        message = _cause_message(exc)
-        if "not found" in message and "handler" in message.lower():
-            message = f"ticket {ticket_id} is a work order, not a call: it takes no such action"
-        raise TicketRejected(message) from exc
+        raise refused(ticket_id, exc, "a work order, not a call") from exc
     except RPCError as exc:
         raise _rpc_error(ticket_id, exc) from exc
     return result

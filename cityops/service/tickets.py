@@ -178,7 +178,7 @@ async def update(client: Client, ticket_id: str, name: str, request: BaseModel) 
     try:
         result: TicketStatus = await handle.execute_update(name, request, result_type=TicketStatus)
     except WorkflowUpdateFailedError as exc:
-        raise TicketRejected(_cause_message(exc)) from exc
+        raise refused(ticket_id, exc, "a call, not a work order") from exc
     except RPCError as exc:
         raise _rpc_error(ticket_id, exc) from exc
     return result
@@ -235,6 +235,15 @@ def _row(execution: WorkflowExecution) -> TicketRow:
         execution.start_time,
         execution.close_time,
     )
+
+
+def refused(ticket_id: str, exc: WorkflowUpdateFailedError, other: str) -> TicketRejected:
+    """The workflow's reason for refusing an update; an update the workflow does not have
+    (an action of a work order sent to a call, or the reverse) says what the ticket is."""
+    message = _cause_message(exc)
+    if "handler for" in message.lower() and "not found" in message.lower():
+        message = f"ticket {ticket_id} is {other}: it takes no such action"
+    return TicketRejected(message)
 
 
 def _cause_message(exc: WorkflowUpdateFailedError) -> str:

@@ -64,6 +64,12 @@ async def test_a_consultation_is_answered_at_once_and_takes_one_rating(api: Api)
     assert status["call"]["kind"] == "consultation"
     assert status["call"]["answer"] == QUESTION["answer"]
     assert status["assignee_id"] is None  # no dispatcher's time spent
+    accept = await _post(api, ticket, "accept", Role.RESPONDER, {"person_id": "P-T01-D"})
+    assert accept.status_code == 409
+    assert (
+        accept.json()["detail"]
+        == f"ticket {ticket} is a call, not a work order: it takes no such action"
+    )
     rating = {"result": "basically_satisfied", "by": "hotline-agent-7"}
     rated = await _post(api, ticket, "rate", Role.HOTLINE_AGENT, rating)
     assert rated.status_code == 200, rated.text
