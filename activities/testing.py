@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from temporalio import activity
 
@@ -82,6 +83,29 @@ class FakeRouter:
             co_handlers=[STREET],
             dispatcher=DISTRICT,
             rule="fake",
+        )
+
+    def inbox(self, unit_code: str | None, intake: TicketIntake, at: datetime) -> RoutePlan:
+        """A named department's officer owns a suggestion; without one, the district."""
+        if unit_code is None:
+            return RoutePlan(
+                street_code="T01", station_code=None, assignee=DISTRICT, rule="fake-inbox"
+            )
+        officer = DISTRICT.model_copy(
+            update={
+                "unit_code": unit_code,
+                "person_id": "P-DEPT",
+                "person_name": "委办局值班员",
+                "department": unit_code,
+            }
+        )
+        return RoutePlan(
+            street_code="T01",
+            station_code=None,
+            assignee=officer,
+            escalation_path=[DISTRICT],
+            dispatcher=DISTRICT,
+            rule="fake-inbox",
         )
 
 

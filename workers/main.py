@@ -21,9 +21,10 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from cityops.config import Settings, get_settings
 from cityops.workers.client import connect
 from cityops.workers.logging import configure_logging
+from cityops.workflows.call import CallWorkflow
 from cityops.workflows.ticket import TicketWorkflow
 
-WORKFLOWS: list[type] = [TicketWorkflow]
+WORKFLOWS: list[type] = [TicketWorkflow, CallWorkflow]
 # Pure modules the workflow imports; passing them through keeps one copy per process.
 # Modules the sandbox shares instead of re-importing for every workflow run. The workflow
 # package itself is among them: re-importing (and compiling) it per new ticket cost a
@@ -63,6 +64,7 @@ def build_worker(
 
 def production_activities(settings: Settings) -> list[Callable[..., Any]]:
     """The real activities: rules, organisation database, channels, store."""
+    from cityops.activities.calls import CallActivities
     from cityops.activities.delivery_log import SqlDeliveryLog
     from cityops.activities.dispatch import DispatchActivities
     from cityops.activities.notify import NotifyActivities, WithHotlineDesk, parse_contact
@@ -84,6 +86,7 @@ def production_activities(settings: Settings) -> list[Callable[..., Any]]:
         routing.return_ticket,
         routing.transfer_ticket,
         *dispatch.activities(),
+        *CallActivities(router).activities(),
         notify.send_notice,
         store.record_ticket,
     ]

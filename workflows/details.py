@@ -11,6 +11,8 @@ def render_details(status: TicketStatus) -> str:
     scenario = (
         f"{status.scenario_id} {status.scenario_name}" if status.scenario_id else "待分类 (triage)"
     )
+    if status.call is not None and status.scenario_id is None:
+        scenario = f"call: {status.call.kind.value}"  # no work order, no scenario
     lines = [
         f"**{status.ticket_id}** · {scenario} · {status.street_code or '—'}",
         "",
@@ -28,6 +30,8 @@ def render_details(status: TicketStatus) -> str:
     ]
     if status.text:
         lines.append(f"| complaint | {status.text[:200]} |")
+    if status.call is not None:
+        lines += _call_lines(status)
     if status.classification is not None:
         c = status.classification
         why = ", ".join(m.rule for m in c.matched[:6]) or c.reason
@@ -42,3 +46,20 @@ def render_details(status: TicketStatus) -> str:
 
 def _time(value: object) -> str:
     return f"{value:%Y-%m-%d %H:%M}" if value is not None else "—"
+
+
+def _call_lines(status: TicketStatus) -> list[str]:
+    call = status.call
+    assert call is not None
+    lines = [f"| kind | {call.kind.value} |"]
+    if call.answer:
+        lines.append(f"| answer | {call.answer[:200]} |")
+    if call.referral:
+        lines.append(f"| referred to | {call.referral.body}: {call.referral.reference} |")
+    if call.reply_deadline:
+        lines.append(f"| reply by | {_time(call.reply_deadline)} |")
+    if call.reply:
+        lines.append(f"| reply | {call.reply[:200]} |")
+    if call.rating:
+        lines.append(f"| rating | {call.rating.value} |")
+    return lines

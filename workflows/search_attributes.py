@@ -6,6 +6,8 @@ them to the dev server; tests do the same), so this list is the one source.
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
@@ -16,6 +18,7 @@ from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSear
 from temporalio.service import RPCError, RPCStatusCode
 
 from cityops.domain.models import TicketIntake
+from cityops.domain.stages import CallKind
 
 TICKET_ID = SearchAttributeKey.for_keyword("TicketId")
 SCENARIO = SearchAttributeKey.for_keyword("TicketScenario")
@@ -34,6 +37,10 @@ RESOLVE_DEADLINE = SearchAttributeKey.for_datetime("TicketResolveDeadline")
 OVERDUE = SearchAttributeKey.for_bool("TicketOverdue")
 ESCALATIONS = SearchAttributeKey.for_int("TicketEscalations")
 REOPENS = SearchAttributeKey.for_int("TicketReopens")
+# The call's kind (complaint, consultation, referral, suggestion). A KeywordList because
+# all ten Keyword slots of the SQLite visibility store are taken; `TicketKind='referral'`
+# matches as for a Keyword. A converted call's work order lists both kinds.
+KIND = SearchAttributeKey.for_keyword_list("TicketKind")
 
 ALL = (
     TICKET_ID,
@@ -52,6 +59,7 @@ ALL = (
     OVERDUE,
     ESCALATIONS,
     REOPENS,
+    KIND,
 )
 
 # temporal CLI type names, for `temporal server start-dev --search-attribute Name=Type`
@@ -71,15 +79,17 @@ def dev_server_args() -> list[str]:
     return args
 
 
-def initial(intake: TicketIntake) -> TypedSearchAttributes:
-    """Set at start, so a ticket is listable by number and source before its first task."""
-    return TypedSearchAttributes(
-        [
-            SearchAttributePair(TICKET_ID, intake.ticket_id),
-            SearchAttributePair(SOURCE, intake.source.value),
-            SearchAttributePair(STAGE, "intake"),
-        ]
-    )
+def initial(intake: TicketIntake, *kinds: CallKind) -> TypedSearchAttributes:
+    """Set at start, so a ticket is listable by number, source and (for a call) kind
+    before its first task."""
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(TICKET_ID, intake.ticket_id),
+        SearchAttributePair(SOURCE, intake.source.value),
+        SearchAttributePair(STAGE, "intake"),
+    ]
+    if kinds:
+        pairs.append(SearchAttributePair(KIND, [kind.value for kind in kinds]))
+    return TypedSearchAttributes(pairs)
 
 
 async def register(client: Client, namespace: str) -> list[str]:

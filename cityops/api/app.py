@@ -20,6 +20,7 @@ from cityops.api import (
     accept,
     routes_alarms,
     routes_alertmanager,
+    routes_calls,
     routes_open311,
     routes_pages,
     routes_tickets,
@@ -76,6 +77,7 @@ def create_app(
         lifespan=lifespan,
     )
     for module in (
+        routes_calls,
         routes_tickets,
         routes_alarms,
         routes_open311,

@@ -28,14 +28,14 @@ from cityops.api.auth import authorize, presented_key
 from cityops.api.context import AppContext, get_context
 from cityops.api.keys import Role
 from cityops.domain.models import TicketIntake, TicketStatus
-from cityops.domain.stages import Source
+from cityops.domain.stages import Source, Stage
 from cityops.service import tickets
 from cityops.service.tickets import TicketError, TicketNotFound, TicketRow
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 Context = Annotated[AppContext, Depends(get_context)]
 TICKET_NUMBER = re.compile(r"^[A-Za-z0-9]{1,64}$")
-OPEN_STAGES_DONE = ("closed", "closed_unfixed")
+OPEN_STAGES_DONE = frozenset(stage.value for stage in Stage if stage.is_final)
 
 
 class Open311Error(Exception):

@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cityops.api.auth import require
 from cityops.api.context import AppContext, get_context
 from cityops.api.keys import Caller, Role
+from cityops.domain.calls import LINK, CallIntake
 from cityops.domain.models import (
     AcceptInput,
     CallbackInput,
@@ -25,6 +26,7 @@ from cityops.domain.models import (
     ExtensionRequest,
     PauseInput,
     RecheckInput,
+    Referral,
     ResolveInput,
     ResumeInput,
     ReturnInput,
@@ -36,8 +38,8 @@ from cityops.domain.models import (
     TriageDecision,
     UrgeInput,
 )
-from cityops.domain.stages import Source, Stage
-from cityops.service import tickets
+from cityops.domain.stages import CallKind, Source, Stage
+from cityops.service import calls, tickets
 from cityops.service.tickets import TicketNotFound, TicketRejected, TicketUnavailable
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
@@ -65,6 +67,46 @@ class SubmitTicket(BaseModel):
     service_code: str | None = Field(
         default=None, pattern=r"^[A-Z]{2}\d{2}$", description="A scenario id, if known"
     )
+    kind: CallKind = Field(
+        default=CallKind.COMPLAINT,
+        description="complaint: a work order; consultation, referral, suggestion: a call "
+        "the hotline closes itself (answered / referred / recorded)",
+    )
+    answer: str | None = Field(
+        default=None, max_length=2000, description="consultation: the answer given"
+    )
+    referral: Referral | None = Field(
+        default=None, description="referral: the outside body and the reference given"
+    )
+    link: str | None = Field(default=None, max_length=500, pattern=LINK)
+    department: str | None = Field(
+        default=None, pattern=CODE, description="suggestion: the unit whose inbox it goes to"
+    )
+    agent: str | None = Field(default=None, max_length=64, description="Who took the call")
+
+    @model_validator(mode="after")
+    def _kind_has_its_fields(self) -> "SubmitTicket":
+        kind = self.kind
+        needs = {CallKind.CONSULTATION: "answer", CallKind.REFERRAL: "referral"}
+        for needed_by, name in needs.items():
+            given = getattr(self, name) is not None
+            if kind is needed_by and not given:
+                raise ValueError(f"{name}: required for a {kind.value}")
+            if kind is not needed_by and given:
+                raise ValueError(f"{name}: only for a {needed_by.value}, not a {kind.value}")
+        if self.department is not None and kind is not CallKind.SUGGESTION:
+            raise ValueError(f"department: only for a suggestion, not a {kind.value}")
+        if self.link is not None and kind is CallKind.COMPLAINT:
+            raise ValueError("link: not for a complaint")
+        if self.service_code is not None and kind is not CallKind.COMPLAINT:
+            raise ValueError(f"service_code: only for a complaint, not a {kind.value}")
+        return self
+
+    def details(self) -> dict[str, Any]:
+        """The fields of the call's kind, for CallIntake.details."""
+        return self.model_dump(
+            include={"kind", "answer", "referral", "link", "department"}, exclude_none=True
+        )
 
 
 class Submitted(BaseModel):
@@ -114,8 +156,15 @@ async def submit_ticket(
         external_id=body.hotline_id,
         service_code=body.service_code,
     )
+    queue = context.settings.task_queue
     with ticket_errors():
-        result = await tickets.submit(context.client, intake, context.settings.task_queue)
+        if body.kind is CallKind.COMPLAINT:
+            result = await tickets.submit(context.client, intake, queue)
+        else:
+            call = CallIntake.model_validate(
+                {"intake": intake, "details": body.details(), "agent": body.agent}
+            )
+            result = await calls.submit_call(context.client, call, queue)
     if not result.created:
         response.status_code = 200
     return Submitted(
@@ -137,6 +186,7 @@ async def list_tickets(
     stage: Stage | None = None,
     scenario: Annotated[str | None, Query(pattern=CODE, description="e.g. PS03")] = None,
     source: Source | None = None,
+    kind: CallKind | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[TicketSummary]:
     filters = {
@@ -144,6 +194,7 @@ async def list_tickets(
         "TicketStage": stage.value if stage else None,
         "TicketScenario": scenario,
         "TicketSource": source.value if source else None,
+        "TicketKind": kind.value if kind else None,
     }
     query = " AND ".join(f"{key} = '{value}'" for key, value in filters.items() if value)
     with ticket_errors():

@@ -7,13 +7,14 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar, cast
 
 import typer
 from pydantic import BaseModel, ValidationError
 from temporalio.client import Client
 
 from cityops.config import get_settings
+from cityops.domain.calls import CallIntake
 from cityops.domain.models import (
     AcceptInput,
     AfterPhoto,
@@ -37,9 +38,9 @@ from cityops.domain.models import (
     TriageDecision,
     UrgeInput,
 )
-from cityops.domain.stages import CallbackResult, ReviewDecision, Source
+from cityops.domain.stages import CallbackResult, CallKind, ReviewDecision, Source
 from cityops.domain.zones import SHANGHAI
-from cityops.service import tickets
+from cityops.service import calls, tickets
 from cityops.service.tickets import TicketError
 from cityops.workers.client import connect
 
@@ -84,6 +85,8 @@ def print_status(status: TicketStatus, as_json: bool = False) -> None:
         typer.echo(status.model_dump_json(indent=2))
         return
     scenario = f"{status.scenario_id} {status.scenario_name}" if status.scenario_id else "(triage)"
+    if status.call is not None and status.scenario_id is None:
+        scenario = "-"  # a call that is no work order has none
     rows = [
         ("ticket", status.ticket_id),
         ("stage", status.stage.value),
@@ -98,6 +101,7 @@ def print_status(status: TicketStatus, as_json: bool = False) -> None:
         ("escalations", str(status.escalations)),
         ("reopens", str(status.reopens)),
     ]
+    rows += _call_rows(status)
     for label, value in rows:
         typer.echo(f"{label:>12}  {value}")
     if status.history:
@@ -106,6 +110,31 @@ def print_status(status: TicketStatus, as_json: bool = False) -> None:
             who = f" by {entry.by}" if entry.by else ""
             detail = f"  {entry.detail}" if entry.detail else ""
             typer.echo(f"              {_time(entry.at)}  {entry.event}{who}{detail}")
+
+
+def _call_rows(status: TicketStatus) -> list[tuple[str, str]]:
+    """What a call that is no work order (or was, before conversion) adds."""
+    call = status.call
+    if call is None:
+        return []
+    rows = [("kind", call.kind.value)]
+    if call.answer:
+        rows.append(("answer", call.answer))
+    if call.referral:
+        rows.append(("referred to", f"{call.referral.body}: {call.referral.reference}"))
+    if call.link:
+        rows.append(("link", call.link))
+    if call.department:
+        rows.append(("inbox", call.department))
+    if call.reply_deadline:
+        rows.append(("reply by", _time(call.reply_deadline)))
+    if call.reply:
+        rows.append(("reply", call.reply))
+    if call.rating:
+        rows.append(("rating", call.rating.value))
+    if call.open_until:
+        rows.append(("open until", _time(call.open_until)))
+    return rows
 
 
 def _sla(status: TicketStatus) -> str:
@@ -122,7 +151,7 @@ def _contact(status: TicketStatus) -> str:
 def _time(value: datetime | None) -> str:
     if value is None:
         return "-"
-    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S (UTC+8)")
 
 
 def _update(ticket: str, name: str, request: BaseModel, as_json: bool) -> None:
@@ -144,9 +173,25 @@ def submit(
     lat: Annotated[float | None, typer.Option(help="Latitude, if known")] = None,
     lon: Annotated[float | None, typer.Option(help="Longitude, if known")] = None,
     scenario: Annotated[str | None, typer.Option(help="Scenario id, if the agent knows it")] = None,
+    kind: Annotated[
+        CallKind, typer.Option(help="complaint: a work order; the others the hotline closes")
+    ] = CallKind.COMPLAINT,
+    answer: Annotated[str | None, typer.Option(help="consultation: the answer given")] = None,
+    refer_to: Annotated[
+        str | None, typer.Option("--refer-to", help="referral: the outside body, e.g. 95598")
+    ] = None,
+    reference: Annotated[
+        str | None, typer.Option(help="referral: the reference given to the caller")
+    ] = None,
+    link: Annotated[str | None, typer.Option(help="A link read out to the caller")] = None,
+    department: Annotated[
+        str | None, typer.Option(help="suggestion: the unit whose inbox it goes to")
+    ] = None,
+    agent: Annotated[str | None, typer.Option(help="Who took the call")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Submit a complaint; prints the ticket number at once."""
+    """Submit a call: a complaint (a work order), or a consultation answered on the spot,
+    a referral, a suggestion; prints the ticket number at once."""
     received = datetime.now(UTC)
     intake = _message(
         TicketIntake,
@@ -163,12 +208,55 @@ def submit(
         service_code=scenario,
     )
     settings = get_settings()
-    result = _run(lambda client: tickets.submit(client, intake, settings.task_queue))
+    if kind is CallKind.COMPLAINT:
+        if any(v is not None for v in (answer, refer_to, reference, link, department)):
+            _fail("--answer, --refer-to, --reference, --link, --department: not for a complaint")
+        result = _run(lambda client: tickets.submit(client, intake, settings.task_queue))
+    else:
+        call = call_intake(intake, kind, answer, refer_to, reference, link, department, agent)
+        result = _run(lambda client: calls.submit_call(client, call, settings.task_queue))
     if as_json:
         typer.echo(json.dumps(result.__dict__))
         return
     note = "" if result.created else "  (already submitted: same ticket)"
     typer.echo(f"{result.ticket_id}{note}")
+
+
+def _fail(message: str) -> NoReturn:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
+
+
+def call_intake(
+    intake: TicketIntake,
+    kind: CallKind,
+    answer: str | None,
+    refer_to: str | None,
+    reference: str | None,
+    link: str | None,
+    department: str | None,
+    agent: str | None,
+) -> CallIntake:
+    """The call's kind and its own fields; another kind's field is refused (exit 2)."""
+    given = {
+        "--answer": (answer, CallKind.CONSULTATION),
+        "--refer-to": (refer_to, CallKind.REFERRAL),
+        "--reference": (reference, CallKind.REFERRAL),
+        "--department": (department, CallKind.SUGGESTION),
+    }
+    for option, (value, owner) in given.items():
+        if value is not None and kind is not owner:
+            _fail(f"{option}: only for a {owner.value}, not a {kind.value}")
+    if intake.service_code is not None:
+        _fail(f"--scenario: only for a complaint, not a {kind.value}")
+    details: dict[str, Any] = {"kind": kind, "link": link}
+    if kind is CallKind.CONSULTATION:
+        details["answer"] = answer
+    elif kind is CallKind.REFERRAL:
+        details["referral"] = {"body": refer_to, "reference": reference}
+    else:
+        details["department"] = department
+    return cast(CallIntake, _message(CallIntake, intake=intake, details=details, agent=agent))
 
 
 def accept(ticket: TicketArg, person: AsOpt, as_json: JsonOpt = False) -> None:
@@ -364,13 +452,17 @@ def list_(
     if as_json:
         typer.echo(json.dumps([r.__dict__ for r in rows], default=str, ensure_ascii=False))
         return
-    typer.echo(f"{'ticket':<22}{'stage':<17}{'scenario':<10}{'street':<8}{'tier':<10}assignee")
+    typer.echo(
+        f"{'ticket':<22}{'kind':<14}{'stage':<17}{'scenario':<10}{'street':<8}{'tier':<10}assignee"
+    )
     for row in rows:
         a = row.attributes
+        kinds = a.get("TicketKind") or ["-"]
+        kind = kinds[-1] if len(kinds) == 1 else "+".join(sorted(kinds))
         typer.echo(
-            f"{row.ticket_id:<22}{a.get('TicketStage', '-'):<17}{a.get('TicketScenario', '-'):<10}"
-            f"{a.get('TicketStreet', '-'):<8}{a.get('TicketTier', '-'):<10}"
-            f"{a.get('TicketAssignee', '-')}"
+            f"{row.ticket_id:<22}{kind:<14}{a.get('TicketStage', '-'):<17}"
+            f"{a.get('TicketScenario', '-'):<10}{a.get('TicketStreet', '-'):<8}"
+            f"{a.get('TicketTier', '-'):<10}{a.get('TicketAssignee', '-')}"
         )
     typer.echo(f"({len(rows)} tickets)")
 

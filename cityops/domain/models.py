@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from cityops.domain.stages import (
     CallbackResult,
+    CallKind,
     Clock,
     ClosureCheck,
     Dimension,
@@ -440,6 +441,32 @@ class HistoryEntry(Message):
     detail: str = ""
 
 
+class Referral(Message):
+    """Where a referral sent the caller: the outside body, and the reference given to them
+    (its phone number, case number or address)."""
+
+    body: str = Field(min_length=1, max_length=100, description="e.g. 浦东供电公司 95598")
+    reference: str = Field(min_length=1, max_length=200, description="What the caller was told")
+
+
+class CallFacts(Message):
+    """What a call that is no work order carries in its status (CallWorkflow)."""
+
+    kind: CallKind
+    answer: str | None = None
+    link: str | None = None
+    referral: Referral | None = None
+    department: str | None = Field(default=None, description="suggestion: the inbox's unit")
+    reply_deadline: datetime | None = None
+    reply: str | None = None
+    rating: CallbackResult | None = Field(
+        default=None, description="consultation: the caller's one-question rating"
+    )
+    open_until: datetime | None = Field(
+        default=None, description="consultation/referral: may be rated or converted until"
+    )
+
+
 class TicketStatus(Message):
     ticket_id: str
     stage: Stage
@@ -468,6 +495,9 @@ class TicketStatus(Message):
     pending_extension: ExtensionRequest | None = None
     classification: Classification | None = None
     history: list[HistoryEntry] = Field(default_factory=list)
+    call: CallFacts | None = Field(
+        default=None, description="Set for a call that is no work order, or was converted"
+    )
 
 
 class TicketOutcome(Message):

@@ -73,10 +73,38 @@ class Stage(StrEnum):
     CLOSED = "closed"
     CLOSED_UNFIXED = "closed_unfixed"  # closed by ruling although the check never passed
     DISMISSED = "dismissed"  # triage found no work order (a question, a wrong number)
+    # Calls that are not work orders (CallWorkflow, workflows/call.py): one block.
+    ANSWERED = "answered"  # a consultation answered on the spot: closed at once
+    REFERRED = "referred"  # referred to a named outside body, the reference given
+    RECORDED = "recorded"  # a suggestion or praise in a department's inbox, reply due
+    REPLIED = "replied"  # the department replied to the suggestion
+    CONVERTED = "converted"  # a consultation or referral became a work order, same number
 
     @property
     def is_final(self) -> bool:
-        return self in (Stage.CLOSED, Stage.CLOSED_UNFIXED, Stage.DISMISSED)
+        return self in _FINAL
+
+
+_FINAL = frozenset(
+    {
+        Stage.CLOSED,
+        Stage.CLOSED_UNFIXED,
+        Stage.DISMISSED,
+        Stage.ANSWERED,
+        Stage.REFERRED,
+        Stage.REPLIED,
+        Stage.CONVERTED,
+    }
+)
+
+
+class CallKind(StrEnum):
+    """What a hotline call is, as the agent records it at submission."""
+
+    COMPLAINT = "complaint"  # a complaint or report: a work order (TicketWorkflow)
+    CONSULTATION = "consultation"  # a question answered on the spot
+    REFERRAL = "referral"  # belongs to a named outside body (utility, court, …)
+    SUGGESTION = "suggestion"  # a suggestion or praise for a department, which replies
 
 
 class Clock(StrEnum):
@@ -124,6 +152,7 @@ class NoticeKind(StrEnum):
     REVIEW_REQUEST = "review_request"  # photo_review: the dispatcher is asked to review
     CO_HANDLING = "co_handling"
     CLOSED = "closed"
+    SUGGESTION = "suggestion"  # a suggestion or praise in the department's inbox: reply due
 
 
 class SlaColour(StrEnum):

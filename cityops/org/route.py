@@ -198,6 +198,21 @@ def plan_triage(place: Place, directory: OrgDirectory, at: datetime) -> RoutePla
     )
 
 
+def plan_inbox(
+    unit_code: str | None, place: Place, directory: OrgDirectory, at: datetime
+) -> RoutePlan:
+    """A suggestion's inbox: the named unit (a department, or any unit) when the
+    organisation has it, else the district center; its on-duty person owns the reply and
+    the dispatchers above are the way up."""
+    if unit_code and directory.has_unit(unit_code):
+        target, reason = unit_code, f"inbox of {unit_code}"
+    else:
+        target = directory.center.code
+        unknown = f"no unit {unit_code!r}" if unit_code else "no department named"
+        reason = f"{unknown}: the district center's inbox"
+    return _plan_at(directory, target, at, None, place, "inbox", reason)
+
+
 def plan_return(
     current: RoutePlan,
     reason: ReturnReason,

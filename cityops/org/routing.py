@@ -22,6 +22,7 @@ from cityops.org.jurisdiction import Jurisdiction
 from cityops.org.route import (
     RoutingRules,
     default_routing_rules,
+    plan_inbox,
     plan_return,
     plan_route,
     plan_transfer,
@@ -62,6 +63,10 @@ class OrgRouter:
         """Locate and route; rosters are read at `at`, by default when the ticket came in."""
         when = at or intake.received_at
         return plan_route(scenario, self.locate(intake), intake, self.directory, self.rules, when)
+
+    def inbox(self, unit_code: str | None, intake: TicketIntake, at: datetime) -> RoutePlan:
+        """Where a suggestion waits for its reply (see plan_inbox)."""
+        return plan_inbox(unit_code, self.locate(intake), self.directory, at)
 
     def return_ticket(
         self, current: RoutePlan, reason: ReturnReason, returns_so_far: int, at: datetime

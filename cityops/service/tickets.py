@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -25,16 +26,23 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCStatusCode
 
 from cityops.domain.alarms import ALARM_TICKET_PREFIX
+from cityops.domain.calls import CONVERSION_MEMO, Conversion
 from cityops.domain.models import ScenarioRef, StatusInput, TicketIntake, TicketStatus
+from cityops.domain.stages import CallKind
 from cityops.domain.zones import SHANGHAI
 from cityops.rules.classify import classify
 from cityops.rules.load import default_rules
 from cityops.workflows import search_attributes as sa
+from cityops.workflows.call import CALL_WORKFLOW, CallWorkflow
 from cityops.workflows.ticket import TicketWorkflow
 
 M = TypeVar("M", bound=BaseModel)
@@ -96,18 +104,39 @@ def static_summary(intake: TicketIntake, scenario: ScenarioRef | None) -> str:
 
 async def submit(client: Client, intake: TicketIntake, task_queue: str) -> Submitted:
     """Start the ticket's workflow; a second submission of the same number is the same ticket."""
+    return await start_numbered(
+        client,
+        TicketWorkflow.run,
+        intake,
+        intake,
+        task_queue,
+        static_summary(intake, classify(intake, default_rules()).scenario),
+        sa.initial(intake, CallKind.COMPLAINT),
+    )
+
+
+async def start_numbered(
+    client: Client,
+    run: Callable[[Any, Any], Awaitable[Any]],
+    arg: BaseModel,
+    intake: TicketIntake,
+    task_queue: str,
+    summary: str,
+    attributes: TypedSearchAttributes,
+) -> Submitted:
+    """Start a workflow (a ticket's or a call's) under the ticket number's workflow id."""
     workflow_id = workflow_id_for(intake.ticket_id)
     try:
         await client.start_workflow(
-            TicketWorkflow.run,
-            intake,
+            run,
+            arg,
             id=workflow_id,
             task_queue=task_queue,
             # Running or closed, a second start of the same number is refused: one ticket.
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=static_summary(intake, classify(intake, default_rules()).scenario),
-            search_attributes=sa.initial(intake),
+            static_summary=summary,
+            search_attributes=attributes,
         )
     except WorkflowAlreadyStartedError:
         return Submitted(intake.ticket_id, workflow_id, created=False)
@@ -149,31 +178,45 @@ async def update(client: Client, ticket_id: str, name: str, request: BaseModel) 
     try:
         result: TicketStatus = await handle.execute_update(name, request, result_type=TicketStatus)
     except WorkflowUpdateFailedError as exc:
-        raise TicketRejected(_cause_message(exc)) from exc
+        raise refused(ticket_id, exc, "a call, not a work order") from exc
     except RPCError as exc:
         raise _rpc_error(ticket_id, exc) from exc
     return result
 
 
 async def status(client: Client, ticket_id: str, include_history: bool = True) -> TicketStatus:
+    """The status of a work order or a call. A work order converted from a call shows the
+    call's facts and history before its own (carried in its run's memo)."""
     handle = await resolve_handle(client, ticket_id)
+    request = StatusInput(include_history=include_history)
     try:
-        result: TicketStatus = await handle.query(
-            TicketWorkflow.status, StatusInput(include_history=include_history)
-        )
+        run = await handle.describe()
+        pinned = client.get_workflow_handle(run.id, run_id=run.run_id)
+        if run.workflow_type == CALL_WORKFLOW:
+            call: TicketStatus = await pinned.query(CallWorkflow.status, request)
+            return call
+        result: TicketStatus = await pinned.query(TicketWorkflow.status, request)
+        conversion = await run.memo_value(CONVERSION_MEMO, None, type_hint=Conversion)
     except RPCError as exc:
         raise _rpc_error(ticket_id, exc) from exc
-    return result
+    if conversion is None:
+        return result
+    history = [*conversion.history, *result.history] if include_history else []
+    return result.model_copy(update={"call": conversion.facts, "history": history})
 
 
 async def list_tickets(client: Client, query: str = "", limit: int = 50) -> list[TicketRow]:
-    """Tickets from the visibility store, newest first; `query` is a Temporal list filter."""
-    base = "WorkflowType = 'TicketWorkflow'"
+    """Tickets and calls from the visibility store, newest first; `query` is a Temporal
+    list filter. A converted call's number is listed once, by its newest run."""
+    base = f"WorkflowType IN ('TicketWorkflow', '{CALL_WORKFLOW}')"
     full = f"{base} AND ({query})" if query.strip() else base
     rows: list[TicketRow] = []
+    seen: set[str] = set()
     try:
         async for execution in client.list_workflows(full, limit=limit):
-            rows.append(_row(execution))
+            if execution.id not in seen:
+                seen.add(execution.id)
+                rows.append(_row(execution))
     except RPCError as exc:
         raise TicketRejected(f"list query refused: {exc.message}") from exc
     return rows
@@ -192,6 +235,15 @@ def _row(execution: WorkflowExecution) -> TicketRow:
         execution.start_time,
         execution.close_time,
     )
+
+
+def refused(ticket_id: str, exc: WorkflowUpdateFailedError, other: str) -> TicketRejected:
+    """The workflow's reason for refusing an update; an update the workflow does not have
+    (an action of a work order sent to a call, or the reverse) says what the ticket is."""
+    message = _cause_message(exc)
+    if "handler for" in message.lower() and "not found" in message.lower():
+        message = f"ticket {ticket_id} is {other}: it takes no such action"
+    return TicketRejected(message)
 
 
 def _cause_message(exc: WorkflowUpdateFailedError) -> str:

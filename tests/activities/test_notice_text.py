@@ -40,6 +40,7 @@ LEADS = {
     NoticeKind.REVIEW_REQUEST: "【审核】",
     NoticeKind.CO_HANDLING: "【协办】",
     NoticeKind.CLOSED: "办结并关闭",
+    NoticeKind.SUGGESTION: "【市民建议】",
 }
 
 
@@ -138,3 +139,10 @@ def test_instants_are_shown_in_shanghai_time_and_other_text_as_is() -> None:
     assert format_instant("2026-10-08T10:30:00+08:00") == "2026-10-08 10:30"
     assert format_instant("国庆后第一个工作日") == "国庆后第一个工作日"
     assert format_instant("") == "—"
+
+
+def test_a_suggestion_notice_shows_its_reply_deadline_in_shanghai_time() -> None:
+    facts = {**FACTS, "reply_deadline": "2026-10-15T09:30:00+00:00"}
+    text = render_notice(notice(NoticeKind.SUGGESTION, facts), WANG, None, DETAILS)
+    assert "答复时限：2026-10-15 17:30" in text
+    assert "一键接单" not in text

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from cityops.activities.calls import CallActivities
 from cityops.activities.dispatch import DispatchActivities
 from cityops.activities.testing import RecordingNotifier, RecordingStore
 from cityops.api.app import create_app
@@ -71,6 +72,7 @@ async def running_api(env: WorkflowEnvironment, org: Organisation) -> AsyncItera
         queue,
         [
             *dispatch.activities(),
+            *CallActivities(org.router).activities(),
             notifier.send_notice,
             store.record_ticket,
         ],

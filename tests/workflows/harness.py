@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from cityops.activities.calls import CallActivities
 from cityops.activities.dispatch import DispatchActivities
 from cityops.activities.route import RoutingActivities
 from cityops.activities.testing import FakeRouter, RecordingNotifier, RecordingStore
@@ -114,10 +115,12 @@ async def running(
         router = OrgRouter.demo()
         routing = RoutingActivities(router)
         dispatch = DispatchActivities(router=router, hours=hours)
+        calls = CallActivities(router)
         activities += [routing.return_ticket, routing.transfer_ticket]
     else:
         dispatch = DispatchActivities(router=FakeRouter(), hours=hours)
-    activities += dispatch.activities()
+        calls = CallActivities(FakeRouter())
+    activities += [*dispatch.activities(), *calls.activities()]
     worker = build_worker(env.client, queue, activities)
     async with worker:
         yield Harness(env, env.client, queue, notifier, store)

@@ -1,0 +1,77 @@
+"""The actions of a call that is no work order, over HTTP: the caller's rating of a
+consultation, a department's reply to a suggestion, the conversion of a consultation or
+referral into a work order; and the kind the rules suggest for a caller's words.
+
+Each action is the CallWorkflow update of the same name. Statuses as for any ticket
+action (routes_tickets.py): 409 when the call refuses it (wrong kind, stage or person;
+a work order; a closed record), 404 for an unknown number, 422 for a malformed body.
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from cityops.api.auth import require
+from cityops.api.context import AppContext, get_context
+from cityops.api.keys import Caller, Role
+from cityops.api.routes_tickets import ticket_errors
+from cityops.domain.calls import ConvertInput, KindSuggestion, RateInput, ReplyInput
+from cityops.domain.models import TicketStatus
+from cityops.service import calls
+
+router = APIRouter(prefix="/api/v1/tickets", tags=["calls"])
+Context = Annotated[AppContext, Depends(get_context)]
+TicketNumber = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class KindQuestion(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    text: str = Field(min_length=1, max_length=4000, description="What the caller said")
+
+
+@router.post("/kind-suggestion", response_model=KindSuggestion)
+async def suggest_kind(
+    body: KindQuestion, _: Annotated[Caller, Depends(require(Role.HOTLINE_AGENT))]
+) -> KindSuggestion:
+    """What the rules make of the words (complaint, consultation, suggestion); the agent
+    decides the kind at submission."""
+    return calls.suggest_kind(body.text)
+
+
+@router.post("/{ticket_id}/rate", response_model=TicketStatus)
+async def rate(
+    ticket_id: str,
+    body: RateInput,
+    context: Context,
+    _: Annotated[Caller, Depends(require(Role.HOTLINE_AGENT))],
+) -> TicketStatus:
+    """The caller's one-question rating of a consultation answered on the spot."""
+    with ticket_errors():
+        return await calls.rate(context.client, ticket_id, body)
+
+
+@router.post("/{ticket_id}/reply", response_model=TicketStatus)
+async def reply(
+    ticket_id: str,
+    body: ReplyInput,
+    context: Context,
+    _: Annotated[Caller, Depends(require(Role.RESPONDER))],
+) -> TicketStatus:
+    """The department's reply to a suggestion (its owner, an earlier owner or above)."""
+    with ticket_errors():
+        return await calls.reply(context.client, ticket_id, body)
+
+
+@router.post("/{ticket_id}/convert", response_model=TicketStatus)
+async def convert(
+    ticket_id: str,
+    body: ConvertInput,
+    context: Context,
+    _: Annotated[Caller, Depends(require(Role.HOTLINE_AGENT))],
+) -> TicketStatus:
+    """A consultation or referral that needs action after all becomes a work order under
+    the same number (stage converted; the work order's run follows at once)."""
+    with ticket_errors():
+        return await calls.convert(context.client, ticket_id, body)

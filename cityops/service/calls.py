@@ -1,0 +1,89 @@
+"""Calls that are not work orders, over a Temporal client: submit one, and its three
+actions (rate, reply, convert) through the CallWorkflow's update definitions. Errors are
+service/tickets.py's (TicketError and below)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio.client import Client, RPCError, WorkflowUpdateFailedError
+from temporalio.workflow import UpdateMethodMultiParam
+
+from cityops.domain.calls import CallIntake, ConvertInput, KindSuggestion, RateInput, ReplyInput
+from cityops.domain.models import TicketIntake, TicketStatus
+from cityops.domain.stages import CallKind
+from cityops.rules.calls import default_call_rules
+from cityops.rules.classify import classify
+from cityops.rules.load import default_rules
+from cityops.service.tickets import (
+    Submitted,
+    _rpc_error,
+    refused,
+    resolve_handle,
+    start_numbered,
+)
+from cityops.workflows import search_attributes as sa
+from cityops.workflows.call import CallWorkflow
+
+KIND_ZH = {
+    CallKind.COMPLAINT: "投诉",
+    CallKind.CONSULTATION: "咨询",
+    CallKind.REFERRAL: "转办外单位",
+    CallKind.SUGGESTION: "建议表扬",
+}
+
+
+def suggest_kind(text: str) -> KindSuggestion:
+    """What the rules make of the caller's words; the agent decides."""
+    intake = TicketIntake.model_validate(
+        {"ticket_id": "suggest", "source": "hotline", "text": text, "received_at": _EPOCH}
+    )
+    return default_call_rules().suggest(classify(intake, default_rules()), text)
+
+
+_EPOCH = "2000-01-01T00:00:00+00:00"
+
+
+async def submit_call(client: Client, call: CallIntake, task_queue: str) -> Submitted:
+    """Start the call's workflow under the ticket-number scheme of any ticket: the same
+    hotline number submitted again, as any kind, is the same ticket."""
+    intake = call.intake
+    summary = f"{intake.ticket_id} · {KIND_ZH[call.kind]} · {(intake.text or '')[:40]}"
+    return await start_numbered(
+        client,
+        CallWorkflow.run,
+        call,
+        intake,
+        task_queue,
+        summary.rstrip(" ·"),
+        sa.initial(intake, call.kind),
+    )
+
+
+async def _call_update(
+    client: Client,
+    ticket_id: str,
+    update: UpdateMethodMultiParam[[Any, Any], TicketStatus],
+    request: BaseModel,
+) -> TicketStatus:
+    handle = await resolve_handle(client, ticket_id)
+    try:
+        result: TicketStatus = await handle.execute_update(update, request)
+    except WorkflowUpdateFailedError as exc:
+        raise refused(ticket_id, exc, "a work order, not a call") from exc
+    except RPCError as exc:
+        raise _rpc_error(ticket_id, exc) from exc
+    return result
+
+
+async def rate(client: Client, ticket_id: str, request: RateInput) -> TicketStatus:
+    return await _call_update(client, ticket_id, CallWorkflow.rate, request)
+
+
+async def reply(client: Client, ticket_id: str, request: ReplyInput) -> TicketStatus:
+    return await _call_update(client, ticket_id, CallWorkflow.reply, request)
+
+
+async def convert(client: Client, ticket_id: str, request: ConvertInput) -> TicketStatus:
+    return await _call_update(client, ticket_id, CallWorkflow.convert, request)
