@@ -19,13 +19,14 @@ app.add_typer(bench_app, name="bench")
 
 def _register_all() -> None:
     # One line per command module; each owns its commands.
-    from cityops.cli import intake_cmd, org_cmd, rules_cmd, stack_cmd, tickets
+    from cityops.cli import intake_cmd, org_cmd, page_cmd, rules_cmd, stack_cmd, tickets
 
     tickets.register(app, bench_app)
     stack_cmd.register(app, bench_app)
     org_cmd.register(app, bench_app)
     rules_cmd.register(app, bench_app)
     intake_cmd.register(app, bench_app)
+    page_cmd.register(app, bench_app)
 
 
 _register_all()
