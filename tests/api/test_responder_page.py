@@ -27,7 +27,7 @@ from tests.photos import jpeg
 
 
 async def test_the_page_shows_what_the_responder_needs_and_no_full_phone(api: Api) -> None:
-    ticket, assignee, path = await open_ticket(api)
+    _, _, path = await open_ticket(api)
     page = await api.http.get(path)
     assert page.status_code == 200, page.text
     html = page.text
@@ -91,7 +91,7 @@ async def test_forged_accept_kind_and_revoked_links_are_refused(api: Api) -> Non
 
 
 async def test_contact_pause_resume_with_second_taps_and_field_errors(api: Api) -> None:
-    ticket, assignee, path = await open_ticket(api)
+    ticket, _, path = await open_ticket(api)
     assert (await api.http.post(path + "/contact")).status_code == 409  # before accepting
     assert (await api.http.post(path + "/accept")).status_code == 303
     done = await api.http.post(path + "/contact", data={"note": "已电话联系王先生"})
@@ -126,7 +126,7 @@ async def test_revealing_the_phone_is_logged_with_who_and_why(api: Api) -> None:
 
 
 async def test_request_an_extension_once_and_the_second_is_already_waiting(api: Api) -> None:
-    ticket, assignee, path = await open_ticket(api)
+    ticket, _, path = await open_ticket(api)
     await api.http.post(path + "/accept")
     deadline = datetime.fromisoformat((await status(api, ticket))["resolve_deadline"])
     later = (deadline + timedelta(days=2)).astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M")
@@ -151,7 +151,7 @@ async def test_return_with_a_reason_and_suggested_unit_moves_the_ticket(api: Api
     assert returned.status_code == 200 and "已退单" in returned.text
     moved = await status(api, ticket)
     assert moved["assignee_id"] != assignee and moved["street_code"] == "T02"
-    returned_entry = [e for e in moved["history"] if e["event"] == "returned"][0]
+    returned_entry = next(e for e in moved["history"] if e["event"] == "returned")
     assert "via: page" in returned_entry["detail"]
     gone = await api.http.get(path)
     assert gone.status_code == 403 and moved["assignee_id"] not in gone.text
@@ -177,7 +177,7 @@ async def test_transfer_down_to_a_station_of_ones_own_street(api: Api) -> None:
 
 
 async def test_resolve_checks_the_photo_against_the_closure_rules(api: Api) -> None:
-    ticket, assignee, path = await open_ticket(api)
+    ticket, _, path = await open_ticket(api)
     await api.http.post(path + "/accept")
     # EXIF keeps whole seconds: a second on, so "now" is not before the dispatch instant.
     now = datetime.now(UTC) + timedelta(seconds=1)

@@ -37,7 +37,7 @@ def view(stage: Stage, assignee: str = "P-1", **fields: object) -> ResponderView
         text="垃圾",
         address="碧波路",
         assignee_id=assignee,
-        **fields,  # type: ignore[arg-type]
+        **fields,
     )
     return ResponderView(status=status, person_id="P-1", caller_phone="13900001234")
 
