@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import uvicorn
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, ViewportSize, async_playwright
 
 from cityops.config import PROJECT_ROOT
 from tests.api.responder_helpers import PLACE, open_ticket, status
@@ -22,7 +22,7 @@ from tests.api.stack import Api
 from tests.photos import jpeg
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package; Playwright never downloads a browser here
-PHONE = {"width": 390, "height": 844}
+PHONE = ViewportSize(width=390, height=844)
 
 
 def artifacts_dir() -> Path:
