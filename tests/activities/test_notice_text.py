@@ -138,3 +138,21 @@ def test_instants_are_shown_in_shanghai_time_and_other_text_as_is() -> None:
     assert format_instant("2026-10-08T10:30:00+08:00") == "2026-10-08 10:30"
     assert format_instant("国庆后第一个工作日") == "国庆后第一个工作日"
     assert format_instant("") == "—"
+
+
+def test_the_review_notice_shows_the_reviewer_a_thumbnail_of_a_page_photo() -> None:
+    photo = "https://ops.example/photos/0123456789abcdef0123456789abcdef"
+    notice = Notice(
+        kind=NoticeKind.REVIEW_REQUEST,
+        ticket_id="T1",
+        idempotency_key="k",
+        recipients=[WANG],
+        title="T1",
+        facts=FACTS | {"resolution": "已清运", "photo_url": photo},
+    )
+    text = render_notice(notice, WANG, None, DETAILS, "https://ops.example/r/PAGE")
+    assert f"[查看照片]({photo})" in text
+    assert f"![处置照片缩略图]({photo}/thumb)" in text
+    assert "[手机处置](https://ops.example/r/PAGE)" in text
+    elsewhere = notice.model_copy(update={"facts": FACTS | {"photo_url": "https://x/p.jpg"}})
+    assert "/thumb" not in render_notice(elsewhere, WANG, None, DETAILS)
