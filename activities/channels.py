@@ -66,6 +66,7 @@ class OutgoingMessage(BaseModel):
     facts: dict[str, str]
     accept_url: str | None
     ticket_url: str
+    page_url: str | None = None  # the recipient's own responder page (docs/responder.md)
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,11 @@ def ticket_url(public_url: str, ticket_id: str) -> str:
 
 
 def render_notice(
-    notice: Notice, recipient: Recipient, accept_url: str | None, ticket_link: str
+    notice: Notice,
+    recipient: Recipient,
+    accept_url: str | None,
+    ticket_link: str,
+    page_link: str | None = None,
 ) -> str:
     try:
         template = _environment().get_template(template_name(notice.kind))
@@ -72,6 +76,7 @@ def render_notice(
         title=notice.title,
         accept_url=accept_url,
         ticket_url=ticket_link,
+        page_url=page_link,
         has=has,
         fact=fact,
         when=when,

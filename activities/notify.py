@@ -51,7 +51,7 @@ from cityops.domain.models import (
     Recipient,
 )
 from cityops.domain.stages import NoticeKind
-from cityops.domain.tokens import accept_url, sign_accept_token
+from cityops.domain.tokens import accept_url, page_url, sign_accept_token, sign_page_token
 
 log = structlog.get_logger(__name__)
 
@@ -248,6 +248,7 @@ class NotifyActivities:
             )
             link = accept_url(settings.public_url, token)
         details = ticket_url(settings.public_url, notice.ticket_id)
+        page = self._page_link(notice, recipient)
         return OutgoingMessage(
             kind=notice.kind.value,
             ticket_id=notice.ticket_id,
@@ -255,8 +256,19 @@ class NotifyActivities:
             person_id=recipient.person_id,
             person_name=recipient.name,
             title=notice.title,
-            text=render_notice(notice, recipient, link, details),
+            text=render_notice(notice, recipient, link, details, page),
             facts=notice.facts,
             accept_url=link,
             ticket_url=details,
+            page_url=page,
         )
+
+    def _page_link(self, notice: Notice, recipient: Recipient) -> str | None:
+        """The recipient's own page for the ticket, signed now (no expiry: it opens while
+        the ticket is open and theirs). The hotline desk is no person and has no page."""
+        if notice.kind in _NO_ACCEPT_LINK or recipient.person_id == HOTLINE_DESK_ID:
+            return None
+        token = sign_page_token(
+            notice.ticket_id, recipient.person_id, self._clock(), self._settings.token_secret
+        )
+        return page_url(self._settings.public_url, token)

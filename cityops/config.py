@@ -62,6 +62,23 @@ class Settings:
         default_factory=lambda: _env("SMTP_STARTTLS", "").lower() in ("1", "true", "yes")
     )
 
+    # The responder's page (docs/responder.md): after-photos are kept in a local directory
+    # (CITYOPS_PHOTO_STORE=local, under CITYOPS_PHOTO_DIR) or an S3-compatible bucket (=s3).
+    photo_store: str = field(default_factory=lambda: _env("CITYOPS_PHOTO_STORE", "local"))
+    photo_dir: Path = field(
+        default_factory=lambda: Path(_env("CITYOPS_PHOTO_DIR", str(_var_dir() / "photos")))
+    )
+    photo_max_bytes: int = field(
+        default_factory=lambda: int(_env("CITYOPS_PHOTO_MAX_BYTES", str(10 * 1024 * 1024)))
+    )
+    s3_endpoint: str = field(default_factory=lambda: _env("CITYOPS_S3_ENDPOINT", ""))
+    s3_bucket: str = field(default_factory=lambda: _env("CITYOPS_S3_BUCKET", "cityops-photos"))
+    s3_region: str = field(default_factory=lambda: _env("CITYOPS_S3_REGION", "us-east-1"))
+    s3_access_key: str = field(default_factory=lambda: _env("CITYOPS_S3_ACCESS_KEY", ""))
+    s3_secret_key: str = field(default_factory=lambda: _env("CITYOPS_S3_SECRET_KEY", ""))
+    # How long a page link still opens the person's "my tickets" list after it was sent.
+    page_list_days: int = field(default_factory=lambda: int(_env("CITYOPS_PAGE_LIST_DAYS", "30")))
+
     @property
     def uses_local_outbox(self) -> bool:
         """No mail relay is configured: the local sink keeps the messages."""

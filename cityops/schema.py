@@ -11,6 +11,8 @@ import cityops.activities.delivery_log
 import cityops.activities.store
 import cityops.api.keys
 import cityops.db.audit
+import cityops.db.page_links
+import cityops.media.register
 import cityops.org.models  # noqa: F401  (organisation: units, persons, duty shifts)
 
 metadata = SQLModel.metadata

@@ -1,4 +1,5 @@
-"""The intake API: tickets, alarms, Open311, Alertmanager, one-tap accept, ticket pages.
+"""The intake API: tickets, alarms, Open311, Alertmanager, one-tap accept, ticket pages,
+the responder's page.
 
 ``create_app(settings, client_provider)`` builds the app; the Temporal client is made
 when the app starts (lifespan), so importing this module connects to nothing.
@@ -23,6 +24,7 @@ from cityops.api import (
     routes_calls,
     routes_open311,
     routes_pages,
+    routes_responder,
     routes_tickets,
 )
 from cityops.api.context import AppContext
@@ -83,6 +85,7 @@ def create_app(
         routes_open311,
         routes_alertmanager,
         routes_pages,
+        routes_responder,
     ):
         app.include_router(module.router)
     app.include_router(accept.router)

@@ -19,7 +19,15 @@ app.add_typer(bench_app, name="bench")
 
 def _register_all() -> None:
     # One line per command module; each owns its commands.
-    from cityops.cli import calls_cmd, intake_cmd, org_cmd, rules_cmd, stack_cmd, tickets
+    from cityops.cli import (
+        calls_cmd,
+        intake_cmd,
+        org_cmd,
+        page_cmd,
+        rules_cmd,
+        stack_cmd,
+        tickets,
+    )
 
     tickets.register(app, bench_app)
     calls_cmd.register(app, bench_app)
@@ -27,6 +35,7 @@ def _register_all() -> None:
     org_cmd.register(app, bench_app)
     rules_cmd.register(app, bench_app)
     intake_cmd.register(app, bench_app)
+    page_cmd.register(app, bench_app)
 
 
 _register_all()

@@ -146,3 +146,21 @@ def test_a_suggestion_notice_shows_its_reply_deadline_in_shanghai_time() -> None
     text = render_notice(notice(NoticeKind.SUGGESTION, facts), WANG, None, DETAILS)
     assert "答复时限：2026-10-15 17:30" in text
     assert "一键接单" not in text
+
+
+def test_the_review_notice_shows_the_reviewer_a_thumbnail_of_a_page_photo() -> None:
+    photo = "https://ops.example/photos/0123456789abcdef0123456789abcdef"
+    notice = Notice(
+        kind=NoticeKind.REVIEW_REQUEST,
+        ticket_id="T1",
+        idempotency_key="k",
+        recipients=[WANG],
+        title="T1",
+        facts=FACTS | {"resolution": "已清运", "photo_url": photo},
+    )
+    text = render_notice(notice, WANG, None, DETAILS, "https://ops.example/r/PAGE")
+    assert f"[查看照片]({photo})" in text
+    assert f"![处置照片缩略图]({photo}/thumb)" in text
+    assert "[手机处置](https://ops.example/r/PAGE)" in text
+    elsewhere = notice.model_copy(update={"facts": FACTS | {"photo_url": "https://x/p.jpg"}})
+    assert "/thumb" not in render_notice(elsewhere, WANG, None, DETAILS)

@@ -22,7 +22,7 @@ from cityops.activities.delivery_log import DeliveryLog, InMemoryDeliveryLog, Sq
 from cityops.activities.notify import InMemoryContactDirectory, NotifyActivities, NotifySettings
 from cityops.domain.models import ChannelKind, ContactChannel, Notice, NoticeReceipt, Recipient
 from cityops.domain.stages import NoticeKind, Tier
-from cityops.domain.tokens import verify_accept_token
+from cityops.domain.tokens import verify_accept_token, verify_page_token
 from cityops.schema import metadata
 from tests.activities.receivers import HttpReceiver, SmtpInbox, http_receiver, smtp_inbox
 
@@ -338,6 +338,25 @@ async def test_each_recipient_gets_a_link_only_they_can_use(harness: Harness) ->
     li_token = to_li.body["accept_url"].rsplit("/", 1)[1]
     assert verify_accept_token(zhang_token, SECRET, NOW).person_id == "p-zhang"
     assert verify_accept_token(li_token, SECRET, NOW).person_id == "p-li"
+
+
+async def test_each_recipient_gets_their_own_page_link_but_not_on_a_closed_notice(
+    harness: Harness,
+) -> None:
+    harness.contacts["p-zhang"] = [harness.webhook("/zhang")]
+    harness.contacts["p-li"] = [harness.webhook("/li")]
+    await harness.send(make_notice(ZHANG, LI))
+    for person, path in (("p-zhang", "/zhang"), ("p-li", "/li")):
+        [request] = harness.http.to(path)
+        link = request.body["page_url"]
+        assert link.startswith("https://ops.pudong.example/r/")
+        assert f"[手机处置]({link})" in request.body["text"]
+        claim = verify_page_token(link.rsplit("/", 1)[1], SECRET)
+        assert (claim.ticket_id, claim.person_id, claim.issued_at) == (TICKET, person, NOW)
+        assert link.rsplit("/", 1)[1] != request.body["accept_url"].rsplit("/", 1)[1]
+    await harness.send(make_notice(ZHANG, kind=NoticeKind.CLOSED, key="k-closed"))
+    closed = harness.http.to("/zhang")[-1]
+    assert closed.body["page_url"] is None and "手机处置" not in closed.body["text"]
 
 
 def test_the_hotline_desk_is_reached_through_its_configured_channel() -> None:

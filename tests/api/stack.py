@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from cityops.activities.calls import CallActivities
 from cityops.activities.dispatch import DispatchActivities
+from cityops.activities.route import RoutingActivities
 from cityops.activities.testing import RecordingNotifier, RecordingStore
 from cityops.api.app import create_app
 from cityops.api.keys import Role, create_key
@@ -63,16 +64,20 @@ class Api:
 async def running_api(env: WorkflowEnvironment, org: Organisation) -> AsyncIterator[Api]:
     """A fresh task queue, worker and app per test; the server and database are shared."""
     queue = fresh_queue()
-    settings = Settings(database_url=org.url, task_queue=queue)
+    photos = Path(org.url.removeprefix("sqlite:///")).parent / "photos"
+    settings = Settings(database_url=org.url, task_queue=queue, photo_dir=photos)
     notifier = RecordingNotifier()
     store = RecordingStore()
     dispatch = DispatchActivities(router=org.router)
+    routing = RoutingActivities(org.router)  # returns and transfers re-route on the org
     worker = build_worker(
         env.client,
         queue,
         [
             *dispatch.activities(),
             *CallActivities(org.router).activities(),
+            routing.return_ticket,
+            routing.transfer_ticket,
             notifier.send_notice,
             store.record_ticket,
         ],
