@@ -169,7 +169,7 @@ async def test_a_suggestion_waits_in_the_departments_inbox_and_climbs_when_unans
     hours = project_working_hours()
     deadline = instant_at_fraction(now, timedelta(days=5), 1.0, True, hours)  # from the call
     assert status.call.reply_deadline == deadline == status.resolve_deadline
-    assert h.notifier.to("P-DEPT") == ["suggestion"]
+    await h.until(lambda: h.notifier.to("P-DEPT") == ["suggestion"])  # the notice is in flight
     assert not h.notifier.notices[0].accept_link
 
     with pytest.raises(TicketRejected, match="P-NOBODY does not own"):
