@@ -182,10 +182,16 @@ def incident_of(engine: Engine, ticket_id: str) -> IncidentTicketRow | None:
         ).first()
 
 
+def place_incident_id(scenario_id: str, first_ticket_id: str, at: datetime) -> str:
+    """The id of the incident a ticket opens: known before anything is written, so a
+    ticket can carry it from its start."""
+    group = GroupKey(scenario_id, PLACE, first_ticket_id, timedelta(0), None)
+    return incident_id_for(group, at.astimezone(UTC))
+
+
 def open_incident(engine: Engine, report: NewReport, max_age: timedelta) -> str:
     """A new incident whose first report is this ticket; its id."""
-    group = GroupKey(report.scenario_id, PLACE, report.ticket_id, max_age, report.street_code)
-    incident_id = incident_id_for(group, report.at)
+    incident_id = place_incident_id(report.scenario_id, report.ticket_id, report.at)
     with Session(engine) as session:
         if session.get(IncidentRow, incident_id) is None:
             session.add(
@@ -232,24 +238,32 @@ def join_incident(
         )
     role = TicketRole(decision.kind.value)
     _link(engine, incident_id, report, role, decision.basis.value)
+    return incident_id, primary_ticket(engine, decision, report.at)
+
+
+def incident_for(decision: LinkDecision) -> str:
+    """The incident a linked report joins: the matched report's, or the one opened
+    around it."""
+    target = decision.target
+    return target.incident_id or place_incident_id(target.scenario_id, target.ticket_id, target.at)
+
+
+def primary_ticket(engine: Engine, decision: LinkDecision, at: datetime) -> str:
+    """The ticket a repeat report is told to: its incident's primary ticket while that
+    is open (it carries the work), else the open report it matched."""
+    target = decision.target
+    if target.incident_id is None:
+        return target.ticket_id
     with Session(engine) as session:
-        incident = session.get(IncidentRow, incident_id)
+        incident = session.get(IncidentRow, target.incident_id)
         primary = incident.primary_ticket_id if incident else None
-        if incident is not None and incident.street_code is None and report.street_code:
-            incident.street_code = report.street_code
-            session.add(incident)
-            session.commit()
-        if primary is not None and primary != target.ticket_id:
-            row = session.exec(
-                select(IncidentTicketRow).where(
-                    IncidentTicketRow.incident_id == incident_id,
-                    IncidentTicketRow.ticket_id == primary,
-                )
-            ).first()
-            known = _registered(session, [primary])
-            if row is None or not _is_open(primary, row.linked_at, known, report.at):
-                primary = None
-    return incident_id, primary or target.ticket_id
+        if primary is None or primary == target.ticket_id:
+            return target.ticket_id
+        row = session.get(IncidentTicketRow, (target.incident_id, primary))
+        known = _registered(session, [primary])
+        if row is None or not _is_open(primary, row.linked_at, known, at):
+            return target.ticket_id
+        return primary
 
 
 def _link(

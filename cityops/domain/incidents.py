@@ -18,7 +18,7 @@ from pydantic import AwareDatetime, Field
 
 from cityops.domain.geo import distance_m
 from cityops.domain.models import Message
-from cityops.domain.stages import Priority, Source
+from cityops.domain.stages import LinkKind, Priority, Source
 
 SENSOR_SOURCES = frozenset({Source.IOT, Source.VIDEO})
 
@@ -57,13 +57,6 @@ class LinkBasis(StrEnum):
 
     DISTANCE = "distance"  # within the scenario's radius of a point already reported
     ADDRESS = "address"  # the same normalised address
-
-
-class LinkKind(StrEnum):
-    """What the dispatcher is told about a linked report."""
-
-    REPEAT_CALL = "repeat_call"  # citizens are calling again about an open ticket (催办)
-    KNOWN_FROM_SENSORS = "known_from_sensors"  # a sensor or camera reported it first
 
 
 class RepeatRule(Message):
@@ -175,15 +168,6 @@ class RepeatCall(Message):
     step_up_to: Priority | None = Field(
         default=None, description="The priority the scenario's rule raises the ticket to"
     )
-
-
-class IncidentLink(Message):
-    """Carried in a linked ticket's intake: which incident it joined, and its first open
-    ticket, whose closure closes it."""
-
-    incident_id: str
-    primary_ticket_id: str
-    kind: LinkKind
 
 
 class TicketRole(StrEnum):

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from cityops.domain.geo import distance_m, in_polygon
 from cityops.domain.incidents import (
     LinkBasis,
-    LinkKind,
+
     OpenReport,
     Report,
     RepeatRule,
@@ -29,7 +29,7 @@ from cityops.domain.silences import (
     protected_refusal,
     silencing,
 )
-from cityops.domain.stages import Priority, Source
+from cityops.domain.stages import LinkKind, Priority, Source
 from cityops.rules.incidents import IncidentRulesError, default_incident_rules, load_incident_rules
 from cityops.rules.load import default_rules
 
