@@ -11,10 +11,9 @@ from pydantic import ValidationError
 from cityops.domain.geo import distance_m, in_polygon
 from cityops.domain.incidents import (
     LinkBasis,
-
     OpenReport,
-    Report,
     RepeatRule,
+    Report,
     find_link,
     normalise_address,
     stepped_priority,
