@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-import structlog
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -50,7 +50,8 @@ from cityops.workflows.call import CALL_WORKFLOW, CallWorkflow
 from cityops.workflows.ticket import TicketWorkflow
 
 M = TypeVar("M", bound=BaseModel)
-log = structlog.get_logger(__name__)
+# Standard logging, not structlog's stdout printer: the CLI prints the ticket number there.
+log = logging.getLogger(__name__)
 
 
 class TicketError(Exception):
@@ -125,7 +126,7 @@ async def submit(
         try:
             plan = await incidents.plan_link_async(engine, intake, scenario.id)
         except SQLAlchemyError as exc:  # the register is down: the call still counts
-            log.warning("incident linking skipped", ticket_id=intake.ticket_id, error=str(exc))
+            log.warning("incident linking skipped for %s: %s", intake.ticket_id, exc)
         else:
             intake = incidents.with_link(intake, plan)
     submitted = await start_numbered(
@@ -142,7 +143,7 @@ async def submit(
     try:
         incident_id = await incidents.record_link_async(engine, plan)
     except SQLAlchemyError as exc:
-        log.warning("incident link not recorded", ticket_id=intake.ticket_id, error=str(exc))
+        log.warning("incident link not recorded for %s: %s", intake.ticket_id, exc)
         incident_id = plan.link.incident_id
     return replace(
         submitted,
