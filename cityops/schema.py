@@ -12,6 +12,7 @@ import cityops.activities.store
 import cityops.api.keys
 import cityops.db.audit
 import cityops.db.page_links
+import cityops.db.silences
 import cityops.media.register
 import cityops.org.models  # noqa: F401  (organisation: units, persons, duty shifts)
 

@@ -41,6 +41,10 @@ REOPENS = SearchAttributeKey.for_int("TicketReopens")
 # all ten Keyword slots of the SQLite visibility store are taken; `TicketKind='referral'`
 # matches as for a Keyword. A converted call's work order lists both kinds.
 KIND = SearchAttributeKey.for_keyword_list("TicketKind")
+# The incidents a ticket belongs to (docs/incidents.md), so `TicketIncident='IN…'` lists an
+# incident's tickets. A KeywordList for the same reason as TicketKind; a list because an
+# alarm ticket of a storm's incident may also be joined by a citizen's report.
+INCIDENT = SearchAttributeKey.for_keyword_list("TicketIncident")
 
 ALL = (
     TICKET_ID,
@@ -60,6 +64,7 @@ ALL = (
     ESCALATIONS,
     REOPENS,
     KIND,
+    INCIDENT,
 )
 
 # temporal CLI type names, for `temporal server start-dev --search-attribute Name=Type`
@@ -89,6 +94,8 @@ def initial(intake: TicketIntake, *kinds: CallKind) -> TypedSearchAttributes:
     ]
     if kinds:
         pairs.append(SearchAttributePair(KIND, [kind.value for kind in kinds]))
+    if intake.incident is not None:
+        pairs.append(SearchAttributePair(INCIDENT, [intake.incident.incident_id]))
     return TypedSearchAttributes(pairs)
 
 

@@ -83,7 +83,9 @@ async def post_request(request: Request, context: Context) -> list[dict[str, Any
         except HTTPException as exc:  # keep the Open311 error shape
             raise Open311Error(exc.status_code, f"api_key: {exc.detail}") from exc
         intake = _intake(fields, context)
-        result = await tickets.submit(context.client, intake, context.settings.task_queue)
+        result = await tickets.submit(
+            context.client, intake, context.settings.task_queue, context.engine
+        )
     except Open311Error as error:
         return error.response()
     except TicketError as exc:

@@ -38,7 +38,7 @@ from cityops.domain.models import (
     TriageDecision,
     UrgeInput,
 )
-from cityops.domain.stages import CallKind, Source, Stage
+from cityops.domain.stages import CallKind, LinkKind, Source, Stage
 from cityops.service import calls, tickets
 from cityops.service.tickets import TicketNotFound, TicketRejected, TicketUnavailable
 
@@ -113,6 +113,17 @@ class Submitted(BaseModel):
     ticket_id: str
     workflow_id: str
     created: bool = Field(description="False: this hotline number was submitted before")
+    incident_id: str | None = Field(
+        default=None, description="The incident the complaint belongs to (docs/incidents.md)"
+    )
+    link: LinkKind | None = Field(
+        default=None,
+        description="new: it opened the incident; repeat_call: citizens are calling again "
+        "about an open ticket; known_from_sensors: a sensor or camera reported it first",
+    )
+    primary_ticket_id: str | None = Field(
+        default=None, description="The open ticket that carries the work, for a linked report"
+    )
 
 
 class TicketSummary(BaseModel):
@@ -159,7 +170,7 @@ async def submit_ticket(
     queue = context.settings.task_queue
     with ticket_errors():
         if body.kind is CallKind.COMPLAINT:
-            result = await tickets.submit(context.client, intake, queue)
+            result = await tickets.submit(context.client, intake, queue, context.engine)
         else:
             call = CallIntake.model_validate(
                 {"intake": intake, "details": body.details(), "agent": body.agent}
@@ -168,7 +179,12 @@ async def submit_ticket(
     if not result.created:
         response.status_code = 200
     return Submitted(
-        ticket_id=result.ticket_id, workflow_id=result.workflow_id, created=result.created
+        ticket_id=result.ticket_id,
+        workflow_id=result.workflow_id,
+        created=result.created,
+        incident_id=result.incident_id,
+        link=result.link,
+        primary_ticket_id=result.primary_ticket_id,
     )
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from temporalio.client import Client
 
 from cityops.config import get_settings
+from cityops.db.engine import get_engine
 from cityops.domain.calls import CallIntake
 from cityops.domain.models import (
     AcceptInput,
@@ -38,7 +39,7 @@ from cityops.domain.models import (
     TriageDecision,
     UrgeInput,
 )
-from cityops.domain.stages import CallbackResult, CallKind, ReviewDecision, Source
+from cityops.domain.stages import CallbackResult, CallKind, LinkKind, ReviewDecision, Source
 from cityops.domain.zones import SHANGHAI
 from cityops.service import calls, tickets
 from cityops.service.tickets import TicketError
@@ -211,7 +212,8 @@ def submit(
     if kind is CallKind.COMPLAINT:
         if any(v is not None for v in (answer, refer_to, reference, link, department)):
             _fail("--answer, --refer-to, --reference, --link, --department: not for a complaint")
-        result = _run(lambda client: tickets.submit(client, intake, settings.task_queue))
+        engine = get_engine(settings.database_url)
+        result = _run(lambda client: tickets.submit(client, intake, settings.task_queue, engine))
     else:
         call = call_intake(intake, kind, answer, refer_to, reference, link, department, agent)
         result = _run(lambda client: calls.submit_call(client, call, settings.task_queue))
@@ -219,7 +221,19 @@ def submit(
         typer.echo(json.dumps(result.__dict__))
         return
     note = "" if result.created else "  (already submitted: same ticket)"
-    typer.echo(f"{result.ticket_id}{note}")
+    typer.echo(f"{result.ticket_id}{note}{_incident_note(result)}")
+
+
+def _incident_note(result: tickets.Submitted) -> str:
+    """What the agent tells the caller besides the number: somebody is on it already."""
+    if result.incident_id is None or result.link in (None, LinkKind.NEW):
+        return ""
+    what = (
+        "already known from sensors"
+        if result.link is LinkKind.KNOWN_FROM_SENSORS
+        else "a repeat call"
+    )
+    return f"  ({what}: incident {result.incident_id}, open ticket {result.primary_ticket_id})"
 
 
 def _fail(message: str) -> NoReturn:

@@ -32,6 +32,7 @@ class AlarmOutcome(StrEnum):
     NO_SCENARIO = "no_scenario"  # no rule makes it an alarm (e.g. construction noise by day)
     NO_OPEN_TICKET = "no_open_ticket"  # a resolved event with no open ticket to close
     DUPLICATE = "duplicate"  # event_id seen before: not recorded or delivered again
+    IN_WINDOW = "in_window"  # inside a maintenance window (db/silences.py): counted, no ticket
 
 
 class AlarmEventRow(SQLModel, table=True):
@@ -62,6 +63,11 @@ class IncidentRow(SQLModel, table=True):
     opened_at: datetime
     window_ends_at: datetime
     ticket_count: int = 0
+    # Incidents of citizens' reports and of any source (db/incidents.py, migration 0010):
+    primary_ticket_id: str | None = Field(default=None, max_length=64)
+    lat: float | None = None
+    lon: float | None = None
+    address: str | None = Field(default=None, max_length=500)
 
 
 class IncidentTicketRow(SQLModel, table=True):
@@ -69,8 +75,15 @@ class IncidentTicketRow(SQLModel, table=True):
 
     incident_id: str = Field(primary_key=True, max_length=64)
     ticket_id: str = Field(primary_key=True, max_length=64)
-    device_id: str = Field(max_length=128)
+    device_id: str | None = Field(default=None, max_length=128)  # None: not a device's ticket
     linked_at: datetime
+    # How the ticket joined (db/incidents.py, migration 0010); None on rows from before.
+    source: str | None = Field(default=None, max_length=16)
+    role: str | None = Field(default=None, max_length=24)
+    basis: str | None = Field(default=None, max_length=16)
+    lat: float | None = None
+    lon: float | None = None
+    address_key: str | None = Field(default=None, index=True, max_length=200)
 
 
 def seen_event_ids(engine: Engine, event_ids: Iterable[str]) -> set[str]:
@@ -157,7 +170,7 @@ def link_to_incident(
         ).first()
         if incident is None:
             incident = IncidentRow(
-                incident_id=_incident_id(group, at),
+                incident_id=incident_id_for(group, at),
                 scenario_id=group.scenario_id,
                 group_by=group.group_by,
                 group_key=group.key,
@@ -180,7 +193,7 @@ def link_to_incident(
         return incident.incident_id
 
 
-def _incident_id(group: GroupKey, at: datetime) -> str:
+def incident_id_for(group: GroupKey, at: datetime) -> str:
     digest = hashlib.sha256(
         f"{group.scenario_id}|{group.group_by}|{group.key}|{at.isoformat()}".encode()
     )

@@ -18,6 +18,7 @@ from cityops.domain.stages import (
     Clock,
     ClosureCheck,
     Dimension,
+    LinkKind,
     NoticeKind,
     Priority,
     ReviewDecision,
@@ -63,6 +64,18 @@ class AlarmEvent(Message):
         return str(detection) if detection else None
 
 
+class IncidentLink(Message):
+    """The incident a citizen's ticket belongs to from its start (docs/incidents.md): a
+    repeat call or a report of what a sensor saw has a primary ticket, which carries the
+    work and whose closure closes this one."""
+
+    incident_id: str = Field(min_length=1, max_length=64)
+    kind: LinkKind
+    primary_ticket_id: str | None = Field(
+        default=None, max_length=64, description="None when this ticket opened the incident"
+    )
+
+
 class TicketIntake(Message):
     """Everything known about a complaint or alarm when it arrives: the workflow input."""
 
@@ -82,6 +95,7 @@ class TicketIntake(Message):
         default=None, description="A scenario id chosen by the submitter (Open311): skips text"
     )
     alarm: AlarmEvent | None = None
+    incident: IncidentLink | None = None
 
     @field_validator("text", "address", "caller_name")
     @classmethod

@@ -161,3 +161,11 @@ class SlaColour(StrEnum):
     GREEN = "green"  # under 80% of the budget used
     YELLOW = "yellow"  # 80% or more used
     RED = "red"  # deadline passed
+
+
+class LinkKind(StrEnum):
+    """How a citizen's report joined an open incident (docs/incidents.md)."""
+
+    NEW = "new"  # no open incident matched: it opened one of its own
+    REPEAT_CALL = "repeat_call"  # citizens are calling again about an open ticket (催办)
+    KNOWN_FROM_SENSORS = "known_from_sensors"  # a sensor or camera reported it first

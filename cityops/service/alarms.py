@@ -55,6 +55,7 @@ from cityops.domain.models import AlarmEvent, Place
 from cityops.rules.classify import classify
 from cityops.rules.load import RuleSet, default_rules
 from cityops.service.tickets import static_summary
+from cityops.service.windows import Windows
 from cityops.workflows import search_attributes as sa
 from cityops.workflows.ticket import TicketWorkflow
 
@@ -121,6 +122,7 @@ class AlarmResult:
     workflow_id: str | None = None
     scenario_id: str | None = None
     incident_id: str | None = None
+    silence_id: str | None = None  # the maintenance window that swallowed it (IN_WINDOW)
 
 
 def _started_a_run(handle: object) -> bool | None:
@@ -169,6 +171,7 @@ class AlarmIntake:
         # Events of one device and metric go in order, even across concurrent requests.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._run_tickets = _RunTickets()
+        self.windows = Windows(engine)
 
     async def ingest(
         self, events: Sequence[AlarmEvent], received_at: datetime | None = None
@@ -221,6 +224,14 @@ class AlarmIntake:
         intake = alarm_intake(event, received)
         classification = classify(intake, self._rules)
         scenario_id = classification.scenario.id if classification.scenario else None
+        silence = await self.windows.silencing(event, scenario_id)
+        if silence is not None:  # planned works: recorded and counted, no ticket
+            return AlarmResult(
+                event.event_id,
+                AlarmOutcome.IN_WINDOW,
+                scenario_id=scenario_id,
+                silence_id=silence.silence_id,
+            )
         if event.status == "resolved" or scenario_id is None:
             ticket_id = await self._signal_open(workflow_id, event)
             if ticket_id is not None:
@@ -299,6 +310,9 @@ class AlarmIntake:
     ) -> dict[str, AlarmResult]:
         """Write the audit rows, then link new tickets to incidents; returns updated results."""
         record_events(self._engine, [_row(event, result, received) for event, result in delivered])
+        self.windows.record(
+            [(e, r.silence_id, r.scenario_id) for e, r in delivered if r.silence_id]
+        )
         linked: dict[str, AlarmResult] = {}
         # Devices are delivered in parallel: link in the order things happened.
         for event, result in sorted(delivered, key=lambda pair: pair[0].occurred_at):

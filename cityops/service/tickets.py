@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import (
     Client,
     RPCError,
@@ -37,15 +40,18 @@ from temporalio.service import RPCStatusCode
 from cityops.domain.alarms import ALARM_TICKET_PREFIX
 from cityops.domain.calls import CONVERSION_MEMO, Conversion
 from cityops.domain.models import ScenarioRef, StatusInput, TicketIntake, TicketStatus
-from cityops.domain.stages import CallKind
+from cityops.domain.stages import CallKind, LinkKind
 from cityops.domain.zones import SHANGHAI
 from cityops.rules.classify import classify
 from cityops.rules.load import default_rules
+from cityops.service import incidents
 from cityops.workflows import search_attributes as sa
 from cityops.workflows.call import CALL_WORKFLOW, CallWorkflow
 from cityops.workflows.ticket import TicketWorkflow
 
 M = TypeVar("M", bound=BaseModel)
+# Standard logging, not structlog's stdout printer: the CLI prints the ticket number there.
+log = logging.getLogger(__name__)
 
 
 class TicketError(Exception):
@@ -69,6 +75,10 @@ class Submitted:
     ticket_id: str
     workflow_id: str
     created: bool  # False when the same hotline number was submitted before
+    # A complaint's incident (docs/incidents.md): new, a repeat call, or known from sensors
+    incident_id: str | None = None
+    link: LinkKind | None = None
+    primary_ticket_id: str | None = None  # the open ticket a repeat report joined
 
 
 @dataclass(frozen=True)
@@ -102,16 +112,44 @@ def static_summary(intake: TicketIntake, scenario: ScenarioRef | None) -> str:
     return f"{intake.ticket_id} · {what} · {place[:60]}".rstrip(" ·")
 
 
-async def submit(client: Client, intake: TicketIntake, task_queue: str) -> Submitted:
-    """Start the ticket's workflow; a second submission of the same number is the same ticket."""
-    return await start_numbered(
+async def submit(
+    client: Client, intake: TicketIntake, task_queue: str, engine: Engine | None = None
+) -> Submitted:
+    """Start the ticket's workflow; a second submission of the same number is the same ticket.
+
+    With the register's `engine`, a complaint the rules classify is linked to its
+    incident first (service/incidents.py): it starts carrying the incident, and a repeat
+    report is told to the open ticket it repeats."""
+    scenario = classify(intake, default_rules()).scenario
+    plan = None
+    if engine is not None and scenario is not None:
+        try:
+            plan = await incidents.plan_link_async(engine, intake, scenario.id)
+        except SQLAlchemyError as exc:  # the register is down: the call still counts
+            log.warning("incident linking skipped for %s: %s", intake.ticket_id, exc)
+        else:
+            intake = incidents.with_link(intake, plan)
+    submitted = await start_numbered(
         client,
         TicketWorkflow.run,
         intake,
         intake,
         task_queue,
-        static_summary(intake, classify(intake, default_rules()).scenario),
+        static_summary(intake, scenario),
         sa.initial(intake, CallKind.COMPLAINT),
+    )
+    if plan is None or engine is None:
+        return submitted
+    try:
+        incident_id = await incidents.record_link_async(engine, plan)
+    except SQLAlchemyError as exc:
+        log.warning("incident link not recorded for %s: %s", intake.ticket_id, exc)
+        incident_id = plan.link.incident_id
+    return replace(
+        submitted,
+        incident_id=incident_id,
+        link=plan.link.kind,
+        primary_ticket_id=plan.link.primary_ticket_id,
     )
 
 

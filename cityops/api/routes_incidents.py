@@ -1,0 +1,107 @@
+"""Incidents (one problem, every report of it) and maintenance windows over HTTP.
+
+``GET /api/v1/incidents[/{id}]``: alarm storms and citizens' reports alike
+(docs/incidents.md). ``/api/v1/silences``: planned works that keep alarms from opening
+tickets; a window naming gas or fire needs a supervisor's key and ``override_by``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Query
+
+from cityops.api.auth import require
+from cityops.api.context import AppContext, get_context
+from cityops.api.keys import Caller, Role
+from cityops.db.incidents import incident_view, list_incident_views
+from cityops.db.silences import add_silence, end_silence, get_silence, list_silences
+from cityops.domain.incidents import Incident
+from cityops.domain.silences import Silence, SilenceSpec, protected_refusal
+from cityops.rules.incidents import default_incident_rules
+
+router = APIRouter(prefix="/api/v1", tags=["incidents"])
+Context = Annotated[AppContext, Depends(get_context)]
+AnyRole = Annotated[Caller, Depends(require(*Role))]
+Planner = Annotated[Caller, Depends(require(Role.RESPONDER))]  # and supervisors
+ID = r"^[A-Z0-9]{4,64}$"
+
+
+@router.get("/incidents", response_model=list[Incident])
+async def get_incidents(
+    context: Context,
+    _: AnyRole,
+    street: Annotated[str | None, Query(max_length=8, description="e.g. T01")] = None,
+    scenario: Annotated[str | None, Query(pattern=r"^[A-Z]{2}\d{2}$")] = None,
+    open_only: Annotated[bool, Query(alias="open")] = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[Incident]:
+    return list_incident_views(
+        context.engine,
+        datetime.now(UTC),
+        street_code=street,
+        scenario_id=scenario,
+        open_only=open_only,
+        limit=limit,
+    )
+
+
+@router.get("/incidents/{incident_id}", response_model=Incident)
+async def get_incident(incident_id: str, context: Context, _: AnyRole) -> Incident:
+    found = incident_view(context.engine, incident_id[:64], datetime.now(UTC))
+    if found is None:
+        raise HTTPException(404, f"no incident {incident_id[:64]}")
+    return found
+
+
+@router.post("/silences", status_code=201, response_model=Silence)
+async def post_silence(
+    context: Context,
+    caller: Planner,
+    spec: Annotated[SilenceSpec, Body()],
+) -> Silence:
+    """A maintenance window. Alarm events inside it are recorded and counted but open no
+    ticket. Gas and fire (rules/incidents.yaml) only with `override_by` and a supervisor's
+    key."""
+    refusal = protected_refusal(spec, default_incident_rules().protected)
+    if refusal is not None:
+        raise HTTPException(422, refusal)
+    if spec.override_by is not None and caller.role is not Role.SUPERVISOR:
+        raise HTTPException(403, "override_by: only a supervisor's key may override")
+    silence = add_silence(context.engine, spec, datetime.now(UTC))
+    context.alarms.windows.invalidate()
+    return silence
+
+
+@router.get("/silences", response_model=list[Silence])
+async def get_silences(
+    context: Context,
+    _: AnyRole,
+    all_: Annotated[bool, Query(alias="all", description="Include windows that are over")] = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[Silence]:
+    return list_silences(context.engine, include_over=all_, at=datetime.now(UTC), limit=limit)
+
+
+@router.get("/silences/{silence_id}", response_model=Silence)
+async def get_one_silence(silence_id: str, context: Context, _: AnyRole) -> Silence:
+    found = get_silence(context.engine, silence_id[:32])
+    if found is None:
+        raise HTTPException(404, f"no window {silence_id[:32]}")
+    return found
+
+
+@router.post("/silences/{silence_id}/end", response_model=Silence)
+async def post_end_silence(
+    silence_id: str,
+    context: Context,
+    caller: Planner,
+    by: Annotated[str, Body(embed=True, min_length=1, max_length=64)],
+) -> Silence:
+    """End a window now: later events open tickets again."""
+    ended = end_silence(context.engine, silence_id[:32], by, datetime.now(UTC))
+    if ended is None:
+        raise HTTPException(404, f"no window {silence_id[:32]}")
+    context.alarms.windows.invalidate()
+    return ended

@@ -1,0 +1,94 @@
+"""`cityops silence add|list|end` and `cityops incident show|list` on a migrated SQLite
+register: a window is listed with its scope and Shanghai times, gas needs an override,
+an ended window leaves the list; an incident of two calls shows both tickets."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cityops.cli.main import app
+from cityops.db.engine import get_engine
+from cityops.db.incidents import NewReport, join_incident, open_incident, open_reports
+from cityops.domain.incidents import Report, find_link
+from cityops.domain.stages import Source
+from cityops.org.migrate import upgrade
+from cityops.rules.incidents import default_incident_rules
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'cityops.db'}"
+    upgrade(url)
+    monkeypatch.setenv("DATABASE_URL", url)
+    return url
+
+
+def test_silence_add_list_end(db: str) -> None:
+    now = datetime.now(UTC)
+    window = [
+        "--starts",
+        (now - timedelta(hours=1)).isoformat(),
+        "--ends",
+        (now + timedelta(hours=2)).isoformat(),
+    ]
+    added = runner.invoke(
+        app,
+        [
+            "silence",
+            "add",
+            "--reason",
+            "道路开挖",
+            "--by",
+            "P-T15-1",
+            "--prefix",
+            "MHC-T15-",
+            *window,
+        ],
+    )
+    assert added.exit_code == 0, added.output
+    silence_id = added.output.strip()
+    listed = runner.invoke(app, ["silence", "list"])
+    assert silence_id in listed.output and "prefix MHC-T15-" in listed.output
+    assert "active" in listed.output and "(UTC+8)" in listed.output
+    gas = runner.invoke(
+        app, ["silence", "add", "--reason", "x", "--by", "p", "--scenario", "PS01", *window]
+    )
+    assert gas.exit_code == 2 and "override" in gas.output
+    ended = runner.invoke(app, ["silence", "end", silence_id, "--by", "P-T15-1"])
+    assert ended.exit_code == 0 and "ended" in ended.output
+    assert silence_id not in runner.invoke(app, ["silence", "list"]).output
+    assert silence_id in runner.invoke(app, ["silence", "list", "--all"]).output
+    unknown = runner.invoke(app, ["silence", "end", "SI000", "--by", "p"])
+    assert unknown.exit_code == 2
+
+
+def test_incident_show_lists_every_ticket_of_two_calls(db: str) -> None:
+    engine = get_engine(db)
+    rule = default_incident_rules().repeat_rule("PS03")
+    at = datetime(2026, 12, 3, 1, 0, tzinfo=UTC)
+    first = NewReport("HL1", "PS03", Source.HOTLINE, at, address="浦东新区张江镇碧波路690号")
+    incident_id = open_incident(engine, first, rule.max_age)
+    second = NewReport(
+        "HL2", "PS03", Source.HOTLINE, at + timedelta(minutes=20), address="碧波路690号门口"
+    )
+    decision = find_link(
+        Report(scenario_id="PS03", at=second.at, address_key=second.address_key),
+        open_reports(engine, "PS03", second.at, rule.max_age),
+        rule,
+    )
+    assert decision is not None
+    joined, primary = join_incident(engine, decision, second, rule.max_age)
+    assert (joined, primary) == (incident_id, "HL1")
+    shown = runner.invoke(app, ["incident", "show", incident_id])
+    assert shown.exit_code == 0, shown.output
+    assert "HL1  first  hotline" in shown.output
+    assert "HL2  repeat_call  hotline" in shown.output and "(address)" in shown.output
+    assert "2026-12-03 09:00 (UTC+8)" in shown.output
+    assert incident_id in runner.invoke(app, ["incident", "list", "--scenario", "PS03"]).output
+    assert runner.invoke(app, ["incident", "show", "INNOPE"]).exit_code == 2
