@@ -123,6 +123,11 @@ class TicketIntake(Message):
     )
     alarm: AlarmEvent | None = None
     incident: IncidentLink | None = None
+    split_from: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The ticket whose secondary issue this one was split from",
+    )
 
     @field_validator("text", "address", "caller_name")
     @classmethod
@@ -508,6 +513,33 @@ class CallFacts(Message):
     )
 
 
+# Who may split a secondary issue into its own ticket: the person's role in the
+# organisation (cityops.org PersonRole values), looked up by the service.
+SPLITTER_ROLES = frozenset({"dispatcher", "supervisor"})
+
+
+class SplitInput(Message):
+    """Update: record that the secondary issue became the ticket `new_ticket_id`.
+
+    The service starts that ticket first (its number derived from this one, so a retry
+    starts nothing new), then runs this update; the workflow's validator is the
+    authority on whether the split may happen.
+    """
+
+    by: str = Field(min_length=1, max_length=64)
+    by_role: str = Field(min_length=1, max_length=32, description="The person's org role")
+    new_ticket_id: str = Field(min_length=1, max_length=64)
+
+
+class SplitRecord(Message):
+    """On the original ticket: its secondary issue became another ticket."""
+
+    new_ticket_id: str
+    scenario_id: str
+    by: str
+    at: datetime
+
+
 class TicketStatus(Message):
     ticket_id: str
     stage: Stage
@@ -539,6 +571,19 @@ class TicketStatus(Message):
     call: CallFacts | None = Field(
         default=None, description="Set for a call that is no work order, or was converted"
     )
+    split: SplitRecord | None = Field(
+        default=None, description="The secondary issue was split into this ticket"
+    )
+    split_from: str | None = Field(
+        default=None, description="This ticket is another's secondary issue, split off"
+    )
+
+
+class SplitOutcome(Message):
+    """What split_secondary answers: the new ticket's number and the original's status."""
+
+    new_ticket_id: str
+    status: TicketStatus
 
 
 class TicketOutcome(Message):
