@@ -14,91 +14,124 @@ Order of evidence, strongest first:
    Unclear evidence (the blend below its threshold, or triage winning) goes to triage.
    The other problem of a two-problem call is recorded as `secondary`.
 
-`classify_many` gives the same answers for a batch, with one matrix product for the
-model instead of one per text.
+`classify` is `classify_many` of one intake, so a batch and a ticket get the same
+answer by construction. A batch reads every piece of text once: the rules scan each
+piece, the model scores all of them in one sparse product, and the blend, the vetoes,
+the thresholds and the top candidates are computed for the whole batch as matrices;
+only the final messages are built per text.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
-import numpy.typing as npt
 
-from cityops.domain.models import Candidate, Classification, RuleMatch, SecondaryIssue, TicketIntake
+from cityops.domain.models import (
+    Candidate,
+    Classification,
+    RuleMatch,
+    ScenarioRef,
+    SecondaryIssue,
+    TicketIntake,
+    trusted,
+)
 from cityops.rules.cues import CallParts
 from cityops.rules.load import RuleSet
 from cityops.rules.model import TRIAGE
-from cityops.rules.text import TextVerdict
+from cityops.rules.text import TextVerdict, normalise
 
-Proba = npt.NDArray[np.float64] | None
-ProbaOf = Callable[[str], Proba]
 TOP = 3  # candidates listed for the hotline agent
 
 
 def classify(intake: TicketIntake, rules: RuleSet) -> Classification:
-    return _classify(intake, rules, _single(rules))
+    return classify_many([intake], rules)[0]
 
 
 def classify_many(intakes: Sequence[TicketIntake], rules: RuleSet) -> list[Classification]:
-    """classify() for each intake; the model scores every text of the batch at once."""
-    scorer = rules.model
-    if scorer is None:
-        return [classify(intake, rules) for intake in intakes]
-    wanted: list[str] = []
+    """classify() for each intake; every piece of text of the batch is read at once."""
+    parts_of: list[CallParts | None] = []
+    pieces: dict[str, None] = {}  # every distinct piece of text to read, in order
     for intake in intakes:
-        if intake.alarm is None and intake.text:
-            wanted += _texts_of(rules.cues.split(intake.text))
-    unique = list(dict.fromkeys(wanted))
-    rows = scorer.proba_many([rules.text.affirmed(text) for text in unique])
-    table = dict(zip(unique, rows, strict=True))
-    single = _single(rules)
+        parts = (
+            rules.cues.split(intake.text) if intake.text and _reads_text(intake, rules) else None
+        )
+        parts_of.append(parts)
+        if parts is not None:
+            pieces.update(dict.fromkeys(_texts_of(parts)))
+    read = dict(zip(pieces, _read_many(list(pieces), rules), strict=True))
+    return [
+        _classify(intake, rules, parts, read)
+        for intake, parts in zip(intakes, parts_of, strict=True)
+    ]
 
-    def lookup(text: str) -> Proba:
-        found = table.get(text)
-        return found if found is not None else single(text)
 
-    return [_classify(intake, rules, lookup) for intake in intakes]
-
-
-def _single(rules: RuleSet) -> ProbaOf:
-    scorer = rules.model
-    if scorer is None:
-        return lambda _text: None
-    return lambda text: scorer.proba(rules.text.affirmed(text))
+def _reads_text(intake: TicketIntake, rules: RuleSet) -> bool:
+    """Whether the intake's text is read: for a known service code, or when it decides."""
+    if not intake.text:
+        return False
+    if intake.service_code is not None:
+        return intake.service_code in rules.scenario_ids
+    return intake.alarm is None
 
 
 def _texts_of(parts: CallParts) -> list[str]:
     return [t for t in (parts.main, parts.whole, parts.secondary) if t]
 
 
-def _classify(intake: TicketIntake, rules: RuleSet, proba_of: ProbaOf) -> Classification:
+def _classify(
+    intake: TicketIntake,
+    rules: RuleSet,
+    parts: CallParts | None,
+    read: Mapping[str, _Reading],
+) -> Classification:
     if intake.service_code is not None:
-        return _by_service_code(intake, rules, proba_of)
+        return _by_service_code(intake.service_code, rules, parts, read)
     if intake.alarm is not None:
         return _by_alarm(intake, rules)
-    if intake.text:
-        return _by_text(intake.text, rules, proba_of)
-    return Classification(
-        scenario=None,
-        confidence=0.0,
-        rules_version=rules.version,
-        reason="no service code, alarm or text to classify",
+    if parts is not None:
+        return _by_text(parts, rules, read)
+    return _classification(
+        rules, None, 0.0, reason="no service code, alarm or text to classify", matched=[]
     )
 
 
-def _by_service_code(intake: TicketIntake, rules: RuleSet, proba_of: ProbaOf) -> Classification:
-    code = intake.service_code
-    assert code is not None  # narrowed by the caller
+def _classification(
+    rules: RuleSet,
+    scenario: ScenarioRef | None,
+    confidence: float,
+    *,
+    reason: str,
+    matched: list[RuleMatch],
+    runner_up: str | None = None,
+    candidates: list[Candidate] | None = None,
+    suggested: str | None = None,
+    secondary: SecondaryIssue | None = None,
+) -> Classification:
+    """Every field given, from values the engine computed and checked: not re-validated."""
+    return trusted(
+        Classification,
+        scenario=scenario,
+        confidence=confidence,
+        runner_up=runner_up,
+        matched=matched,
+        rules_version=rules.version,
+        reason=reason,
+        candidates=candidates if candidates is not None else [],
+        suggested=suggested,
+        secondary=secondary,
+    )
+
+
+def _by_service_code(
+    code: str, rules: RuleSet, parts: CallParts | None, read: Mapping[str, _Reading]
+) -> Classification:
     if code not in rules.scenario_ids:
-        return Classification(
-            scenario=None,
-            confidence=0.0,
-            rules_version=rules.version,
-            reason=f"unknown service code {code!r}",
+        return _classification(
+            rules, None, 0.0, reason=f"unknown service code {code!r}", matched=[]
         )
-    reading = _by_text(intake.text, rules, proba_of) if intake.text else None
+    reading = _by_text(parts, rules, read) if parts is not None else None
     suggested = None
     reason = "service code chosen by the submitter"
     if reading is not None:
@@ -106,10 +139,10 @@ def _by_service_code(intake: TicketIntake, rules: RuleSet, proba_of: ProbaOf) ->
         if own != code:
             suggested = own
             reason += f" (the engine read {own or 'triage'} from the text)"
-    return Classification(
-        scenario=rules.scenario(code),
-        confidence=1.0,
-        rules_version=rules.version,
+    return _classification(
+        rules,
+        rules.scenario(code),
+        1.0,
         matched=[RuleMatch(scenario_id=code, rule="service_code", weight=1.0)],
         reason=reason,
         candidates=reading.candidates if reading else [],
@@ -126,13 +159,11 @@ def _by_alarm(intake: TicketIntake, rules: RuleSet) -> Classification:
     assert intake.alarm is not None  # narrowed by the caller
     verdict = rules.alarms.verdict(intake.alarm)
     if verdict.scenario_id is None or verdict.rule is None:
-        return Classification(
-            scenario=None, confidence=0.0, rules_version=rules.version, reason=verdict.reason
-        )
-    return Classification(
-        scenario=rules.scenario(verdict.scenario_id),
-        confidence=1.0,
-        rules_version=rules.version,
+        return _classification(rules, None, 0.0, reason=verdict.reason, matched=[])
+    return _classification(
+        rules,
+        rules.scenario(verdict.scenario_id),
+        1.0,
         reason=verdict.reason,
         matched=[RuleMatch(scenario_id=verdict.scenario_id, rule=verdict.rule, weight=1.0)],
     )
@@ -141,9 +172,9 @@ def _by_alarm(intake: TicketIntake, rules: RuleSet) -> Classification:
 # --------------------------------------------------------------------------- text
 
 
-@dataclass(frozen=True)
-class _Reading:
-    """One piece of text read by the rules and the model together."""
+class _Reading(NamedTuple):
+    """One piece of text read by the rules and the model together (a NamedTuple: one is
+    built per piece, and a frozen dataclass costs several times more to build)."""
 
     scenario_id: str | None
     confidence: float
@@ -157,20 +188,20 @@ class _Reading:
         return self.scenario_id is not None
 
 
-def _by_text(text: str, rules: RuleSet, proba_of: ProbaOf) -> Classification:
-    parts = rules.cues.split(text)
+def _by_text(parts: CallParts, rules: RuleSet, read: Mapping[str, _Reading]) -> Classification:
     reading = None
     if parts.main:
-        reading = _read(parts.main, rules, proba_of)
+        reading = read[parts.main]
         if not reading.clear:
             reading = None  # the main part alone is too thin: read it with its setting
     if reading is None:
-        reading = _read(parts.whole, rules, proba_of)
+        reading = read[parts.whole]
     secondary = None
     if parts.secondary:
-        other = _read(parts.secondary, rules, proba_of)
+        other = read[parts.secondary]
         if other.scenario_id is not None and other.scenario_id != reading.scenario_id:
-            secondary = SecondaryIssue(
+            secondary = trusted(
+                SecondaryIssue,
                 scenario=rules.scenario(other.scenario_id),
                 confidence=other.confidence,
                 text=parts.secondary,
@@ -179,7 +210,9 @@ def _by_text(text: str, rules: RuleSet, proba_of: ProbaOf) -> Classification:
     matched = list(verdict.matched)
     if reading.model_top is not None and reading.model_top[0] != TRIAGE:
         label, probability = reading.model_top
-        matched.append(RuleMatch(scenario_id=label, rule="model", weight=round(probability, 3)))
+        matched.append(
+            trusted(RuleMatch, scenario_id=label, rule="model", weight=round(probability, 3))
+        )
     reason = reading.reason
     if parts.cue is not None and parts.secondary:
         reason += f"; main problem by the caller's cue {parts.cue!r}"
@@ -187,12 +220,12 @@ def _by_text(text: str, rules: RuleSet, proba_of: ProbaOf) -> Classification:
         reason += f"; also names {secondary.scenario.id} (secondary)"
     scenario = rules.scenario(reading.scenario_id) if reading.scenario_id else None
     runner_up = next((sid for sid, _ in reading.ranked if sid != reading.scenario_id), None)
-    return Classification(
-        scenario=scenario,
-        confidence=reading.confidence,
+    return _classification(
+        rules,
+        scenario,
+        reading.confidence,
         runner_up=runner_up,
         matched=matched,
-        rules_version=rules.version,
         reason=reason,
         candidates=_candidates(reading, rules),
         secondary=secondary,
@@ -202,8 +235,11 @@ def _by_text(text: str, rules: RuleSet, proba_of: ProbaOf) -> Classification:
 def _candidates(reading: _Reading, rules: RuleSet) -> list[Candidate]:
     # Built from values checked here (known ids, 0 < p <= 1): no validation needed.
     return [
-        Candidate.model_construct(
-            scenario_id=sid, name_zh=rules.scenario(sid).name_zh, probability=round(min(p, 1.0), 3)
+        trusted(
+            Candidate,
+            scenario_id=sid,
+            name_zh=rules.scenario(sid).name_zh,
+            probability=round(min(p, 1.0), 3),
         )
         for sid, p in reading.ranked[:TOP]
     ]
@@ -227,52 +263,103 @@ def _rule_evidence(verdict: TextVerdict, saturation: float) -> dict[str, float]:
     return evidence
 
 
-def _read(text: str, rules: RuleSet, proba_of: ProbaOf) -> _Reading:
-    verdict = rules.text.verdict(text)
-    if verdict.forced is not None:
-        sid = verdict.forced
-        return _Reading(
-            sid, 1.0, [(sid, 1.0)], verdict, None, f"forced by a {sid} rule ({verdict.reason})"
-        )
-    proba = proba_of(text)
-    scorer = rules.model
-    if proba is None or scorer is None:  # rules alone
-        evidence = _rule_evidence(verdict, rules.engine.saturation)
-        evidence.pop(TRIAGE, None)
-        if verdict.scenario_id is not None:
-            evidence[verdict.scenario_id] = verdict.confidence
-        ranked = sorted(evidence.items(), key=lambda item: (-item[1], item[0]))
-        return _Reading(
-            verdict.scenario_id, verdict.confidence, ranked, verdict, None, verdict.reason
-        )
-    settings = rules.engine.model
-    classes, index = scorer.classes, scorer.index
+def _read_many(pieces: list[str], rules: RuleSet) -> list[_Reading]:
+    """Each piece of text read by the rules, then blended with the model as one batch."""
+    # Folded once here: verdict, affirmed and the model fold again, a no-op by then.
+    pieces = [normalise(piece) for piece in pieces]
+    verdicts = [rules.text.verdict(piece) for piece in pieces]
+    readings: list[_Reading | None] = [None] * len(pieces)
+    blended: list[int] = []  # the pieces the model reads: no force phrase decided them
+    for i, verdict in enumerate(verdicts):
+        if verdict.forced is not None:
+            sid = verdict.forced
+            why = f"forced by a {sid} rule ({verdict.reason})"
+            readings[i] = _Reading(sid, 1.0, [(sid, 1.0)], verdict, None, why)
+        elif rules.model is None:
+            readings[i] = _rules_alone(verdict, rules)
+        else:
+            blended.append(i)
+    if blended:
+        texts = [rules.text.affirmed(pieces[i]) for i in blended]
+        chosen = [verdicts[i] for i in blended]
+        for i, reading in zip(blended, _blend(texts, chosen, rules), strict=True):
+            readings[i] = reading
+    return [reading for reading in readings if reading is not None]
+
+
+def _rules_alone(verdict: TextVerdict, rules: RuleSet) -> _Reading:
     evidence = _rule_evidence(verdict, rules.engine.saturation)
-    matched_any = bool(evidence)
-    model = proba.copy()
-    for sid in verdict.vetoed:  # a veto forbids the scenario to the model too
-        if sid in index:
-            model[index[sid]] = 0.0
-    best = int(model.argmax())
-    model_top = (classes[best], float(model[best]))
-    extra: dict[str, float] = {}  # rule evidence for scenarios the model never saw
-    if matched_any:
-        weight = settings.rules_weight
-        blend = model * (1.0 - weight)
-        for label, value in evidence.items():
-            column = index.get(label)
-            if column is None:
-                extra[label] = weight * value
-            else:
-                blend[column] += weight * value
-        threshold = settings.threshold
-    else:
-        blend = model
-        threshold = settings.alone_threshold
-    order = np.argsort(-blend, kind="stable")[: TOP + 1]
-    ranked = [(classes[i], float(blend[i])) for i in order]
-    if extra:
-        ranked = sorted([*ranked, *extra.items()], key=lambda item: -item[1])
+    evidence.pop(TRIAGE, None)
+    if verdict.scenario_id is not None:
+        evidence[verdict.scenario_id] = verdict.confidence
+    ranked = sorted(evidence.items(), key=lambda item: (-item[1], item[0]))
+    return _Reading(verdict.scenario_id, verdict.confidence, ranked, verdict, None, verdict.reason)
+
+
+def _blend(texts: list[str], verdicts: list[TextVerdict], rules: RuleSet) -> list[_Reading]:
+    """The rules' evidence and the model's probabilities, a row per text, as matrices.
+
+    Per row: a vetoed scenario gets no model probability; a row with rule evidence
+    is `(1 - rules_weight) × model + rules_weight × evidence` and must reach
+    `threshold`, a row without is the model alone and must reach `alone_threshold`.
+    """
+    scorer = rules.model
+    assert scorer is not None  # narrowed by the caller
+    settings = rules.engine.model
+    weight = settings.rules_weight
+    classes, index = scorer.classes, scorer.index
+    model = scorer.proba_many(texts)  # a fresh array: vetoes may write into it
+    evidence = np.zeros_like(model)
+    matched_any = np.zeros(len(texts), dtype=bool)
+    extra: dict[int, dict[str, float]] = {}  # rule evidence for scenarios the model never saw
+    for row, verdict in enumerate(verdicts):
+        for sid in verdict.vetoed:  # a veto forbids the scenario to the model too
+            column = index.get(sid)
+            if column is not None:
+                model[row, column] = 0.0
+        found = _rule_evidence(verdict, rules.engine.saturation)
+        if found:
+            matched_any[row] = True
+            for label, value in found.items():
+                column = index.get(label)
+                if column is None:
+                    extra.setdefault(row, {})[label] = weight * value
+                else:
+                    evidence[row, column] = value
+    best = model.argmax(axis=1)
+    best_p = model[np.arange(len(texts)), best].tolist()
+    blend = np.where(matched_any[:, None], model * (1.0 - weight) + weight * evidence, model)
+    order = np.argsort(-blend, axis=1, kind="stable")[:, : TOP + 1]
+    top_values = np.take_along_axis(blend, order, axis=1).tolist()
+    readings = []
+    for row, verdict in enumerate(verdicts):
+        ranked = [
+            (classes[column], value)
+            for column, value in zip(order[row].tolist(), top_values[row], strict=True)
+        ]
+        if row in extra:
+            ranked = sorted([*ranked, *extra[row].items()], key=lambda item: -item[1])
+        model_top = (classes[best[row]], best_p[row])
+        readings.append(
+            _decide(
+                ranked,
+                verdict,
+                model_top,
+                bool(matched_any[row]),
+                settings.threshold if matched_any[row] else settings.alone_threshold,
+            )
+        )
+    return readings
+
+
+def _decide(
+    ranked: list[tuple[str, float]],
+    verdict: TextVerdict,
+    model_top: tuple[str, float],
+    matched_any: bool,
+    threshold: float,
+) -> _Reading:
+    """One row of the blend: its best class, or triage when that is unclear."""
     top, top_value = ranked[0]
     ranked = [(label, value) for label, value in ranked if label != TRIAGE and value > 0]
     confidence = round(min(top_value, 1.0), 3)

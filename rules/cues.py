@@ -16,7 +16,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from cityops.rules.schema import CallCues
 
@@ -25,8 +25,7 @@ _SENTENCE_END = "。；;！？!?\n"
 _STRIP = " ，,。；;：:、！？!?\n"
 
 
-@dataclass(frozen=True)
-class CallParts:
+class CallParts(NamedTuple):
     """The call cut by its cues. Without cues: whole = the text, nothing else.
 
     main: the parts a main cue marks ("" when the caller named none);

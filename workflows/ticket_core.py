@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         ReviewInput,
         RoutePlan,
         RuleClosureInput,
+        SplitRecord,
         TicketIntake,
         TicketRecord,
         TicketStatus,
@@ -104,6 +105,7 @@ class TicketCore:
         self._recovered_at: datetime | None = None
         self._refired_at: datetime | None = None
         self._next_firing: AlarmEvent | None = None
+        self._split: SplitRecord | None = None  # the secondary issue became this ticket
 
     def _tier_above(self) -> Assignment | None:
         assert self._route is not None and self._assignee is not None
@@ -227,6 +229,8 @@ class TicketCore:
             pending_extension=self._pending_extension,
             classification=self._classification,
             history=list(self._history) if include_history else [],
+            split=self._split,
+            split_from=self._intake.split_from,
         )
 
     def _place(self) -> tuple[float, float] | None:

@@ -28,6 +28,8 @@ with workflow.unsafe.imports_passed_through():
         ReviewInput,
         RoutePlan,
         RuleClosureInput,
+        SplitInput,
+        SplitOutcome,
         StatusInput,
         TicketStatus,
         TransferInput,
@@ -41,6 +43,8 @@ with workflow.unsafe.imports_passed_through():
         NoticeKind,
         Stage,
     )
+    from cityops.workflows.details import render_details
+    from cityops.workflows.split import SPLIT_EVENT, check_split, split_detail, split_record
     from cityops.workflows.ticket_core import (
         HOTLINE_DESK,
         LOCAL_TIMEOUT,
@@ -470,6 +474,23 @@ class TicketUpdates(TicketClocks):
                 f"ticket is {self._stage.value}; only a ticket waiting for triage can be "
                 "dismissed (a dispatched one is closed by close-unfixed)"
             )
+
+    @workflow.update
+    def split_secondary(self, request: SplitInput) -> SplitOutcome:
+        """A dispatcher or supervisor split the call's secondary issue into the ticket the
+        service started (`new_ticket_id`); this ticket records it. No command: the
+        history and the UI details only, so it needs no patch."""
+        assert self._classification is not None  # checked by the validator
+        record = split_record(self._classification, request, workflow.now())
+        self._split = record
+        detail = split_detail(self._classification, record)
+        self._note(self._stage, SPLIT_EVENT, by=request.by, detail=detail)
+        workflow.set_current_details(render_details(self._status()))
+        return SplitOutcome(new_ticket_id=record.new_ticket_id, status=self._status())
+
+    @split_secondary.validator
+    def _validate_split_secondary(self, request: SplitInput) -> None:
+        check_split(self._classification, self._split, request)
 
     @workflow.signal
     def alarm_event(self, event: AlarmEvent) -> None:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import Path as FastApiPath
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cityops.api.auth import require
@@ -39,7 +40,7 @@ from cityops.domain.models import (
     UrgeInput,
 )
 from cityops.domain.stages import CallKind, LinkKind, Source, Stage
-from cityops.service import calls, tickets
+from cityops.service import calls, split, tickets
 from cityops.service.tickets import TicketNotFound, TicketRejected, TicketUnavailable
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
@@ -226,6 +227,46 @@ async def list_tickets(
         )
         for r in rows
     ]
+
+
+class SplitRequest(BaseModel):
+    """Split the ticket's secondary issue into a ticket of its own."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    by: str = Field(
+        min_length=1, max_length=64, description="The dispatcher or supervisor splitting it"
+    )
+
+
+class SplitResponse(BaseModel):
+    ticket_id: str = Field(description="The original ticket")
+    new_ticket_id: str = Field(description="The ticket of the secondary issue")
+    created: bool = Field(description="False: an earlier attempt had started it already")
+    status: TicketStatus = Field(description="The original ticket, recording the split")
+
+
+@router.post(
+    "/{ticket_id}/split",
+    response_model=SplitResponse,
+    summary="Split the secondary issue of a call into its own ticket",
+)
+async def split_ticket(
+    ticket_id: Annotated[str, FastApiPath(min_length=1, max_length=64)],
+    body: SplitRequest,
+    context: Context,
+    _: Annotated[Caller, Depends(require())],
+) -> SplitResponse:
+    with ticket_errors():
+        done = await split.split_secondary(
+            context.client, ticket_id, body.by, context.settings.task_queue, context.engine
+        )
+    return SplitResponse(
+        ticket_id=ticket_id,
+        new_ticket_id=done.new_ticket_id,
+        created=done.created,
+        status=done.outcome.status,
+    )
 
 
 # (path, workflow update name, body model, roles besides supervisor, what it does)

@@ -5,7 +5,7 @@ them there says nothing. Instead, for each held-out set, take the rules as they 
 just before that set was tuned in (from git), train a model on the sets written before
 it only, and score the set with the rules alone and with rules + model:
 
-    holdout_6: rules as they are (no set tuned them yet), corpus dev … holdout_5
+    holdout_6: rules at 0d30819 (before it joined the corpus), corpus dev … holdout_5
     holdout_5: rules at 2078408, corpus dev … holdout_4
     holdout_4: rules at 65af4db, corpus dev … holdout_3
     holdout_3: rules at c401a91^, corpus dev … holdout_2
@@ -18,9 +18,9 @@ made-up out-of-scope calls no labelled set holds.
 Accuracy, misroutes (a wrong scenario dispatched, including a scenario for an
 out-of-scope call) and triage (no scenario) are counted separately.
 
-    .venv/bin/python -m benchmarks.eval_model            # figures
-    .venv/bin/python -m benchmarks.eval_model --misses   # and each miss
-    .venv/bin/python -m benchmarks.eval_model --sets rules_holdout_5,rules_holdout_4
+    .venv/bin/python -m cityops.benchmarks.eval_model            # figures
+    .venv/bin/python -m cityops.benchmarks.eval_model --misses   # and each miss
+    .venv/bin/python -m cityops.benchmarks.eval_model --sets rules_holdout_5,rules_holdout_4
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def _before(name: str) -> tuple[str, ...]:
 
 
 EXPERIMENTS = (
-    Experiment("rules_holdout_6", None, _before("rules_holdout_6")),
+    Experiment("rules_holdout_6", "0d30819", _before("rules_holdout_6")),
     Experiment("rules_holdout_5", "2078408", _before("rules_holdout_5")),
     Experiment("rules_holdout_4", "65af4db", _before("rules_holdout_4")),
     Experiment("rules_holdout_3", "c401a91^", _before("rules_holdout_3")),

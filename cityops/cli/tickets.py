@@ -42,6 +42,7 @@ from cityops.domain.models import (
 from cityops.domain.stages import CallbackResult, CallKind, LinkKind, ReviewDecision, Source
 from cityops.domain.zones import SHANGHAI
 from cityops.service import calls, tickets
+from cityops.service import split as split_service
 from cityops.service.tickets import TicketError
 from cityops.workers.client import connect
 
@@ -103,6 +104,7 @@ def print_status(status: TicketStatus, as_json: bool = False) -> None:
         ("reopens", str(status.reopens)),
     ]
     rows += _call_rows(status)
+    rows += _classification_rows(status)
     for label, value in rows:
         typer.echo(f"{label:>12}  {value}")
     if status.history:
@@ -111,6 +113,38 @@ def print_status(status: TicketStatus, as_json: bool = False) -> None:
             who = f" by {entry.by}" if entry.by else ""
             detail = f"  {entry.detail}" if entry.detail else ""
             typer.echo(f"              {_time(entry.at)}  {entry.event}{who}{detail}")
+
+
+def _classification_rows(status: TicketStatus) -> list[tuple[str, str]]:
+    """The engine's top candidates, the caller's other problem and where it went."""
+    rows: list[tuple[str, str]] = []
+    found = status.classification
+    if found is not None and found.candidates:
+        rows.append(
+            (
+                "candidates",
+                ", ".join(
+                    f"{c.scenario_id} {c.name_zh} {c.probability:.0%}" for c in found.candidates
+                ),
+            )
+        )
+    secondary = found.secondary if found is not None else None
+    if secondary is not None:
+        where = (
+            f" → split into {status.split.new_ticket_id}"
+            if status.split is not None
+            else f" (split it: cityops split {status.ticket_id} --as PERSON)"
+        )
+        rows.append(
+            (
+                "secondary",
+                f"{secondary.scenario.id} {secondary.scenario.name_zh}: "
+                f"{secondary.text[:60]}{where}",
+            )
+        )
+    if status.split_from is not None:
+        rows.append(("split from", status.split_from))
+    return rows
 
 
 def _call_rows(status: TicketStatus) -> list[tuple[str, str]]:
@@ -446,6 +480,32 @@ def resume(ticket: TicketArg, person: AsOpt, note: str = "", as_json: JsonOpt = 
     _update(ticket, "resume_clock", _message(ResumeInput, person_id=person, note=note), as_json)
 
 
+def split(ticket: TicketArg, person: AsOpt, as_json: JsonOpt = False) -> None:
+    """Split the call's secondary issue into a ticket of its own (dispatcher or supervisor):
+    its own number, the secondary scenario, the same caller and place, linked both ways."""
+    settings = get_settings()
+    done = _run(
+        lambda client: split_service.split_secondary(
+            client, ticket, person, settings.task_queue, get_engine(settings.database_url)
+        )
+    )
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "ticket_id": ticket,
+                    "new_ticket_id": done.new_ticket_id,
+                    "created": done.created,
+                    "status": done.outcome.status.model_dump(mode="json"),
+                },
+                ensure_ascii=False,
+            )
+        )
+        return
+    typer.echo(f"split {ticket} → new ticket {done.new_ticket_id}")
+    print_status(done.outcome.status.model_copy(update={"history": []}))
+
+
 def status(ticket: TicketArg, as_json: JsonOpt = False) -> None:
     """Stage, assignee, tier, deadlines and history of a ticket."""
     print_status(_run(lambda client: tickets.status(client, ticket)), as_json)
@@ -484,7 +544,7 @@ def list_(
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     commands: list[Callable[..., None]] = [
         submit, accept, resolve, triage, callback, review, recheck, urge, status,
-        transfer, extend, contact, pause, resume, dismiss,
+        transfer, extend, contact, pause, resume, dismiss, split,
     ]  # fmt: skip
     for command in commands:
         app.command()(command)

@@ -18,9 +18,9 @@ from cityops.rules.classify import classify
 from cityops.rules.load import default_rules
 from cityops.service.tickets import (
     Submitted,
-    _rpc_error,
     refused,
     resolve_handle,
+    rpc_error,
     start_numbered,
 )
 from cityops.workflows import search_attributes as sa
@@ -73,7 +73,7 @@ async def _call_update(
     except WorkflowUpdateFailedError as exc:
         raise refused(ticket_id, exc, "a work order, not a call") from exc
     except RPCError as exc:
-        raise _rpc_error(ticket_id, exc) from exc
+        raise rpc_error(ticket_id, exc) from exc
     return result
 
 

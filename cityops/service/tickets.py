@@ -204,7 +204,7 @@ async def resolve_handle(client: Client, ticket_id: str) -> WorkflowHandle[Any, 
             async for execution in client.list_workflows(f"TicketId = '{ticket_id}'", limit=1):
                 return client.get_workflow_handle(execution.id, run_id=execution.run_id)
         except RPCError as exc:
-            raise _rpc_error(ticket_id, exc) from exc
+            raise rpc_error(ticket_id, exc) from exc
         if attempt + 1 < VISIBILITY_TRIES:
             await asyncio.sleep(0.2)
     raise TicketNotFound(f"no ticket {ticket_id}")
@@ -218,7 +218,7 @@ async def update(client: Client, ticket_id: str, name: str, request: BaseModel) 
     except WorkflowUpdateFailedError as exc:
         raise refused(ticket_id, exc, "a call, not a work order") from exc
     except RPCError as exc:
-        raise _rpc_error(ticket_id, exc) from exc
+        raise rpc_error(ticket_id, exc) from exc
     return result
 
 
@@ -236,7 +236,7 @@ async def status(client: Client, ticket_id: str, include_history: bool = True) -
         result: TicketStatus = await pinned.query(TicketWorkflow.status, request)
         conversion = await run.memo_value(CONVERSION_MEMO, None, type_hint=Conversion)
     except RPCError as exc:
-        raise _rpc_error(ticket_id, exc) from exc
+        raise rpc_error(ticket_id, exc) from exc
     if conversion is None:
         return result
     history = [*conversion.history, *result.history] if include_history else []
@@ -293,7 +293,7 @@ def _cause_message(exc: WorkflowUpdateFailedError) -> str:
     return str(exc.cause or exc)
 
 
-def _rpc_error(ticket_id: str, exc: RPCError) -> TicketError:
+def rpc_error(ticket_id: str, exc: RPCError) -> TicketError:
     if exc.status is RPCStatusCode.NOT_FOUND:
         if "completed" in exc.message.lower():  # the run has ended: the ticket exists
             return TicketRejected(f"ticket {ticket_id} is closed; it takes no more actions")

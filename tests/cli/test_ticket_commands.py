@@ -62,3 +62,40 @@ async def test_unknown_ticket_and_bad_input_say_what_is_wrong(h: Harness) -> Non
     assert code == 1 and "no ticket NOPE-1" in err
     code, _, err = await cityops(h, "submit", "--text", "   ", "--lat", "95")
     assert code == 2 and "lat" in err
+
+
+async def test_status_shows_candidates_and_the_secondary_issue_and_split_splits_it(
+    h: Harness,
+) -> None:
+    text = (
+        "门口路灯坏了好几天，路灯一直不亮，这个先不说；主要是小区门口那个窨井盖丢了，晚上很危险。"
+    )
+    code, out, _ = await cityops(
+        h,
+        "submit",
+        "--text",
+        text,
+        "--address",
+        "浦东新区张江镇碧波路690号",
+        "--phone",
+        "13900001234",
+    )
+    ticket = out.strip()
+    assert code == 0
+    await h.settled(ticket)
+    code, out, _ = await cityops(h, "status", ticket)
+    assert code == 0
+    assert "candidates  PS03 井盖缺失或位移" in out
+    assert "secondary  PF01 " in out and f"cityops split {ticket} --as PERSON" in out
+
+    code, _, err = await cityops(h, "split", ticket, "--as", "P-T01-01-1")
+    assert code == 1 and "only a dispatcher or a supervisor" in err
+    code, out, _ = await cityops(h, "split", ticket, "--as", "P-DISTRICT-1")
+    assert code == 0, out
+    new = out.split("new ticket ")[1].split()[0]
+    assert new.startswith("PD") and new != ticket
+    code, out, _ = await cityops(h, "status", ticket)
+    assert f"→ split into {new}" in out and "secondary_split by P-DISTRICT-1" in out
+    await h.settled(new)
+    code, out, _ = await cityops(h, "status", new)
+    assert code == 0 and "PF01 " in out and f"split from  {ticket}" in out

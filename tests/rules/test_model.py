@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,13 +11,14 @@ import pytest
 from typer.testing import CliRunner
 
 from cityops.cli.main import app
-from cityops.domain.models import TicketIntake
+from cityops.domain.models import Classification, RuleMatch, TicketIntake, trusted
 from cityops.domain.stages import Source
 from cityops.rules.classify import classify, classify_many
 from cityops.rules.load import CORPUS, MODEL, RuleFileError, default_rules, load_rules
 from cityops.rules.model import ModelData, Scorer, grams
 
 NOW = datetime(2027, 3, 1, tzinfo=UTC)
+DATA = Path(__file__).parents[1] / "data"
 
 
 def _intake(text: str, service_code: str | None = None) -> TicketIntake:
@@ -92,6 +94,42 @@ def test_batch_and_single_give_the_same_answers() -> None:
     ]
     intakes = [_intake(t) for t in texts]
     assert classify_many(intakes, rules) == [classify(i, rules) for i in intakes]
+
+
+LABELLED_SETS = [
+    "dev_hotline.jsonl",
+    "rules_regression.jsonl",
+    *(f"rules_holdout_{n}.jsonl" for n in range(2, 7)),
+]
+
+
+@pytest.mark.parametrize("file", LABELLED_SETS)
+def test_a_batch_answers_exactly_as_one_ticket_at_a_time(file: str) -> None:
+    # classify_many blends a whole batch as matrices and builds its messages unvalidated;
+    # every answer (scenario, confidence, reason, candidates, secondary, the rules that
+    # counted) must be the one a single ticket gets, as the message and as JSON. With
+    # a service code too, so the engine's own reading beside the agent's choice is held.
+    rows = [json.loads(line) for line in (DATA / file).read_text("utf-8").splitlines() if line]
+    intakes = [_intake(row["text"]) for row in rows]
+    intakes += [_intake(row["text"], service_code="PS01") for row in rows[::5]]
+    rules = default_rules()
+    batch = classify_many(intakes, rules)
+    single = [classify(intake, rules) for intake in intakes]
+    assert batch == single
+    assert [b.model_dump_json() for b in batch] == [s.model_dump_json() for s in single]
+    # The unvalidated messages are what validation would have built.
+    for result in batch[:: max(1, len(batch) // 40)]:
+        assert Classification.model_validate(result.model_dump()) == result
+    if file == "rules_holdout_6.jsonl":  # its two-problem calls exercise `secondary`
+        assert sum(1 for result in batch if result.secondary) >= 20
+
+
+def test_trusted_needs_every_field() -> None:
+    assert trusted(RuleMatch, scenario_id="PS01", rule="model", weight=0.5) == RuleMatch(
+        scenario_id="PS01", rule="model", weight=0.5
+    )
+    with pytest.raises(TypeError, match="exactly the fields"):
+        trusted(RuleMatch, scenario_id="PS01", rule="model")
 
 
 def test_a_negated_phrase_is_cut_from_what_the_model_reads() -> None:
