@@ -110,7 +110,7 @@ async def running(
     queue = fresh_queue()
     notifier = RecordingNotifier(failing=failing or set())
     store = RecordingStore()
-    activities: list[Callable[..., Any]] = [notifier.send_notice, store.record_ticket]
+    activities: list[Callable[..., Any]] = [notifier.send_notice, *store.activities()]
     if demo_org:
         router = OrgRouter.demo()
         routing = RoutingActivities(router)
