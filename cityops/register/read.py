@@ -41,7 +41,7 @@ def load_records(
             TICKETS.c.source.label("t_source"),
             TICKETS.c.received_at.label("t_rec"),
             TICKETS.c.address.label("t_address"),
-        )  # fmt: skip
+        )
         .join(TICKETS, TICKETS.c.ticket_id == EVENTS.c.ticket_id)
         .where(EVENTS.c.ticket_id.in_(select(needed.c.ticket_id)), EVENTS.c.at <= as_of)
         .order_by(EVENTS.c.ticket_id, EVENTS.c.at, EVENTS.c.seq, EVENTS.c.id)
