@@ -4,12 +4,18 @@ figures computed by hand from this table (docs/kpis.md has the definitions)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from cityops.domain.stages import Source, Stage
+from sqlalchemy import Engine
+
+from cityops.domain.register import RegisterEvent, event_key
+from cityops.domain.stages import Dimension, Source, Stage
 from cityops.domain.zones import SHANGHAI
+from cityops.intake.audit import AlarmEventRow, record_events
 from cityops.register.records import EventRecord
+from cityops.register.write import write_event
 
 DAY = datetime(2026, 12, 1, tzinfo=SHANGHAI)
 
@@ -139,3 +145,65 @@ def tickets() -> list[Ticket]:
 
 def records() -> list[EventRecord]:
     return [record for ticket in tickets() for record in ticket.records]
+
+
+# Alarm events of the day: a gas detector still firing at 30 %LEL, a smart bin that fired
+# three times (ticket B's device), a water-level sensor that fired and resolved.
+ALARMS = [
+    ("a1", "GAS-1", "gas_detector", "lel_percent", 30.0, "firing", at("08:00"), None),
+    ("a2", "BIN-1", "smart_bin", "fill_percent", 95.0, "firing", at("10:00"), "B"),
+    ("a3", "BIN-1", "smart_bin", "fill_percent", 96.0, "firing", at("12:00"), "B"),
+    ("a4", "BIN-1", "smart_bin", "fill_percent", 99.0, "firing", at("15:00"), "B"),
+    ("a5", "WL-1", "water_level", "depth_cm", 12.0, "firing", at("09:00"), None),
+    ("a6", "WL-1", "water_level", "depth_cm", 2.0, "resolved", at("11:00"), None),
+]
+
+
+def register_events() -> list[RegisterEvent]:
+    """The fixture as the workflow would send it to the register."""
+    made = []
+    for ticket in tickets():
+        for record in ticket.records:
+            assert record.seq is not None
+            made.append(
+                RegisterEvent(
+                    ticket_id=record.ticket_id,
+                    workflow_id=f"ticket-{record.ticket_id}",
+                    event_key=event_key(record.ticket_id, record.seq),
+                    seq=record.seq,
+                    at=record.at,
+                    event=record.event,
+                    actor=record.actor,
+                    from_stage=record.from_stage,
+                    to_stage=record.stage,
+                    source=record.source,
+                    received_at=record.received_at,
+                    scenario_id=record.scenario_id,
+                    category_id=record.category_id,
+                    dimension=Dimension(record.dimension) if record.dimension else None,
+                    street_code=record.street_code,
+                    station_code=record.station_code,
+                    assignee_id=record.assignee_id,
+                    accept_deadline=record.accept_deadline,
+                    resolve_deadline=record.resolve_deadline,
+                    paused=record.paused,
+                    address=f"浦东新区{record.ticket_id}路1号" if record.seq == 0 else None,
+                )
+            )
+    return made
+
+
+def write_fixture(engine: Engine) -> None:
+    """The fixture's tickets and alarms in a migrated database."""
+    for event in register_events():
+        write_event(engine, event)
+    rows = [
+        AlarmEventRow(
+            event_id=event_id, device_id=device, sensor_type=sensor, metric=metric,
+            status=status, occurred_at=when.astimezone(UTC), received_at=when.astimezone(UTC),
+            outcome="new_ticket" if ticket else "no_scenario", ticket_id=ticket,
+            payload=json.dumps({"value": value, "attributes": {}}),
+        )
+        for event_id, device, sensor, metric, value, status, when, ticket in ALARMS
+    ]  # fmt: skip
+    record_events(engine, rows)
