@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from cityops.domain.stages import Dimension, Source
 from cityops.rules.durations import parse_duration
@@ -49,6 +49,12 @@ class Thresholds(_Strict):
 
 
 class _Compute(_Strict):
+    @field_validator("window", mode="after", check_fields=False)
+    @classmethod
+    def _window(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
     def scenario_ids(self) -> list[str]:
         scenario = getattr(self, "scenario", None)
         return [scenario] if scenario else []
@@ -163,15 +169,13 @@ class Indicator(_Strict):
         default=None, description="For one street; the district's thresholds when absent"
     )
 
-    @model_validator(mode="after")
-    def _thresholds_agree(self) -> Indicator:
-        self.thresholds.check(self.better)
-        if self.street_thresholds is not None:
-            self.street_thresholds.check(self.better)
-        window = getattr(self.compute, "window", None)
-        if window is not None:
-            parse_duration(window)
-        return self
+    @field_validator("thresholds", "street_thresholds", mode="after")
+    @classmethod
+    def _thresholds_agree(cls, value: Thresholds | None, info: ValidationInfo) -> Thresholds | None:
+        better = info.data.get("better", Better.LOWER)
+        if value is not None:
+            value.check(better)
+        return value
 
     def window(self) -> timedelta | None:
         window = getattr(self.compute, "window", None)
@@ -182,6 +186,19 @@ class IndicatorFile(_Strict):
     family: str = Field(min_length=1, max_length=64)
     description: str = ""
     indicators: list[Indicator] = Field(min_length=1)
+
+
+class IndicatorFileError(RuleFileError):
+    """An indicator file is wrong: the message names the file, the indicator and the field."""
+
+    def __init__(
+        self, file: Path | str, problem: str, indicator: str | None = None, field: str | None = None
+    ) -> None:
+        super().__init__(file, problem, field=field)
+        where = [str(file)] + ([f"indicator {indicator}"] if indicator else [])
+        where += [f"field {field}"] if field else []
+        self.args = (f"{': '.join(where)}: {problem}",)
+        self.indicator = indicator
 
 
 def _error(path: Path, data: Any, exc: ValidationError) -> RuleFileError:
@@ -196,7 +213,7 @@ def _error(path: Path, data: Any, exc: ValidationError) -> RuleFileError:
         loc = loc[2:]
     field = ".".join(str(part) for part in loc) or None
     message = str(error["msg"]).removeprefix("Value error, ")
-    return RuleFileError(path, message, scenario=indicator, field=field)
+    return IndicatorFileError(path, message, indicator, field)
 
 
 def _catalogue_ids() -> set[str]:
@@ -208,7 +225,7 @@ def load_indicators(directory: Path = INDICATORS_DIR) -> list[Indicator]:
     """Every indicator of every file, validated; ids unique across files."""
     files = sorted(directory.glob("*.yaml"))
     if not files:
-        raise RuleFileError(directory, "no indicator files (*.yaml)")
+        raise IndicatorFileError(directory, "no indicator files (*.yaml)")
     known_scenarios = _catalogue_ids()
     indicators: list[Indicator] = []
     seen: dict[str, str] = {}
@@ -220,13 +237,13 @@ def load_indicators(directory: Path = INDICATORS_DIR) -> list[Indicator]:
             raise _error(path, data, exc) from exc
         for indicator in parsed.indicators:
             if indicator.id in seen:
-                raise RuleFileError(
+                raise IndicatorFileError(
                     path, f"duplicate id (also in {seen[indicator.id]})", indicator.id, "id"
                 )
             seen[indicator.id] = path.name
             for scenario in indicator.compute.scenario_ids():
                 if scenario not in known_scenarios:
-                    raise RuleFileError(
+                    raise IndicatorFileError(
                         path, f"unknown scenario {scenario!r}", indicator.id, "compute.scenario"
                     )
             indicators.append(indicator)
