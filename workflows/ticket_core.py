@@ -171,20 +171,20 @@ class TicketCore:
     def _register_history(self) -> None:
         """The one place the lasting register is written: every history entry not yet
         handed over becomes a `RegisterEvent`, keyed by its index so a retry writes nothing
-        twice. Started, not awaited (a stage change must not wait on the database), and a
-        regular activity: the server retries it while the database is down, and a local
-        activity left running across a workflow task broke replay (time-skipping test of
-        an escalation). `_record` waits for the writes before the ticket closes.
+        twice. A local activity (no server round trip: a regular one per event cut intake
+        throughput several times over), started, not awaited, so a stage change never
+        waits on the database; `_record` waits for the writes before the ticket closes.
 
-        Entries of intake wait for classification: a command issued beside the first
-        local activity, when a query cuts that workflow task short, replayed wrongly."""
+        Entries of intake wait for classification, so the first workflow task holds
+        nothing but the classification (a command beside it there broke replay when a
+        query cut that task short)."""
         if self._stage is Stage.INTAKE or not workflow.patched("register-events"):
             return
         while self._registered < len(self._history):
             event = self._register_event(self._registered)
             self._registered += 1
             self._register_writes.append(
-                workflow.start_activity(
+                workflow.start_local_activity(
                     RECORD_EVENT,
                     event,
                     summary=f"register: {event.event}",
