@@ -5,6 +5,7 @@ tickets are there too."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
@@ -80,7 +81,7 @@ async def test_the_register_follows_a_reopened_ticket_to_its_closing(
     assert [(e.event, e.stage, e.actor) for e in events] == [
         (entry.event, entry.stage.value, entry.by) for entry in history
     ]
-    assert all(e.from_stage == prev.stage for prev, e in zip(events, events[1:], strict=False))
+    assert all(e.from_stage == prev.stage for prev, e in itertools.pairwise(events))
     accepted = next(e for e in events if e.event == "accepted")
     assert accepted.actor == "P-T01-D" and accepted.resolve_deadline is not None
 
