@@ -62,24 +62,22 @@ def event_values(event: RegisterEvent) -> dict[str, Any]:
     }
 
 
+_SNAPSHOT = (
+    "source", "received_at", "scenario_id", "category_id", "dimension", "priority",
+    "street_code", "station_code", "assignee_id", "tier", "accept_deadline", "resolve_deadline",
+)  # fmt: skip
+
+
 def _ticket_values(event: RegisterEvent) -> dict[str, Any]:
+    """The ``tickets`` row as this event leaves it: the event's snapshot of the ticket."""
+    values = event_values(event)
+    at = values["at"]
     return {
         "workflow_id": event.workflow_id,
-        "source": event.source.value,
-        "stage": event.to_stage.value,
-        "scenario_id": event.scenario_id,
-        "category_id": event.category_id,
-        "dimension": event.dimension.value if event.dimension else None,
-        "priority": event.priority.value if event.priority else None,
-        "street_code": event.street_code,
-        "station_code": event.station_code,
-        "assignee_id": event.assignee_id,
-        "tier": event.tier.value if event.tier else None,
-        "received_at": _utc(event.received_at),
-        "updated_at": _utc(event.at),
-        "closed_at": _utc(event.at) if event.to_stage.is_final else None,
-        "accept_deadline": _utc(event.accept_deadline),
-        "resolve_deadline": _utc(event.resolve_deadline),
+        "stage": values["stage"],
+        **{name: values[name] for name in _SNAPSHOT},
+        "updated_at": at,
+        "closed_at": at if event.to_stage.is_final else None,
         "last_seq": event.seq,
     }
 

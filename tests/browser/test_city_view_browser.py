@@ -24,8 +24,8 @@ from typer.testing import CliRunner
 from cityops.api.app import create_app
 from cityops.cli import cityview_cmd
 from cityops.config import Settings
-from tests.api.stack import Organisation, seeded_organisation
-from tests.register.fixtures import write_fixture
+from tests.api.stack import Organisation
+from tests.register.fixtures import seeded_register
 
 CHROMIUM = "/usr/bin/chromium"
 WINDOW = "from=2026-12-01&to=2026-12-02"
@@ -61,9 +61,7 @@ def drawn_charts(dom: str) -> set[str]:
 
 @pytest.fixture(scope="module")
 def org(tmp_path_factory: pytest.TempPathFactory) -> Organisation:
-    organisation = seeded_organisation(tmp_path_factory.mktemp("browser"))
-    write_fixture(organisation.engine)
-    return organisation
+    return seeded_register(tmp_path_factory.mktemp("browser"))
 
 
 @pytest.fixture

@@ -14,17 +14,15 @@ from typer.testing import CliRunner
 
 from cityops.cli import cityview_cmd
 from cityops.register.tables import TicketEventRow, TicketRow
-from tests.api.stack import Organisation, seeded_organisation
-from tests.register.fixtures import write_fixture
+from tests.api.stack import Organisation
+from tests.register.fixtures import seeded_register
 
 WINDOW = ["--from", "2026-12-01", "--to", "2026-12-02"]
 
 
 @pytest.fixture(scope="module")
 def org(tmp_path_factory: pytest.TempPathFactory) -> Organisation:
-    organisation = seeded_organisation(tmp_path_factory.mktemp("cityview"))
-    write_fixture(organisation.engine)
-    return organisation
+    return seeded_register(tmp_path_factory.mktemp("cityview"))
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -16,6 +17,7 @@ from cityops.domain.zones import SHANGHAI
 from cityops.intake.audit import AlarmEventRow, record_events
 from cityops.register.records import EventRecord
 from cityops.register.write import write_event
+from tests.api.stack import Organisation, seeded_organisation
 
 DAY = datetime(2026, 12, 1, tzinfo=SHANGHAI)
 
@@ -207,3 +209,10 @@ def write_fixture(engine: Engine) -> None:
         for event_id, device, sensor, metric, value, status, when, ticket in ALARMS
     ]  # fmt: skip
     record_events(engine, rows)
+
+
+def seeded_register(directory: Path) -> Organisation:
+    """A migrated database with the demo organisation and this register in it."""
+    organisation = seeded_organisation(directory)
+    write_fixture(organisation.engine)
+    return organisation
