@@ -16,6 +16,7 @@ computed again and gives the same bytes.
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,7 @@ from cityops.domain.stages import CallbackResult, Dimension, Source, Stage
 from cityops.domain.zones import SHANGHAI
 from cityops.register.records import PROACTIVE_SOURCES, EventRecord, TicketFacts, fold_all
 
+NON_WORK_ORDER_KINDS = ("dismissed", "consultation", "referral", "suggestion")
 UNKNOWN = "unknown"  # the group of tickets without that fact (triage has no scenario)
 SATISFIED = frozenset({CallbackResult.SATISFIED, CallbackResult.BASICALLY_SATISFIED})
 BREAKDOWNS: dict[str, Callable[[TicketFacts], str | None]] = {
@@ -108,7 +110,7 @@ def figures(
     """The KPI fields for one group: `window_tickets` received in the window,
     `open_tickets` open at `as_of`."""
     orders = [t for t in window_tickets if t.is_work_order]
-    dismissed = [t for t in window_tickets if not t.is_work_order]
+    others = Counter(t.non_work_order_kind for t in window_tickets if not t.is_work_order)
     dispatched = [t for t in orders if t.dispatched_at is not None]
     accepted = [t for t in orders if t.accepted_at is not None]
     accept_due = [
@@ -142,7 +144,10 @@ def figures(
     return {
         "received": len(orders),
         "by_source": by_source,
-        "non_work_orders": {"received": len(dismissed), "dismissed": len(dismissed)},
+        "non_work_orders": {
+            "received": sum(others.values()),
+            **{kind: others.get(kind, 0) for kind in NON_WORK_ORDER_KINDS},
+        },
         "proactive_discovery_rate": _rate(
             sum(1 for t in orders if t.ticket_id in proactive), len(orders)
         ),

@@ -12,11 +12,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from cityops.domain.register import TicketEvent
-from cityops.domain.stages import CallbackResult, Source, Stage
+from cityops.domain.stages import CallbackResult, CallKind, Source, Stage
 
 # Problems a sensor, a camera or a grid inspector found before anyone called.
 PROACTIVE_SOURCES = frozenset({Source.IOT, Source.VIDEO, Source.GRID})
 BEING_WORKED = frozenset({Stage.ACCEPTED, Stage.REOPENED})
+# A call that is no work order shows its kind by the stage its CallWorkflow writes first.
+CALL_KIND_OF_STAGE = {
+    Stage.ANSWERED: CallKind.CONSULTATION,
+    Stage.REFERRED: CallKind.REFERRAL,
+    Stage.RECORDED: CallKind.SUGGESTION,
+}
 _CALLBACKS = {
     TicketEvent.CALLBACK_SATISFIED.value: CallbackResult.SATISFIED,
     TicketEvent.CALLBACK_BASICALLY_SATISFIED.value: CallbackResult.BASICALLY_SATISFIED,
@@ -81,6 +87,8 @@ class TicketFacts:
     extensions: int = 0
     escalations: int = 0
     callback: CallbackResult | None = None
+    call_kind: CallKind | None = None  # a consultation, referral or suggestion
+    converted: bool = False  # a call made a work order under the same number
     events: list[str] = field(default_factory=list)
 
     @property
@@ -89,8 +97,18 @@ class TicketFacts:
 
     @property
     def is_work_order(self) -> bool:
-        """Dismissed calls (a question, a wrong number) are no work order."""
+        """Dismissed triage tickets and calls (consultations, referrals, suggestions) are
+        no work order, unless the call was converted into one."""
+        if self.call_kind is not None:
+            return self.converted
         return self.stage is not Stage.DISMISSED
+
+    @property
+    def non_work_order_kind(self) -> str | None:
+        """Why it is no work order: ``dismissed`` or the call's kind."""
+        if self.is_work_order:
+            return None
+        return self.call_kind.value if self.call_kind is not None else "dismissed"
 
     def is_overdue(self, at: datetime) -> bool:
         """Being worked, its clock running, and past the resolve deadline in force."""
@@ -120,6 +138,10 @@ def fold(records: Iterable[EventRecord], as_of: datetime | None = None) -> Ticke
 
 def _apply(facts: TicketFacts, record: EventRecord) -> None:
     facts.stage = record.stage
+    if record.stage in CALL_KIND_OF_STAGE and facts.call_kind is None:
+        facts.call_kind = CALL_KIND_OF_STAGE[record.stage]
+    elif record.stage is Stage.CONVERTED:
+        facts.converted = True
     facts.events.append(record.event)
     for name in ("scenario_id", "category_id", "dimension", "priority", "address"):
         value = getattr(record, name)

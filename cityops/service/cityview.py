@@ -18,8 +18,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from cityops.db.audit import AlarmEventRow, IncidentTicketRow
 from cityops.domain.zones import SHANGHAI
-from cityops.intake.audit import AlarmEventRow, IncidentTicketRow
 from cityops.org.store import load_or_demo
 from cityops.register.kpis import KpiWindow, kpis_of, shanghai
 from cityops.register.read import load_records

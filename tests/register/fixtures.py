@@ -11,10 +11,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from cityops.db.audit import AlarmEventRow, record_events
 from cityops.domain.register import RegisterEvent, event_key
 from cityops.domain.stages import Dimension, Source, Stage
 from cityops.domain.zones import SHANGHAI
-from cityops.intake.audit import AlarmEventRow, record_events
 from cityops.register.records import EventRecord
 from cityops.register.write import write_event
 from tests.api.stack import Organisation, seeded_organisation

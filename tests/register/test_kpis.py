@@ -32,7 +32,9 @@ def test_received_counts_work_orders_by_source_and_dismissed_calls_apart(kpis: K
     assert kpis["by_source"] == {
         "hotline": 4, "grid": 1, "opinion": 0, "iot": 1, "video": 1, "open311": 0
     }  # fmt: skip
-    assert kpis["non_work_orders"] == {"received": 1, "dismissed": 1}  # E
+    assert kpis["non_work_orders"] == {
+        "received": 1, "dismissed": 1, "consultation": 0, "referral": 0, "suggestion": 0
+    }  # fmt: skip
 
 
 def test_proactive_discovery_rate_is_sensor_camera_and_grid_finds_over_received(
@@ -131,3 +133,27 @@ def test_a_past_window_reads_the_register_as_it_stood_at_its_end() -> None:
 def test_a_window_must_run_forward() -> None:
     with pytest.raises(ValueError, match="from"):
         KpiWindow(DAY, DAY, DAY)
+
+
+def test_calls_that_are_no_work_order_are_counted_apart_unless_converted() -> None:
+    answered = Ticket("Q1", Source.HOTLINE, at("09:00")).add(
+        "answered", Stage.ANSWERED, at("09:05")
+    )
+    referred = Ticket("Q2", Source.HOTLINE, at("09:10")).add(
+        "referred", Stage.REFERRED, at("09:12")
+    )
+    suggestion = Ticket("Q3", Source.HOTLINE, at("09:20")).add(
+        "recorded", Stage.RECORDED, at("09:21")
+    )
+    converted = Ticket("Q4", Source.HOTLINE, at("09:30")).add(
+        "answered", Stage.ANSWERED, at("09:31")
+    )
+    converted.add("converted", Stage.CONVERTED, at("10:00")).place("CA01", "T01", "T01-01")
+    converted.add("received", Stage.INTAKE, at("10:00")).dispatch(at("10:01"))
+    rows = [r for t in (answered, referred, suggestion, converted) for r in t.records]
+    figures = compute_kpis(rows, WINDOW)
+    assert figures["non_work_orders"] == {
+        "received": 3, "dismissed": 0, "consultation": 1, "referral": 1, "suggestion": 1
+    }  # fmt: skip
+    assert figures["received"] == 1 and figures["open_now"] == 1  # Q4, now a work order
+    assert figures["by_street"]["T01"]["received"] == 1

@@ -122,8 +122,8 @@ async def test_unsatisfied_callback_reopens_then_satisfied_closes(h: Harness) ->
         (entry.event, entry.stage, entry.by) for entry in history
     ]
     assert [e.seq for e in register] == list(range(len(history)))
-    reopened = next(e for e in register if e.event == "reopened")
-    assert (reopened.from_stage, reopened.to_stage) == (Stage.VERIFYING, Stage.REOPENED)
+    reopen_event = next(e for e in register if e.event == "reopened")
+    assert (reopen_event.from_stage, reopen_event.to_stage) == (Stage.VERIFYING, Stage.REOPENED)
     unhappy_event = next(e for e in register if e.event == "callback_unsatisfied")
     assert unhappy_event.actor == "hotline-agent-7"
     assert register[0].text is not None and register[1].text is None
