@@ -7,8 +7,10 @@ workflow without an organisation database or real channels.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from temporalio import activity
 
@@ -21,6 +23,7 @@ from cityops.domain.models import (
     TicketIntake,
     TicketRecord,
 )
+from cityops.domain.register import RECORD_EVENT, RegisterEvent
 from cityops.domain.stages import Tier
 
 STATION = Assignment(
@@ -138,12 +141,32 @@ class RecordingNotifier:
 
 @dataclass
 class RecordingStore:
-    """Keeps every record; `gate_closing` holds the "closed" record until released, so a
-    test can act in the moment between a ticket's final stage and the end of its run."""
+    """Keeps every register event (and record of the earlier writer, for histories from
+    before the register); `gate_closing` holds the event of a final stage until released,
+    so a test can act in the moment between a ticket's final stage and the end of its run.
+    Like the real register, an event delivered twice (a retried write) is kept once."""
 
+    events: dict[str, RegisterEvent] = field(default_factory=dict)
     records: list[TicketRecord] = field(default_factory=list)
     gate_closing: asyncio.Event | None = None
     closing: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def activities(self) -> list[Callable[..., Any]]:
+        return [self.record_event, self.record_ticket]
+
+    def register(self, ticket_id: str) -> list[RegisterEvent]:
+        """One ticket's register events in history order."""
+        return sorted(
+            (e for e in self.events.values() if e.ticket_id == ticket_id), key=lambda e: e.seq
+        )
+
+    @activity.defn(name=RECORD_EVENT)
+    async def record_event(self, event: RegisterEvent) -> None:
+        if event.to_stage.is_final:
+            self.closing.set()
+            if self.gate_closing is not None:
+                await self.gate_closing.wait()
+        self.events[event.event_key] = event
 
     @activity.defn(name="record_ticket")
     async def record_ticket(self, record: TicketRecord) -> None:

@@ -46,6 +46,11 @@ class Settings:
             "CITYOPS_HOTLINE_CONTACT", "email:hotline@pudong.cityops.example"
         )
     )
+    # How long the register keeps a closed ticket and its events (`cityops register purge`);
+    # independent of Temporal's own retention of workflow histories.
+    register_retention_days: int = field(
+        default_factory=lambda: int(_env("CITYOPS_REGISTER_RETENTION_DAYS", "1095"))
+    )
     # A secured Temporal cluster (Temporal Cloud or mTLS): an API key, or client cert + key.
     temporal_api_key: str = field(default_factory=lambda: _env("TEMPORAL_API_KEY", ""))
     temporal_tls_cert: str = field(default_factory=lambda: _env("TEMPORAL_TLS_CERT", ""))

@@ -14,6 +14,7 @@ import cityops.db.audit
 import cityops.db.page_links
 import cityops.db.silences
 import cityops.media.register
-import cityops.org.models  # noqa: F401  (organisation: units, persons, duty shifts)
+import cityops.org.models
+import cityops.register.tables  # noqa: F401  (the lasting register: tickets, ticket events)
 
 metadata = SQLModel.metadata

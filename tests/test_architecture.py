@@ -15,12 +15,12 @@ PACKAGE = Path(__file__).resolve().parents[1] / "cityops"
 # Bottom to top. A module may import its own layer's packages and any layer below.
 LAYERS: list[set[str]] = [
     {"config", "domain"},  # settings and the vocabulary every layer speaks
-    {"db", "media"},  # the database engine and the tables; after-photos and their store
+    {"db", "media", "register"},  # engine, tables; after-photos; the lasting ticket register
     {"rules"},  # pure scenario rules, SLA and calendar
     {"org"},  # the organisation and routing (pure planning + the directory)
     {"activities"},  # I/O done for workflows
     {"workflows"},  # the ticket, deterministic
-    {"service"},  # Temporal client operations shared by the front doors
+    {"service", "vitals", "report"},  # shared operations; vital signs; the report page
     {"workers"},  # worker processes, the Temporal connection, the local stack
     {"intake"},  # MQTT front door
     {"api"},  # HTTP front door

@@ -89,6 +89,7 @@ def production_activities(settings: Settings) -> list[Callable[..., Any]]:
         *CallActivities(router).activities(),
         notify.send_notice,
         store.record_ticket,
+        store.record_event,
     ]
 
 

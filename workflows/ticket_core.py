@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         TicketRecord,
         TicketStatus,
     )
+    from cityops.domain.register import RECORD_EVENT, RegisterEvent, event_key
     from cityops.domain.stages import (
         Clock,
         ClosureCheck,
@@ -106,6 +107,8 @@ class TicketCore:
         self._refired_at: datetime | None = None
         self._next_firing: AlarmEvent | None = None
         self._split: SplitRecord | None = None  # the secondary issue became this ticket
+        self._registered = 0  # history entries handed to the register so far
+        self._register_writes: list[asyncio.Task[Any]] = []
 
     def _tier_above(self) -> Assignment | None:
         assert self._route is not None and self._assignee is not None
@@ -162,6 +165,66 @@ class TicketCore:
     def _note(self, stage: Stage, event: str, *, by: str | None = None, detail: str = "") -> None:
         self._history.append(
             HistoryEntry(at=workflow.now(), stage=stage, event=event, by=by, detail=detail)
+        )
+        self._register_history()
+
+    def _register_history(self) -> None:
+        """The one place the lasting register is written: every history entry not yet
+        handed over becomes a `RegisterEvent`, keyed by its index so a retry writes nothing
+        twice. A local activity (no server round trip: a regular one per event cut intake
+        throughput several times over), started, not awaited, so a stage change never
+        waits on the database; `_record` waits for the writes before the ticket closes.
+
+        Entries of intake wait for classification, so the first workflow task holds
+        nothing but the classification (a command beside it there broke replay when a
+        query cut that task short)."""
+        if self._stage is Stage.INTAKE or not workflow.patched("register-events"):
+            return
+        while self._registered < len(self._history):
+            event = self._register_event(self._registered)
+            self._registered += 1
+            self._register_writes.append(
+                workflow.start_local_activity(
+                    RECORD_EVENT,
+                    event,
+                    summary=f"register: {event.event}",
+                    start_to_close_timeout=RECORD_TIMEOUT,
+                )
+            )
+
+    def _register_event(self, seq: int) -> RegisterEvent:
+        entry = self._history[seq]
+        scenario = self._classification.scenario if self._classification else None
+        route, assignee, intake = self._route, self._assignee, self._intake
+        return RegisterEvent(
+            ticket_id=intake.ticket_id,
+            workflow_id=workflow.info().workflow_id,
+            event_key=event_key(intake.ticket_id, seq),
+            seq=seq,
+            at=entry.at,
+            event=entry.event,
+            actor=entry.by,
+            detail=entry.detail[:500],
+            from_stage=self._history[seq - 1].stage if seq else None,
+            to_stage=entry.stage,
+            source=intake.source,
+            received_at=intake.received_at,
+            scenario_id=scenario.id if scenario else None,
+            category_id=scenario.category_id if scenario else None,
+            dimension=scenario.dimension if scenario else None,
+            priority=scenario.priority if scenario else None,
+            street_code=route.street_code if route else None,
+            station_code=route.station_code if route else None,
+            tier=assignee.tier if assignee else None,
+            assignee_id=assignee.person_id if assignee else None,
+            accept_deadline=self._deadlines.get(Clock.ACCEPT),
+            resolve_deadline=self._deadlines.get(Clock.RESOLVE),
+            paused=self._paused_since is not None,
+            overdue=self._overdue,
+            address=(intake.address or (intake.alarm.site if intake.alarm else None))
+            if seq == 0
+            else None,
+            text=intake.text if seq == 0 else None,
         )
 
     def _upsert(self) -> None:
@@ -303,6 +366,10 @@ class TicketCore:
     async def _record(self, event: str) -> None:
         """Write the register row. A local activity: one short database write needs no
         server round trip, and that round trip is what limits new tickets per second."""
+        if workflow.patched("register-events"):  # every entry is written by _register_history
+            writes, self._register_writes = self._register_writes, []
+            await asyncio.gather(*writes)
+            return
         scenario = self._classification.scenario if self._classification else None
         record = TicketRecord(
             ticket_id=self._intake.ticket_id,

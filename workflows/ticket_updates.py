@@ -369,12 +369,6 @@ class TicketUpdates(TicketClocks):
         request = self._pending_extension
         assert request is not None and self._assignee is not None
         self._pending_extension = None
-        self._note(
-            self._stage,
-            "extension_approved" if decision.approve else "extension_rejected",
-            by=decision.by,
-            detail=decision.note,
-        )
         if decision.approve:
             self._extensions += 1
             self._overdue = False
@@ -383,6 +377,13 @@ class TicketUpdates(TicketClocks):
                 Clock.RESOLVE, budget=request.new_deadline - workflow.now(), working_time=False
             )
             self._upsert()
+        # Noted once the clock has moved, so the register sees the approved deadline.
+        self._note(
+            self._stage,
+            "extension_approved" if decision.approve else "extension_rejected",
+            by=decision.by,
+            detail=decision.note,
+        )
         facts = {
             "by": decision.by,
             "reason": decision.note,

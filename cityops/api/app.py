@@ -22,6 +22,7 @@ from cityops.api import (
     routes_alarms,
     routes_alertmanager,
     routes_calls,
+    routes_cityview,
     routes_incidents,
     routes_open311,
     routes_pages,
@@ -88,6 +89,7 @@ def create_app(
         routes_alertmanager,
         routes_pages,
         routes_responder,
+        routes_cityview,
     ):
         app.include_router(module.router)
     app.include_router(accept.router)

@@ -236,7 +236,12 @@ async def _with_stack(work: Callable[[Stack], Awaitable[None]], options: BenchOp
             worker = build_worker(
                 env.client,
                 TASK_QUEUE,
-                [*dispatch.activities(), notifier.send_notice, store.record_ticket],
+                [
+                    *dispatch.activities(),
+                    notifier.send_notice,
+                    store.record_ticket,
+                    store.record_event,
+                ],
             )
 
         async def provide() -> Client:

@@ -21,6 +21,7 @@ def _register_all() -> None:
     # One line per command module; each owns its commands.
     from cityops.cli import (
         calls_cmd,
+        cityview_cmd,
         incidents_cmd,
         intake_cmd,
         org_cmd,
@@ -38,6 +39,7 @@ def _register_all() -> None:
     intake_cmd.register(app, bench_app)
     page_cmd.register(app, bench_app)
     incidents_cmd.register(app, bench_app)
+    cityview_cmd.register(app, bench_app)
 
 
 _register_all()

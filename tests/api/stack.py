@@ -79,7 +79,7 @@ async def running_api(env: WorkflowEnvironment, org: Organisation) -> AsyncItera
             routing.return_ticket,
             routing.transfer_ticket,
             notifier.send_notice,
-            store.record_ticket,
+            *store.activities(),
         ],
     )
 

@@ -93,7 +93,7 @@ async def consuming(
         [
             *dispatch.activities(),
             RecordingNotifier().send_notice,
-            RecordingStore().record_ticket,
+            *RecordingStore().activities(),
         ],
     )
     alarms = AlarmIntake(env.client, queue, org.engine)

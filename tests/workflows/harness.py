@@ -10,12 +10,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Engine
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from cityops.activities.calls import CallActivities
 from cityops.activities.dispatch import DispatchActivities
 from cityops.activities.route import RoutingActivities
+from cityops.activities.store import StoreActivities
 from cityops.activities.testing import FakeRouter, RecordingNotifier, RecordingStore
 from cityops.domain.models import TicketIntake, TicketOutcome, TicketStatus
 from cityops.domain.stages import Source, Stage
@@ -103,14 +105,19 @@ async def running(
     *,
     demo_org: bool = False,
     hours: WorkingHours | None = None,
+    register: Engine | None = None,
 ) -> AsyncIterator[Harness]:
     """A worker on a fresh queue: the fake three-person organisation by default, or the
     seeded demo organisation (real routing, returns and transfers) with demo_org=True;
-    `hours` replaces the project's working calendar."""
+    `hours` replaces the project's working calendar; `register` writes the register into
+    that database with the real store activities instead of recording it."""
     queue = fresh_queue()
     notifier = RecordingNotifier(failing=failing or set())
     store = RecordingStore()
-    activities: list[Callable[..., Any]] = [notifier.send_notice, store.record_ticket]
+    activities: list[Callable[..., Any]] = [notifier.send_notice, *store.activities()]
+    if register is not None:
+        real = StoreActivities(register)
+        activities = [notifier.send_notice, real.record_event, real.record_ticket]
     if demo_org:
         router = OrgRouter.demo()
         routing = RoutingActivities(router)

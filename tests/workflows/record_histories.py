@@ -1,6 +1,8 @@
 """Record TicketWorkflow histories for the replay test.
 
-    .venv/bin/python -m tests.workflows.record_histories
+    .venv/bin/python -m tests.workflows.record_histories [SUFFIX]
+
+SUFFIX names the change (H-ESC-SUFFIX.json), so the histories of earlier versions stay.
 
 Run it only when a workflow change is meant to be incompatible (and then version the
 workflow with workflow.patched for tickets in flight); the stored histories are what
@@ -10,6 +12,7 @@ the replay test holds every later change to.
 from __future__ import annotations
 
 import asyncio
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -110,7 +113,7 @@ async def alarm_recovered(env: WorkflowEnvironment, h: Harness) -> str:
     return "H-GAS"
 
 
-async def main() -> None:
+async def main(suffix: str = "") -> None:
     HISTORIES.mkdir(parents=True, exist_ok=True)
     for scenario in (escalated_then_callback, triaged_photo_review, alarm_recovered):
         env = await WorkflowEnvironment.start_time_skipping(
@@ -122,11 +125,11 @@ async def main() -> None:
             handle = h.client.get_workflow_handle(tickets.workflow_id_for(ticket_id))
             await handle.result()
             history = await handle.fetch_history()
-            path = HISTORIES / f"{ticket_id}.json"
+            path = HISTORIES / f"{ticket_id}{suffix}.json"
             path.write_text(history.to_json())
             print(f"recorded {path} ({len(history.events)} events)")
         await env.shutdown()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(f"-{sys.argv[1]}" if len(sys.argv) > 1 else ""))

@@ -136,8 +136,12 @@ async def test_a_consultation_converted_becomes_a_work_order_under_the_same_numb
     assert description.status is WorkflowExecutionStatus.RUNNING
     accepted = await tickets.update(h.client, "C-CNV", "accept", AcceptInput(person_id="P-T01-D"))
     assert accepted.stage is Stage.ACCEPTED
-    assert [r.event for r in h.store.records] == ["answered", "converted", "dispatched"]
+    # The call's rows (record_ticket), then the work order's register events (record_event).
+    assert [r.event for r in h.store.records] == ["answered", "converted"]
     assert {r.ticket_id for r in h.store.records} == {"C-CNV"}
+    register = [(e.event, e.to_stage) for e in h.store.register("C-CNV")]
+    assert register[0] == ("received", Stage.INTAKE)
+    assert ("dispatched", Stage.AWAITING_ACCEPT) in register
 
 
 async def test_a_converted_call_cannot_be_converted_twice_nor_a_suggestion_at_all(
