@@ -3,6 +3,10 @@
 Temporal holds the live state; this is the durable register for reports and the
 audit log ("every event is stored"). Writes are idempotent so a retried activity
 never duplicates a row.
+
+Callers' personal data never lands here in clear: the phone and name go sealed into
+``caller_contacts`` (privacy/register.py), and the complaint text is kept with the
+caller's name and any phone-like number masked (domain/masking.py).
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ from sqlmodel import Field, Session, SQLModel, select
 from temporalio import activity
 
 from cityops.db.engine import get_engine
+from cityops.domain.masking import redact_text
 from cityops.domain.models import TicketRecord
+from cityops.privacy.keys import KeyRing, load_keyring
+from cityops.privacy.register import CallerContactRow, contact_row
 
 
 class TicketRow(SQLModel, table=True):
@@ -47,20 +54,28 @@ class TicketEventRow(SQLModel, table=True):
     at: datetime
 
 
-def save_record(engine: Engine, record: TicketRecord) -> None:
+def save_record(engine: Engine, record: TicketRecord, ring: KeyRing) -> None:
+    intake = record.intake
     with Session(engine) as session:
         row = session.get(TicketRow, record.ticket_id)
         if row is None:
             row = TicketRow(
                 ticket_id=record.ticket_id,
                 workflow_id=record.workflow_id,
-                source=record.intake.source.value,
+                source=intake.source.value,
                 stage=record.stage.value,
-                text=record.intake.text,
-                address=record.intake.address,
-                received_at=record.intake.received_at,
+                text=redact_text(
+                    intake.text, names=[intake.caller_name], phones=[intake.caller_phone]
+                )
+                or None,
+                address=intake.address,
+                received_at=intake.received_at,
                 updated_at=record.at,
             )
+            if session.get(CallerContactRow, record.ticket_id) is None:
+                contact = contact_row(ring, intake, record.at)
+                if contact is not None:
+                    session.add(contact)
         row.stage = record.stage.value
         row.scenario_id = record.scenario_id
         row.street_code = record.street_code
@@ -89,9 +104,12 @@ def save_record(engine: Engine, record: TicketRecord) -> None:
 
 
 class StoreActivities:
-    def __init__(self, engine: Engine | None = None) -> None:
+    def __init__(self, engine: Engine | None = None, ring: KeyRing | None = None) -> None:
         self._engine = engine
+        self._ring = ring
 
     @activity.defn(name="record_ticket")
     def record_ticket(self, record: TicketRecord) -> None:
-        save_record(self._engine or get_engine(), record)
+        if self._ring is None:
+            self._ring = load_keyring()
+        save_record(self._engine or get_engine(), record, self._ring)

@@ -15,5 +15,6 @@ import cityops.db.page_links
 import cityops.db.silences
 import cityops.media.register
 import cityops.org.models  # noqa: F401  (organisation: units, persons, duty shifts)
+import cityops.privacy.register
 
 metadata = SQLModel.metadata

@@ -1,5 +1,5 @@
 """The intake API: tickets, alarms, Open311, Alertmanager, one-tap accept, ticket pages,
-the responder's page.
+the responder's page, the caller's phone revealed on purpose, and the codec server at /codec.
 
 ``create_app(settings, client_provider)`` builds the app; the Temporal client is made
 when the app starts (lifespan), so importing this module connects to nothing.
@@ -26,13 +26,16 @@ from cityops.api import (
     routes_open311,
     routes_pages,
     routes_responder,
+    routes_privacy,
     routes_tickets,
 )
+from cityops.api.codec_server import create_codec_app
 from cityops.api.context import AppContext
 from cityops.api.keys import KeyStore, dev_keys
 from cityops.config import Settings, get_settings
 from cityops.db.engine import get_engine
 from cityops.domain.models import AcceptInput
+from cityops.privacy.keys import load_keyring
 from cityops.rules.load import default_rules
 from cityops.service import tickets
 from cityops.service.alarms import AlarmIntake, Locator
@@ -66,6 +69,7 @@ def create_app(
             rules=rules,
             alarms=AlarmIntake(client, settings.task_queue, engine, rules=rules, locator=locator),
             keys=KeyStore(engine, dev_keys()),
+            ring=load_keyring(settings),
         )
         app.state.context = context
         app.dependency_overrides[accept.get_accept_action] = lambda: _accept_action(client)
@@ -88,9 +92,12 @@ def create_app(
         routes_alertmanager,
         routes_pages,
         routes_responder,
+        routes_privacy,
     ):
         app.include_router(module.router)
     app.include_router(accept.router)
+    # The codec server for the Temporal UI and CLI: its own CORS, supervisors only.
+    app.mount("/codec", create_codec_app(settings, lambda: getattr(app.state, "context", None)))
     return app
 
 
