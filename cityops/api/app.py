@@ -41,6 +41,7 @@ from cityops.service import tickets
 from cityops.service.alarms import AlarmIntake, Locator
 from cityops.service.tickets import TicketNotFound, TicketRejected
 from cityops.workers.client import connect
+from cityops.workers.logging import configure_logging
 
 log = structlog.get_logger(__name__)
 ClientProvider = Callable[[], Awaitable[Client]]
@@ -59,6 +60,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_format)
         client = await provider()
         engine = get_engine(settings.database_url)
         rules = default_rules()

@@ -25,6 +25,7 @@ def _register_all() -> None:
         intake_cmd,
         org_cmd,
         page_cmd,
+        privacy_cmd,
         rules_cmd,
         stack_cmd,
         tickets,
@@ -38,6 +39,7 @@ def _register_all() -> None:
     intake_cmd.register(app, bench_app)
     page_cmd.register(app, bench_app)
     incidents_cmd.register(app, bench_app)
+    privacy_cmd.register(app, bench_app)
 
 
 _register_all()
