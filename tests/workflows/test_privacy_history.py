@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from temporalio.api.history.v1 import History
 from temporalio.client import WorkflowHistory
-from temporalio.worker import Replayer
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 
 from cityops.domain.models import (
     AcceptInput,
