@@ -16,12 +16,13 @@ def payloads_in(message: Message, path: str = "") -> Iterator[tuple[str, Payload
         yield path, message
         return
     for field, value in message.ListFields():
-        if field.type != FieldDescriptor.TYPE_MESSAGE:
+        kind = field.message_type
+        if field.type != FieldDescriptor.TYPE_MESSAGE or kind is None:
             continue
         where = f"{path}.{field.name}" if path else field.name
-        if field.message_type.GetOptions().map_entry:
+        if kind.GetOptions().map_entry:
             items = [(f"{where}[{k}]", v) for k, v in value.items()]
-            if field.message_type.fields_by_name["value"].type != FieldDescriptor.TYPE_MESSAGE:
+            if kind.fields_by_name["value"].type != FieldDescriptor.TYPE_MESSAGE:
                 continue
         elif field.is_repeated:
             items = [(f"{where}[{i}]", v) for i, v in enumerate(value)]

@@ -16,6 +16,7 @@ from cityops.domain.models import (
     ContactInput,
     ResolveInput,
     TicketIntake,
+    TicketOutcome,
 )
 from cityops.domain.stages import CallbackResult, Stage
 from cityops.privacy.codec import ENCODING, EncryptionCodec
@@ -58,7 +59,8 @@ async def run_ticket(h: Harness) -> WorkflowHistory:
     await h.until(lambda: "callback_request" in h.notifier.kinds())
     happy = CallbackInput(result=CallbackResult.SATISFIED, by="hotline-agent-7")
     await tickets.update(h.client, "T-PRIV", "callback", happy)
-    assert (await handle.result()).stage is Stage.CLOSED
+    outcome = await handle.result()
+    assert isinstance(outcome, TicketOutcome) and outcome.stage is Stage.CLOSED
     return await handle.fetch_history()
 
 
