@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import structlog
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from cityops.activities.channels import OutgoingMessage
@@ -42,7 +44,7 @@ class RecordingSender:
 
 
 @pytest.fixture
-def captured(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+def captured(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
     """structlog as the processes configure it (JSON), written to a buffer."""
     buffer = io.StringIO()
     monkeypatch.setattr(cityops_logging, "_configured", True)  # the app keeps this config
@@ -72,14 +74,14 @@ async def test_a_full_ticket_flow_logs_no_phone_or_name(
         senders=sender,
     )
     store = StoreActivities(org.engine, load_keyring(settings))
-    activities = [
+    activities: list[Callable[..., Any]] = [
         *DispatchActivities(router=org.router).activities(),
         notify.send_notice,
         store.record_ticket,
     ]
     worker = build_worker(dev_env.client, settings.task_queue, activities)
 
-    async def provide() -> Any:
+    async def provide() -> Client:
         return dev_env.client
 
     app = create_app(settings, provide)
