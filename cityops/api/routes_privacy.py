@@ -4,6 +4,10 @@ Notices, pages and status show the phone masked (139****1234). A responder who m
 the citizen asks for the full number here, saying who they are and why; the request is
 written to ``phone_reveals`` (who, which key, why, when) before the number is answered.
 404 when the register holds no phone for the ticket, 410 when it was erased.
+
+The workflow writes the register row just after the "assigned" notice goes out, so a
+responder quick off the mark may ask a moment before it exists: the route waits up to
+REVEAL_WAIT seconds for it before answering 404.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from cityops.api.keys import Caller, Role
 from cityops.privacy.register import ContactErased, NoContact, reveal_phone
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["privacy"])
+REVEAL_WAIT = 3.0
+_POLL = 0.25
 log = structlog.get_logger(__name__)
 
 
@@ -47,20 +53,26 @@ async def reveal(
     context: Annotated[AppContext, Depends(get_context)],
     caller: Annotated[Caller, Depends(require(Role.RESPONDER, Role.HOTLINE_AGENT))],
 ) -> RevealedContact:
-    try:
-        contact = await asyncio.to_thread(
-            reveal_phone,
-            context.engine,
-            context.ring,
-            ticket_id,
-            by=body.by,
-            credential=caller.key_id,
-            reason=body.reason,
-        )
-    except NoContact as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except ContactErased as exc:
-        raise HTTPException(410, str(exc)) from exc
+    waited = 0.0
+    while True:
+        try:
+            contact = await asyncio.to_thread(
+                reveal_phone,
+                context.engine,
+                context.ring,
+                ticket_id,
+                by=body.by,
+                credential=caller.key_id,
+                reason=body.reason,
+            )
+            break
+        except NoContact as exc:
+            if waited >= REVEAL_WAIT:
+                raise HTTPException(404, str(exc)) from exc
+        except ContactErased as exc:
+            raise HTTPException(410, str(exc)) from exc
+        await asyncio.sleep(_POLL)
+        waited += _POLL
     log.info("caller_phone_revealed", ticket_id=ticket_id, by=body.by, key_id=caller.key_id)
     response.headers["Cache-Control"] = "no-store"
     return RevealedContact(
