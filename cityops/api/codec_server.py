@@ -156,14 +156,17 @@ def create_codec_app(settings: Settings, context: Callable[[], AppContext | None
         except HTTPException as refused:
             return HTMLResponse(_page(str(refused.detail)), refused.status_code)
         page = HTMLResponse(_page("", signed_in=True), headers=_NO_STORE)
+        # Over HTTPS (here, or at the proxy CITYOPS_PUBLIC_URL names) the UI may be another
+        # site: SameSite=None needs Secure. Plain HTTP: same site only (localhost ports).
+        https = request.url.scheme == "https" or settings.public_url.startswith("https://")
         page.set_cookie(
             COOKIE,
             session_token(caller.key_id, settings.secret),
             max_age=SESSION_SECONDS,
             path="/codec",
             httponly=True,
-            secure=request.url.scheme == "https",
-            samesite="none" if request.url.scheme == "https" else "lax",
+            secure=https,
+            samesite="none" if https else "lax",
         )
         log.info("codec_signed_in", key_id=caller.key_id)
         return page
