@@ -15,7 +15,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "cityops"
 # Bottom to top. A module may import its own layer's packages and any layer below.
 LAYERS: list[set[str]] = [
     {"config", "domain"},  # settings and the vocabulary every layer speaks
-    {"db", "media"},  # the database engine and the tables; after-photos and their store
+    {"db", "media", "privacy"},  # the database engine and the tables; after-photos and their
+    # store; encryption keys, the payload codec, sealed caller contacts
     {"rules"},  # pure scenario rules, SLA and calendar
     {"org"},  # the organisation and routing (pure planning + the directory)
     {"activities"},  # I/O done for workflows
