@@ -190,6 +190,8 @@ def print_urls(settings: Settings) -> None:
         "\ncityops is up.\n"
         f"  Temporal UI   http://{host}:{settings.ui_port}/namespaces/{settings.temporal_namespace}/workflows\n"
         f"  Intake API    {settings.public_url}/docs\n"
+        f"  Codec login   http://{host}:{settings.api_port}/codec/login (supervisors: decrypt in"
+        " the UI, docs/privacy.md)\n"
         f"  Temporal gRPC {settings.temporal_address}\n"
         f"  Database      {settings.database_url}\n"
         f"  Logs          {settings.var_dir / 'logs'}\n"

@@ -152,6 +152,6 @@ async def test_erase_clears_the_register_and_deletes_closed_histories(
             return
         raise AssertionError("history still there")
 
-    await eventually(deleted)
+    await eventually(deleted, timeout=60)  # Temporal deletes in the background
     status: TicketStatus = await tickets.status(h.client, "HLERA2")
     assert status.stage is Stage.AWAITING_ACCEPT  # the open work order carries on
