@@ -14,7 +14,7 @@ import cityops.db.audit
 import cityops.db.page_links
 import cityops.db.silences
 import cityops.media.register
-import cityops.org.models  # noqa: F401  (organisation: units, persons, duty shifts)
-import cityops.privacy.register
+import cityops.org.models  # organisation: units, persons, duty shifts
+import cityops.privacy.register  # noqa: F401  (callers' sealed contacts, erasures)
 
 metadata = SQLModel.metadata

@@ -25,8 +25,8 @@ from cityops.api import (
     routes_incidents,
     routes_open311,
     routes_pages,
-    routes_responder,
     routes_privacy,
+    routes_responder,
     routes_tickets,
 )
 from cityops.api.codec_server import create_codec_app

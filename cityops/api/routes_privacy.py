@@ -2,7 +2,7 @@
 
 Notices, pages and status show the phone masked (139****1234). A responder who must call
 the citizen asks for the full number here, saying who they are and why; the request is
-written to ``phone_reveals`` (who, which key, why, when) before the number is answered.
+written to ``phone_reveals`` (who, ``api:<key id>``, why, when) before the number is answered.
 404 when the register holds no phone for the ticket, 410 when it was erased.
 
 The workflow writes the register row just after the "assigned" notice goes out, so a
@@ -35,7 +35,7 @@ class RevealRequest(BaseModel):
 
     by: str = Field(min_length=1, max_length=64, description="Your person id, e.g. P-T01-3")
     reason: str = Field(
-        min_length=4, max_length=500, description="Why you need the full number (kept)"
+        min_length=4, max_length=200, description="Why you need the full number (kept)"
     )
 
 
@@ -62,7 +62,7 @@ async def reveal(
                 context.ring,
                 ticket_id,
                 by=body.by,
-                credential=caller.key_id,
+                via=f"api:{caller.key_id}",
                 reason=body.reason,
             )
             break

@@ -162,7 +162,7 @@ def reveal_phone_command(
     from cityops.privacy.register import ContactError, reveal_phone
 
     as_person = _check_text("--as", as_person, 1, 64)
-    reason = _check_text("--reason", reason, 4, 500)
+    reason = _check_text("--reason", reason, 4, 200)
     settings = get_settings()
     try:
         contact = reveal_phone(
@@ -170,7 +170,7 @@ def reveal_phone_command(
             _ring(settings),
             ticket_id,
             by=as_person,
-            credential="cli",
+            via="cli",
             reason=reason,
         )
     except ContactError as exc:

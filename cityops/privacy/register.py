@@ -2,7 +2,8 @@
 
 - ``caller_contacts``: one row per ticket with a phone or name, both sealed
   (``privacy/seal.py``), plus the keyed phone hash that finds a caller's tickets.
-- ``phone_reveals``: every time someone had the full number shown, who and why.
+- ``phone_reveals`` (``cityops/db/page_links.py``, shared with the responder's page): every
+  time someone had the full number shown, who, how and why.
 - ``privacy_erasures``: every erasure, which tickets, who asked and why (never the phone).
 
 All functions are synchronous database calls; async callers run them in a thread.
@@ -23,6 +24,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, column, func, table, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from cityops.db.page_links import PhoneRevealRow
 from cityops.domain.models import TicketIntake
 from cityops.privacy.keys import KeyRing
 from cityops.privacy.seal import phone_hash, phone_hashes, seal, unseal
@@ -56,17 +58,6 @@ class CallerContactRow(SQLModel, table=True):
     key_id: str = Field(index=True, max_length=40)
     recorded_at: datetime
     erased_at: datetime | None = None
-
-
-class PhoneRevealRow(SQLModel, table=True):
-    __tablename__ = "phone_reveals"
-
-    id: int | None = Field(default=None, primary_key=True)
-    ticket_id: str = Field(index=True, max_length=64)
-    by: str = Field(max_length=64)
-    credential: str = Field(max_length=64, description="API key id, or 'cli'")
-    reason: str = Field(max_length=500)
-    at: datetime
 
 
 class ErasureRow(SQLModel, table=True):
@@ -108,9 +99,10 @@ def contact_row(ring: KeyRing, intake: TicketIntake, at: datetime) -> CallerCont
 
 
 def reveal_phone(
-    engine: Engine, ring: KeyRing, ticket_id: str, *, by: str, credential: str, reason: str
+    engine: Engine, ring: KeyRing, ticket_id: str, *, by: str, via: str, reason: str
 ) -> Contact:
-    """The caller's full phone and name, after writing who asked and why."""
+    """The caller's full phone and name, after writing who asked, how (``cli``,
+    ``api:<key id>``) and why."""
     with Session(engine) as session:
         row = session.get(CallerContactRow, ticket_id)
         if row is None:
@@ -119,11 +111,7 @@ def reveal_phone(
             raise ContactErased(f"the caller's data of ticket {ticket_id} was erased")
         session.add(
             PhoneRevealRow(
-                ticket_id=ticket_id,
-                by=by,
-                credential=credential,
-                reason=reason,
-                at=datetime.now(UTC),
+                ticket_id=ticket_id, person_id=by, reason=reason, at=datetime.now(UTC), via=via
             )
         )
         session.commit()
@@ -140,7 +128,7 @@ def reveals_of(engine: Engine, ticket_id: str) -> list[PhoneRevealRow]:
             session.exec(
                 select(PhoneRevealRow)
                 .where(PhoneRevealRow.ticket_id == ticket_id)
-                .order_by(col(PhoneRevealRow.at))
+                .order_by(col(PhoneRevealRow.id))
             )
         )
 

@@ -69,10 +69,10 @@ async def test_revealing_the_phone_needs_a_key_and_a_reason_and_is_recorded(api:
     assert shown.headers["cache-control"] == "no-store"
     [logged] = reveals_of(api.engine, ticket_id)
     responder_key_id = api.keys[Role.RESPONDER].split("_")[1]
-    assert (logged.by, logged.reason, logged.credential) == (
+    assert (logged.person_id, logged.reason, logged.via) == (
         "P-T01-3",
         "上门前电话确认地址",
-        responder_key_id,
+        f"api:{responder_key_id}",
     )
 
     missing = await api.http.post(

@@ -114,7 +114,7 @@ async def test_reveal_phone_prints_the_number_and_records_who_and_why(
     assert out.split() == [PHONE, NAME]
     engine = get_engine(operator_env["DATABASE_URL"])
     [logged] = reveals_of(engine, "HLREV1")
-    assert (logged.by, logged.credential, logged.reason) == ("P-T01-3", "cli", "上门前确认")
+    assert (logged.person_id, logged.via, logged.reason) == ("P-T01-3", "cli", "上门前确认")
     code, _, err = await cityops(
         operator_env, "reveal-phone", "HLREV1", "--as", "P", "--reason", "x"
     )

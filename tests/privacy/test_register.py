@@ -84,13 +84,13 @@ def test_the_register_holds_no_phone_or_name_in_clear(stored: Engine) -> None:
 
 def test_a_reveal_answers_the_number_and_keeps_who_and_why(stored: Engine) -> None:
     contact = reveal_phone(
-        stored, KeyRing([OLD]), "HL1", by="P-T01-3", credential="cli", reason="上门前确认"
+        stored, KeyRing([OLD]), "HL1", by="P-T01-3", via="cli", reason="上门前确认"
     )
     assert (contact.phone, contact.name) == (PHONE, NAME)
     [logged] = reveals_of(stored, "HL1")
-    assert (logged.by, logged.credential, logged.reason) == ("P-T01-3", "cli", "上门前确认")
+    assert (logged.person_id, logged.via, logged.reason) == ("P-T01-3", "cli", "上门前确认")
     with pytest.raises(NoContact):
-        reveal_phone(stored, KeyRing([OLD]), "HL4", by="P", credential="cli", reason="test")
+        reveal_phone(stored, KeyRing([OLD]), "HL4", by="P", via="cli", reason="test")
 
 
 def test_repeat_callers_are_found_by_the_keyed_hash(stored: Engine) -> None:
@@ -107,7 +107,7 @@ def test_rotation_reseals_every_contact_under_the_new_key(stored: Engine) -> Non
     # The old key can go from the ring: everything opens and matches with the new one alone.
     only_new = KeyRing([NEW])
     assert tickets_of_phone(stored, only_new, PHONE) == ["HL1", "HL2"]
-    contact = reveal_phone(stored, only_new, "HL3", by="P-1", credential="k", reason="回访")
+    contact = reveal_phone(stored, only_new, "HL3", by="P-1", via="k", reason="回访")
     assert (contact.phone, contact.name) == ("13800009999", "李女士")
 
 
@@ -131,4 +131,4 @@ def test_erasure_removes_the_callers_data_and_records_it_without_the_phone(
     assert (erasure.ticket_ids, erasure.requested_by) == ("HL1,HL2", "P-D-1")
     assert tickets_of_phone(stored, KeyRing([OLD]), PHONE) == []
     with pytest.raises(ContactErased):
-        reveal_phone(stored, KeyRing([OLD]), "HL1", by="P", credential="cli", reason="again")
+        reveal_phone(stored, KeyRing([OLD]), "HL1", by="P", via="cli", reason="again")

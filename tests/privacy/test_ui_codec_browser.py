@@ -1,9 +1,9 @@
 """The real Temporal UI (the dev server's, as `cityops up` starts it with
---ui-codec-endpoint) in headless Chromium: a ticket's input shows as ciphertext to anyone,
-and as the caller's phone and name once a supervisor has signed in at /codec/login and set
-the UI's data encoder to this codec server with "Include cross-origin credentials" (the
-settings the UI's Data Encoder dialog stores in the browser, set here as that dialog does).
-"""
+--ui-codec-endpoint) in Debian's headless Chromium, driven by Playwright: a ticket's input
+shows as ciphertext to anyone, and as the caller's phone and name once a supervisor has
+signed in at /codec/login and set the UI's data encoder to this codec server with "Include
+cross-origin credentials" (the settings the UI's Data Encoder dialog stores in the
+browser, set here as that dialog does)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import uvicorn
+from playwright.async_api import Page, async_playwright, expect
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -25,10 +26,10 @@ from cityops.workers.devserver import TEMPORAL_CLI
 from cityops.workflows import search_attributes as sa
 from tests.api.stack import seeded_organisation
 from tests.conftest import fresh_queue
-from tests.privacy.browser import Page, chromium
 from tests.workflows.harness import intake, running
 
 PHONE, NAME = "13900001234", "王先生"
+CHROMIUM = "/usr/bin/chromium"  # Debian's package; Playwright never downloads a browser here
 
 
 def free_port() -> int:
@@ -39,11 +40,9 @@ def free_port() -> int:
 
 async def sign_in(page: Page, api: str, key: str) -> None:
     await page.goto(f"{api}/codec/login")
-    await page.evaluate(
-        f"document.querySelector('input[name=key]').value = {key!r};"
-        "document.querySelector('form').submit(); true"
-    )
-    await page.wait_for("document.body.innerText.includes('signed in: the Temporal UI')")
+    await page.fill("input[name=key]", key)
+    await page.click("text=登录 sign in")
+    await page.wait_for_selector("text=signed in: the Temporal UI")
 
 
 async def use_codec_server_with_credentials(page: Page, ui: str, api: str) -> None:
@@ -53,7 +52,7 @@ async def use_codec_server_with_credentials(page: Page, ui: str, api: str) -> No
     await page.evaluate(
         "localStorage.setItem('overrideRemoteCodecConfiguration', 'true');"
         f"localStorage.setItem('endpoint', JSON.stringify('{api}/codec'));"
-        "localStorage.setItem('includeCredentials', 'true'); true"
+        "localStorage.setItem('includeCredentials', 'true');"
     )
 
 
@@ -95,18 +94,24 @@ async def test_the_ui_shows_ciphertext_without_credentials_and_plaintext_with_th
             run_id = (await handle.describe()).run_id
             page_url = f"{ui}/namespaces/default/workflows/ticket-T-UI/{run_id}/history"
 
-            async with chromium() as page:
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(
+                    executable_path=CHROMIUM, args=["--no-sandbox"]
+                )
+                page = await browser.new_page()
                 await page.goto(page_url)
-                await page.wait_for(f"document.body.innerText.includes({ciphertext[:40]!r})")
-                seen = await page.text()
+                # The UI's CSP forbids evaluated strings: wait through locators only.
+                await expect(page.locator("body")).to_contain_text(ciphertext[:40], timeout=30_000)
+                seen = await page.inner_text("body")
                 assert PHONE not in seen and NAME not in seen
 
                 await sign_in(page, api, supervisor)
                 await use_codec_server_with_credentials(page, ui, api)
                 await page.goto(page_url)
-                await page.wait_for(f"document.body.innerText.includes({PHONE!r})")
-                seen = await page.text()
+                await expect(page.locator("body")).to_contain_text(PHONE, timeout=30_000)
+                seen = await page.inner_text("body")
                 assert NAME in seen and ciphertext[:40] not in seen
+                await browser.close()
     finally:
         server.should_exit = True
         await serving

@@ -1,10 +1,10 @@
-"""callers' contact details sealed, phone reveals, erasures; complaint texts masked
+"""callers' contact details sealed, erasures, how a phone was revealed; complaint texts masked
 
 The register never held phones or names; its complaint texts could hold a caller's
 number typed into the complaint, so existing texts are masked like new ones.
 
-Revision ID: 0004_callers_privacy
-Revises: 0003_alarm_intake
+Revision ID: 0005_callers_privacy
+Revises: 0004_responder_page
 Create Date: 2026-12-03 07:30:31.435552
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 from cityops.domain.masking import redact_text
 
 
-revision = '0004_callers_privacy'
-down_revision = '0003_alarm_intake'
+revision = '0005_callers_privacy'
+down_revision = '0004_responder_page'
 branch_labels = None
 depends_on = None
 
@@ -46,17 +46,8 @@ def upgrade() -> None:
                 tickets.update().where(tickets.c.ticket_id == ticket_id).values(text=masked)
             )
 
-    op.create_table('phone_reveals',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('ticket_id', sa.String(length=64), nullable=False),
-    sa.Column('by', sa.String(length=64), nullable=False),
-    sa.Column('credential', sa.String(length=64), nullable=False),
-    sa.Column('reason', sa.String(length=500), nullable=False),
-    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id')
-    )
     with op.batch_alter_table('phone_reveals', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_phone_reveals_ticket_id'), ['ticket_id'], unique=False)
+        batch_op.add_column(sa.Column('via', sa.String(length=80), nullable=False, server_default='page'))
 
     op.create_table('privacy_erasures',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -71,9 +62,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table('privacy_erasures')
     with op.batch_alter_table('phone_reveals', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_phone_reveals_ticket_id'))
-
-    op.drop_table('phone_reveals')
+        batch_op.drop_column('via')
     with op.batch_alter_table('caller_contacts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_caller_contacts_phone_hash'))
         batch_op.drop_index(batch_op.f('ix_caller_contacts_key_id'))
