@@ -3,8 +3,8 @@
 The register never held phones or names; its complaint texts could hold a caller's
 number typed into the complaint, so existing texts are masked like new ones.
 
-Revision ID: 0005_callers_privacy
-Revises: 0004_responder_page
+Revision ID: 0011_callers_privacy
+Revises: 0010_incidents
 Create Date: 2026-12-03 07:30:31.435552
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 from cityops.domain.masking import redact_text
 
 
-revision = '0005_callers_privacy'
-down_revision = '0004_responder_page'
+revision = '0011_callers_privacy'
+down_revision = '0010_incidents'
 branch_labels = None
 depends_on = None
 
