@@ -48,7 +48,7 @@ def render_details(
         c = status.classification
         why = ", ".join(m.rule for m in c.matched[:6]) or c.reason
         lines.append(f"| why | {c.confidence:.2f}: {why} (rules {c.rules_version}) |")
-        lines += _classification_lines(status)
+        lines += _classification_lines(status, private)
     if status.split_from is not None:
         lines.append(f"| split from | {status.split_from} |")
     lines += ["", "**History**", ""]
@@ -59,7 +59,7 @@ def render_details(
     return "\n".join(lines)
 
 
-def _classification_lines(status: TicketStatus) -> list[str]:
+def _classification_lines(status: TicketStatus, private: Callable[[str | None], str]) -> list[str]:
     """The top candidates the engine gave, and the caller's other problem and its fate."""
     c = status.classification
     assert c is not None
@@ -75,7 +75,7 @@ def _classification_lines(status: TicketStatus) -> list[str]:
             else "not split (dispatcher: split it into its own ticket)"
         )
         lines.append(
-            f"| secondary | {s.scenario.id} {s.scenario.name_zh}: {s.text[:80]} · {fate} |"
+            f"| secondary | {s.scenario.id} {s.scenario.name_zh}: {private(s.text)[:80]} · {fate} |"
         )
     return lines
 
