@@ -7,6 +7,10 @@ idempotent so a retried activity never duplicates a row.
 `record_event` takes one history entry of a ticket (`RegisterEvent`); the workflow starts
 it for every entry. `record_ticket` is the earlier writer (a row at dispatch and one at
 closing), kept for tickets started before the register that replay as they ran.
+
+Callers' personal data never lands here in clear: the phone and name go sealed into
+``caller_contacts`` (privacy/register.py), and the complaint text is kept with the
+caller's name and any phone-like number masked (domain/masking.py).
 """
 
 from __future__ import annotations
@@ -18,16 +22,20 @@ from sqlmodel import Session, select
 from temporalio import activity
 
 from cityops.db.engine import get_engine
+from cityops.domain.masking import redact_text
 from cityops.domain.models import TicketRecord
 from cityops.domain.register import RECORD_EVENT, RegisterEvent
+from cityops.privacy.keys import KeyRing, load_keyring
+from cityops.privacy.register import CallerContactRow, contact_row, sealed_contact
 from cityops.register.tables import TicketEventRow, TicketRow
 from cityops.register.write import write_event
 
 __all__ = ["StoreActivities", "TicketEventRow", "TicketRow", "save_record"]
 
 
-def save_record(engine: Engine, record: TicketRecord) -> None:
+def save_record(engine: Engine, record: TicketRecord, ring: KeyRing) -> None:
     """The earlier writer: the ticket row, and one event row keyed by (event, stage, at)."""
+    intake = record.intake
     key = f"{record.ticket_id}/{record.event}/{record.stage.value}/{record.at.isoformat()}"
     at, received_at = record.at.astimezone(UTC), record.intake.received_at.astimezone(UTC)
     with Session(engine) as session:
@@ -36,13 +44,20 @@ def save_record(engine: Engine, record: TicketRecord) -> None:
             row = TicketRow(
                 ticket_id=record.ticket_id,
                 workflow_id=record.workflow_id,
-                source=record.intake.source.value,
+                source=intake.source.value,
                 stage=record.stage.value,
-                text=record.intake.text,
-                address=record.intake.address,
+                text=redact_text(
+                    intake.text, names=[intake.caller_name], phones=[intake.caller_phone]
+                )
+                or None,
+                address=intake.address,
                 received_at=received_at,
                 updated_at=at,
             )
+            if session.get(CallerContactRow, record.ticket_id) is None:
+                contact = contact_row(ring, intake, record.at)
+                if contact is not None:
+                    session.add(contact)
         row.stage = record.stage.value
         row.scenario_id = record.scenario_id
         row.street_code = record.street_code
@@ -73,13 +88,40 @@ def save_record(engine: Engine, record: TicketRecord) -> None:
 
 
 class StoreActivities:
-    def __init__(self, engine: Engine | None = None) -> None:
+    def __init__(self, engine: Engine | None = None, ring: KeyRing | None = None) -> None:
         self._engine = engine
+        self._ring = ring
 
     @activity.defn(name="record_ticket")
     def record_ticket(self, record: TicketRecord) -> None:
-        save_record(self._engine or get_engine(), record)
+        save_record(self._engine or get_engine(), record, self._keyring())
 
     @activity.defn(name=RECORD_EVENT)
     def record_event(self, event: RegisterEvent) -> None:
-        write_event(self._engine or get_engine(), event)
+        engine = self._engine or get_engine()
+        # The register keeps the complaint with the caller masked; the caller's phone and
+        # name go sealed into caller_contacts, never in clear.
+        names, phones = [event.caller_name], [event.caller_phone]
+        if event.text:
+            event = event.model_copy(
+                update={"text": redact_text(event.text, names=names, phones=phones) or None}
+            )
+        write_event(engine, event.model_copy(update={"caller_phone": None, "caller_name": None}))
+        if event.caller_phone or event.caller_name:
+            with Session(engine) as session:
+                if session.get(CallerContactRow, event.ticket_id) is None:
+                    session.add(
+                        sealed_contact(
+                            self._keyring(),
+                            event.ticket_id,
+                            event.caller_phone,
+                            event.caller_name,
+                            event.at,
+                        )
+                    )
+                    session.commit()
+
+    def _keyring(self) -> KeyRing:
+        if self._ring is None:
+            self._ring = load_keyring()
+        return self._ring

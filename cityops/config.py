@@ -89,6 +89,24 @@ class Settings:
         """No mail relay is configured: the local sink keeps the messages."""
         return "SMTP_HOST" not in os.environ
 
+    # Keys that encrypt callers' data (Temporal payloads, the register's contact columns):
+    # CITYOPS_KEYS="id:base64,id:base64" (the last encrypts), else the key file, one
+    # "id base64" a line. Never in the repository; docs/privacy.md.
+    keys: str = field(default_factory=lambda: _env("CITYOPS_KEYS", ""), repr=False)
+    key_file: Path = field(
+        default_factory=lambda: Path(_env("CITYOPS_KEY_FILE", str(_var_dir() / "keys")))
+    )
+    # Browser origins of the Temporal UI allowed to call the codec server (comma-separated);
+    # empty: the local UI at CITYOPS_UI_PORT on localhost and 127.0.0.1.
+    codec_origins: str = field(default_factory=lambda: _env("CITYOPS_CODEC_ORIGINS", ""))
+
+    def ui_origins(self) -> list[str]:
+        configured = [o.strip().rstrip("/") for o in self.codec_origins.split(",") if o.strip()]
+        return configured or [
+            f"http://localhost:{self.ui_port}",
+            f"http://127.0.0.1:{self.ui_port}",
+        ]
+
 
 def get_settings() -> Settings:
     return Settings()

@@ -14,7 +14,8 @@ import cityops.db.audit
 import cityops.db.page_links
 import cityops.db.silences
 import cityops.media.register
-import cityops.org.models
+import cityops.org.models  # organisation: units, persons, duty shifts
+import cityops.privacy.register  # callers' sealed contacts, erasures
 import cityops.register.tables  # noqa: F401  (the lasting register: tickets, ticket events)
 
 metadata = SQLModel.metadata

@@ -4,6 +4,7 @@ task queues per test, and a worker builder with fake or real activities."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -16,7 +17,14 @@ from psycopg import sql
 from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
-from cityops.workers.devserver import start_dev_server
+# Tests make their own encryption key before anything builds a data converter; subprocesses
+# (the CLI under test) inherit it. No key is ever read from the repository.
+from cityops.privacy.keys import generate_key
+
+TEST_KEY = generate_key()
+os.environ["CITYOPS_KEYS"] = f"{TEST_KEY.key_id}:{TEST_KEY.line().split()[1]}"
+
+from cityops.workers.devserver import start_dev_server  # noqa: E402
 
 BIN = Path(sys.executable).parent
 TEMPORAL_CLI = str(BIN / "temporal")

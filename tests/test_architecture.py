@@ -15,7 +15,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "cityops"
 # Bottom to top. A module may import its own layer's packages and any layer below.
 LAYERS: list[set[str]] = [
     {"config", "domain"},  # settings and the vocabulary every layer speaks
-    {"db", "media", "register"},  # engine, tables; after-photos; the lasting ticket register
+    # the database engine and the tables; after-photos and their store; the lasting ticket
+    # register; encryption keys, the payload codec, sealed caller contacts
+    {"db", "media", "register", "privacy"},
     {"rules"},  # pure scenario rules, SLA and calendar
     {"org"},  # the organisation and routing (pure planning + the directory)
     {"activities"},  # I/O done for workflows

@@ -1,16 +1,30 @@
-"""One way to connect to Temporal: the pydantic data converter, settings from the environment
-(plain gRPC for the dev server; an API key or mTLS client certificate for a secured cluster)."""
+"""One way to connect to Temporal: the pydantic data converter with the encryption codec,
+settings from the environment (plain gRPC for the dev server; an API key or mTLS client
+certificate for a secured cluster).
+
+Every client and worker (API, CLI, workers, MQTT intake, benchmarks, tests) builds its
+converter with ``data_converter()``, so no payload reaches Temporal unencrypted."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.service import TLSConfig
 
 from cityops.config import Settings, get_settings
+from cityops.privacy.codec import EncryptionCodec
+from cityops.privacy.keys import KeyRing, load_keyring
+
+
+def data_converter(settings: Settings | None = None, ring: KeyRing | None = None) -> DataConverter:
+    """Pydantic payloads, encrypted with the configured key ring (or `ring`)."""
+    ring = ring or load_keyring(settings or get_settings())
+    return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(ring))
 
 
 def connection_options(settings: Settings) -> dict[str, Any]:
@@ -34,6 +48,6 @@ async def connect(settings: Settings | None = None) -> Client:
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
         **connection_options(settings),
     )

@@ -6,9 +6,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from cityops.workers.client import data_converter
 from cityops.workflows import search_attributes as sa
 
 TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
@@ -20,7 +20,7 @@ async def start_dev_server(database_file: Path | None = None) -> WorkflowEnviron
     return await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(TEMPORAL_CLI),
         dev_server_database_filename=str(database_file) if database_file else None,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(),
         search_attributes=list(sa.ALL),
         dev_server_extra_args=SQLITE_PRAGMAS,
         dev_server_log_level="error",

@@ -72,6 +72,7 @@ def production_activities(settings: Settings) -> list[Callable[..., Any]]:
     from cityops.activities.store import StoreActivities
     from cityops.db.engine import get_engine
     from cityops.org.routing import OrgRouter
+    from cityops.privacy.keys import load_keyring
 
     router = OrgRouter.from_database(settings.database_url)
     dispatch = DispatchActivities(router=router)
@@ -80,7 +81,7 @@ def production_activities(settings: Settings) -> list[Callable[..., Any]]:
         delivery_log=SqlDeliveryLog(get_engine(settings.database_url)),
         settings=settings,
     )
-    store = StoreActivities(get_engine(settings.database_url))
+    store = StoreActivities(get_engine(settings.database_url), load_keyring(settings))
     routing = RoutingActivities(router)
     return [
         routing.return_ticket,

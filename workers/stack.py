@@ -24,6 +24,7 @@ import structlog
 from temporalio.client import Client
 
 from cityops.config import Settings
+from cityops.privacy.keys import ensure_key_file
 from cityops.workers.client import connect
 from cityops.workers.devserver import SQLITE_PRAGMAS
 from cityops.workflows import search_attributes
@@ -117,6 +118,9 @@ def temporal_args(settings: Settings) -> list[str]:
         "--db-filename", str(settings.var_dir / "temporal.db"),
         "--ip", host or "127.0.0.1", "--port", port,
         "--ui-port", str(settings.ui_port),
+        # Payloads are encrypted: the UI asks the API's codec server, which decrypts only
+        # for a signed-in supervisor (docs/privacy.md); everyone else sees ciphertext.
+        "--ui-codec-endpoint", f"{settings.public_url.rstrip('/')}/codec",
         "--namespace", settings.temporal_namespace,
         *SQLITE_PRAGMAS,
         "--log-level", "warn",
@@ -149,6 +153,8 @@ async def bring_up(settings: Settings, *, with_mqtt: bool = True, workers: int =
     logs.mkdir(exist_ok=True)
     stack = Stack(settings)
     env_python = str(BIN / "python")
+    if ensure_key_file(settings):
+        log.info("encryption_key_created", key_file=str(settings.key_file))
     try:
         stack.spawn("temporal", temporal_args(settings), logs / "temporal.log")
         client = await wait_for_temporal(settings)
@@ -184,6 +190,8 @@ def print_urls(settings: Settings) -> None:
         "\ncityops is up.\n"
         f"  Temporal UI   http://{host}:{settings.ui_port}/namespaces/{settings.temporal_namespace}/workflows\n"
         f"  Intake API    {settings.public_url}/docs\n"
+        f"  Codec login   http://{host}:{settings.api_port}/codec/login (supervisors: decrypt in"
+        " the UI, docs/privacy.md)\n"
         f"  Temporal gRPC {settings.temporal_address}\n"
         f"  Database      {settings.database_url}\n"
         f"  Logs          {settings.var_dir / 'logs'}\n"

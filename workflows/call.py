@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         ReplyInput,
         Suggestion,
     )
+    from cityops.domain.masking import mask_phone, redact_facts
     from cityops.domain.models import (
         Assignment,
         CallFacts,
@@ -300,7 +301,12 @@ class CallWorkflow:
         if self._street is not None:
             updates.append(sa.STREET.value_set(self._street))
         workflow.upsert_search_attributes(updates)
-        workflow.set_current_details(render_details(self._status()))
+        workflow.set_current_details(render_details(self._status(), **self._caller()))
+
+    def _caller(self) -> dict[str, list[str | None]]:
+        """The caller's own name and phone, masked in details and notices (docs/privacy.md)."""
+        intake = self._call.intake
+        return {"names": [intake.caller_name], "phones": [intake.caller_phone]}
 
     @property
     def _street(self) -> str | None:
@@ -347,9 +353,11 @@ class CallWorkflow:
             "kind": self._call.kind.value,
             "place": status.address or "",
             "text": status.text or "",
+            "caller_phone": mask_phone(self._call.intake.caller_phone) or "",
         }
         if self._inbox is not None:
             facts["reply_deadline"] = self._inbox.deadline.isoformat()
+        facts = redact_facts(facts, **self._caller())
         notice = Notice(
             kind=kind,
             ticket_id=status.ticket_id,

@@ -1,13 +1,25 @@
-"""The markdown a supervisor reads in the Temporal UI's workflow details. Pure."""
+"""The markdown a supervisor reads in the Temporal UI's workflow details. Pure.
+
+The caller's name and phone, and any phone-like number in the complaint or a note, are
+masked: details are encrypted like every payload, but they are for watching work, not
+for reading callers' contacts."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
+from cityops.domain.masking import redact_text
 from cityops.domain.models import TicketStatus
 
 _MAX_HISTORY = 12
 
 
-def render_details(status: TicketStatus) -> str:
+def render_details(
+    status: TicketStatus, *, names: Sequence[str | None] = (), phones: Sequence[str | None] = ()
+) -> str:
+    def private(text: str | None) -> str:
+        return redact_text(text, names=names, phones=phones)
+
     scenario = (
         f"{status.scenario_id} {status.scenario_name}" if status.scenario_id else "待分类 (triage)"
     )
@@ -26,28 +38,28 @@ def render_details(status: TicketStatus) -> str:
         f"| resolve by | {_time(status.resolve_deadline)} |",
         f"| SLA | {status.sla_colour}{' · **OVERDUE**' if status.overdue else ''} |",
         f"| escalations / reopens | {status.escalations} / {status.reopens} |",
-        f"| place | {status.address or '—'} |",
+        f"| place | {private(status.address) or '—'} |",
     ]
     if status.text:
-        lines.append(f"| complaint | {status.text[:200]} |")
+        lines.append(f"| complaint | {private(status.text)[:200]} |")
     if status.call is not None:
-        lines += _call_lines(status)
+        lines += _call_lines(status, private)
     if status.classification is not None:
         c = status.classification
         why = ", ".join(m.rule for m in c.matched[:6]) or c.reason
         lines.append(f"| why | {c.confidence:.2f}: {why} (rules {c.rules_version}) |")
-        lines += _classification_lines(status)
+        lines += _classification_lines(status, private)
     if status.split_from is not None:
         lines.append(f"| split from | {status.split_from} |")
     lines += ["", "**History**", ""]
     for entry in status.history[-_MAX_HISTORY:]:
         who = f" by {entry.by}" if entry.by else ""
-        detail = f": {entry.detail}" if entry.detail else ""
+        detail = f": {private(entry.detail)}" if entry.detail else ""
         lines.append(f"- {entry.at:%m-%d %H:%M:%S} `{entry.event}`{who}{detail}")
     return "\n".join(lines)
 
 
-def _classification_lines(status: TicketStatus) -> list[str]:
+def _classification_lines(status: TicketStatus, private: Callable[[str | None], str]) -> list[str]:
     """The top candidates the engine gave, and the caller's other problem and its fate."""
     c = status.classification
     assert c is not None
@@ -63,7 +75,7 @@ def _classification_lines(status: TicketStatus) -> list[str]:
             else "not split (dispatcher: split it into its own ticket)"
         )
         lines.append(
-            f"| secondary | {s.scenario.id} {s.scenario.name_zh}: {s.text[:80]} · {fate} |"
+            f"| secondary | {s.scenario.id} {s.scenario.name_zh}: {private(s.text)[:80]} · {fate} |"
         )
     return lines
 
@@ -72,18 +84,18 @@ def _time(value: object) -> str:
     return f"{value:%Y-%m-%d %H:%M}" if value is not None else "—"
 
 
-def _call_lines(status: TicketStatus) -> list[str]:
+def _call_lines(status: TicketStatus, private: Callable[[str | None], str]) -> list[str]:
     call = status.call
     assert call is not None
     lines = [f"| kind | {call.kind.value} |"]
     if call.answer:
-        lines.append(f"| answer | {call.answer[:200]} |")
+        lines.append(f"| answer | {private(call.answer)[:200]} |")
     if call.referral:
         lines.append(f"| referred to | {call.referral.body}: {call.referral.reference} |")
     if call.reply_deadline:
         lines.append(f"| reply by | {_time(call.reply_deadline)} |")
     if call.reply:
-        lines.append(f"| reply | {call.reply[:200]} |")
+        lines.append(f"| reply | {private(call.reply)[:200]} |")
     if call.rating:
         lines.append(f"| rating | {call.rating.value} |")
     return lines

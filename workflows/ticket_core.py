@@ -13,6 +13,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
+    from cityops.domain.masking import mask_phone, redact_facts
     from cityops.domain.models import (
         HOTLINE_DESK_ID,
         AlarmEvent,
@@ -225,6 +226,8 @@ class TicketCore:
             if seq == 0
             else None,
             text=intake.text if seq == 0 else None,
+            caller_phone=intake.caller_phone if seq == 0 else None,
+            caller_name=intake.caller_name if seq == 0 else None,
         )
 
     def _upsert(self) -> None:
@@ -259,7 +262,12 @@ class TicketCore:
         if Clock.RESOLVE in self._deadlines:
             updates.append(sa.RESOLVE_DEADLINE.value_set(self._deadlines[Clock.RESOLVE]))
         workflow.upsert_search_attributes(updates)
-        workflow.set_current_details(render_details(self._status()))
+        workflow.set_current_details(render_details(self._status(), **self._caller()))
+
+    def _caller(self) -> dict[str, list[str | None]]:
+        """The caller's own name and phone, masked wherever the workflow writes for people
+        (UI details, notices); the full values stay in the encrypted intake."""
+        return {"names": [self._intake.caller_name], "phones": [self._intake.caller_phone]}
 
     def _status(self, include_history: bool = True) -> TicketStatus:
         scenario = self._classification.scenario if self._classification else None
@@ -270,6 +278,7 @@ class TicketCore:
             text=self._intake.text,
             address=self._intake.address
             or (self._intake.alarm.site if self._intake.alarm else None),
+            caller_phone_masked=mask_phone(self._intake.caller_phone),
             scenario_id=scenario.id if scenario else None,
             scenario_name=scenario.name_zh if scenario else None,
             priority=scenario.priority if scenario else None,
@@ -323,7 +332,7 @@ class TicketCore:
             idempotency_key=f"{workflow.info().workflow_id}/{workflow.info().run_id}/{self._notice_seq}",
             recipients=recipients,
             title=_notice_title(status),
-            facts=self._notice_facts(status) | (facts or {}),
+            facts=redact_facts(self._notice_facts(status) | (facts or {}), **self._caller()),
         )
         receipt: NoticeReceipt = await workflow.execute_activity(
             "send_notice",
@@ -352,6 +361,7 @@ class TicketCore:
             "priority": status.priority.value if status.priority else "",
             "place": status.address or "",
             "text": status.text or "",
+            "caller_phone": status.caller_phone_masked or "",
             "street": status.street_code or "",
             "reopens": str(self._reopens),
         }

@@ -486,7 +486,7 @@ class TicketUpdates(TicketClocks):
         self._split = record
         detail = split_detail(self._classification, record)
         self._note(self._stage, SPLIT_EVENT, by=request.by, detail=detail)
-        workflow.set_current_details(render_details(self._status()))
+        workflow.set_current_details(render_details(self._status(), **self._caller()))
         return SplitOutcome(new_ticket_id=record.new_ticket_id, status=self._status())
 
     @split_secondary.validator

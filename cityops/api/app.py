@@ -1,5 +1,5 @@
 """The intake API: tickets, alarms, Open311, Alertmanager, one-tap accept, ticket pages,
-the responder's page.
+the responder's page, the caller's phone revealed on purpose, and the codec server at /codec.
 
 ``create_app(settings, client_provider)`` builds the app; the Temporal client is made
 when the app starts (lifespan), so importing this module connects to nothing.
@@ -26,19 +26,23 @@ from cityops.api import (
     routes_incidents,
     routes_open311,
     routes_pages,
+    routes_privacy,
     routes_responder,
     routes_tickets,
 )
+from cityops.api.codec_server import create_codec_app
 from cityops.api.context import AppContext
 from cityops.api.keys import KeyStore, dev_keys
 from cityops.config import Settings, get_settings
 from cityops.db.engine import get_engine
 from cityops.domain.models import AcceptInput
+from cityops.privacy.keys import load_keyring
 from cityops.rules.load import default_rules
 from cityops.service import tickets
 from cityops.service.alarms import AlarmIntake, Locator
 from cityops.service.tickets import TicketNotFound, TicketRejected
 from cityops.workers.client import connect
+from cityops.workers.logging import configure_logging
 
 log = structlog.get_logger(__name__)
 ClientProvider = Callable[[], Awaitable[Client]]
@@ -57,6 +61,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_format)
         client = await provider()
         engine = get_engine(settings.database_url)
         rules = default_rules()
@@ -67,6 +72,7 @@ def create_app(
             rules=rules,
             alarms=AlarmIntake(client, settings.task_queue, engine, rules=rules, locator=locator),
             keys=KeyStore(engine, dev_keys()),
+            ring=load_keyring(settings),
         )
         app.state.context = context
         app.dependency_overrides[accept.get_accept_action] = lambda: _accept_action(client)
@@ -90,9 +96,12 @@ def create_app(
         routes_pages,
         routes_responder,
         routes_cityview,
+        routes_privacy,
     ):
         app.include_router(module.router)
     app.include_router(accept.router)
+    # The codec server for the Temporal UI and CLI: its own CORS, supervisors only.
+    app.mount("/codec", create_codec_app(settings, lambda: getattr(app.state, "context", None)))
     return app
 
 

@@ -1,5 +1,5 @@
 """What every route needs, built once when the app starts: the Temporal client, the
-alarm intake, the key store, the database engine, the rules."""
+alarm intake, the key store, the database engine, the rules, the encryption key ring."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from temporalio.client import Client
 
 from cityops.api.keys import KeyStore
 from cityops.config import Settings
+from cityops.privacy.keys import KeyRing
 from cityops.rules.load import RuleSet
 from cityops.service.alarms import AlarmIntake
 
@@ -23,6 +24,7 @@ class AppContext:
     rules: RuleSet
     alarms: AlarmIntake
     keys: KeyStore
+    ring: KeyRing
 
 
 def get_context(request: Request) -> AppContext:

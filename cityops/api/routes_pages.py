@@ -1,8 +1,9 @@
 """``GET /tickets/{id}``: the page a notice links to (``{public_url}/tickets/{id}``).
 
 Read-only and without a key, so a responder can open it from a chat message. It shows
-the work order's state, place, assignee, deadlines and history, but not the citizen's
-complaint text or contact: those stay behind the keyed JSON API.
+the work order's state, place, assignee, deadlines and history, and the caller's phone
+masked (139****1234), but not the citizen's complaint text or full contact: the full number
+is shown only by the keyed, logged reveal (``POST /api/v1/tickets/{id}/reveal-phone``).
 """
 
 from __future__ import annotations

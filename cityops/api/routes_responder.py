@@ -33,6 +33,7 @@ from starlette.datastructures import FormData, UploadFile
 from cityops.api.context import AppContext, get_context
 from cityops.config import Settings
 from cityops.db.page_links import PageLog
+from cityops.domain.masking import mask_phone
 from cityops.domain.models import (
     AcceptInput,
     AfterPhoto,
@@ -60,7 +61,6 @@ from cityops.domain.responder import (
     explain_refusal,
     local_time,
     map_links,
-    mask_phone,
     verdict,
 )
 from cityops.domain.tokens import (

@@ -26,7 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,6 +56,7 @@ from cityops.org.migrate import upgrade
 from cityops.org.models import Person
 from cityops.org.routing import OrgRouter
 from cityops.org.store import seed_if_empty
+from cityops.privacy.keys import generate_key
 from cityops.service import tickets
 from cityops.workers.devserver import start_dev_server
 from cityops.workers.main import build_worker
@@ -214,8 +215,24 @@ async def _until_polled(client: Client, queue: str, timeout: float = 60.0) -> No
         await asyncio.sleep(0.2)
 
 
+@contextlib.contextmanager
+def _bench_key() -> Iterator[None]:
+    """The bench's throwaway stack encrypts with a key of its own, as production does with
+    its configured one; its worker processes inherit it."""
+    key = generate_key()
+    before = os.environ.get("CITYOPS_KEYS")
+    os.environ["CITYOPS_KEYS"] = f"{key.key_id}:{key.line().split()[1]}"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("CITYOPS_KEYS", None)
+        else:
+            os.environ["CITYOPS_KEYS"] = before
+
+
 async def _with_stack(work: Callable[[Stack], Awaitable[None]], options: BenchOptions) -> None:
-    with tempfile.TemporaryDirectory(prefix="cityops-bench-") as tmp:
+    with _bench_key(), tempfile.TemporaryDirectory(prefix="cityops-bench-") as tmp:
         database_url = f"sqlite:///{Path(tmp) / 'cityops.db'}"
         upgrade(database_url)
         seed_if_empty(database_url)

@@ -26,6 +26,7 @@ def _register_all() -> None:
         intake_cmd,
         org_cmd,
         page_cmd,
+        privacy_cmd,
         rules_cmd,
         stack_cmd,
         tickets,
@@ -40,6 +41,7 @@ def _register_all() -> None:
     page_cmd.register(app, bench_app)
     incidents_cmd.register(app, bench_app)
     cityview_cmd.register(app, bench_app)
+    privacy_cmd.register(app, bench_app)
 
 
 _register_all()

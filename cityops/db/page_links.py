@@ -51,6 +51,8 @@ class PhoneRevealRow(SQLModel, table=True):
     person_id: str = Field(index=True, max_length=64)
     reason: str = Field(max_length=200)
     at: datetime
+    # How: "page" (the signed link names the person), "cli", or "api:<API key id>".
+    via: str = Field(default="page", max_length=80)
 
 
 @dataclass(frozen=True)

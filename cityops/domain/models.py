@@ -546,6 +546,9 @@ class TicketStatus(Message):
     source: Source
     text: str | None
     address: str | None
+    caller_phone_masked: str | None = Field(
+        default=None, description="The caller's phone as responders see it: 139****1234"
+    )
     scenario_id: str | None = None
     scenario_name: str | None = None
     priority: Priority | None = None

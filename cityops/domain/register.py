@@ -81,3 +81,7 @@ class RegisterEvent(Message):
     # The complaint's place and words, carried once (on the first event) to keep history small.
     address: str | None = Field(default=None, max_length=500)
     text: str | None = Field(default=None, max_length=4000)
+    # Only on a ticket's first event: sealed into caller_contacts by the writer, never
+    # stored in the register itself (payloads to Temporal are encrypted by the codec).
+    caller_phone: str | None = Field(default=None, max_length=32)
+    caller_name: str | None = Field(default=None, max_length=64)

@@ -231,20 +231,6 @@ def local_time(moment: datetime | None) -> str:
     return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") + " (UTC+8)"
 
 
-def mask_phone(phone: str | None) -> str | None:
-    """``13900001234`` → ``139****1234``; a shorter number keeps only its last two digits."""
-    if not phone:
-        return None
-    digits = "".join(ch for ch in phone if ch.isdigit())
-    if len(digits) == 13 and digits.startswith("86"):
-        digits = digits[2:]
-    if len(digits) >= 11:
-        return f"{digits[:3]}****{digits[-4:]}"
-    if len(digits) >= 4:
-        return f"****{digits[-2:]}"
-    return "****"
-
-
 @dataclass(frozen=True)
 class MapLinks:
     geo: str  # opens the phone's own map app

@@ -11,6 +11,7 @@ from temporalio.client import Client, RPCError, WorkflowUpdateFailedError
 from temporalio.workflow import UpdateMethodMultiParam
 
 from cityops.domain.calls import CallIntake, ConvertInput, KindSuggestion, RateInput, ReplyInput
+from cityops.domain.masking import redact_text
 from cityops.domain.models import TicketIntake, TicketStatus
 from cityops.domain.stages import CallKind
 from cityops.rules.calls import default_call_rules
@@ -49,7 +50,9 @@ async def submit_call(client: Client, call: CallIntake, task_queue: str) -> Subm
     """Start the call's workflow under the ticket-number scheme of any ticket: the same
     hotline number submitted again, as any kind, is the same ticket."""
     intake = call.intake
-    summary = f"{intake.ticket_id} · {KIND_ZH[call.kind]} · {(intake.text or '')[:40]}"
+    # The UI's list line: the caller's name and any phone-like number masked.
+    said = redact_text(intake.text, names=[intake.caller_name], phones=[intake.caller_phone])
+    summary = f"{intake.ticket_id} · {KIND_ZH[call.kind]} · {said[:40]}"
     return await start_numbered(
         client,
         CallWorkflow.run,

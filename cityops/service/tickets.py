@@ -39,6 +39,7 @@ from temporalio.service import RPCStatusCode
 
 from cityops.domain.alarms import ALARM_TICKET_PREFIX
 from cityops.domain.calls import CONVERSION_MEMO, Conversion
+from cityops.domain.masking import redact_text
 from cityops.domain.models import ScenarioRef, StatusInput, TicketIntake, TicketStatus
 from cityops.domain.stages import CallKind, LinkKind
 from cityops.domain.zones import SHANGHAI
@@ -106,9 +107,14 @@ def new_ticket_id(received_at: datetime, external_id: str | None = None) -> str:
 
 def static_summary(intake: TicketIntake, scenario: ScenarioRef | None) -> str:
     """The one line the Temporal UI lists: number, scenario (as the rules read it at
-    intake; the workflow's own classification is in its details) and the place."""
+    intake; the workflow's own classification is in its details) and the place, with
+    any phone-like number masked: no caller's contact in the list a supervisor scans."""
     what = f"{scenario.id} {scenario.name_zh}" if scenario else "待分类"
-    place = intake.address or (intake.alarm.site if intake.alarm else None) or ""
+    place = redact_text(
+        intake.address or (intake.alarm.site if intake.alarm else None),
+        names=[intake.caller_name],
+        phones=[intake.caller_phone],
+    )
     return f"{intake.ticket_id} · {what} · {place[:60]}".rstrip(" ·")
 
 

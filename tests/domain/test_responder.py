@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from cityops.domain.masking import mask_phone
 from cityops.domain.models import ExtensionRequest, TicketStatus
 from cityops.domain.responder import (
     Allowed,
@@ -20,7 +21,6 @@ from cityops.domain.responder import (
     explain_refusal,
     local_time,
     map_links,
-    mask_phone,
     most_urgent_first,
     verdict,
 )

@@ -15,6 +15,7 @@ from cityops.domain.models import TicketIntake, TicketRecord
 from cityops.domain.register import RegisterEvent, event_key
 from cityops.domain.stages import Dimension, Source, Stage, Tier
 from cityops.org.migrate import upgrade
+from cityops.privacy.keys import load_keyring
 from cityops.register.read import load_records
 from cityops.register.tables import TicketEventRow, TicketRow, utc
 from cityops.register.write import write_event
@@ -160,8 +161,8 @@ def test_rows_of_the_earlier_writer_survive_the_migration(
         ticket_id="OLD2", workflow_id="ticket-OLD2", stage=Stage.CLOSED, intake=intake,
         event="closed", at=RECEIVED + timedelta(hours=1),
     )  # fmt: skip
-    save_record(engine, record)
-    save_record(engine, record)
+    save_record(engine, record, load_keyring())
+    save_record(engine, record, load_keyring())
     start = RECEIVED - timedelta(hours=1)
     folded = load_records(engine, start, start + timedelta(days=1), start + timedelta(days=1))
     assert {r.ticket_id for r in folded} == {"OLD1", "OLD2"} and len(folded) == 3

@@ -3,9 +3,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from cityops.workers.client import data_converter
 from cityops.workflows import search_attributes as sa
 from tests.conftest import TEST_SERVER
 from tests.workflows.harness import Harness, running
@@ -15,7 +15,7 @@ from tests.workflows.harness import Harness, running
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     """A fresh time-skipping server per test: its clock jumps once a result is awaited."""
     environment = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=TEST_SERVER, data_converter=pydantic_data_converter
+        test_server_existing_path=TEST_SERVER, data_converter=data_converter()
     )
     try:
         await sa.register(environment.client, "default")

@@ -7,6 +7,11 @@ SUFFIX names the change (H-ESC-SUFFIX.json), so the histories of earlier version
 Run it only when a workflow change is meant to be incompatible (and then version the
 workflow with workflow.patched for tickets in flight); the stored histories are what
 the replay test holds every later change to.
+
+Histories are recorded without the encryption codec (the callers in them are made up):
+a stored encrypted history would need its key stored beside it, and keys never live in
+the repository. The replay test reads them through the workers' converter, whose codec
+passes unencrypted payloads through.
 """
 
 from __future__ import annotations

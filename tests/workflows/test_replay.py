@@ -1,4 +1,9 @@
-"""Replay stored histories: a non-deterministic change to TicketWorkflow fails here."""
+"""Replay stored histories: a non-deterministic change to TicketWorkflow fails here.
+
+The stored histories were recorded before the encryption codec; they replay through the
+same converter the workers use, whose codec passes unencrypted payloads through, so
+tickets in flight across the change keep working. An encrypted history is recorded and
+replayed live in tests/workflows/test_privacy_history.py (its key is the test's own)."""
 
 from __future__ import annotations
 
@@ -6,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from cityops.workers.client import data_converter
 from cityops.workers.main import WORKFLOWS, sandbox_runner
 
 HISTORIES = sorted((Path(__file__).parent.parent / "data" / "histories").glob("*.json"))
@@ -22,7 +27,7 @@ def test_there_are_histories_to_replay() -> None:
 async def test_stored_history_replays_without_nondeterminism(path: Path) -> None:
     replayer = Replayer(
         workflows=WORKFLOWS,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(),
         workflow_runner=sandbox_runner(),
     )
     history = WorkflowHistory.from_json(f"ticket-{path.stem}", path.read_text())

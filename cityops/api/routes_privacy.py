@@ -1,0 +1,80 @@
+"""``POST /api/v1/tickets/{id}/reveal-phone``: the caller's full number, on purpose.
+
+Notices, pages and status show the phone masked (139****1234). A responder who must call
+the citizen asks for the full number here, saying who they are and why; the request is
+written to ``phone_reveals`` (who, ``api:<key id>``, why, when) before the number is answered.
+404 when the register holds no phone for the ticket, 410 when it was erased.
+
+The workflow writes the register row just after the "assigned" notice goes out, so a
+responder quick off the mark may ask a moment before it exists: the route waits up to
+REVEAL_WAIT seconds for it before answering 404.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Depends, HTTPException, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from cityops.api.auth import require
+from cityops.api.context import AppContext, get_context
+from cityops.api.keys import Caller, Role
+from cityops.privacy.register import ContactErased, NoContact, reveal_phone
+
+router = APIRouter(prefix="/api/v1/tickets", tags=["privacy"])
+REVEAL_WAIT = 3.0
+_POLL = 0.25
+log = structlog.get_logger(__name__)
+
+
+class RevealRequest(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    by: str = Field(min_length=1, max_length=64, description="Your person id, e.g. P-T01-3")
+    reason: str = Field(
+        min_length=4, max_length=200, description="Why you need the full number (kept)"
+    )
+
+
+class RevealedContact(BaseModel):
+    ticket_id: str
+    caller_phone: str | None
+    caller_name: str | None
+
+
+@router.post("/{ticket_id}/reveal-phone", response_model=RevealedContact)
+async def reveal(
+    ticket_id: Annotated[str, Field(max_length=64)],
+    body: RevealRequest,
+    response: Response,
+    context: Annotated[AppContext, Depends(get_context)],
+    caller: Annotated[Caller, Depends(require(Role.RESPONDER, Role.HOTLINE_AGENT))],
+) -> RevealedContact:
+    waited = 0.0
+    while True:
+        try:
+            contact = await asyncio.to_thread(
+                reveal_phone,
+                context.engine,
+                context.ring,
+                ticket_id,
+                by=body.by,
+                via=f"api:{caller.key_id}",
+                reason=body.reason,
+            )
+            break
+        except NoContact as exc:
+            if waited >= REVEAL_WAIT:
+                raise HTTPException(404, str(exc)) from exc
+        except ContactErased as exc:
+            raise HTTPException(410, str(exc)) from exc
+        await asyncio.sleep(_POLL)
+        waited += _POLL
+    log.info("caller_phone_revealed", ticket_id=ticket_id, by=body.by, key_id=caller.key_id)
+    response.headers["Cache-Control"] = "no-store"
+    return RevealedContact(
+        ticket_id=ticket_id, caller_phone=contact.phone, caller_name=contact.name
+    )

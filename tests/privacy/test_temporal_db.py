@@ -1,0 +1,47 @@
+"""The Temporal dev server's own database files (as `cityops up` keeps them in
+var/temporal.db, WAL included) never hold a caller's phone or name in clear."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cityops.domain.models import AcceptInput, ContactInput
+from cityops.service import tickets
+from cityops.workers.devserver import start_dev_server
+from cityops.workflows import search_attributes as sa
+from tests.workflows.harness import intake, running
+
+PHONE, NAME = "13900001234", "王先生"
+
+
+def stored_bytes(folder: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(folder.glob("temporal.db*")))
+
+
+async def test_temporal_db_and_wal_hold_no_phone_or_name(tmp_path: Path) -> None:
+    env = await start_dev_server(tmp_path / "temporal.db")
+    try:
+        await sa.register(env.client, "default")
+        async with running(env) as h:
+            await h.start(
+                intake(
+                    "T-DBSCAN",
+                    scenario="CH01",
+                    text=f"{NAME}反映工地夜间施工，联系电话{PHONE}",
+                    caller_name=NAME,
+                    received_at=datetime(2026, 12, 3, 2, 0, tzinfo=UTC),
+                )
+            )
+            person = "P-T01-D"
+            await tickets.update(h.client, "T-DBSCAN", "accept", AcceptInput(person_id=person))
+            note = ContactInput(person_id=person, note=f"已电话联系{NAME} {PHONE}")
+            await tickets.update(h.client, "T-DBSCAN", "contact_citizen", note)
+            while_running = stored_bytes(tmp_path)
+    finally:
+        await env.shutdown()
+    after = stored_bytes(tmp_path)
+    for stored in (while_running, after):
+        assert b"T-DBSCAN" in stored  # the files scanned are the ones the ticket lives in
+        assert PHONE.encode() not in stored
+        assert NAME.encode() not in stored
