@@ -1,0 +1,612 @@
+"""A simulated Pudong day through the real engine.
+
+The real workflow, rules, organisation, routing, SLA calendar, escalation chains, closure
+checks, alarm intake and ticket register run on a Temporal server; only people and
+devices are simulated. The driver walks the day minute by minute: it submits the calls
+and alarm events due, reads the notices the engine sent (the notice activity is replaced
+by a simulated inbox, registered under the real name), lets the simulated people react
+after their delays, and moves the server's clock one minute on.
+
+The time-skipping server cannot go back in time, so the day runs on the first date after
+the server's clock with the same weekday, under a working calendar mapped day by day from
+the requested date: every rule sees the requested day's weekday, shifts, working hours and
+holidays. Everything the report says is expressed in the requested day's local time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import structlog
+from temporalio import activity
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+
+from cityops.activities.dispatch import DispatchActivities
+from cityops.activities.route import RoutingActivities
+from cityops.activities.store import StoreActivities
+from cityops.db.engine import get_engine
+from cityops.domain.models import (
+    AcceptInput,
+    AfterPhoto,
+    AlarmEvent,
+    CallbackInput,
+    DismissInput,
+    ExtensionDecision,
+    ExtensionRequest,
+    Notice,
+    NoticeReceipt,
+    RecheckInput,
+    ResolveInput,
+    ReturnInput,
+    ReturnReason,
+    ReturnReasonCode,
+    ReviewInput,
+    StatusInput,
+    TicketIntake,
+    TicketStatus,
+    TriageDecision,
+)
+from cityops.domain.stages import (
+    ClosureCheck,
+    NoticeKind,
+    Priority,
+    ReviewDecision,
+    Source,
+    Stage,
+)
+from cityops.org.migrate import upgrade
+from cityops.org.models import DISTRICT_CENTER
+from cityops.org.routing import OrgRouter
+from cityops.org.store import seed_if_empty
+from cityops.rules.calendar import WorkingHours, is_working_day
+from cityops.rules.calendar_loader import project_working_hours
+from cityops.rules.load import RuleSet, default_rules
+from cityops.service import tickets
+from cityops.service.alarms import AlarmIntake, AlarmResult, default_locator
+from cityops.simulation.load import SHANGHAI, AlarmEpisode, Call, DayLoad, plan_day
+from cityops.simulation.people import People
+from cityops.workers.main import build_worker
+from cityops.workflows.ticket import TicketWorkflow
+
+log = structlog.get_logger()
+DAY_MINUTES = 24 * 60
+HORIZON_DAYS = 60  # the mapped calendar covers every deadline a day's tickets can have
+HOTLINE_DESK = "hotline"
+AlarmStatus = Literal["firing", "resolved"]
+
+
+def run_day_for(day: date, server_today: date) -> date:
+    """The first date after the server's that falls on the same weekday as `day`."""
+    ahead = (day.weekday() - server_today.weekday()) % 7 or 7
+    return server_today + timedelta(days=ahead)
+
+
+def mapped_hours(day: date, run_day: date, base: WorkingHours) -> WorkingHours:
+    """A calendar on which every date from `run_day` on works as the same date from `day`
+    on does: each date of the horizon is listed as a working day or a day off."""
+    workdays: set[date] = set()
+    holidays: set[date] = set()
+    for offset in range(-7, HORIZON_DAYS):
+        wanted = is_working_day(day + timedelta(days=offset), base)
+        (workdays if wanted else holidays).add(run_day + timedelta(days=offset))
+    return base.model_copy(
+        update={"extra_workdays": frozenset(workdays), "extra_holidays": frozenset(holidays)}
+    )
+
+
+class Refused(Exception):
+    """The engine refused a simulated person's action (wrong person, wrong stage)."""
+
+
+@dataclass(order=True)
+class Due:
+    """Something a simulated person or device does at a minute of the day."""
+
+    minute: int
+    seq: int
+    act: Callable[[], Any] = field(compare=False)
+    what: str = field(compare=False)
+
+
+@dataclass
+class Inbox:
+    """The simulated people's phones: every notice the engine sends lands here."""
+
+    notices: list[Notice] = field(default_factory=list)
+
+    @activity.defn(name="send_notice")
+    async def send_notice(self, notice: Notice) -> NoticeReceipt:
+        self.notices.append(notice)
+        return NoticeReceipt(delivered_to=[r.person_id for r in notice.recipients])
+
+
+@dataclass
+class TicketTrack:
+    """What the driver knows of one ticket: enough to act and to report."""
+
+    ticket_id: str
+    workflow_id: str
+    run_id: str | None
+    source: Source
+    received_minute: int
+    street_code: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    label: str | None = None
+    device: str | None = None
+    priority: Priority | None = None
+    accepted_minute: int | None = None
+    resolved_minutes: list[int] = field(default_factory=list)
+    nth: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class Ledger:
+    """Where every arrival went, and what the people did."""
+
+    calls: int = 0
+    events: int = 0
+    call_tickets: dict[int, str] = field(default_factory=dict)
+    event_outcomes: Counter[str] = field(default_factory=Counter)
+    refused_actions: Counter[str] = field(default_factory=Counter)
+    actions: Counter[str] = field(default_factory=Counter)
+    notices: Counter[str] = field(default_factory=Counter)
+
+
+class Simulation:
+    def __init__(
+        self,
+        env: WorkflowEnvironment,
+        load: DayLoad,
+        people: People,
+        database_url: str,
+        rules: RuleSet,
+        *,
+        realtime: bool = False,
+        progress: Callable[[str], None] = print,
+    ) -> None:
+        self.env = env
+        self.client: Client = env.client
+        self.load = load
+        self.people = people
+        self.database_url = database_url
+        self.rules = rules
+        self.realtime = realtime
+        self.progress = progress
+        self.queue = "simulation"
+        self.inbox = Inbox()
+        self.ledger = Ledger()
+        self.tracks: dict[str, TicketTrack] = {}
+        self.device_tickets: dict[str, str] = {}
+        self._due: list[Due] = []
+        self._seq = 0
+        self._read = 0
+        self.start: datetime = datetime.min
+        self.router = OrgRouter.from_database(database_url)
+
+    # ------------------------------------------------------------------ clock
+
+    def at(self, minute: int) -> datetime:
+        return self.start + timedelta(minutes=minute)
+
+    def minute_of(self, instant: datetime) -> int:
+        return int((instant - self.start).total_seconds() // 60)
+
+    def schedule(self, minute: int, what: str, act: Callable[[], Any]) -> None:
+        self._seq += 1
+        heapq.heappush(self._due, Due(minute, self._seq, act, what))
+
+    # ------------------------------------------------------------------ the day
+
+    async def run(self, hours: WorkingHours, minutes: int = DAY_MINUTES) -> None:
+        dispatch = DispatchActivities(router=self.router, rules=self.rules, hours=hours)
+        routing = RoutingActivities(self.router)
+        store = StoreActivities(get_engine(self.database_url))
+        activities: list[Callable[..., Any]] = [
+            self.inbox.send_notice,
+            store.record_ticket,
+            routing.return_ticket,
+            routing.transfer_ticket,
+            *dispatch.activities(),
+        ]
+        engine = get_engine(self.database_url)
+        self.alarms = AlarmIntake(
+            self.client, self.queue, engine, rules=self.rules, locator=default_locator(engine)
+        )
+        calls = list(self.load.calls)
+        episodes = list(self.load.episodes)
+        for episode in episodes:
+            self._schedule_episode(episode)
+        started = time.perf_counter()
+        async with build_worker(self.client, self.queue, activities):
+            for minute in range(minutes):
+                while calls and calls[0].minute <= minute:
+                    await self._call(calls.pop(0), minute)
+                await self._react(minute)
+                await self._advance(minute + 1)
+                if minute % 120 == 119:
+                    self.progress(
+                        f"  {self.load.local(minute + 1):%H:%M} "
+                        f"tickets {len(self.tracks)}, notices {len(self.inbox.notices)}, "
+                        f"{time.perf_counter() - started:.0f} s"
+                    )
+            await self._react(minutes)
+
+    async def _advance(self, minute: int) -> None:
+        """Move the server's clock to the start of `minute`."""
+        if self.realtime:
+            delay = (self.at(minute) - datetime.now(self.start.tzinfo)).total_seconds()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            return
+        now = await self.env.get_current_time()
+        gap = self.at(minute) - now
+        if gap > timedelta(0):
+            await self.env.sleep(gap)
+
+    async def _react(self, minute: int) -> None:
+        """Read the new notices, then do everything due by this minute."""
+        fresh = self.inbox.notices[self._read :]
+        self._read = len(self.inbox.notices)
+        for notice in sorted(fresh, key=lambda n: (n.ticket_id, n.kind.value, n.title)):
+            self.ledger.notices[notice.kind.value] += 1
+            self._on_notice(notice, minute)
+        while self._due and self._due[0].minute <= minute:
+            due = heapq.heappop(self._due)
+            try:
+                await due.act()
+                self.ledger.actions[due.what] += 1
+            except Refused as refused:
+                self.ledger.refused_actions[due.what] += 1
+                log.debug("simulated_action_refused", what=due.what, reason=str(refused))
+
+    # ------------------------------------------------------------------ arrivals
+
+    async def _call(self, call: Call, minute: int) -> None:
+        ticket_id = f"SIM-{self.load.day:%Y%m%d}-{call.number:05d}"
+        intake = TicketIntake(
+            ticket_id=ticket_id,
+            source=Source.HOTLINE,
+            text=call.text,
+            address=f"上海市浦东新区{call.street.name_zh}",
+            lat=call.lat,
+            lon=call.lon,
+            caller_phone=call.phone,
+            received_at=self.at(minute),
+            external_id=f"12345-{self.load.day:%Y%m%d}-{call.number:05d}",
+        )
+        submitted = await tickets.submit(self.client, intake, self.queue)
+        self.ledger.calls += 1
+        self.ledger.call_tickets[call.number] = submitted.ticket_id
+        self.tracks[ticket_id] = TicketTrack(
+            ticket_id,
+            submitted.workflow_id,
+            None,
+            Source.HOTLINE,
+            minute,
+            call.street.code,
+            call.lat,
+            call.lon,
+            call.label,
+        )
+        self.schedule(minute + 1, "triage_check", lambda: self._triage_check(ticket_id))
+
+    def _schedule_episode(self, episode: AlarmEpisode) -> None:
+        minute = episode.minute
+        for repeat in range(episode.repeats + 1):
+            at = minute + repeat * episode.repeat_every
+            if episode.clears_at is not None and at >= episode.clears_at:
+                break
+            self.schedule(at, "alarm_firing", self._event_sender(episode, at, "firing", repeat))
+        if episode.clears_at is not None:
+            clears = episode.clears_at
+            self.schedule(clears, "alarm_resolved", self._event_sender(episode, clears, "resolved"))
+
+    def _event_sender(
+        self, episode: AlarmEpisode, minute: int, status: AlarmStatus, nth: int = 0
+    ) -> Callable[[], Any]:
+        async def send() -> None:
+            await self._alarm(episode, minute, status, nth)
+
+        return send
+
+    async def _alarm(
+        self, episode: AlarmEpisode, minute: int, status: AlarmStatus, nth: int
+    ) -> None:
+        device = episode.device
+        template = device.template
+        attributes: dict[str, Any] = {"site": f"{device.street.name_zh}{device.device_id}"}
+        if template.detection:
+            attributes |= {"detection": template.detection, "confidence": 0.9}
+        event = AlarmEvent(
+            event_id=f"sim-{device.device_id}-{minute:04d}-{status}-{nth}",
+            device_id=device.device_id,
+            sensor_type=template.sensor_type,
+            metric=template.metric,
+            value=1.0,
+            status=status,
+            lat=device.lat,
+            lon=device.lon,
+            occurred_at=self.at(minute),
+            attributes=attributes,
+        )
+        [result] = await self.alarms.ingest([event], received_at=self.at(minute))
+        self.ledger.events += 1
+        self.ledger.event_outcomes[result.outcome.value] += 1
+        await self._track_alarm(result, device.device_id, minute, device.lat, device.lon)
+
+    async def _track_alarm(
+        self, result: AlarmResult, device_id: str, minute: int, lat: float, lon: float
+    ) -> None:
+        if result.ticket_id and result.workflow_id and result.ticket_id not in self.tracks:
+            # A device's tickets are runs of one workflow id: pin this ticket's run.
+            run = await self.client.get_workflow_handle(result.workflow_id).describe()
+            self.tracks[result.ticket_id] = TicketTrack(
+                result.ticket_id,
+                result.workflow_id,
+                run.run_id,
+                Source.IOT,
+                minute,
+                lat=lat,
+                lon=lon,
+                device=device_id,
+            )
+            self.device_tickets[device_id] = result.ticket_id
+
+    # ------------------------------------------------------------------ people
+
+    def _dispatcher(self, minute: int) -> str:
+        return self.router.directory.on_duty(DISTRICT_CENTER, self.at(minute)).id
+
+    def _handle(self, ticket_id: str) -> WorkflowHandle[TicketWorkflow, Any]:
+        # By workflow id: the time-skipping server has no visibility search, and an
+        # alarm ticket's number is found only by search.
+        track = self.tracks[ticket_id]
+        return self.client.get_workflow_handle_for(
+            TicketWorkflow.run, track.workflow_id, run_id=track.run_id
+        )
+
+    async def status(self, ticket_id: str) -> TicketStatus:
+        return await self._handle(ticket_id).query(
+            TicketWorkflow.status, StatusInput(include_history=False)
+        )
+
+    async def _status(self, ticket_id: str) -> TicketStatus:
+        return await self.status(ticket_id)
+
+    async def _update(self, ticket_id: str, update: Any, request: Any) -> TicketStatus:
+        """Run one of the ticket's updates as the simulated person; a refusal is counted."""
+        try:
+            result: TicketStatus = await self._handle(ticket_id).execute_update(update, request)
+        except WorkflowUpdateFailedError as refused:
+            raise Refused(str(refused.cause or refused)) from refused
+        except RPCError as finished:  # the ticket's run has ended meanwhile
+            raise Refused(str(finished)) from finished
+        return result
+
+    async def _triage_check(self, ticket_id: str) -> None:
+        status = await self._status(ticket_id)
+        if status.stage is not Stage.TRIAGE:
+            return
+        track = self.tracks[ticket_id]
+        minute = track.received_minute + 1 + self.people.triage(ticket_id)
+        label = track.label
+
+        async def decide() -> None:
+            by = self._dispatcher(minute)
+            if label is None:
+                request = DismissInput(by=by, reason="咨询类来电，无需派单")
+                await self._update(ticket_id, TicketWorkflow.dismiss, request)
+            else:
+                decision = TriageDecision(scenario_id=label, by=by, note="人工分拨")
+                await self._update(ticket_id, TicketWorkflow.classify, decision)
+
+        self.schedule(minute, "triage", decide)
+
+    def _on_notice(self, notice: Notice, minute: int) -> None:
+        if not notice.recipients:
+            return
+        person = notice.recipients[0].person_id
+        ticket_id = notice.ticket_id
+        track = self.tracks.get(ticket_id)
+        if track is None:
+            return
+        if notice.kind in (NoticeKind.ASSIGNED, NoticeKind.ESCALATED, NoticeKind.RETURNED):
+            self._on_assigned(track, person, minute)
+        elif notice.kind is NoticeKind.EXTENSION_REQUESTED:
+            delay, approve = self.people.decides_extension(ticket_id)
+
+            async def decide() -> None:
+                await self._update(
+                    ticket_id,
+                    TicketWorkflow.decide_extension,
+                    ExtensionDecision(by=person, approve=approve, note="模拟审批"),
+                )
+
+            self.schedule(minute + delay, "decide_extension", decide)
+        elif notice.kind is NoticeKind.REOPENED:
+            track.nth["reopen"] += 1
+            self._plan_fix(track, person, minute)
+
+    def _on_assigned(self, track: TicketTrack, person: str, minute: int) -> None:
+        track.nth["assigned"] += 1
+        if (
+            track.source is Source.HOTLINE
+            and track.nth["assigned"] == 1
+            and self.people.returns(track.ticket_id, person)
+        ):
+
+            async def give_back() -> None:
+                reason = ReturnReason(code=ReturnReasonCode.NOT_OUR_DUTY, note="非本单位职责")
+                await self._update(
+                    track.ticket_id,
+                    TicketWorkflow.return_ticket,
+                    ReturnInput(person_id=person, reason=reason),
+                )
+
+            self.schedule(minute + 3, "return", give_back)
+            return
+        delay = self.people.accept_delay(track.ticket_id, person, track.nth["assigned"])
+        if delay is None:
+            return
+
+        async def accept() -> None:
+            status = await self._status(track.ticket_id)
+            if status.assignee_id != person or status.stage not in (
+                Stage.AWAITING_ACCEPT,
+                Stage.ESCALATED,
+            ):
+                return  # someone else has it now, or it is already accepted
+            await self._update(
+                track.ticket_id, TicketWorkflow.accept, AcceptInput(person_id=person)
+            )
+            track.priority = status.priority
+            track.accepted_minute = minute + delay
+            self._plan_fix(track, person, minute + delay)
+
+        self.schedule(minute + delay, "accept", accept)
+
+    def _plan_fix(self, track: TicketTrack, person: str, minute: int) -> None:
+        nth = len(track.resolved_minutes)
+
+        async def resolve() -> None:
+            status = await self._status(track.ticket_id)
+            if status.stage not in (Stage.ACCEPTED, Stage.REOPENED):
+                return
+            done = minute + work
+            photo = None
+            if track.lat is not None and track.lon is not None:
+                photo = AfterPhoto(
+                    url=f"https://photos.sim/{track.ticket_id}/{nth}.jpg",
+                    taken_at=self.at(done),
+                    lat=track.lat,
+                    lon=track.lon,
+                )
+            await self._update(
+                track.ticket_id,
+                TicketWorkflow.resolve,
+                ResolveInput(person_id=person, note="已处置", photo=photo),
+            )
+            track.resolved_minutes.append(done)
+            self._plan_verification(track, status, done)
+
+        work = self.people.work_minutes(track.ticket_id, track.priority, nth)
+        if nth == 0 and self.people.asks_extension(track.ticket_id):
+
+            async def extend() -> None:
+                status = await self._status(track.ticket_id)
+                if status.resolve_deadline is None or status.stage is not Stage.ACCEPTED:
+                    return
+                await self._update(
+                    track.ticket_id,
+                    TicketWorkflow.request_extension,
+                    ExtensionRequest(
+                        person_id=person,
+                        new_deadline=status.resolve_deadline + timedelta(days=1),
+                        reason="需协调其他部门",
+                    ),
+                )
+
+            self.schedule(minute + 30, "request_extension", extend)
+        self.schedule(minute + work, "resolve", resolve)
+
+    def _plan_verification(self, track: TicketTrack, status: TicketStatus, minute: int) -> None:
+        if status.scenario_id is None:
+            return
+        check = self.rules.rule(status.scenario_id).closure_check
+        ticket_id = track.ticket_id
+        nth = len(track.resolved_minutes)
+        if check is ClosureCheck.CALLBACK or (
+            check is ClosureCheck.SENSOR_RECOVERY and track.device is None
+        ):
+            delay, result = self.people.callback(ticket_id, nth)
+
+            async def callback() -> None:
+                request = CallbackInput(result=result, by=HOTLINE_DESK, note="回访")
+                await self._update(ticket_id, TicketWorkflow.callback, request)
+
+            self.schedule(minute + delay, "callback", callback)
+        elif check is ClosureCheck.PHOTO_REVIEW:
+            delay, approved = self.people.review(ticket_id, nth)
+
+            async def review() -> None:
+                decision = ReviewDecision.APPROVED if approved else ReviewDecision.REJECTED
+                request = ReviewInput(decision=decision, by=self._dispatcher(minute + delay))
+                await self._update(ticket_id, TicketWorkflow.review, request)
+
+            self.schedule(minute + delay, "review", review)
+        elif check is ClosureCheck.VIDEO_RECHECK:
+            delay, still_there = self.people.recheck(ticket_id, nth)
+
+            async def recheck() -> None:
+                request = RecheckInput(still_detected=still_there, checked_at=self.at(minute))
+                await self._update(ticket_id, TicketWorkflow.recheck, request)
+
+            self.schedule(minute + delay, "recheck", recheck)
+        elif check is ClosureCheck.SENSOR_RECOVERY and track.device is not None:
+            delay, refires = self.people.sensor_after_fix(track.device, nth)
+            episode = next(e for e in self.load.episodes if e.device.device_id == track.device)
+            status_after: AlarmStatus = "firing" if refires else "resolved"
+            self.schedule(
+                minute + delay,
+                f"sensor_{status_after}",
+                self._event_sender(episode, minute + delay, status_after, 100 + nth),
+            )
+
+
+def prepare_database(out: Path) -> str:
+    out.mkdir(parents=True, exist_ok=True)
+    database = out / "simulation.db"
+    database.unlink(missing_ok=True)
+    url = f"sqlite:///{database}"
+    upgrade(url)
+    seed_if_empty(url)
+    return url
+
+
+async def simulate(
+    day: date,
+    seed: int,
+    scale: float,
+    out: Path,
+    *,
+    env: WorkflowEnvironment,
+    minutes: int = DAY_MINUTES,
+    realtime: bool = False,
+    progress: Callable[[str], None] = print,
+) -> Simulation:
+    """Run the day on `env` (time-skipping, or a dev server with realtime=True)."""
+    rules = default_rules()
+    load = plan_day(day, seed, scale, rules)
+    url = prepare_database(out)
+    server_now = (await env.get_current_time()).astimezone(SHANGHAI)
+    if realtime:
+        run_day = server_now.date()
+        start = server_now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        hours = project_working_hours()
+    else:
+        run_day = run_day_for(day, server_now.date())
+        start = datetime.combine(run_day, datetime.min.time(), tzinfo=SHANGHAI)
+        hours = mapped_hours(day, run_day, project_working_hours())
+    simulation = Simulation(
+        env, load, People(seed), url, rules, realtime=realtime, progress=progress
+    )
+    simulation.start = start
+    if not realtime:
+        await simulation._advance(0)
+    progress(
+        f"simulating {day} (seed {seed}, scale {scale}): {len(load.calls)} calls, "
+        f"{len(load.episodes)} alarm episodes"
+    )
+    await simulation.run(hours, minutes)
+    return simulation
