@@ -16,17 +16,20 @@ holidays. Everything the report says is expressed in the requested day's local t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import structlog
 from temporalio import activity
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -35,6 +38,7 @@ from cityops.activities.dispatch import DispatchActivities
 from cityops.activities.route import RoutingActivities
 from cityops.activities.store import StoreActivities
 from cityops.db.engine import get_engine
+from cityops.domain.alarms import alarm_workflow_id
 from cityops.domain.models import (
     AcceptInput,
     AfterPhoto,
@@ -80,6 +84,9 @@ from cityops.workflows.ticket import TicketWorkflow
 
 log = structlog.get_logger()
 DAY_MINUTES = 24 * 60
+STALL_SECONDS = 180.0  # wall-clock bound on one move of the clock or one person's action
+GUARD = timedelta(seconds=5)  # a timer due this soon fires before an action on its run
+GUARD_STEP = timedelta(milliseconds=50)
 HORIZON_DAYS = 60  # the mapped calendar covers every deadline a day's tickets can have
 HOTLINE_DESK = "hotline"
 AlarmStatus = Literal["firing", "resolved"]
@@ -108,26 +115,108 @@ class Refused(Exception):
     """The engine refused a simulated person's action (wrong person, wrong stage)."""
 
 
+class SimulationStalled(RuntimeError):
+    """The server's clock or a person's action did not come back within STALL_SECONDS of
+    wall-clock time; the message names the minute, the action and the ticket last touched."""
+
+
 @dataclass(order=True)
 class Due:
-    """Something a simulated person or device does at a minute of the day."""
+    """Something a simulated person or device does at a minute of the day; `workflow` is
+    the workflow id it acts on (None: a new one), `ticket` the ticket it is about."""
 
     minute: int
     seq: int
     act: Callable[[], Any] = field(compare=False)
     what: str = field(compare=False)
+    ticket: str | None = field(compare=False, default=None)
+    workflow_id: str | None = field(compare=False, default=None)
+
+
+@dataclass(frozen=True)
+class Touch:
+    """The last thing the driver did, for the log and for a stall's message."""
+
+    minute: int
+    what: str
+    ticket: str | None = None
+    stage: str | None = None
+    workflow_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """A notice as it reached the simulated phones, stamped with the server's time at
+    which the engine sent it (the activity's scheduled time)."""
+
+    notice: Notice
+    sent_at: datetime
 
 
 @dataclass
 class Inbox:
-    """The simulated people's phones: every notice the engine sends lands here."""
+    """The simulated people's phones: every notice the engine sends lands here, once
+    (a retried activity carries the same idempotency key)."""
 
-    notices: list[Notice] = field(default_factory=list)
+    delivered: list[Delivered] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)
+
+    @property
+    def notices(self) -> list[Notice]:
+        return [d.notice for d in self.delivered]
 
     @activity.defn(name="send_notice")
     async def send_notice(self, notice: Notice) -> NoticeReceipt:
-        self.notices.append(notice)
+        if notice.idempotency_key not in self.keys:
+            self.keys.add(notice.idempotency_key)
+            self.delivered.append(Delivered(notice, activity.info().scheduled_time))
         return NoticeReceipt(delivered_to=[r.person_id for r in notice.recipients])
+
+
+def _reading_order(delivered: Delivered) -> tuple[datetime, str, str, str, str]:
+    notice = delivered.notice
+    people = ",".join(sorted(r.person_id for r in notice.recipients))
+    return (delivered.sent_at.replace(second=0, microsecond=0), notice.ticket_id,
+            notice.kind.value, people, notice.title)  # fmt: skip
+
+
+def notice_activities(events: Sequence[HistoryEvent], before: datetime) -> tuple[int, int]:
+    """send_notice activities a run scheduled before an instant, and how many of them
+    have finished."""
+    notices: set[int] = set()
+    finished = 0
+    for event in events:
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            attributes = event.activity_task_scheduled_event_attributes
+            if (
+                attributes.activity_type.name == "send_notice"
+                and event.event_time.ToDatetime(tzinfo=UTC) < before
+            ):
+                notices.add(event.event_id)
+        elif event.HasField("activity_task_completed_event_attributes"):
+            finished += event.activity_task_completed_event_attributes.scheduled_event_id in notices
+        elif event.HasField("activity_task_failed_event_attributes"):
+            finished += event.activity_task_failed_event_attributes.scheduled_event_id in notices
+        elif event.HasField("activity_task_timed_out_event_attributes"):
+            finished += event.activity_task_timed_out_event_attributes.scheduled_event_id in notices
+    return len(notices), finished
+
+
+def pending_timers(events: Sequence[HistoryEvent]) -> list[datetime]:
+    """When each timer a run has started and not yet seen fire or cancelled is due."""
+    started: dict[str, datetime] = {}
+    for event in events:
+        if event.HasField("timer_started_event_attributes"):
+            attributes = event.timer_started_event_attributes
+            started[attributes.timer_id] = (
+                event.event_time.ToDatetime(tzinfo=UTC)
+                + attributes.start_to_fire_timeout.ToTimedelta()
+            )
+        elif event.HasField("timer_fired_event_attributes"):
+            started.pop(event.timer_fired_event_attributes.timer_id, None)
+        elif event.HasField("timer_canceled_event_attributes"):
+            started.pop(event.timer_canceled_event_attributes.timer_id, None)
+    return sorted(started.values())
 
 
 @dataclass
@@ -145,6 +234,7 @@ class TicketTrack:
     label: str | None = None
     device: str | None = None
     priority: Priority | None = None
+    stage: Stage | None = None  # as the driver last saw it
     accepted_minute: int | None = None
     resolved_minutes: list[int] = field(default_factory=list)
     nth: Counter[str] = field(default_factory=Counter)
@@ -161,6 +251,7 @@ class Ledger:
     refused_actions: Counter[str] = field(default_factory=Counter)
     actions: Counter[str] = field(default_factory=Counter)
     notices: Counter[str] = field(default_factory=Counter)
+    notices_read: Counter[str] = field(default_factory=Counter)  # by ticket
 
 
 class Simulation:
@@ -174,6 +265,8 @@ class Simulation:
         *,
         realtime: bool = False,
         progress: Callable[[str], None] = print,
+        actions_log: Any = None,
+        stall_seconds: float = STALL_SECONDS,
     ) -> None:
         self.env = env
         self.client: Client = env.client
@@ -191,7 +284,15 @@ class Simulation:
         self._due: list[Due] = []
         self._seq = 0
         self._read = 0
+        self._unread: list[Delivered] = []
         self.start: datetime = datetime.min
+        self.touched = Touch(0, "start")
+        self.stall_seconds = stall_seconds
+        self.actions_log = actions_log or log
+        self.final: dict[str, TicketStatus] = {}
+        self.sent: dict[str, int] = {}
+        self.minutes = DAY_MINUTES
+        self.timers_let_fire = 0  # run-time fact: waits so a timer fires before an action
         self.router = OrgRouter.from_database(database_url)
 
     # ------------------------------------------------------------------ clock
@@ -202,13 +303,108 @@ class Simulation:
     def minute_of(self, instant: datetime) -> int:
         return int((instant - self.start).total_seconds() // 60)
 
-    def schedule(self, minute: int, what: str, act: Callable[[], Any]) -> None:
+    def schedule(
+        self,
+        minute: int,
+        what: str,
+        act: Callable[[], Any],
+        *,
+        ticket: str | None = None,
+        workflow_id: str | None = None,
+    ) -> None:
         self._seq += 1
-        heapq.heappush(self._due, Due(minute, self._seq, act, what))
+        heapq.heappush(self._due, Due(minute, self._seq, act, what, ticket, workflow_id))
+
+    # ------------------------------------------------------------------ watchdog
+
+    def _touch(
+        self, minute: int, what: str, ticket: str | None = None, workflow_id: str | None = None
+    ) -> None:
+        track = self.tracks.get(ticket) if ticket else None
+        stage = track.stage.value if track and track.stage else None
+        workflow_id = track.workflow_id if track else workflow_id
+        self.touched = Touch(minute, what, ticket, stage, workflow_id)
+        self.actions_log.debug(
+            "simulated_action",
+            minute=minute,
+            at=f"{self.load.local(minute):%H:%M}",
+            what=what,
+            ticket=ticket,
+            stage=stage,
+            workflow=workflow_id,
+        )
+
+    async def _bounded(self, work: Any, doing: str) -> Any:
+        """`work`, or SimulationStalled after stall_seconds of wall-clock time: a stuck
+        server or workflow fails the run loudly instead of hanging it."""
+        task = asyncio.ensure_future(work)
+        done, _ = await asyncio.wait({task}, timeout=self.stall_seconds)
+        if not done:
+            task.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await task
+            raise SimulationStalled(await self._stall_message(doing))
+        return task.result()
+
+    async def _stall_message(self, doing: str) -> str:
+        touched = self.touched
+        message = (
+            f"simulation stalled {self.stall_seconds:.0f} s (wall clock) while {doing} at "
+            f"{self.load.local(touched.minute):%H:%M} (minute {touched.minute}); last action "
+            f"{touched.what} on ticket {touched.ticket or '-'} (stage {touched.stage or '-'}, "
+            f"workflow {touched.workflow_id or '-'})"
+        )
+        track = self.tracks.get(touched.ticket) if touched.ticket else None
+        workflow_id = track.workflow_id if track else touched.workflow_id
+        if workflow_id is None:
+            return message
+        run_id = track.run_id if track else None
+        try:
+            history = await asyncio.wait_for(
+                self.client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history(), 10
+            )
+        except (TimeoutError, RPCError) as unreadable:
+            return f"{message}; its history is unreadable: {unreadable}"
+        tail = ", ".join(
+            f"{event.event_id}:{EventType.Name(event.event_type).removeprefix('EVENT_TYPE_')}"
+            for event in history.events[-8:]
+        )
+        return f"{message}; last events of {workflow_id}: {tail}"
+
+    async def _let_timers_fire(self, workflow_id: str, run_id: str | None, minute: int) -> None:
+        """Every timer of the run due before the end of this minute fires before a person
+        or device acts on it.
+
+        The Java time-skipping test server strands a run whose workflow task cancels a
+        timer that fired while the task was with the worker: it refuses the completion
+        ("invalid history builder state for action", temporalio/sdk-java#3088) and never
+        retries the task, so the run and the clock stop. Between moves its clock runs at
+        real pace, so a timer due seconds after this minute began (its deadline computed
+        from an action's instant) can fire while the workflow handles an update that
+        satisfies the condition the timer bounds (an accept before the escalation step).
+        A real server retries that task with the timer's event; here the driver lets such
+        timers fire first, which also makes the order of a minute deterministic: the
+        engine's clocks of a minute come before the people's actions of that minute."""
+        if self.realtime:
+            return
+        end = self.at(minute + 1)
+        handle = self.client.get_workflow_handle(workflow_id, run_id=run_id)
+        while True:
+            try:
+                history = await handle.fetch_history()
+            except RPCError:
+                return  # not started yet: nothing to race
+            now = await self.env.get_current_time()
+            soon = [due for due in pending_timers(history.events) if due < max(end, now + GUARD)]
+            if not soon:
+                return
+            self.timers_let_fire += 1
+            await self.env.sleep(max(max(soon) - now, timedelta(0)) + GUARD_STEP)
 
     # ------------------------------------------------------------------ the day
 
     async def run(self, hours: WorkingHours, minutes: int = DAY_MINUTES) -> None:
+        self.minutes = minutes
         dispatch = DispatchActivities(router=self.router, rules=self.rules, hours=hours)
         routing = RoutingActivities(self.router)
         store = StoreActivities(get_engine(self.database_url))
@@ -231,16 +427,44 @@ class Simulation:
         async with build_worker(self.client, self.queue, activities):
             for minute in range(minutes):
                 while calls and calls[0].minute <= minute:
-                    await self._call(calls.pop(0), minute)
+                    self._touch(minute, "call")
+                    await self._bounded(self._call(calls.pop(0), minute), "submitting a call")
                 await self._react(minute)
-                await self._advance(minute + 1)
+                self._touch(minute, "clock")
+                await self._bounded(self._advance(minute + 1), "moving the clock")
                 if minute % 120 == 119:
                     self.progress(
                         f"  {self.load.local(minute + 1):%H:%M} "
                         f"tickets {len(self.tracks)}, notices {len(self.inbox.notices)}, "
                         f"{time.perf_counter() - started:.0f} s"
                     )
-            await self._react(minutes)
+            # The day is over: what the engine sent is counted, then read; what people
+            # would do from midnight on is tomorrow's. Queries need the worker, so every
+            # ticket's end-of-day state is read before it stops.
+            self._touch(minutes, "notice_audit")
+            self.sent = await self._bounded(self._audit_notices(), "counting the notices sent")
+            self._read_notices(minutes)
+            self._touch(minutes, "final_statuses")
+            self.final = await self._bounded(self._final_statuses(), "reading final statuses")
+
+    async def _audit_notices(self) -> dict[str, int]:
+        """How many notices each ticket's run scheduled (send_notice activities in its
+        history), waiting for any still in flight: the other side of "no notice lost"."""
+        sent: dict[str, int] = {}
+        for ticket_id in sorted(self.tracks):
+            track = self.tracks[ticket_id]
+            handle = self.client.get_workflow_handle(track.workflow_id, run_id=track.run_id)
+            while True:
+                history = await handle.fetch_history()
+                scheduled, finished = notice_activities(history.events, self.at(self.minutes))
+                if scheduled == finished:
+                    break
+                await asyncio.sleep(0.05)  # a notice still on its way to the inbox
+            sent[ticket_id] = scheduled
+        return sent
+
+    async def _final_statuses(self) -> dict[str, TicketStatus]:
+        return {ticket_id: await self.status(ticket_id) for ticket_id in sorted(self.tracks)}
 
     async def _advance(self, minute: int) -> None:
         """Move the server's clock to the start of `minute`."""
@@ -254,21 +478,53 @@ class Simulation:
         if gap > timedelta(0):
             await self.env.sleep(gap)
 
+    def _read_notices(self, minute: int) -> None:
+        """Read the notices sent before this minute.
+
+        A notice is read by the minute the engine sent it, not by when it reached the
+        inbox (a timer of the last minute may fire after this minute's reading began), so
+        people react to the same notices at the same minutes on every run."""
+        self._unread.extend(self.inbox.delivered[self._read :])
+        self._read = len(self.inbox.delivered)
+        ready = [d for d in self._unread if self.minute_of(d.sent_at) < minute]
+        taken = {id(d) for d in ready}
+        self._unread = [d for d in self._unread if id(d) not in taken]
+        for delivered in sorted(ready, key=_reading_order):
+            self.ledger.notices[delivered.notice.kind.value] += 1
+            self.ledger.notices_read[delivered.notice.ticket_id] += 1
+            self._on_notice(delivered.notice, self.minute_of(delivered.sent_at) + 1)
+
     async def _react(self, minute: int) -> None:
-        """Read the new notices, then do everything due by this minute."""
-        fresh = self.inbox.notices[self._read :]
-        self._read = len(self.inbox.notices)
-        for notice in sorted(fresh, key=lambda n: (n.ticket_id, n.kind.value, n.title)):
-            self.ledger.notices[notice.kind.value] += 1
-            self._on_notice(notice, minute)
+        """Read the notices sent before this minute, then do everything due by it."""
+        self._read_notices(minute)
         while self._due and self._due[0].minute <= minute:
             due = heapq.heappop(self._due)
+            self._touch(minute, due.what, due.ticket, due.workflow_id)
             try:
-                await due.act()
+                target = self._target(due)
+                if target is not None:
+                    await self._bounded(
+                        self._let_timers_fire(*target, minute), f"letting timers fire ({due.what})"
+                    )
+                await self._bounded(due.act(), due.what)
                 self.ledger.actions[due.what] += 1
             except Refused as refused:
                 self.ledger.refused_actions[due.what] += 1
-                log.debug("simulated_action_refused", what=due.what, reason=str(refused))
+                self.actions_log.debug(
+                    "simulated_action_refused",
+                    what=due.what,
+                    ticket=due.ticket,
+                    reason=str(refused),
+                )
+
+    def _target(self, due: Due) -> tuple[str, str | None] | None:
+        """The run an action goes to, if it exists: a ticket's, or a device's latest."""
+        if due.ticket is not None:
+            track = self.tracks[due.ticket]
+            return track.workflow_id, track.run_id
+        if due.workflow_id is not None:
+            return due.workflow_id, None
+        return None
 
     # ------------------------------------------------------------------ arrivals
 
@@ -299,18 +555,31 @@ class Simulation:
             call.lon,
             call.label,
         )
-        self.schedule(minute + 1, "triage_check", lambda: self._triage_check(ticket_id))
+        self.schedule(
+            minute + 1, "triage_check", lambda: self._triage_check(ticket_id), ticket=ticket_id
+        )
 
     def _schedule_episode(self, episode: AlarmEpisode) -> None:
         minute = episode.minute
+        device = alarm_workflow_id(episode.device.device_id, episode.device.template.metric)
         for repeat in range(episode.repeats + 1):
             at = minute + repeat * episode.repeat_every
             if episode.clears_at is not None and at >= episode.clears_at:
                 break
-            self.schedule(at, "alarm_firing", self._event_sender(episode, at, "firing", repeat))
+            self.schedule(
+                at,
+                "alarm_firing",
+                self._event_sender(episode, at, "firing", repeat),
+                workflow_id=device,
+            )
         if episode.clears_at is not None:
             clears = episode.clears_at
-            self.schedule(clears, "alarm_resolved", self._event_sender(episode, clears, "resolved"))
+            self.schedule(
+                clears,
+                "alarm_resolved",
+                self._event_sender(episode, clears, "resolved"),
+                workflow_id=device,
+            )
 
     def _event_sender(
         self, episode: AlarmEpisode, minute: int, status: AlarmStatus, nth: int = 0
@@ -377,9 +646,11 @@ class Simulation:
         )
 
     async def status(self, ticket_id: str) -> TicketStatus:
-        return await self._handle(ticket_id).query(
+        status = await self._handle(ticket_id).query(
             TicketWorkflow.status, StatusInput(include_history=False)
         )
+        self.tracks[ticket_id].stage = status.stage
+        return status
 
     async def _status(self, ticket_id: str) -> TicketStatus:
         return await self.status(ticket_id)
@@ -392,6 +663,7 @@ class Simulation:
             raise Refused(str(refused.cause or refused)) from refused
         except RPCError as finished:  # the ticket's run has ended meanwhile
             raise Refused(str(finished)) from finished
+        self.tracks[ticket_id].stage = result.stage
         return result
 
     async def _triage_check(self, ticket_id: str) -> None:
@@ -411,7 +683,7 @@ class Simulation:
                 decision = TriageDecision(scenario_id=label, by=by, note="人工分拨")
                 await self._update(ticket_id, TicketWorkflow.classify, decision)
 
-        self.schedule(minute, "triage", decide)
+        self.schedule(minute, "triage", decide, ticket=ticket_id)
 
     def _on_notice(self, notice: Notice, minute: int) -> None:
         if not notice.recipients:
@@ -433,7 +705,7 @@ class Simulation:
                     ExtensionDecision(by=person, approve=approve, note="模拟审批"),
                 )
 
-            self.schedule(minute + delay, "decide_extension", decide)
+            self.schedule(minute + delay, "decide_extension", decide, ticket=ticket_id)
         elif notice.kind is NoticeKind.REOPENED:
             track.nth["reopen"] += 1
             self._plan_fix(track, person, minute)
@@ -454,7 +726,7 @@ class Simulation:
                     ReturnInput(person_id=person, reason=reason),
                 )
 
-            self.schedule(minute + 3, "return", give_back)
+            self.schedule(minute + 3, "return", give_back, ticket=track.ticket_id)
             return
         delay = self.people.accept_delay(track.ticket_id, person, track.nth["assigned"])
         if delay is None:
@@ -474,7 +746,7 @@ class Simulation:
             track.accepted_minute = minute + delay
             self._plan_fix(track, person, minute + delay)
 
-        self.schedule(minute + delay, "accept", accept)
+        self.schedule(minute + delay, "accept", accept, ticket=track.ticket_id)
 
     def _plan_fix(self, track: TicketTrack, person: str, minute: int) -> None:
         nth = len(track.resolved_minutes)
@@ -517,8 +789,8 @@ class Simulation:
                     ),
                 )
 
-            self.schedule(minute + 30, "request_extension", extend)
-        self.schedule(minute + work, "resolve", resolve)
+            self.schedule(minute + 30, "request_extension", extend, ticket=track.ticket_id)
+        self.schedule(minute + work, "resolve", resolve, ticket=track.ticket_id)
 
     def _plan_verification(self, track: TicketTrack, status: TicketStatus, minute: int) -> None:
         if status.scenario_id is None:
@@ -535,7 +807,7 @@ class Simulation:
                 request = CallbackInput(result=result, by=HOTLINE_DESK, note="回访")
                 await self._update(ticket_id, TicketWorkflow.callback, request)
 
-            self.schedule(minute + delay, "callback", callback)
+            self.schedule(minute + delay, "callback", callback, ticket=ticket_id)
         elif check is ClosureCheck.PHOTO_REVIEW:
             delay, approved = self.people.review(ticket_id, nth)
 
@@ -544,7 +816,7 @@ class Simulation:
                 request = ReviewInput(decision=decision, by=self._dispatcher(minute + delay))
                 await self._update(ticket_id, TicketWorkflow.review, request)
 
-            self.schedule(minute + delay, "review", review)
+            self.schedule(minute + delay, "review", review, ticket=ticket_id)
         elif check is ClosureCheck.VIDEO_RECHECK:
             delay, still_there = self.people.recheck(ticket_id, nth)
 
@@ -552,7 +824,7 @@ class Simulation:
                 request = RecheckInput(still_detected=still_there, checked_at=self.at(minute))
                 await self._update(ticket_id, TicketWorkflow.recheck, request)
 
-            self.schedule(minute + delay, "recheck", recheck)
+            self.schedule(minute + delay, "recheck", recheck, ticket=ticket_id)
         elif check is ClosureCheck.SENSOR_RECOVERY and track.device is not None:
             delay, refires = self.people.sensor_after_fix(track.device, nth)
             episode = next(e for e in self.load.episodes if e.device.device_id == track.device)
@@ -561,6 +833,7 @@ class Simulation:
                 minute + delay,
                 f"sensor_{status_after}",
                 self._event_sender(episode, minute + delay, status_after, 100 + nth),
+                workflow_id=alarm_workflow_id(track.device, episode.device.template.metric),
             )
 
 
@@ -584,6 +857,8 @@ async def simulate(
     minutes: int = DAY_MINUTES,
     realtime: bool = False,
     progress: Callable[[str], None] = print,
+    actions_log: Any = None,
+    stall_seconds: float = STALL_SECONDS,
 ) -> Simulation:
     """Run the day on `env` (time-skipping, or a dev server with realtime=True)."""
     rules = default_rules()
@@ -599,11 +874,19 @@ async def simulate(
         start = datetime.combine(run_day, datetime.min.time(), tzinfo=SHANGHAI)
         hours = mapped_hours(day, run_day, project_working_hours())
     simulation = Simulation(
-        env, load, People(seed), url, rules, realtime=realtime, progress=progress
+        env,
+        load,
+        People(seed),
+        url,
+        rules,
+        realtime=realtime,
+        progress=progress,
+        actions_log=actions_log,
+        stall_seconds=stall_seconds,
     )
     simulation.start = start
     if not realtime:
-        await simulation._advance(0)
+        await simulation._bounded(simulation._advance(0), "moving the clock to the day's start")
     progress(
         f"simulating {day} (seed {seed}, scale {scale}): {len(load.calls)} calls, "
         f"{len(load.episodes)} alarm episodes"
