@@ -28,6 +28,7 @@ RAIN_START, RAIN_END = 14 * 60, 17 * 60  # a cloudburst in the afternoon
 RAIN_SCENARIOS = ("EM01", "EM05", "PF04")  # waterlogging, pumps, blocked drain inlets
 RAIN_CALL_FACTOR = 3.0  # calls about water during the rain
 STORM_DEVICES = 40  # water-level and drain sensors that fire together in the rain
+PLANNED_WORKS_PER_DAY = 20  # maintenance windows over devices that will fire meanwhile
 
 Kind = Literal["call", "alarm"]
 
@@ -87,11 +88,25 @@ class AlarmEpisode:
     storm: bool = False
 
 
+@dataclass(frozen=True)
+class PlannedWork:
+    """施工/检修: a maintenance window over one device from `start` to `end` (minutes of
+    the day), declared before the day begins; never over a protected scenario (gas,
+    fire), which a window silences only with a supervisor's override."""
+
+    device_id: str
+    scenario_id: str
+    start: int
+    end: int
+    reason: str
+
+
 @dataclass
 class DayLoad:
     day: date
     calls: list[Call] = field(default_factory=list)
     episodes: list[AlarmEpisode] = field(default_factory=list)
+    works: list[PlannedWork] = field(default_factory=list)
 
     def local(self, minute: int) -> datetime:
         return datetime.combine(self.day, time(0), tzinfo=SHANGHAI) + timedelta(minutes=minute)
@@ -144,7 +159,9 @@ def _minute_of(rng: random.Random, shape: list[float]) -> int:
     return hour * 60 + rng.randrange(60)
 
 
-def plan_day(day: date, seed: int, scale: float, rules: RuleSet) -> DayLoad:
+def plan_day(
+    day: date, seed: int, scale: float, rules: RuleSet, protected: frozenset[str] = frozenset()
+) -> DayLoad:
     rng = random.Random(f"{seed}:{day.isoformat()}")
     load = DayLoad(day)
     town = streets()
@@ -199,6 +216,22 @@ def plan_day(day: date, seed: int, scale: float, rules: RuleSet) -> DayLoad:
             storm=True,
         )  # fmt: skip
         load.episodes.append(episode)
+
+    works = [
+        e for e in load.episodes if not e.storm and e.device.template.scenario_id not in protected
+    ]
+    for episode in rng.sample(works, min(len(works), round(PLANNED_WORKS_PER_DAY * scale))):
+        start = max(0, episode.minute - rng.randint(10, 60))
+        load.works.append(
+            PlannedWork(
+                episode.device.device_id,
+                episode.device.template.scenario_id,
+                start,
+                episode.minute + rng.randint(60, 240),
+                "计划检修",
+            )
+        )
+    load.works.sort(key=lambda w: (w.start, w.device_id))
 
     load.calls.sort(key=lambda c: (c.minute, c.text, c.street.code))
     load.calls = [replace(call, number=n) for n, call in enumerate(load.calls, start=1)]

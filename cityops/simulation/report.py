@@ -19,12 +19,13 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from cityops.activities.store import TicketRow
+from cityops.db.audit import AlarmEventRow, AlarmOutcome
 from cityops.db.engine import get_engine
 from cityops.domain.models import TicketStatus
 from cityops.domain.stages import Stage
 from cityops.simulation.run import Simulation
 
-KNOWN_OUTCOMES = {"new_ticket", "joined", "no_scenario", "no_open_ticket", "duplicate"}
+KNOWN_OUTCOMES = {outcome.value for outcome in AlarmOutcome}
 
 
 @dataclass
@@ -100,13 +101,37 @@ def build(simulation: Simulation, statuses: dict[str, TicketStatus]) -> DayResul
 
     # The register agrees with the engine.
     with Session(get_engine(simulation.database_url)) as session:
-        registered = set(session.exec(select(TicketRow.ticket_id)).all())
-        register_count = int(session.exec(select(func.count()).select_from(TicketRow)).one())
+        register_stage = dict(session.exec(select(TicketRow.ticket_id, TicketRow.stage)).all())
+        register_events = Counter(
+            dict(
+                session.exec(
+                    select(AlarmEventRow.outcome, func.count()).group_by(AlarmEventRow.outcome)
+                ).all()
+            )
+        )
+    register_count = len(register_stage)
     dispatched = {t for t, s in statuses.items() if s.assignee_id is not None}
-    missing = sorted(dispatched - registered)
+    missing = sorted(dispatched - set(register_stage))
     if missing:
         failures.append(
             f"{len(missing)} dispatched tickets missing from the register: {missing[:5]}"
+        )
+    disagree = sorted(
+        t
+        for t, s in statuses.items()
+        if s.stage.is_final and t in register_stage and register_stage[t] != s.stage.value
+    )
+    if disagree:
+        failures.append(
+            f"{len(disagree)} finished tickets whose register row shows another stage, e.g. "
+            + ", ".join(
+                f"{t} ({register_stage[t]} vs {statuses[t].stage.value})" for t in disagree[:5]
+            )
+        )
+    if register_events != ledger.event_outcomes:
+        failures.append(
+            f"alarm events: the register counts {dict(sorted(register_events.items()))}, "
+            f"the simulation sent {dict(sorted(ledger.event_outcomes.items()))}"
         )
 
     work_orders = {t: s for t, s in statuses.items() if s.stage is not Stage.DISMISSED}
@@ -171,6 +196,7 @@ def build(simulation: Simulation, statuses: dict[str, TicketStatus]) -> DayResul
             "alarm_event_outcomes": dict(sorted(ledger.event_outcomes.items())),
             "alarm_episodes": len(load.episodes),
             "storm_devices": sum(1 for e in load.episodes if e.storm),
+            "planned_works": len(load.works),
         },
         "tickets": len(statuses),
         "by_source": dict(sorted(by_source.items())),

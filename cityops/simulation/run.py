@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import structlog
+from sqlalchemy import Engine
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
@@ -38,6 +39,7 @@ from cityops.activities.dispatch import DispatchActivities
 from cityops.activities.route import RoutingActivities
 from cityops.activities.store import StoreActivities
 from cityops.db.engine import get_engine
+from cityops.db.silences import add_silence
 from cityops.domain.alarms import alarm_workflow_id
 from cityops.domain.models import (
     AcceptInput,
@@ -60,6 +62,7 @@ from cityops.domain.models import (
     TicketStatus,
     TriageDecision,
 )
+from cityops.domain.silences import SilenceSpec
 from cityops.domain.stages import (
     ClosureCheck,
     NoticeKind,
@@ -74,6 +77,7 @@ from cityops.org.routing import OrgRouter
 from cityops.org.store import seed_if_empty
 from cityops.rules.calendar import WorkingHours, is_working_day
 from cityops.rules.calendar_loader import project_working_hours
+from cityops.rules.incidents import default_incident_rules
 from cityops.rules.load import RuleSet, default_rules
 from cityops.service import tickets
 from cityops.service.alarms import AlarmIntake, AlarmResult, default_locator
@@ -88,7 +92,6 @@ STALL_SECONDS = 180.0  # wall-clock bound on one move of the clock or one person
 GUARD = timedelta(seconds=5)  # a timer due this soon fires before an action on its run
 GUARD_STEP = timedelta(milliseconds=50)
 HORIZON_DAYS = 60  # the mapped calendar covers every deadline a day's tickets can have
-HOTLINE_DESK = "hotline"
 AlarmStatus = Literal["firing", "resolved"]
 
 
@@ -173,6 +176,11 @@ class Inbox:
         return NoticeReceipt(delivered_to=[r.person_id for r in notice.recipients])
 
 
+def episode_workflow(episode: AlarmEpisode) -> str:
+    """The workflow id the alarm intake gives a device's tickets."""
+    return alarm_workflow_id(episode.device.device_id, episode.device.template.metric)
+
+
 def _reading_order(delivered: Delivered) -> tuple[datetime, str, str, str, str]:
     notice = delivered.notice
     people = ",".join(sorted(r.person_id for r in notice.recipients))
@@ -233,6 +241,7 @@ class TicketTrack:
     lon: float | None = None
     label: str | None = None
     device: str | None = None
+    device_episode: AlarmEpisode | None = None
     priority: Priority | None = None
     stage: Stage | None = None  # as the driver last saw it
     accepted_minute: int | None = None
@@ -419,6 +428,7 @@ class Simulation:
         self.alarms = AlarmIntake(
             self.client, self.queue, engine, rules=self.rules, locator=default_locator(engine)
         )
+        self._declare_works(engine)
         calls = list(self.load.calls)
         episodes = list(self.load.episodes)
         for episode in episodes:
@@ -528,6 +538,20 @@ class Simulation:
 
     # ------------------------------------------------------------------ arrivals
 
+    def _declare_works(self, engine: Engine) -> None:
+        """The day's planned works, declared at its start as maintenance windows in the
+        register the alarm intake reads (db/silences.py)."""
+        for work in self.load.works:
+            spec = SilenceSpec(
+                device_id=work.device_id,
+                starts_at=self.at(work.start),
+                ends_at=self.at(work.end),
+                reason=work.reason,
+                created_by=self._dispatcher(0),
+            )
+            add_silence(engine, spec, created_at=self.at(0))
+        self.alarms.windows.invalidate()
+
     async def _call(self, call: Call, minute: int) -> None:
         ticket_id = f"SIM-{self.load.day:%Y%m%d}-{call.number:05d}"
         intake = TicketIntake(
@@ -561,7 +585,7 @@ class Simulation:
 
     def _schedule_episode(self, episode: AlarmEpisode) -> None:
         minute = episode.minute
-        device = alarm_workflow_id(episode.device.device_id, episode.device.template.metric)
+        device = episode_workflow(episode)
         for repeat in range(episode.repeats + 1):
             at = minute + repeat * episode.repeat_every
             if episode.clears_at is not None and at >= episode.clears_at:
@@ -612,11 +636,10 @@ class Simulation:
         [result] = await self.alarms.ingest([event], received_at=self.at(minute))
         self.ledger.events += 1
         self.ledger.event_outcomes[result.outcome.value] += 1
-        await self._track_alarm(result, device.device_id, minute, device.lat, device.lon)
+        await self._track_alarm(result, episode, minute)
 
-    async def _track_alarm(
-        self, result: AlarmResult, device_id: str, minute: int, lat: float, lon: float
-    ) -> None:
+    async def _track_alarm(self, result: AlarmResult, episode: AlarmEpisode, minute: int) -> None:
+        device = episode.device
         if result.ticket_id and result.workflow_id and result.ticket_id not in self.tracks:
             # A device's tickets are runs of one workflow id: pin this ticket's run.
             run = await self.client.get_workflow_handle(result.workflow_id).describe()
@@ -626,11 +649,12 @@ class Simulation:
                 run.run_id,
                 Source.IOT,
                 minute,
-                lat=lat,
-                lon=lon,
-                device=device_id,
+                lat=device.lat,
+                lon=device.lon,
+                device=device.device_id,
+                device_episode=episode,
             )
-            self.device_tickets[device_id] = result.ticket_id
+            self.device_tickets[device.device_id] = result.ticket_id
 
     # ------------------------------------------------------------------ people
 
@@ -697,18 +721,24 @@ class Simulation:
             self._on_assigned(track, person, minute)
         elif notice.kind is NoticeKind.EXTENSION_REQUESTED:
             delay, approve = self.people.decides_extension(ticket_id)
+            deciders = [r.person_id for r in notice.recipients]
 
             async def decide() -> None:
-                await self._update(
-                    ticket_id,
-                    TicketWorkflow.decide_extension,
-                    ExtensionDecision(by=person, approve=approve, note="模拟审批"),
+                await self._as_one_of(
+                    deciders,
+                    lambda by: self._update(
+                        ticket_id,
+                        TicketWorkflow.decide_extension,
+                        ExtensionDecision(by=by, approve=approve, note="模拟审批"),
+                    ),
                 )
 
             self.schedule(minute + delay, "decide_extension", decide, ticket=ticket_id)
         elif notice.kind is NoticeKind.REOPENED:
             track.nth["reopen"] += 1
             self._plan_fix(track, person, minute)
+        elif notice.kind in (NoticeKind.CALLBACK_REQUEST, NoticeKind.REVIEW_REQUEST):
+            self._on_verification_request(notice, track, minute)
 
     def _on_assigned(self, track: TicketTrack, person: str, minute: int) -> None:
         track.nth["assigned"] += 1
@@ -793,31 +823,17 @@ class Simulation:
         self.schedule(minute + work, "resolve", resolve, ticket=track.ticket_id)
 
     def _plan_verification(self, track: TicketTrack, status: TicketStatus, minute: int) -> None:
-        if status.scenario_id is None:
+        """A callback or a photo review is asked for by a notice (see _on_notice); a camera
+        rechecks, or the device reports, by itself once the ticket is being verified."""
+        if status.stage is not Stage.VERIFYING or status.scenario_id is None:
+            return
+        if track.device is None or track.device_episode is None:
             return
         check = self.rules.rule(status.scenario_id).closure_check
+        video = track.device_episode.device.template.sensor_type == "video_ai"
         ticket_id = track.ticket_id
         nth = len(track.resolved_minutes)
-        if check is ClosureCheck.CALLBACK or (
-            check is ClosureCheck.SENSOR_RECOVERY and track.device is None
-        ):
-            delay, result = self.people.callback(ticket_id, nth)
-
-            async def callback() -> None:
-                request = CallbackInput(result=result, by=HOTLINE_DESK, note="回访")
-                await self._update(ticket_id, TicketWorkflow.callback, request)
-
-            self.schedule(minute + delay, "callback", callback, ticket=ticket_id)
-        elif check is ClosureCheck.PHOTO_REVIEW:
-            delay, approved = self.people.review(ticket_id, nth)
-
-            async def review() -> None:
-                decision = ReviewDecision.APPROVED if approved else ReviewDecision.REJECTED
-                request = ReviewInput(decision=decision, by=self._dispatcher(minute + delay))
-                await self._update(ticket_id, TicketWorkflow.review, request)
-
-            self.schedule(minute + delay, "review", review, ticket=ticket_id)
-        elif check is ClosureCheck.VIDEO_RECHECK:
+        if check is ClosureCheck.VIDEO_RECHECK and video:
             delay, still_there = self.people.recheck(ticket_id, nth)
 
             async def recheck() -> None:
@@ -825,16 +841,57 @@ class Simulation:
                 await self._update(ticket_id, TicketWorkflow.recheck, request)
 
             self.schedule(minute + delay, "recheck", recheck, ticket=ticket_id)
-        elif check is ClosureCheck.SENSOR_RECOVERY and track.device is not None:
-            delay, refires = self.people.sensor_after_fix(track.device, nth)
-            episode = next(e for e in self.load.episodes if e.device.device_id == track.device)
+        elif check is ClosureCheck.SENSOR_RECOVERY and not video:
+            episode = track.device_episode
+            delay, refires = self.people.sensor_after_fix(episode.device.device_id, nth)
             status_after: AlarmStatus = "firing" if refires else "resolved"
             self.schedule(
                 minute + delay,
                 f"sensor_{status_after}",
                 self._event_sender(episode, minute + delay, status_after, 100 + nth),
-                workflow_id=alarm_workflow_id(track.device, episode.device.template.metric),
+                workflow_id=alarm_workflow_id(
+                    episode.device.device_id, episode.device.template.metric
+                ),
             )
+
+    def _on_verification_request(self, notice: Notice, track: TicketTrack, minute: int) -> None:
+        ticket_id = track.ticket_id
+        nth = len(track.resolved_minutes)
+        if notice.kind is NoticeKind.CALLBACK_REQUEST:
+            delay, result = self.people.callback(ticket_id, nth)
+            desk = notice.recipients[0].person_id  # the hotline's callback desk
+
+            async def callback() -> None:
+                request = CallbackInput(result=result, by=desk, note="回访")
+                await self._update(ticket_id, TicketWorkflow.callback, request)
+
+            self.schedule(minute + delay, "callback", callback, ticket=ticket_id)
+            return
+        delay, approved = self.people.review(ticket_id, nth)
+        reviewers = [r.person_id for r in notice.recipients]
+
+        async def review() -> None:
+            decision = ReviewDecision.APPROVED if approved else ReviewDecision.REJECTED
+            await self._as_one_of(
+                reviewers,
+                lambda by: self._update(
+                    ticket_id, TicketWorkflow.review, ReviewInput(decision=decision, by=by)
+                ),
+            )
+
+        self.schedule(minute + delay, "review", review, ticket=ticket_id)
+
+    async def _as_one_of(self, people: list[str], act: Callable[[str], Any]) -> None:
+        """A notice to a team (the dispatchers above a ticket): the first of them whom the
+        engine lets act does; refused only if none may."""
+        refusals = []
+        for person in people:
+            try:
+                await act(person)
+                return
+            except Refused as refused:
+                refusals.append(str(refused))
+        raise Refused("; ".join(refusals))
 
 
 def prepare_database(out: Path) -> str:
@@ -862,7 +919,7 @@ async def simulate(
 ) -> Simulation:
     """Run the day on `env` (time-skipping, or a dev server with realtime=True)."""
     rules = default_rules()
-    load = plan_day(day, seed, scale, rules)
+    load = plan_day(day, seed, scale, rules, default_incident_rules().protected)
     url = prepare_database(out)
     server_now = (await env.get_current_time()).astimezone(SHANGHAI)
     if realtime:
