@@ -57,11 +57,12 @@ def _open_deadline(status: TicketStatus) -> datetime | None:
 
 def build(simulation: Simulation, statuses: dict[str, TicketStatus]) -> DayResult:
     load, ledger = simulation.load, simulation.ledger
+    calls = [call for call in load.calls if simulation.in_window(call.minute)]
     failures: list[str] = []
 
     # Every arrival is accounted for.
-    if ledger.calls != len(load.calls) or len(ledger.call_tickets) != len(load.calls):
-        failures.append(f"calls: {len(load.calls)} made, {len(ledger.call_tickets)} ticketed")
+    if ledger.calls != len(calls) or len(ledger.call_tickets) != len(calls):
+        failures.append(f"calls: {len(calls)} made, {len(ledger.call_tickets)} ticketed")
     events_sent = sum(ledger.event_outcomes.values())
     if events_sent != ledger.events:
         failures.append(f"alarm events: {ledger.events} sent, {events_sent} with an outcome")
@@ -191,7 +192,7 @@ def build(simulation: Simulation, statuses: dict[str, TicketStatus]) -> DayResul
     report: dict[str, Any] = {
         "day": load.day.isoformat(),
         "arrivals": {
-            "calls": len(load.calls),
+            "calls": len(calls),
             "alarm_events": ledger.events,
             "alarm_event_outcomes": dict(sorted(ledger.event_outcomes.items())),
             "alarm_episodes": len(load.episodes),

@@ -300,7 +300,8 @@ class Simulation:
         self.actions_log = actions_log or log
         self.final: dict[str, TicketStatus] = {}
         self.sent: dict[str, int] = {}
-        self.minutes = DAY_MINUTES
+        self.first = 0  # the window of the day that runs: [first, end)
+        self.end = DAY_MINUTES
         self.timers_let_fire = 0  # run-time fact: waits so a timer fires before an action
         self.router = OrgRouter.from_database(database_url)
 
@@ -412,8 +413,12 @@ class Simulation:
 
     # ------------------------------------------------------------------ the day
 
-    async def run(self, hours: WorkingHours, minutes: int = DAY_MINUTES) -> None:
-        self.minutes = minutes
+    def in_window(self, minute: int) -> bool:
+        return self.first <= minute < self.end
+
+    async def run(self, hours: WorkingHours, minutes: int = DAY_MINUTES, first: int = 0) -> None:
+        """Run `minutes` of the day from minute `first` (0: midnight)."""
+        self.first, self.end = first, first + minutes
         dispatch = DispatchActivities(router=self.router, rules=self.rules, hours=hours)
         routing = RoutingActivities(self.router)
         store = StoreActivities(get_engine(self.database_url))
@@ -429,13 +434,13 @@ class Simulation:
             self.client, self.queue, engine, rules=self.rules, locator=default_locator(engine)
         )
         self._declare_works(engine)
-        calls = list(self.load.calls)
-        episodes = list(self.load.episodes)
+        calls = [call for call in self.load.calls if self.in_window(call.minute)]
+        episodes = [e for e in self.load.episodes if self.in_window(e.minute)]
         for episode in episodes:
             self._schedule_episode(episode)
         started = time.perf_counter()
         async with build_worker(self.client, self.queue, activities):
-            for minute in range(minutes):
+            for minute in range(self.first, self.end):
                 while calls and calls[0].minute <= minute:
                     self._touch(minute, "call")
                     await self._bounded(self._call(calls.pop(0), minute), "submitting a call")
@@ -451,10 +456,10 @@ class Simulation:
             # The day is over: what the engine sent is counted, then read; what people
             # would do from midnight on is tomorrow's. Queries need the worker, so every
             # ticket's end-of-day state is read before it stops.
-            self._touch(minutes, "notice_audit")
+            self._touch(self.end, "notice_audit")
             self.sent = await self._bounded(self._audit_notices(), "counting the notices sent")
-            self._read_notices(minutes)
-            self._touch(minutes, "final_statuses")
+            self._read_notices(self.end)
+            self._touch(self.end, "final_statuses")
             self.final = await self._bounded(self._final_statuses(), "reading final statuses")
 
     async def _audit_notices(self) -> dict[str, int]:
@@ -466,7 +471,7 @@ class Simulation:
             handle = self.client.get_workflow_handle(track.workflow_id, run_id=track.run_id)
             while True:
                 history = await handle.fetch_history()
-                scheduled, finished = notice_activities(history.events, self.at(self.minutes))
+                scheduled, finished = notice_activities(history.events, self.at(self.end))
                 if scheduled == finished:
                     break
                 await asyncio.sleep(0.05)  # a notice still on its way to the inbox
@@ -923,13 +928,16 @@ async def simulate(
     url = prepare_database(out)
     server_now = (await env.get_current_time()).astimezone(SHANGHAI)
     if realtime:
+        # The load's minutes from the wall clock's time of day on: midnight is today's.
         run_day = server_now.date()
-        start = server_now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        start = datetime.combine(run_day, datetime.min.time(), tzinfo=SHANGHAI)
+        first = (server_now - start) // timedelta(minutes=1) + 1
         hours = project_working_hours()
     else:
         run_day = run_day_for(day, server_now.date())
         start = datetime.combine(run_day, datetime.min.time(), tzinfo=SHANGHAI)
         hours = mapped_hours(day, run_day, project_working_hours())
+        first = 0
     simulation = Simulation(
         env,
         load,
@@ -948,5 +956,5 @@ async def simulate(
         f"simulating {day} (seed {seed}, scale {scale}): {len(load.calls)} calls, "
         f"{len(load.episodes)} alarm episodes"
     )
-    await simulation.run(hours, minutes)
+    await simulation.run(hours, min(minutes, DAY_MINUTES - first), first)
     return simulation
