@@ -493,7 +493,15 @@ class Simulation:
         return sent
 
     async def _final_statuses(self) -> dict[str, TicketStatus]:
-        return {ticket_id: await self.status(ticket_id) for ticket_id in sorted(self.tracks)}
+        slots = asyncio.Semaphore(16)
+
+        async def one(ticket_id: str) -> TicketStatus:
+            async with slots:
+                return await self.status(ticket_id)
+
+        ticket_ids = sorted(self.tracks)
+        statuses = await asyncio.gather(*(one(ticket_id) for ticket_id in ticket_ids))
+        return dict(zip(ticket_ids, statuses, strict=True))
 
     async def _advance(self, minute: int) -> None:
         """Move the server's clock to the start of `minute`."""
