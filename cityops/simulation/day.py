@@ -78,7 +78,7 @@ async def simulate_day(
             raise
         finally:
             await env.shutdown()
-        report.write(result.report, out)
+        report.write(result, out)
         log.info(
             "simulation_finished",
             seconds=round(time.perf_counter() - started, 1),

@@ -6,12 +6,12 @@ log, so two runs of one seed write byte-identical files."""
 
 from __future__ import annotations
 
-import html
 import json
+import re
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +19,14 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from cityops.activities.store import TicketRow
+from cityops.config import get_settings
 from cityops.db.audit import AlarmEventRow, AlarmOutcome
 from cityops.db.engine import get_engine
 from cityops.domain.models import TicketStatus
 from cityops.domain.stages import Stage
+from cityops.register.kpis import KpiWindow
+from cityops.report.render import render
+from cityops.service import cityview
 from cityops.simulation.run import Simulation
 
 KNOWN_OUTCOMES = {outcome.value for outcome in AlarmOutcome}
@@ -32,9 +36,40 @@ KNOWN_OUTCOMES = {outcome.value for outcome in AlarmOutcome}
 class DayResult:
     report: dict[str, Any]
     failures: list[str] = field(default_factory=list)
+    html: str = ""
 
 
-def _rate(numerator: int, denominator: int) -> float | None:
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def relabel(text: str, run_day: date, day: date) -> str:
+    """Dates of the run (the server's future) as the requested day's: the report speaks
+    of the day asked for, whatever date it ran on (docs/simulation.md, the date mapping)."""
+    if run_day == day:
+        return text
+    shift = day - run_day
+    return DATE.sub(lambda m: (date.fromisoformat(m.group()) + shift).isoformat(), text)
+
+
+def city_view(simulation: Simulation) -> dict[str, Any]:
+    """The city-view figures (KPIs, vital signs, the league, charts' data) of the day,
+    computed from the simulation's register as `cityops report` computes them."""
+    start = simulation.at(simulation.first).astimezone(UTC)
+    end = simulation.at(simulation.end).astimezone(UTC)
+    figures = cityview.report_figures(
+        get_engine(simulation.database_url), KpiWindow(start, end, end)
+    )
+    # One object, dates relabelled, keys sorted: what report.json and the page both show.
+    text = relabel(
+        json.dumps(figures, ensure_ascii=False, sort_keys=True, default=str),
+        simulation.start.date(),
+        simulation.load.day,
+    )
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def _rate(numerator: int, denominator: int) -> float | None:  # as register/kpis.py rounds
     return None if denominator == 0 else round(numerator / denominator, 4)
 
 
@@ -137,29 +172,6 @@ def build(simulation: Simulation, statuses: dict[str, TicketStatus]) -> DayResul
 
     work_orders = {t: s for t, s in statuses.items() if s.stage is not Stage.DISMISSED}
     closed = sum(1 for s in work_orders.values() if s.stage is Stage.CLOSED)
-    accepted_or_escalated = [
-        t
-        for t, s in work_orders.items()
-        if simulation.tracks[t].accepted_minute is not None or s.escalations > 0
-    ]
-    accepted_on_time = sum(
-        1
-        for t in accepted_or_escalated
-        if simulation.tracks[t].accepted_minute is not None and work_orders[t].escalations == 0
-    )
-    resolved = [t for t in work_orders if simulation.tracks[t].resolved_minutes]
-    due = [t for t, s in work_orders.items() if s.resolve_deadline is not None]
-
-    def resolved_in_time(ticket_id: str) -> bool:
-        deadline = work_orders[ticket_id].resolve_deadline
-        resolved_at = simulation.tracks[ticket_id].resolved_minutes
-        return (
-            bool(resolved_at)
-            and deadline is not None
-            and (resolved_at[0] <= simulation.minute_of(deadline))
-        )
-
-    resolved_on_time = sum(1 for t in due if resolved_in_time(t))
 
     to_accept: dict[str, list[int]] = defaultdict(list)
     for ticket_id, track in simulation.tracks.items():
@@ -205,14 +217,11 @@ def build(simulation: Simulation, statuses: dict[str, TicketStatus]) -> DayResul
         "work_orders": len(work_orders),
         "dismissed": stages.get(Stage.DISMISSED.value, 0),
         "closed_loop_rate": _rate(closed, len(work_orders)),
-        "accepted_on_time_rate": _rate(accepted_on_time, len(accepted_or_escalated)),
-        "resolved_on_time_rate": _rate(resolved_on_time, len(due)),
-        "resolved": len(resolved),
+        "resolved": sum(1 for t in work_orders if simulation.tracks[t].resolved_minutes),
         "escalations": sum(s.escalations for s in statuses.values()),
         "returns": sum(s.returns for s in statuses.values()),
         "reopens": sum(s.reopens for s in statuses.values()),
         "extensions": sum(s.extensions for s in statuses.values()),
-        "overdue_now": sum(1 for s in work_orders.values() if s.overdue and not s.stage.is_final),
         "notices": dict(sorted(ledger.notices.items())),
         "people_actions": dict(sorted(ledger.actions.items())),
         "refused_actions": dict(sorted(ledger.refused_actions.items())),
@@ -221,10 +230,29 @@ def build(simulation: Simulation, statuses: dict[str, TicketStatus]) -> DayResul
         "register_tickets": register_count,
         "invariants_failed": failures,
     }
-    return DayResult(report, failures)
+    # The city-view KPIs, computed from the register, agree with the engine's own state.
+    view = city_view(simulation)
+    kpis = view["kpis"]
+    registered = (kpis["received"], kpis["non_work_orders"]["received"], kpis["closed"])
+    engine_side = (len(work_orders), report["dismissed"], closed)
+    if registered != engine_side or kpis["closed_loop_rate"] != report["closed_loop_rate"]:
+        failures.append(
+            f"the register's KPIs (work orders, non-work orders, closed {registered}, "
+            f"closed-loop rate {kpis['closed_loop_rate']}) disagree with the engine "
+            f"({engine_side}, {report['closed_loop_rate']})"
+        )
+    report["kpis"] = view["kpis"]
+    report["vital_signs"] = view["vital_signs"]
+    page = render(
+        view,
+        ticket_url=f"{get_settings().public_url.rstrip('/')}/tickets",
+        title=f"浦东模拟日 {load.day} 城市运行体征报告 Simulated Pudong day",
+    )
+    return DayResult(report, failures, relabel(page, simulation.start.date(), load.day))
 
 
 def summary(report: dict[str, Any]) -> str:
+    kpis, signs = report["kpis"], report["vital_signs"]
     by_source = ", ".join(f"{k} {v}" for k, v in report["by_source"].items())
     slow = ", ".join(
         f"{row['street']} {row['median_minutes_to_accept']} min"
@@ -236,12 +264,12 @@ def summary(report: dict[str, Any]) -> str:
             f"{report['arrivals']['alarm_events']} alarm events",
             f"tickets {report['tickets']} ({by_source}); work orders {report['work_orders']}, "
             f"dismissed {report['dismissed']}",
-            f"closed-loop rate {report['closed_loop_rate']}, accepted on time "
-            f"{report['accepted_on_time_rate']}, "
-            f"resolved on time {report['resolved_on_time_rate']}",
+            f"closed-loop rate {kpis['closed_loop_rate']}, accepted on time "
+            f"{kpis['accepted_on_time_rate']}, resolved on time {kpis['resolved_on_time_rate']} "
+            f"(city-view KPIs from the register); vital score {signs.get('score')}",
             f"escalations {report['escalations']}, returns {report['returns']}, reopens "
             f"{report['reopens']}, extensions {report['extensions']}, overdue now "
-            f"{report['overdue_now']}",
+            f"{kpis['overdue_now']}",
             f"slowest streets (median minutes to accept): {slow or '-'}",
             "invariants: "
             + (
@@ -253,44 +281,9 @@ def summary(report: dict[str, Any]) -> str:
     )
 
 
-def write(report: dict[str, Any], out: Path) -> None:
+def write(result: DayResult, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(
-        json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True) + "\n", "utf-8"
+        json.dumps(result.report, ensure_ascii=False, indent=2, sort_keys=True) + "\n", "utf-8"
     )
-    (out / "report.html").write_text(render_html(report), "utf-8")
-
-
-def render_html(report: dict[str, Any]) -> str:
-    def table(rows: list[dict[str, Any]]) -> str:
-        if not rows:
-            return "<p>—</p>"
-        head = "".join(f"<th>{html.escape(str(k))}</th>" for k in rows[0])
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row.values()) + "</tr>"
-            for row in rows
-        )
-        return f"<table><tr>{head}</tr>{body}</table>"
-
-    figures = [
-        {"figure": key, "value": report[key]}
-        for key in (
-            "tickets", "work_orders", "dismissed", "closed_loop_rate", "accepted_on_time_rate",
-            "resolved_on_time_rate", "escalations", "returns", "reopens", "extensions",
-            "overdue_now",
-        )
-    ]  # fmt: skip
-    sources = [{"source": k, "tickets": v} for k, v in report["by_source"].items()]
-    return f"""<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8">
-<title>浦东模拟日 {html.escape(report["day"])}</title>
-<style>body{{font-family:"Noto Sans CJK SC",sans-serif;margin:2em}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px 8px}}</style></head><body>
-<h1>浦东城运模拟日 {html.escape(report["day"])}</h1>
-<h2>概况 Figures</h2>{table(figures)}
-<h2>来源 By source</h2>{table(sources)}
-<h2>最慢的街镇 Slowest streets</h2>{table(report["slowest_streets"])}
-<h2>超时工单 Top overdue</h2>{table(report["top_overdue"])}
-<h2>不变量 Invariants</h2><p>{html.escape("; ".join(report["invariants_failed"]) or "all hold")}</p>
-</body></html>
-"""
+    (out / "report.html").write_text(result.html, "utf-8")

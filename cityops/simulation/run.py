@@ -80,6 +80,7 @@ from cityops.org.migrate import upgrade
 from cityops.org.models import DISTRICT_CENTER
 from cityops.org.routing import OrgRouter
 from cityops.org.store import seed_if_empty
+from cityops.privacy.keys import KeyRing, generate_key
 from cityops.rules.calendar import WorkingHours, is_working_day
 from cityops.rules.calendar_loader import project_working_hours
 from cityops.rules.incidents import default_incident_rules
@@ -431,10 +432,12 @@ class Simulation:
         self.first, self.end = first, first + minutes
         dispatch = DispatchActivities(router=self.router, rules=self.rules, hours=hours)
         routing = RoutingActivities(self.router)
-        store = StoreActivities(get_engine(self.database_url))
+        # The register seals callers' contacts: a key of this run only.
+        store = StoreActivities(get_engine(self.database_url), KeyRing([generate_key()]))
         activities: list[Callable[..., Any]] = [
             self.inbox.send_notice,
             store.record_ticket,
+            store.record_event,
             routing.return_ticket,
             routing.transfer_ticket,
             *dispatch.activities(),

@@ -35,8 +35,13 @@ async def test_a_day_twice_gives_the_same_report_and_its_invariants_hold(tmp_pat
     assert report["arrivals"]["alarm_event_outcomes"].get("in_window", 0) >= 1
     assert report["dismissed"] > 0  # the dispatcher triaged calls that are no work order
     assert 0 < report["closed_loop_rate"] < 1
+    kpis = report["kpis"]  # the city-view KPIs, from the simulation's register
+    assert kpis["received"] == report["work_orders"]
+    assert kpis["closed_loop_rate"] == report["closed_loop_rate"]
+    assert kpis["window"]["from"] == "2026-12-07T00:00:00+08:00"
+    assert report["vital_signs"]["score"] is not None
     html = (tmp_path / "a" / "report.html").read_text("utf-8")
-    assert "2026-12-07" in html
+    assert "浦东模拟日 2026-12-07" in html and "plotly" in html
     actions = [
         json.loads(line)
         for line in (tmp_path / "a" / "simulation.log").read_text("utf-8").splitlines()
