@@ -26,7 +26,8 @@ LAYERS: list[set[str]] = [
     {"workers"},  # worker processes, the Temporal connection, the local stack
     {"intake"},  # MQTT front door
     {"api"},  # HTTP front door
-    {"cli", "benchmarks", "schema"},  # composition: commands, benchmarks, every table
+    {"cli", "benchmarks", "schema", "simulation"},  # composition: commands, benchmarks, every
+    # table, the simulated day
 ]
 LAYER_OF = {name: index for index, layer in enumerate(LAYERS) for name in layer}
 

@@ -47,6 +47,7 @@ def build_worker(
     activities: Sequence[Callable[..., Any]],
     *,
     max_concurrent_activities: int = 200,
+    max_cached_workflows: int = 1000,
 ) -> Worker:
     return Worker(
         client,
@@ -57,6 +58,8 @@ def build_worker(
         # A malformed message can never become valid by retrying: fail the workflow.
         workflow_failure_exception_types=[pydantic.ValidationError],
         max_concurrent_activities=max_concurrent_activities,
+        # Runs kept in memory between tasks; one evicted is replayed from its history.
+        max_cached_workflows=max_cached_workflows,
         # Sync activities (database writes) run here, off the event loop.
         activity_executor=ThreadPoolExecutor(max_workers=max_concurrent_activities),
     )

@@ -28,6 +28,7 @@ def _register_all() -> None:
         page_cmd,
         privacy_cmd,
         rules_cmd,
+        simulate_cmd,
         stack_cmd,
         tickets,
     )
@@ -42,6 +43,7 @@ def _register_all() -> None:
     incidents_cmd.register(app, bench_app)
     cityview_cmd.register(app, bench_app)
     privacy_cmd.register(app, bench_app)
+    simulate_cmd.register(app, bench_app)
 
 
 _register_all()

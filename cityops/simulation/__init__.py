@@ -1,0 +1,1 @@
+"""A simulated Pudong day through the real engine (docs/simulation.md)."""

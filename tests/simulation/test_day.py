@@ -1,0 +1,71 @@
+"""A simulated day at --scale 0.05 through the real engine on the time-skipping server:
+its invariants hold, it is byte-identical for a seed, and a stuck clock fails loudly."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from cityops.simulation import run
+from cityops.simulation.day import simulate_day
+from cityops.simulation.run import Simulation, SimulationStalled
+
+DAY = date(2026, 12, 7)
+
+
+async def test_a_day_twice_gives_the_same_report_and_its_invariants_hold(tmp_path: Path) -> None:
+    first, second = await asyncio.gather(
+        simulate_day(DAY, 7, tmp_path / "a", scale=0.05, progress=lambda _: None),
+        simulate_day(DAY, 7, tmp_path / "b", scale=0.05, progress=lambda _: None),
+    )
+    assert first.failures == [] and second.failures == []
+    text = (tmp_path / "a" / "report.json").read_bytes()
+    assert text == (tmp_path / "b" / "report.json").read_bytes()
+
+    report = json.loads(text)
+    assert report["day"] == "2026-12-07"
+    assert report["arrivals"]["calls"] == 120
+    assert {"hotline", "iot", "video"} <= set(report["by_source"])
+    assert report["tickets"] == report["register_tickets"]
+    assert report["escalations"] > 0 and report["returns"] > 0 and report["reopens"] > 0
+    assert report["arrivals"]["alarm_event_outcomes"].get("in_window", 0) >= 1
+    assert report["dismissed"] > 0  # the dispatcher triaged calls that are no work order
+    assert 0 < report["closed_loop_rate"] < 1
+    kpis = report["kpis"]  # the city-view KPIs, from the simulation's register
+    assert kpis["received"] == report["work_orders"]
+    assert kpis["closed_loop_rate"] == report["closed_loop_rate"]
+    assert kpis["window"]["from"] == "2026-12-07T00:00:00+08:00"
+    assert report["vital_signs"]["score"] is not None
+    html = (tmp_path / "a" / "report.html").read_text("utf-8")
+    assert "浦东模拟日 2026-12-07" in html and "plotly" in html
+    actions = [
+        json.loads(line)
+        for line in (tmp_path / "a" / "simulation.log").read_text("utf-8").splitlines()
+    ]
+    accepts = [a for a in actions if a.get("what") == "accept"]
+    assert accepts and all(a["ticket"] and a["workflow"] for a in accepts)
+    assert any(a["stage"] == "awaiting_accept" for a in accepts)
+    assert actions[-1]["event"] == "simulation_finished"
+
+
+async def test_a_clock_that_does_not_come_back_fails_the_run_loudly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    advance = Simulation._advance
+
+    async def stuck_at_three(self: Simulation, minute: int) -> None:
+        if minute == 3 * 60:
+            await asyncio.Event().wait()  # as the test server did when a run was stranded
+        await advance(self, minute)
+
+    monkeypatch.setattr(run.Simulation, "_advance", stuck_at_three)
+    with pytest.raises(SimulationStalled, match=r"moving the clock at 02:59 \(minute 179\)"):
+        await simulate_day(
+            DAY, 7, tmp_path, scale=0.05, minutes=240, stall_seconds=3, progress=lambda _: None
+        )
+    log = (tmp_path / "simulation.log").read_text("utf-8")
+    assert "simulation_failed" in log
