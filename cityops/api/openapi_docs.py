@@ -56,15 +56,22 @@ _MEANING = {
 }
 
 
-def responses(*codes: int, html: bool = False) -> dict[int | str, dict[str, Any]]:
-    """The `responses=` of a route answering these error statuses (JSON, or HTML pages)."""
+def responses(
+    *codes: int, html: bool = False, worded_422: bool = False
+) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route answering these error statuses (JSON, or HTML pages).
+    `worded_422`: the route's own 422 is a sentence ({"detail": "from: …"}) besides
+    FastAPI's list for a malformed parameter."""
     out: dict[int | str, dict[str, Any]] = {}
     for code in codes:
         entry: dict[str, Any] = {"description": _MEANING[code]}
         if html:
             entry["content"] = {"text/html": {"schema": {"type": "string"}}}
-        else:
-            entry["model"] = ValidationErrorOut if code == 422 else ErrorOut
+        else:  # JSON even on a route whose own answer is HTML (FastAPI would say text/html)
+            body: Any = ErrorOut
+            if code == 422:
+                body = ValidationErrorOut | ErrorOut if worded_422 else ValidationErrorOut
+            entry["content"] = {"application/json": {"schema": schema_of(body)}}
         if code == 503:
             entry["headers"] = _RETRY_AFTER
         out[code] = entry

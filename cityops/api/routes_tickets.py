@@ -268,6 +268,7 @@ class SplitResponse(BaseModel):
     "/{ticket_id}/split",
     response_model=SplitResponse,
     summary="Split the secondary issue of a call into its own ticket",
+    responses=responses(401, 403, 404, 409, 422, 503),
 )
 async def split_ticket(
     ticket_id: Annotated[str, FastApiPath(min_length=1, max_length=64)],
