@@ -51,6 +51,10 @@ class Settings:
     register_retention_days: int = field(
         default_factory=lambda: int(_env("CITYOPS_REGISTER_RETENTION_DAYS", "1095"))
     )
+    # The jurisdiction_id Open311 clients name (GeoReport v2); any other is refused.
+    open311_jurisdiction: str = field(
+        default_factory=lambda: _env("CITYOPS_OPEN311_JURISDICTION", "pudong.shanghai")
+    )
     # A secured Temporal cluster (Temporal Cloud or mTLS): an API key, or client cert + key.
     temporal_api_key: str = field(default_factory=lambda: _env("TEMPORAL_API_KEY", ""))
     temporal_tls_cert: str = field(default_factory=lambda: _env("TEMPORAL_TLS_CERT", ""))

@@ -11,6 +11,8 @@ import cityops.activities.delivery_log
 import cityops.activities.store
 import cityops.api.keys
 import cityops.db.audit
+import cityops.db.deadletters
+import cityops.db.open311
 import cityops.db.page_links
 import cityops.db.silences
 import cityops.media.register

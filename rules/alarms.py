@@ -19,6 +19,8 @@ class AlarmVerdict:
     scenario_id: str | None
     rule: str | None
     reason: str
+    # A rule says this is no alarm (construction noise by day): nothing to do, not unknown.
+    silent: bool = False
 
 
 class AlarmMatcher:
@@ -52,6 +54,6 @@ class AlarmMatcher:
                     continue
             return AlarmVerdict(sid, rule.label, f"alarm rule {rule.label}")
         if outside_reason is not None:
-            return AlarmVerdict(None, None, outside_reason)
+            return AlarmVerdict(None, None, outside_reason, silent=True)
         what = event.detection if event.sensor_type == "video_ai" else event.metric
         return AlarmVerdict(None, None, f"no alarm rule for {event.sensor_type!r} with {what!r}")

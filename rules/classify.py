@@ -1,5 +1,9 @@
 """classify(intake, rules) -> Classification: pure, no I/O, safe in a local activity.
 
+Intake may already know a person must look first (coordinates outside Pudong): its
+`triage_reason` sends the ticket to triage whatever the rules read, and what they read
+is kept in the reason as a hint for the dispatcher.
+
 Order of evidence, strongest first:
 1. a service code chosen by the submitter (the hotline agent, Open311) names the
    scenario outright; when the intake also has text, the engine's own reading is
@@ -86,6 +90,8 @@ def _classify(
     parts: CallParts | None,
     read: Mapping[str, _Reading],
 ) -> Classification:
+    if intake.triage_reason:
+        return _held_for_triage(intake, rules, parts, read)
     if intake.service_code is not None:
         return _by_service_code(intake.service_code, rules, parts, read)
     if intake.alarm is not None:
@@ -94,6 +100,28 @@ def _classify(
         return _by_text(parts, rules, read)
     return _classification(
         rules, None, 0.0, reason="no service code, alarm or text to classify", matched=[]
+    )
+
+
+def _held_for_triage(
+    intake: TicketIntake,
+    rules: RuleSet,
+    parts: CallParts | None,
+    read: Mapping[str, _Reading],
+) -> Classification:
+    """Intake knows a person must look first (a point outside Pudong): triage with its
+    reason, and what the rules read kept as a hint for the dispatcher."""
+    reading = _classify(intake.model_copy(update={"triage_reason": None}), rules, parts, read)
+    scenario = reading.scenario
+    hint = f"; the rules read {scenario.id} {scenario.name_zh}" if scenario else ""
+    return _classification(
+        rules,
+        None,
+        0.0,
+        reason=f"{intake.triage_reason}{hint}",
+        matched=reading.matched,
+        runner_up=scenario.id if scenario else None,
+        candidates=reading.candidates,
     )
 
 

@@ -31,6 +31,7 @@ import structlog
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
+from cityops.api.openapi_docs import responses
 from cityops.config import get_settings
 from cityops.domain.tokens import (
     ACCEPT_PATH,
@@ -147,7 +148,20 @@ Now = Annotated[datetime, Depends(get_now)]
 Action = Annotated[AcceptAction | None, Depends(get_accept_action)]
 
 
-@router.get(ACCEPT_PATH + "{token}", response_class=HTMLResponse)
+_LINK_PAGES = responses(400, 403, 503, html=True) | {
+    410: {
+        "description": "The link has expired",
+        "content": {"text/html": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.get(
+    ACCEPT_PATH + "{token}",
+    response_class=HTMLResponse,
+    responses=_LINK_PAGES,
+    summary="The confirm page behind a one-tap accept link (changes nothing)",
+)
 async def confirm_accept(token: str, request: Request, secret: Secret, now: Now) -> HTMLResponse:
     claim = _verify(token, secret, now, request)
     if isinstance(claim, HTMLResponse):
@@ -155,7 +169,12 @@ async def confirm_accept(token: str, request: Request, secret: Secret, now: Now)
     return _page(_CONFIRM, claim, confirm_action=str(request.url.path))
 
 
-@router.post(ACCEPT_PATH + "{token}", response_class=HTMLResponse)
+@router.post(
+    ACCEPT_PATH + "{token}",
+    response_class=HTMLResponse,
+    responses=_LINK_PAGES | responses(409, html=True),
+    summary="Accept the ticket the link names, as the person it names (no body)",
+)
 async def accept(
     token: str, request: Request, secret: Secret, now: Now, action: Action
 ) -> HTMLResponse:
@@ -235,4 +254,7 @@ def _page(
             confirm_action=confirm_action,
         )
     )
-    return HTMLResponse(html, status_code=wording.status, headers=_PRIVATE_HEADERS)
+    headers = dict(_PRIVATE_HEADERS)
+    if wording.status == 503:
+        headers["Retry-After"] = "5"
+    return HTMLResponse(html, status_code=wording.status, headers=headers)

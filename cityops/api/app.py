@@ -3,8 +3,8 @@ the responder's page, the caller's phone revealed on purpose, and the codec serv
 
 ``create_app(settings, client_provider)`` builds the app; the Temporal client is made
 when the app starts (lifespan), so importing this module connects to nothing.
-``uvicorn api.app:app`` serves the module-level app on the environment's settings;
-OpenAPI docs are at /docs.
+``uvicorn cityops.api.app:app`` serves the module-level app on the environment's settings;
+OpenAPI docs are at /docs (Swagger UI) and /redoc, served from the package.
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from temporalio.client import Client
 
 from cityops.api import (
     accept,
+    docs_pages,
+    errors,
+    openapi_docs,
     routes_alarms,
     routes_alertmanager,
     routes_calls,
@@ -40,7 +43,8 @@ from cityops.privacy.keys import load_keyring
 from cityops.rules.load import default_rules
 from cityops.service import tickets
 from cityops.service.alarms import AlarmIntake, Locator
-from cityops.service.tickets import TicketNotFound, TicketRejected
+from cityops.service.geography import Geography
+from cityops.service.tickets import TicketNotFound, TicketRejected, WorkerWatch
 from cityops.workers.client import connect
 from cityops.workers.logging import configure_logging
 
@@ -65,17 +69,29 @@ def create_app(
         client = await provider()
         engine = get_engine(settings.database_url)
         rules = default_rules()
+        geography = Geography(engine)
         context = AppContext(
             settings=settings,
             client=client,
             engine=engine,
             rules=rules,
-            alarms=AlarmIntake(client, settings.task_queue, engine, rules=rules, locator=locator),
+            alarms=AlarmIntake(
+                client,
+                settings.task_queue,
+                engine,
+                rules=rules,
+                locator=locator,
+                geography=geography,
+            ),
             keys=KeyStore(engine, dev_keys()),
             ring=load_keyring(settings),
+            geography=geography,
+            workers=WorkerWatch(client, settings.task_queue, settings.temporal_namespace),
         )
         app.state.context = context
-        app.dependency_overrides[accept.get_accept_action] = lambda: _accept_action(client)
+        app.dependency_overrides[accept.get_accept_action] = lambda: _accept_action(
+            client, context.workers
+        )
         log.info("api_started", temporal=settings.temporal_address, task_queue=settings.task_queue)
         yield
         app.state.context = None
@@ -85,7 +101,12 @@ def create_app(
         description="Tickets, alarm events, Open311 GeoReport v2 and Alertmanager intake.",
         version="1",
         lifespan=lifespan,
+        docs_url=None,  # served from the package by docs_pages, not from a CDN
+        redoc_url=None,
     )
+    errors.install(app)
+    docs_pages.install(app)
+    openapi_docs.install(app)
     for module in (
         routes_calls,
         routes_tickets,
@@ -105,10 +126,12 @@ def create_app(
     return app
 
 
-def _accept_action(client: Client) -> accept.AcceptAction:
+def _accept_action(client: Client, workers: WorkerWatch) -> accept.AcceptAction:
     async def accept_ticket(ticket_id: str, person_id: str) -> None:
         try:
-            await tickets.update(client, ticket_id, "accept", AcceptInput(person_id=person_id))
+            await tickets.update(
+                client, ticket_id, "accept", AcceptInput(person_id=person_id), workers
+            )
         except (TicketRejected, TicketNotFound) as refused:
             raise accept.AcceptRefused(str(refused)) from refused
 

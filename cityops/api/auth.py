@@ -7,12 +7,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from cityops.api.context import AppContext, get_context
 from cityops.api.keys import Caller, Role
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="cityops"'}
+# Declared so the OpenAPI document names both ways of sending a key (either will do).
+API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key")
+BEARER = HTTPBearer(auto_error=False, description="The same API key as a bearer token")
 
 
 def presented_key(request: Request) -> str | None:
@@ -42,7 +46,10 @@ def require(*roles: Role) -> Callable[..., Caller]:
     allowed = frozenset(roles)
 
     def dependency(
-        request: Request, context: Annotated[AppContext, Depends(get_context)]
+        request: Request,
+        context: Annotated[AppContext, Depends(get_context)],
+        _header: Annotated[str | None, Security(API_KEY_HEADER)],
+        _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
     ) -> Caller:
         return authorize(context, presented_key(request), allowed)
 

@@ -14,6 +14,8 @@ from cityops.config import Settings
 from cityops.privacy.keys import KeyRing
 from cityops.rules.load import RuleSet
 from cityops.service.alarms import AlarmIntake
+from cityops.service.geography import Geography
+from cityops.service.tickets import WorkerWatch
 
 
 @dataclass(frozen=True)
@@ -25,10 +27,12 @@ class AppContext:
     alarms: AlarmIntake
     keys: KeyStore
     ring: KeyRing
+    geography: Geography
+    workers: WorkerWatch
 
 
 def get_context(request: Request) -> AppContext:
     context: AppContext | None = getattr(request.app.state, "context", None)
     if context is None:
-        raise HTTPException(503, "the intake API is still starting")
+        raise HTTPException(503, "the intake API is still starting", headers={"Retry-After": "5"})
     return context

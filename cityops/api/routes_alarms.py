@@ -1,28 +1,36 @@
-"""Alarm events over HTTP (incidents: routes_incidents.py).
+"""Alarm events over HTTP and the dead letters of refused ones (incidents:
+routes_incidents.py).
 
-``POST /api/v1/alarms`` takes one event or a list of up to 1,000 (spec:
-alarm_event.md). The whole batch is validated first: one bad event is a 422 naming
-its index and field, and nothing of that batch is delivered or recorded.
+``POST /api/v1/alarms`` takes one event or a list (spec: alarm_event.md) and answers 200
+with each event's outcome, in order: an invalid one is ``rejected`` with its index,
+field and reason and stored as a dead letter; the others go through. Only a body that
+is not JSON (or over 16 MiB) or not an event object or list is refused whole.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends, HTTPException
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from cityops.api.auth import require
+from cityops.api.bodies import json_body, unavailable
 from cityops.api.context import AppContext, get_context
 from cityops.api.keys import Caller, Role
+from cityops.api.openapi_docs import json_body as body_doc
+from cityops.api.openapi_docs import responses
+from cityops.db.audit import AlarmOutcome
+from cityops.db.deadletters import Channel, DeadLetterRow, LetterStatus, list_letters
+from cityops.domain.models import AlarmEvent
 from cityops.service.alarms import (
     AlarmBatchInvalid,
     AlarmIntakeUnavailable,
     AlarmResult,
-    parse_batch,
+    Incoming,
+    split_payload,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["alarms"])
@@ -31,55 +39,112 @@ Gateway = Annotated[Caller, Depends(require(Role.SENSOR_GATEWAY))]
 
 
 class AlarmOutcomeOut(BaseModel):
-    event_id: str
-    outcome: str
-    ticket_id: str | None
-    workflow_id: str | None
-    scenario_id: str | None
-    incident_id: str | None
+    index: int | None = Field(description="The event's place in the batch (0 for one event)")
+    event_id: str | None = Field(description="None for a rejected item without a usable id")
+    outcome: AlarmOutcome
+    ticket_id: str | None = None
+    workflow_id: str | None = None
+    scenario_id: str | None = None
+    incident_id: str | None = None
+    field: str | None = Field(default=None, description="rejected: the field that is wrong")
+    reason: str | None = Field(default=None, description="rejected, triage, silenced: why")
+    dead_letter_id: int | None = Field(
+        default=None, description="rejected: the stored dead letter (GET /alarms/rejected)"
+    )
 
 
 class AlarmReceipt(BaseModel):
-    received: int
+    received: int = Field(description="Items in the request")
     results: list[AlarmOutcomeOut]
 
 
-def body_location(loc: list[Any]) -> list[Any]:
-    return ["body", *loc]
+class DeadLetterOut(BaseModel):
+    letter_id: int
+    channel: Channel
+    origin: str
+    item_index: int | None
+    event_id: str | None
+    field: str
+    reason: str
+    payload: str = Field(description="As received: the item's JSON, or the whole message")
+    truncated: bool
+    received_at: datetime
+    times_received: int
+    status: LetterStatus
+    attempts: int
+    replayed_at: datetime | None
+    replay_outcome: str | None
+    replay_ticket_id: str | None
 
 
-async def ingest_payload(
-    context: AppContext, payload: Any, where: Callable[[list[Any]], list[Any]] = body_location
-) -> AlarmReceipt:
-    """Validate, deliver and record; shared by /alarms and the Alertmanager webhook.
-    `where` turns an event error location into one in the caller's request body."""
-    received = datetime.now(UTC)
-    try:
-        events = parse_batch(payload)
-    except AlarmBatchInvalid as exc:
-        raise RequestValidationError([{**e, "loc": where(e["loc"])} for e in exc.errors]) from exc
-    try:
-        results = await context.alarms.ingest(events, received)
-    except AlarmIntakeUnavailable as exc:
-        raise HTTPException(503, f"{exc}; resend the batch: repeats are recognised") from exc
-    return AlarmReceipt(received=len(events), results=[_out(r) for r in results])
-
-
-def _out(result: AlarmResult) -> AlarmOutcomeOut:
+def outcome_out(result: AlarmResult) -> AlarmOutcomeOut:
     return AlarmOutcomeOut(
+        index=result.index,
         event_id=result.event_id,
-        outcome=result.outcome.value,
+        outcome=result.outcome,
         ticket_id=result.ticket_id,
         workflow_id=result.workflow_id,
         scenario_id=result.scenario_id,
         incident_id=result.incident_id,
+        field=result.field,
+        reason=result.reason,
+        dead_letter_id=result.dead_letter_id,
     )
 
 
-@router.post("/alarms", response_model=AlarmReceipt)
-async def post_alarms(
-    context: Context,
-    _: Gateway,
-    payload: Annotated[Any, Body(description="One alarm event, or a list of up to 1,000")],
+async def submit_items(
+    context: AppContext, items: list[Incoming], channel: Channel
 ) -> AlarmReceipt:
-    return await ingest_payload(context, payload)
+    """Shared by /alarms and the Alertmanager webhook."""
+    try:
+        results = await context.alarms.submit(items, channel, datetime.now(UTC))
+    except AlarmIntakeUnavailable as exc:
+        raise unavailable(f"{exc}; resend: repeats are recognised") from exc
+    return AlarmReceipt(received=len(items), results=[outcome_out(r) for r in results])
+
+
+@router.post(
+    "/alarms",
+    response_model=AlarmReceipt,
+    responses=responses(401, 403, 413, 422, 503),
+    openapi_extra=body_doc(
+        AlarmEvent | list[AlarmEvent],
+        "One alarm event, or a list of them (any length: taken in chunks of 1,000)",
+    ),
+)
+async def post_alarms(request: Request, context: Context, caller: Gateway) -> AlarmReceipt:
+    """Each event's outcome, in order; invalid ones are `rejected` and kept as dead letters."""
+    payload = await json_body(request)
+    try:
+        raws = split_payload(payload)
+    except AlarmBatchInvalid as exc:
+        raise RequestValidationError(
+            [{"loc": ["body"], "msg": str(exc), "type": "model_type"}]
+        ) from exc
+    origin = f"POST /api/v1/alarms key {caller.key_id}"
+    items = [Incoming(raw, index, origin) for index, raw in enumerate(raws)]
+    return await submit_items(context, items, Channel.HTTP)
+
+
+@router.get(
+    "/alarms/rejected",
+    response_model=list[DeadLetterOut],
+    responses=responses(401, 403, 422),
+)
+async def get_rejected(
+    context: Context,
+    _: Annotated[Caller, Depends(require(Role.SENSOR_GATEWAY))],
+    status: Annotated[
+        Literal["open", "replayed", "all"], Query(description="Which letters")
+    ] = "open",
+    channel: Channel | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[DeadLetterOut]:
+    """Refused events (dead letters), newest first: replay them with `cityops intake replay`."""
+    wanted = None if status == "all" else LetterStatus(status)
+    rows = list_letters(context.engine, wanted, channel, limit)
+    return [_letter_out(row) for row in rows]
+
+
+def _letter_out(row: DeadLetterRow) -> DeadLetterOut:
+    return DeadLetterOut.model_validate(row, from_attributes=True)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cityops.api.auth import require
 from cityops.api.context import AppContext, get_context
 from cityops.api.keys import Caller, Role
+from cityops.api.openapi_docs import responses
 from cityops.api.routes_tickets import ticket_errors
 from cityops.domain.calls import ConvertInput, KindSuggestion, RateInput, ReplyInput
 from cityops.domain.models import TicketStatus
@@ -31,7 +32,7 @@ class KindQuestion(BaseModel):
     text: str = Field(min_length=1, max_length=4000, description="What the caller said")
 
 
-@router.post("/kind-suggestion", response_model=KindSuggestion)
+@router.post("/kind-suggestion", response_model=KindSuggestion, responses=responses(401, 403, 422))
 async def suggest_kind(
     body: KindQuestion, _: Annotated[Caller, Depends(require(Role.HOTLINE_AGENT))]
 ) -> KindSuggestion:
@@ -40,7 +41,11 @@ async def suggest_kind(
     return calls.suggest_kind(body.text)
 
 
-@router.post("/{ticket_id}/rate", response_model=TicketStatus)
+@router.post(
+    "/{ticket_id}/rate",
+    response_model=TicketStatus,
+    responses=responses(401, 403, 404, 409, 422, 503),
+)
 async def rate(
     ticket_id: str,
     body: RateInput,
@@ -52,7 +57,11 @@ async def rate(
         return await calls.rate(context.client, ticket_id, body)
 
 
-@router.post("/{ticket_id}/reply", response_model=TicketStatus)
+@router.post(
+    "/{ticket_id}/reply",
+    response_model=TicketStatus,
+    responses=responses(401, 403, 404, 409, 422, 503),
+)
 async def reply(
     ticket_id: str,
     body: ReplyInput,
@@ -64,7 +73,11 @@ async def reply(
         return await calls.reply(context.client, ticket_id, body)
 
 
-@router.post("/{ticket_id}/convert", response_model=TicketStatus)
+@router.post(
+    "/{ticket_id}/convert",
+    response_model=TicketStatus,
+    responses=responses(401, 403, 404, 409, 422, 503),
+)
 async def convert(
     ticket_id: str,
     body: ConvertInput,

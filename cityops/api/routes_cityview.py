@@ -23,6 +23,7 @@ from cityops.api.auth import require
 from cityops.api.context import AppContext, get_context
 from cityops.api.keys import Caller, Role
 from cityops.api.metrics import render_metrics
+from cityops.api.openapi_docs import responses
 from cityops.report.render import plotly_js, render
 from cityops.service import cityview
 from cityops.service.cityview import CityViewInputError
@@ -39,6 +40,10 @@ StreetQ = Annotated[str | None, Query(max_length=40, description="Street/town co
 DASHBOARD_REFRESH_S = 60
 
 
+def _TEXT(media_type: str) -> dict[str, Any]:
+    return {media_type: {"schema": {"type": "string"}}}
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -47,7 +52,7 @@ def _bad(exc: CityViewInputError) -> HTTPException:
     return HTTPException(422, detail=str(exc))
 
 
-@router.get("/api/v1/kpis")
+@router.get("/api/v1/kpis", responses=responses(401, 403, 422, worded_422=True))
 async def get_kpis(
     _: Supervisor, context: Context, start: FromQ = None, end: ToQ = None, street: StreetQ = None
 ) -> dict[str, Any]:
@@ -60,7 +65,7 @@ async def get_kpis(
     return await asyncio.to_thread(cityview.kpis, context.engine, window, code)
 
 
-@router.get("/api/v1/vital-signs")
+@router.get("/api/v1/vital-signs", responses=responses(401, 403, 422, worded_422=True))
 async def get_vital_signs(
     _: Supervisor,
     context: Context,
@@ -76,7 +81,7 @@ async def get_vital_signs(
     return await asyncio.to_thread(cityview.vitals, context.engine, instant, code)
 
 
-@router.get("/dashboard", response_class=HTMLResponse)
+@router.get("/dashboard", response_class=HTMLResponse, responses=responses(422, worded_422=True))
 async def dashboard(
     context: Context, start: FromQ = None, end: ToQ = None, street: StreetQ = None
 ) -> HTMLResponse:
@@ -99,7 +104,11 @@ async def dashboard(
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
 
-@router.get("/dashboard/plotly.min.js")
+@router.get(
+    "/dashboard/plotly.min.js",
+    response_class=Response,
+    responses={200: {"description": "plotly.js", "content": _TEXT("application/javascript")}},
+)
 async def dashboard_plotly() -> Response:
     """plotly's JavaScript from the installed package: the dashboard needs no CDN."""
     return Response(
@@ -109,7 +118,11 @@ async def dashboard_plotly() -> Response:
     )
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"description": "Prometheus text format", "content": _TEXT("text/plain")}},
+)
 async def metrics(context: Context) -> Response:
     """Prometheus exposition (docs/kpis.md has a scrape config)."""
     body, content_type = await asyncio.to_thread(render_metrics, context.engine, _now())

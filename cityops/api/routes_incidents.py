@@ -15,6 +15,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query
 from cityops.api.auth import require
 from cityops.api.context import AppContext, get_context
 from cityops.api.keys import Caller, Role
+from cityops.api.openapi_docs import responses
 from cityops.db.incidents import incident_view, list_incident_views
 from cityops.db.silences import add_silence, end_silence, get_silence, list_silences
 from cityops.domain.incidents import Incident
@@ -28,7 +29,7 @@ Planner = Annotated[Caller, Depends(require(Role.RESPONDER))]  # and supervisors
 ID = r"^[A-Z0-9]{4,64}$"
 
 
-@router.get("/incidents", response_model=list[Incident])
+@router.get("/incidents", response_model=list[Incident], responses=responses(401, 403, 422))
 async def get_incidents(
     context: Context,
     _: AnyRole,
@@ -47,7 +48,9 @@ async def get_incidents(
     )
 
 
-@router.get("/incidents/{incident_id}", response_model=Incident)
+@router.get(
+    "/incidents/{incident_id}", response_model=Incident, responses=responses(401, 403, 404, 422)
+)
 async def get_incident(incident_id: str, context: Context, _: AnyRole) -> Incident:
     found = incident_view(context.engine, incident_id[:64], datetime.now(UTC))
     if found is None:
@@ -55,7 +58,12 @@ async def get_incident(incident_id: str, context: Context, _: AnyRole) -> Incide
     return found
 
 
-@router.post("/silences", status_code=201, response_model=Silence)
+@router.post(
+    "/silences",
+    status_code=201,
+    response_model=Silence,
+    responses=responses(401, 403, 422, worded_422=True),
+)
 async def post_silence(
     context: Context,
     caller: Planner,
@@ -74,7 +82,7 @@ async def post_silence(
     return silence
 
 
-@router.get("/silences", response_model=list[Silence])
+@router.get("/silences", response_model=list[Silence], responses=responses(401, 403, 422))
 async def get_silences(
     context: Context,
     _: AnyRole,
@@ -84,7 +92,9 @@ async def get_silences(
     return list_silences(context.engine, include_over=all_, at=datetime.now(UTC), limit=limit)
 
 
-@router.get("/silences/{silence_id}", response_model=Silence)
+@router.get(
+    "/silences/{silence_id}", response_model=Silence, responses=responses(401, 403, 404, 422)
+)
 async def get_one_silence(silence_id: str, context: Context, _: AnyRole) -> Silence:
     found = get_silence(context.engine, silence_id[:32])
     if found is None:
@@ -92,7 +102,11 @@ async def get_one_silence(silence_id: str, context: Context, _: AnyRole) -> Sile
     return found
 
 
-@router.post("/silences/{silence_id}/end", response_model=Silence)
+@router.post(
+    "/silences/{silence_id}/end",
+    response_model=Silence,
+    responses=responses(401, 403, 404, 422),
+)
 async def post_end_silence(
     silence_id: str,
     context: Context,

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse
 from markupsafe import escape
 
 from cityops.api.context import AppContext, get_context
+from cityops.api.openapi_docs import responses
 from cityops.domain.zones import SHANGHAI
 from cityops.service import tickets
 from cityops.service.tickets import TicketNotFound, TicketUnavailable
@@ -38,15 +39,19 @@ def _when(value: datetime | None) -> str:
     return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
-@router.get("/tickets/{ticket_id}", response_class=HTMLResponse)
+@router.get(
+    "/tickets/{ticket_id}", response_class=HTMLResponse, responses=responses(404, 503, html=True)
+)
 async def ticket_page(
     ticket_id: str, context: Annotated[AppContext, Depends(get_context)]
 ) -> HTMLResponse:
     try:
-        status = await tickets.status(context.client, ticket_id)
+        status = await tickets.status(context.client, ticket_id, workers=context.workers)
     except TicketNotFound:
         return HTMLResponse(f"<p>没有这张工单 · no ticket {escape(ticket_id)}</p>", 404)
     except TicketUnavailable:
-        return HTMLResponse("<p>系统暂时不可用 · temporarily unavailable</p>", 503)
+        return HTMLResponse(
+            "<p>系统暂时不可用 · temporarily unavailable</p>", 503, headers={"Retry-After": "5"}
+        )
     page = _environment().get_template("ticket_page.html.j2").render(status=status, when=_when)
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})

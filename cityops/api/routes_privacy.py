@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cityops.api.auth import require
 from cityops.api.context import AppContext, get_context
 from cityops.api.keys import Caller, Role
+from cityops.api.openapi_docs import responses
 from cityops.privacy.register import ContactErased, NoContact, reveal_phone
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["privacy"])
@@ -45,7 +46,11 @@ class RevealedContact(BaseModel):
     caller_name: str | None
 
 
-@router.post("/{ticket_id}/reveal-phone", response_model=RevealedContact)
+@router.post(
+    "/{ticket_id}/reveal-phone",
+    response_model=RevealedContact,
+    responses=responses(401, 403, 404, 410, 422),
+)
 async def reveal(
     ticket_id: Annotated[str, Field(max_length=64)],
     body: RevealRequest,

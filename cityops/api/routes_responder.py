@@ -31,6 +31,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData, UploadFile
 
 from cityops.api.context import AppContext, get_context
+from cityops.api.openapi_docs import responses
 from cityops.config import Settings
 from cityops.db.page_links import PageLog
 from cityops.domain.masking import mask_phone
@@ -72,7 +73,7 @@ from cityops.domain.tokens import (
     verify_page_token,
 )
 from cityops.domain.zones import SHANGHAI
-from cityops.media.exif import PhotoFacts, PhotoRejected, read_photo
+from cityops.media.exif import ACCEPTED_FORMATS, PhotoFacts, PhotoRejected, read_photo
 from cityops.media.register import PHOTO_ID_PATTERN, PhotoRegister, TicketPhotoRow
 from cityops.media.store import PhotoMissing, PhotoStoreError, photo_store
 from cityops.rules.handling import default_handling_rules
@@ -176,7 +177,27 @@ class FieldProblem(PageProblem):
 # --------------------------------------------------------------------------- pages
 
 
-@router.get(PAGE_PATH + "{token}", response_class=HTMLResponse)
+IMAGE_TYPES = sorted(set(ACCEPTED_FORMATS.values()))
+_PAGE_PROBLEMS = responses(400, 403, 404, 410, 503, html=True)
+_PHOTO: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The photo (or its thumbnail)",
+        "content": {
+            kind: {"schema": {"type": "string", "format": "binary"}} for kind in IMAGE_TYPES
+        },
+    },
+    404: {
+        "description": "No such photo",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    },
+    503: {
+        "description": "The photo store is unavailable",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    },
+}
+
+
+@router.get(PAGE_PATH + "{token}", response_class=HTMLResponse, responses=_PAGE_PROBLEMS)
 async def ticket_page(token: str, request: Request, page: Page) -> Response:
     try:
         claim, view = await _open(token, page)
@@ -187,7 +208,11 @@ async def ticket_page(token: str, request: Request, page: Page) -> Response:
     return await _render_ticket(page, token, claim, view, flash=flash)
 
 
-@router.get(PAGE_PATH + "{token}/mine", response_class=HTMLResponse)
+@router.get(
+    PAGE_PATH + "{token}/mine",
+    response_class=HTMLResponse,
+    responses=responses(400, 403, 410, 503, html=True),
+)
 async def my_tickets(token: str, page: Page) -> Response:
     try:
         claim = _claim(token, page)
@@ -217,7 +242,14 @@ async def my_tickets(token: str, page: Page) -> Response:
     return HTMLResponse(html, headers=_HEADERS)
 
 
-@router.post(PAGE_PATH + "{token}/{action}", response_class=HTMLResponse)
+@router.post(
+    PAGE_PATH + "{token}/{action}",
+    response_class=HTMLResponse,
+    responses={
+        303: {"description": "Done: back to the ticket page"},
+        **responses(400, 403, 404, 409, 410, 422, 503, html=True),
+    },
+)
 async def act(token: str, action: str, request: Request, page: Page) -> Response:
     try:
         chosen = PageAction(action)
@@ -256,12 +288,12 @@ async def act(token: str, action: str, request: Request, page: Page) -> Response
     return RedirectResponse(f"{_page_path(token)}?done={chosen.value}", 303, headers=_HEADERS)
 
 
-@router.get("/photos/{photo_id}")
+@router.get("/photos/{photo_id}", response_class=Response, responses=_PHOTO)
 async def photo(photo_id: str, page: Page) -> Response:
     return await _photo(photo_id, page, thumb=False)
 
 
-@router.get("/photos/{photo_id}/thumb")
+@router.get("/photos/{photo_id}/thumb", response_class=Response, responses=_PHOTO)
 async def photo_thumb(photo_id: str, page: Page) -> Response:
     return await _photo(photo_id, page, thumb=True)
 

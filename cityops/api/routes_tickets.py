@@ -15,8 +15,10 @@ from fastapi import Path as FastApiPath
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cityops.api.auth import require
+from cityops.api.bodies import unavailable
 from cityops.api.context import AppContext, get_context
 from cityops.api.keys import Caller, Role
+from cityops.api.openapi_docs import responses
 from cityops.domain.calls import LINK, CallIntake
 from cityops.domain.models import (
     AcceptInput,
@@ -48,6 +50,10 @@ Context = Annotated[AppContext, Depends(get_context)]
 AnyRole = Annotated[Caller, Depends(require(*Role))]
 # Values that go into a Temporal list query: plain codes only, so no quoting tricks.
 CODE = r"^[A-Za-z0-9_-]{1,32}$"
+TicketNumber = Annotated[
+    str,
+    FastApiPath(max_length=64, pattern=r"^[A-Za-z0-9-]+$", description="e.g. PD20261128A1B2C3D4"),
+]
 
 
 class SubmitTicket(BaseModel):
@@ -144,10 +150,18 @@ def ticket_errors() -> Iterator[None]:
     except TicketRejected as exc:
         raise HTTPException(409, str(exc)) from exc
     except TicketUnavailable as exc:
-        raise HTTPException(503, str(exc)) from exc
+        raise unavailable(str(exc)) from exc
 
 
-@router.post("", status_code=201, response_model=Submitted)
+@router.post(
+    "",
+    status_code=201,
+    response_model=Submitted,
+    responses={
+        200: {"model": Submitted, "description": "This hotline_id was submitted before"},
+        **responses(401, 403, 422, 503),
+    },
+)
 async def submit_ticket(
     body: SubmitTicket,
     response: Response,
@@ -171,7 +185,9 @@ async def submit_ticket(
     queue = context.settings.task_queue
     with ticket_errors():
         if body.kind is CallKind.COMPLAINT:
-            result = await tickets.submit(context.client, intake, queue, context.engine)
+            result = await tickets.submit(
+                context.client, intake, queue, context.engine, geography=context.geography
+            )
         else:
             call = CallIntake.model_validate(
                 {"intake": intake, "details": body.details(), "agent": body.agent}
@@ -189,13 +205,15 @@ async def submit_ticket(
     )
 
 
-@router.get("/{ticket_id}", response_model=TicketStatus)
-async def get_ticket(ticket_id: str, context: Context, _: AnyRole) -> TicketStatus:
+@router.get(
+    "/{ticket_id}", response_model=TicketStatus, responses=responses(401, 403, 404, 422, 503)
+)
+async def get_ticket(ticket_id: TicketNumber, context: Context, _: AnyRole) -> TicketStatus:
     with ticket_errors():
-        return await tickets.status(context.client, ticket_id)
+        return await tickets.status(context.client, ticket_id, workers=context.workers)
 
 
-@router.get("", response_model=list[TicketSummary])
+@router.get("", response_model=list[TicketSummary], responses=responses(401, 403, 409, 422, 503))
 async def list_tickets(
     context: Context,
     _: AnyRole,
@@ -250,6 +268,7 @@ class SplitResponse(BaseModel):
     "/{ticket_id}/split",
     response_model=SplitResponse,
     summary="Split the secondary issue of a call into its own ticket",
+    responses=responses(401, 403, 404, 409, 422, 503),
 )
 async def split_ticket(
     ticket_id: Annotated[str, FastApiPath(min_length=1, max_length=64)],
@@ -300,13 +319,13 @@ def _add_update_route(
     path: str, name: str, model: type[BaseModel], roles: tuple[Role, ...], summary: str
 ) -> None:
     async def run_update(
-        ticket_id: str,
+        ticket_id: TicketNumber,
         body: model,  # type: ignore[valid-type]  # one route per model, built here
         context: Context,
         _: Annotated[Caller, Depends(require(*roles))],
     ) -> TicketStatus:
         with ticket_errors():
-            return await tickets.update(context.client, ticket_id, name, body)
+            return await tickets.update(context.client, ticket_id, name, body, context.workers)
 
     run_update.__name__ = f"ticket_{name}"
     router.add_api_route(
@@ -315,6 +334,7 @@ def _add_update_route(
         methods=["POST"],
         response_model=TicketStatus,
         summary=summary,
+        responses=responses(401, 403, 404, 409, 422, 503),
     )
 
 

@@ -43,6 +43,7 @@ from cityops.domain.stages import CallbackResult, CallKind, LinkKind, ReviewDeci
 from cityops.domain.zones import SHANGHAI
 from cityops.service import calls, tickets
 from cityops.service import split as split_service
+from cityops.service.geography import Geography
 from cityops.service.tickets import TicketError
 from cityops.workers.client import connect
 
@@ -71,6 +72,11 @@ def _run(action: Callable[[Client], Awaitable[T]]) -> T:
     except TicketError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from exc
+
+
+def _workers(client: Client) -> tickets.WorkerWatch:
+    settings = get_settings()
+    return tickets.WorkerWatch(client, settings.task_queue, settings.temporal_namespace)
 
 
 def _message(model: type[BaseModel], **fields: Any) -> Any:
@@ -190,7 +196,7 @@ def _time(value: datetime | None) -> str:
 
 
 def _update(ticket: str, name: str, request: BaseModel, as_json: bool) -> None:
-    status = _run(lambda client: tickets.update(client, ticket, name, request))
+    status = _run(lambda client: tickets.update(client, ticket, name, request, _workers(client)))
     print_status(status.model_copy(update={"history": []}), as_json)
 
 
@@ -247,7 +253,12 @@ def submit(
         if any(v is not None for v in (answer, refer_to, reference, link, department)):
             _fail("--answer, --refer-to, --reference, --link, --department: not for a complaint")
         engine = get_engine(settings.database_url)
-        result = _run(lambda client: tickets.submit(client, intake, settings.task_queue, engine))
+        geography = Geography(engine)
+        result = _run(
+            lambda client: tickets.submit(
+                client, intake, settings.task_queue, engine, geography=geography
+            )
+        )
     else:
         call = call_intake(intake, kind, answer, refer_to, reference, link, department, agent)
         result = _run(lambda client: calls.submit_call(client, call, settings.task_queue))
@@ -508,7 +519,9 @@ def split(ticket: TicketArg, person: AsOpt, as_json: JsonOpt = False) -> None:
 
 def status(ticket: TicketArg, as_json: JsonOpt = False) -> None:
     """Stage, assignee, tier, deadlines and history of a ticket."""
-    print_status(_run(lambda client: tickets.status(client, ticket)), as_json)
+    print_status(
+        _run(lambda client: tickets.status(client, ticket, workers=_workers(client))), as_json
+    )
 
 
 def list_(

@@ -1,8 +1,9 @@
 """The alarm audit log and incidents: what came in, and what became of it.
 
-`alarm_events` holds every alarm event exactly once (event_id is the key), with the
-outcome of its intake: a new ticket, joined an open ticket, no scenario, no open
-ticket to resolve. "Nothing lost" is checked by counting rows against events sent.
+`alarm_events` holds every readable alarm event exactly once (event_id is the key),
+with the outcome of its intake: a new ticket, a triage ticket, joined an open ticket,
+silenced. "Nothing lost" is checked by counting these rows and the dead letters
+(db/deadletters.py) against events sent.
 
 `incidents` link the tickets of several devices that the rules group (a rainstorm
 floods many points of one street): each device keeps its own ticket, and the street
@@ -28,11 +29,16 @@ class AlarmOutcome(StrEnum):
     """What intake did with one alarm event."""
 
     NEW_TICKET = "new_ticket"  # opened a ticket for its device and metric
+    TRIAGE = "triage"  # opened a ticket in the district's triage: unknown sensor, outside Pudong
     JOINED = "joined"  # the device's ticket was open: added to it as an event
-    NO_SCENARIO = "no_scenario"  # no rule makes it an alarm (e.g. construction noise by day)
-    NO_OPEN_TICKET = "no_open_ticket"  # a resolved event with no open ticket to close
+    SILENCED = "silenced"  # a rule says no alarm (construction noise by day), or a resolved
+    # event with nothing open to close: recorded, opens nothing
     DUPLICATE = "duplicate"  # event_id seen before: not recorded or delivered again
     IN_WINDOW = "in_window"  # inside a maintenance window (db/silences.py): counted, no ticket
+    REJECTED = "rejected"  # could not be read: kept in the dead-letter table, not here
+    # Rows written before the front door was reworked may still say:
+    NO_SCENARIO = "no_scenario"  # (old) what SILENCED says now
+    NO_OPEN_TICKET = "no_open_ticket"  # (old) a resolved event with no open ticket
 
 
 class AlarmEventRow(SQLModel, table=True):

@@ -10,7 +10,15 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    field_validator,
+)
 
 from cityops.domain.stages import (
     CallbackResult,
@@ -60,6 +68,19 @@ def trusted(cls: type[_M], **values: Any) -> _M:
     return message
 
 
+def _timestamp_text(value: Any) -> Any:
+    """A timestamp from the wire is text (or already a datetime): 0 or true is no time."""
+    if isinstance(value, str | datetime):
+        return value
+    raise ValueError("must be an ISO 8601 timestamp string with a UTC offset")
+
+
+# Wire types of the edge: a number is a JSON number (not false, not "31.2"), a time is text.
+Latitude = Annotated[float, Strict(), Field(ge=-90, le=90)]
+Longitude = Annotated[float, Strict(), Field(ge=-180, le=180)]
+WireTimestamp = Annotated[AwareDatetime, BeforeValidator(_timestamp_text)]
+
+
 # --------------------------------------------------------------------------- intake
 
 
@@ -75,9 +96,9 @@ class AlarmEvent(Message):
     value: float | str | None = None
     unit: str | None = None
     status: Literal["firing", "resolved"]
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    occurred_at: AwareDatetime
+    lat: Latitude
+    lon: Longitude
+    occurred_at: WireTimestamp
     attributes: dict[str, Any] = Field(default_factory=dict)
 
     @property
@@ -128,6 +149,15 @@ class TicketIntake(Message):
         max_length=64,
         description="The ticket whose secondary issue this one was split from",
     )
+    triage_reason: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Set by intake: a person must look first (e.g. outside Pudong), and why",
+    )
+    media_url: str | None = Field(
+        default=None, max_length=2000, description="A photo of the problem (Open311 media_url)"
+    )
+    caller_email: str | None = Field(default=None, max_length=254)
 
     @field_validator("text", "address", "caller_name")
     @classmethod

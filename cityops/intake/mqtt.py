@@ -7,9 +7,12 @@ recorded in the audit log (service/alarms.py). If we crash before that, the brok
 sends the message again and the repeat is recognised by its event_id.
 
 Messages are taken in small batches (whatever has arrived, up to `batch` messages), so
-a storm is ingested in parallel across devices while each device stays in order.
-A payload that is not JSON or not valid alarm events can never become valid: it is
-logged with its topic and acknowledged, so it does not block the ones behind it.
+a storm is ingested in parallel across devices while each device stays in order. A
+message holds one event or a list of any length (taken in chunks of 1,000). Each event
+is read on its own: a bad one is stored in the dead-letter table with the reason
+(db/deadletters.py) and the others go through; a message that is not JSON at all is
+stored whole. Either way it is acknowledged, so it does not block the ones behind it,
+and nothing acknowledged is lost.
 When Temporal is down the batch is retried with backoff, unacknowledged, until it goes
 through. When the broker goes away we reconnect with backoff (0.5 s doubling to 30 s).
 
@@ -31,15 +34,18 @@ import aiomqtt
 import structlog
 
 from cityops.config import Settings, get_settings
-from cityops.domain.models import AlarmEvent
+from cityops.db.audit import AlarmOutcome
+from cityops.db.deadletters import Channel
 from cityops.service.alarms import (
     AlarmBatchInvalid,
     AlarmIntake,
     AlarmIntakeUnavailable,
-    parse_batch,
+    Incoming,
+    split_payload,
 )
 
 log = structlog.get_logger(__name__)
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # a longer message is kept (cut) as a dead letter
 
 
 @dataclass(frozen=True)
@@ -136,29 +142,53 @@ class MqttIntake:
                 await asyncio.gather(reader, return_exceptions=True)
 
     async def _take(self, messages: list[aiomqtt.Message]) -> None:
-        """Deliver and record the batch's events; returns only once they are taken."""
-        events: list[AlarmEvent] = []
+        """Give every event of the batch an outcome; returns only once all are taken.
+
+        A message may hold one event or a list of any length (taken in chunks). Events that
+        cannot be read, and messages that are not JSON event lists at all, are stored as
+        dead letters before the PUBACK, so nothing acknowledged is lost."""
+        received = datetime.now(UTC)
+        items: list[Incoming] = []
         for message in messages:
             self.stats.messages += 1
+            topic = str(message.topic)
+            raw = _bytes(message.payload)
             try:
-                events += parse_batch(json.loads(_text(message.payload)))
+                if len(raw) > MAX_MESSAGE_BYTES:
+                    raise ValueError(f"message over {MAX_MESSAGE_BYTES // (1024 * 1024)} MiB")
+                found = split_payload(json.loads(raw.decode("utf-8")))
             except (ValueError, AlarmBatchInvalid) as exc:
                 self.stats.invalid += 1
-                log.error("mqtt_invalid_payload", topic=str(message.topic), error=str(exc)[:500])
-        if not events:
+                reason = f"not an alarm event or list of them: {str(exc)[:300]}"
+                await self._alarms.refuse_whole(
+                    Channel.MQTT, topic, raw.decode("utf-8", errors="replace"), reason, received
+                )
+                log.error("mqtt_message_refused", topic=topic, error=reason, bytes=len(raw))
+                continue
+            items += [Incoming(item, index, topic) for index, item in enumerate(found)]
+        if not items:
             return
-        received = datetime.now(UTC)
         backoff = 0.2
         while True:
             try:
-                await self._alarms.ingest(events, received)
+                results = await self._alarms.submit(items, Channel.MQTT, received)
                 break
             except AlarmIntakeUnavailable as exc:
                 self.stats.retries += 1
                 log.warning("mqtt_delivery_retry", error=str(exc), retry_in=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.settings.max_backoff)
-        self.stats.events += len(events)
+        rejected = [r for r in results if r.outcome is AlarmOutcome.REJECTED]
+        self.stats.invalid += len(rejected)
+        self.stats.events += len(results) - len(rejected)
+        for result in rejected:
+            log.warning(
+                "mqtt_event_rejected",
+                index=result.index,
+                field=result.field,
+                reason=result.reason,
+                dead_letter_id=result.dead_letter_id,
+            )
 
 
 async def _read_into(client: aiomqtt.Client, inbox: asyncio.Queue[aiomqtt.Message]) -> None:
@@ -179,10 +209,10 @@ async def _next(
     raise error or aiomqtt.MqttError("the message stream ended")
 
 
-def _text(payload: object) -> str:
+def _bytes(payload: object) -> bytes:
     if isinstance(payload, bytes | bytearray):
-        return payload.decode("utf-8")
-    return str(payload)
+        return bytes(payload)
+    return str(payload).encode("utf-8")
 
 
 async def serve(settings: Settings | None = None, mqtt: MqttSettings | None = None) -> None:

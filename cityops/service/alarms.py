@@ -1,27 +1,31 @@
-"""Alarm ingestion: one way in for HTTP, MQTT and the benchmark.
+"""Alarm ingestion: one way in for HTTP, MQTT, the Alertmanager webhook and the benchmark.
 
 One open ticket per (device, metric). Its workflow id is derived from them, and a
 firing event is delivered by signal-with-start: while the ticket is open the event
 joins it (the workflow counts each event_id once); after it closed, the same id
 starts a new run, which is a new ticket with its own number.
 
-Before anything reaches Temporal the event is classified in-process with the same
-pure rules the workflow uses, so an event that maps to no scenario (construction
-noise by day) is recorded but opens nothing. A `resolved` event is only signalled
-to an open ticket; with none open it is recorded and opens nothing.
+Every item that reaches the intake ends as one of (``AlarmOutcome``): a new ticket, a
+join, a duplicate, a silence (a rule says it is no alarm, like construction noise by
+day; or a ``resolved`` event with nothing open), a triage ticket (no rule knows the
+sensor, or the coordinates lie outside Pudong: the district dispatcher decides, the
+reason is on the ticket), or a refusal stored in the dead-letter table
+(db/deadletters.py) with its raw payload, so a dispatcher can replay it after a fix.
+Items are read one by one (``submit``): a bad one never blocks the others, and a
+message of any size is taken in chunks of ``MAX_BATCH``.
 
-Order of work per event: dedupe by event_id against the audit log, deliver to
-Temporal, then record in the audit log. A crash between the last two leaves an event
-delivered but unrecorded; the sender's retry (MQTT redelivery, HTTP retry) delivers
-it again, the workflow ignores the repeat, and it is recorded then. So every event
-is recorded exactly once and delivered at least once.
+Before anything reaches Temporal the event is classified in-process with the same
+pure rules the workflow uses. Order of work per event: dedupe by event_id against
+the audit log, deliver to Temporal, then record in the audit log. A crash between the
+last two leaves an event delivered but unrecorded; the sender's retry (MQTT
+redelivery, HTTP retry) delivers it again, the workflow ignores the repeat, and it is
+recorded then. So every event is recorded exactly once and delivered at least once.
 
 Exceptions::
 
     AlarmIntakeError             base
-    ├── AlarmBatchInvalid        the payload is not one event or a list of 1..1000
-    │                            events; .errors names each index and field. Nothing
-    │                            of an invalid batch is delivered or recorded.
+    ├── AlarmBatchInvalid        the payload is neither an event object nor a list:
+    │                            nothing in it can be read as items (a 4xx over HTTP)
     └── AlarmIntakeUnavailable   Temporal could not take (some of) the events; the
                                  ones it took are recorded, the rest may be resent
 """
@@ -32,12 +36,12 @@ import asyncio
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import Engine
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client, RPCError, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCStatusCode
@@ -50,16 +54,23 @@ from cityops.db.audit import (
     record_events,
     seen_event_ids,
 )
+from cityops.db.deadletters import Channel, Refusal, store_refusals
 from cityops.domain.alarms import alarm_intake, alarm_workflow_id
 from cityops.domain.models import AlarmEvent, Place
 from cityops.rules.classify import classify
 from cityops.rules.load import RuleSet, default_rules
+from cityops.service.alertmanager import alert_event, event_field
+from cityops.service.geography import Geography
+from cityops.service.items import ItemRefused, as_text, claimed_event_id, read_event
 from cityops.service.tickets import static_summary
 from cityops.service.windows import Windows
 from cityops.workflows import search_attributes as sa
 from cityops.workflows.ticket import TicketWorkflow
 
 Locator = Callable[[AlarmEvent], Place]
+# A Temporal call that has not answered in this long is treated as Temporal being down.
+RPC_TIMEOUT = timedelta(seconds=5)
+DELIVERY_TIMEOUT = 8.0  # seconds for one event, all its calls together
 
 
 class AlarmIntakeError(Exception):
@@ -79,50 +90,63 @@ class AlarmIntakeUnavailable(AlarmIntakeError):
     pass
 
 
-MAX_BATCH = 1000
+MAX_BATCH = 1000  # events delivered together; longer messages are taken in chunks
 
 
-def parse_batch(payload: Any) -> list[AlarmEvent]:
-    """One event (an object) or a batch (a list of up to MAX_BATCH); all valid or none.
-
-    Error locations are (index, field) for a batch and (field,) for one event.
-    """
-    single = isinstance(payload, dict)
-    items = [payload] if single else payload
-    if not isinstance(items, list):
-        raise AlarmBatchInvalid([_error((), "must be an alarm event object or a list of them")])
-    if not 1 <= len(items) <= MAX_BATCH:
-        raise AlarmBatchInvalid(
-            [_error((), f"a batch holds 1 to {MAX_BATCH} events, not {len(items)}")]
-        )
-    events: list[AlarmEvent] = []
-    errors: list[dict[str, Any]] = []
-    for index, item in enumerate(items):
-        try:
-            events.append(AlarmEvent.model_validate(item))
-        except ValidationError as exc:
-            prefix: tuple[Any, ...] = () if single else (index,)
-            errors += [_error((*prefix, *e["loc"]), e["msg"], e["type"]) for e in exc.errors()]
-    if errors:
-        raise AlarmBatchInvalid(errors)
-    return events
+def split_payload(payload: Any) -> list[Any]:
+    """The items of a payload: one event (an object) or a list of them (any length).
+    Anything else cannot be read item by item: AlarmBatchInvalid."""
+    if isinstance(payload, dict):
+        return [payload]
+    if isinstance(payload, list):
+        return payload
+    raise AlarmBatchInvalid(
+        [{"loc": [], "msg": "must be an alarm event object or a list of them", "type": "type"}]
+    )
 
 
-def _error(loc: tuple[Any, ...], msg: str, kind: str = "value_error") -> dict[str, Any]:
-    return {"loc": list(loc), "msg": msg, "type": kind}
+def read_item(channel: Channel, raw: Any) -> AlarmEvent:
+    """One item as an alarm event, or ItemRefused naming the field in the sender's terms."""
+    if channel is not Channel.ALERTMANAGER:
+        return read_event(raw)
+    event = alert_event(raw)
+    try:
+        return read_event(event)
+    except ItemRefused as refused:
+        raise ItemRefused(event_field(refused.field), refused.reason) from refused
+
+
+def alert_event_id(raw: Any) -> str | None:
+    try:
+        return str(alert_event(raw)["event_id"])
+    except ItemRefused:
+        return None
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One item as it arrived: its place in its message, batch or group, and where from."""
+
+    raw: Any
+    index: int
+    origin: str
 
 
 @dataclass(frozen=True)
 class AlarmResult:
     """What became of one event."""
 
-    event_id: str
+    event_id: str | None
     outcome: AlarmOutcome
     ticket_id: str | None = None
     workflow_id: str | None = None
     scenario_id: str | None = None
     incident_id: str | None = None
     silence_id: str | None = None  # the maintenance window that swallowed it (IN_WINDOW)
+    index: int | None = None
+    field: str | None = None
+    reason: str | None = None
+    dead_letter_id: int | None = None
 
 
 def _started_a_run(handle: object) -> bool | None:
@@ -160,24 +184,90 @@ class AlarmIntake:
         *,
         rules: RuleSet | None = None,
         locator: Locator | None = None,
+        geography: Geography | None = None,
         concurrency: int = 64,
     ) -> None:
         self._client = client
         self._task_queue = task_queue
         self._engine = engine
         self._rules = rules or default_rules()
+        self.geography = geography or Geography(engine)
         self._locator = locator
         self._slots = asyncio.Semaphore(concurrency)
         # Events of one device and metric go in order, even across concurrent requests.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._run_tickets = _RunTickets()
         self.windows = Windows(engine)
+        self._reached_at = -1e9
+
+    async def submit(
+        self, items: Sequence[Incoming], channel: Channel, received_at: datetime | None = None
+    ) -> list[AlarmResult]:
+        """Every item gets an outcome, in order: valid events are delivered (in chunks of
+        MAX_BATCH), the others are stored as dead letters and answered `rejected`."""
+        received = received_at or datetime.now(UTC)
+        events: list[tuple[int, AlarmEvent]] = []
+        refused: list[tuple[int, Refusal]] = []
+        for position, item in enumerate(items):
+            try:
+                events.append((position, read_item(channel, item.raw)))
+            except ItemRefused as exc:
+                event_id = (
+                    alert_event_id(item.raw)
+                    if channel is Channel.ALERTMANAGER
+                    else claimed_event_id(item.raw)
+                )
+                refusal = Refusal(
+                    channel,
+                    item.origin,
+                    item.index,
+                    exc.field,
+                    exc.reason,
+                    as_text(item.raw),
+                    event_id,
+                )
+                refused.append((position, refusal))
+        results: dict[int, AlarmResult] = {}
+        letter_ids = await asyncio.to_thread(
+            store_refusals, self._engine, [r for _, r in refused], received
+        )
+        for (position, refusal), letter_id in zip(refused, letter_ids, strict=True):
+            results[position] = AlarmResult(
+                refusal.event_id,
+                AlarmOutcome.REJECTED,
+                index=refusal.index,
+                field=refusal.field,
+                reason=refusal.reason,
+                dead_letter_id=letter_id,
+            )
+        for start in range(0, len(events), MAX_BATCH):
+            chunk = events[start : start + MAX_BATCH]
+            delivered = await self.ingest([event for _, event in chunk], received)
+            for (position, _), result in zip(chunk, delivered, strict=True):
+                results[position] = replace(result, index=items[position].index)
+        return [results[position] for position in range(len(items))]
+
+    async def refuse_whole(
+        self, channel: Channel, origin: str, payload: str, reason: str, at: datetime | None = None
+    ) -> AlarmResult:
+        """A message that cannot be read as items at all (not JSON): stored whole."""
+        (letter_id,) = await asyncio.to_thread(
+            store_refusals,
+            self._engine,
+            [Refusal(channel, origin, None, "", reason, payload)],
+            at or datetime.now(UTC),
+        )
+        return AlarmResult(
+            None, AlarmOutcome.REJECTED, field="", reason=reason, dead_letter_id=letter_id
+        )
 
     async def ingest(
         self, events: Sequence[AlarmEvent], received_at: datetime | None = None
     ) -> list[AlarmResult]:
         """Deliver and record a validated batch; results in the order of `events`."""
         received = received_at or datetime.now(UTC)
+        if events:
+            await self._reachable()
         results: dict[int, AlarmResult] = {}
         first_index: dict[str, int] = {}
         for index, event in enumerate(events):
@@ -202,8 +292,11 @@ class AlarmIntake:
             async with lock, self._slots:
                 for index in indexes:
                     try:
-                        result = await self._deliver(events[index], received)
-                    except AlarmIntakeUnavailable as exc:
+                        # The client retries an unreachable server on its own: bound it.
+                        result = await asyncio.wait_for(
+                            self._deliver(events[index], received), DELIVERY_TIMEOUT
+                        )
+                    except (AlarmIntakeUnavailable, TimeoutError) as exc:
                         failures.append(exc)
                         return  # later events of this device must not overtake this one
                     results[index] = result
@@ -213,37 +306,51 @@ class AlarmIntake:
         linked = await asyncio.to_thread(self._record, delivered, received)
         if failures:
             raise AlarmIntakeUnavailable(
-                f"{len(failures)} device(s) could not be delivered to Temporal: {failures[0]}"
+                f"{len(failures)} device(s) could not be delivered to Temporal: "
+                f"{str(failures[0]) or 'no answer in time'}"
             )
-        return [linked.get(result.event_id, result) for _, result in sorted(results.items())]
+        return [linked.get(result.event_id or "", result) for _, result in sorted(results.items())]
 
     # ------------------------------------------------------------------ delivery
+
+    async def _reachable(self) -> None:
+        """Fail fast when Temporal is down (the client would retry each call for ~10 s);
+        a yes is trusted for a second, so a storm costs one probe a second."""
+        now = asyncio.get_running_loop().time()
+        if now - self._reached_at < 1.0:
+            return
+        try:
+            await self._client.workflow_service.get_system_info(
+                GetSystemInfoRequest(), retry=False, timeout=timedelta(seconds=2)
+            )
+        except RPCError as exc:
+            raise AlarmIntakeUnavailable(f"Temporal is unavailable: {exc.message}") from exc
+        self._reached_at = now
 
     async def _deliver(self, event: AlarmEvent, received: datetime) -> AlarmResult:
         workflow_id = alarm_workflow_id(event.device_id, event.metric)
         intake = alarm_intake(event, received)
-        classification = classify(intake, self._rules)
-        scenario_id = classification.scenario.id if classification.scenario else None
-        silence = await self.windows.silencing(event, scenario_id)
+        verdict = self._rules.alarms.verdict(event)
+        silence = await self.windows.silencing(event, verdict.scenario_id)
         if silence is not None:  # planned works: recorded and counted, no ticket
             return AlarmResult(
                 event.event_id,
                 AlarmOutcome.IN_WINDOW,
-                scenario_id=scenario_id,
+                scenario_id=verdict.scenario_id,
                 silence_id=silence.silence_id,
             )
-        if event.status == "resolved" or scenario_id is None:
+        if event.status == "resolved" or verdict.silent:
             ticket_id = await self._signal_open(workflow_id, event)
             if ticket_id is not None:
                 return AlarmResult(
-                    event.event_id, AlarmOutcome.JOINED, ticket_id, workflow_id, scenario_id
+                    event.event_id, AlarmOutcome.JOINED, ticket_id, workflow_id, verdict.scenario_id
                 )
-            outcome = (
-                AlarmOutcome.NO_OPEN_TICKET
-                if event.status == "resolved"
-                else AlarmOutcome.NO_SCENARIO
-            )
-            return AlarmResult(event.event_id, outcome, scenario_id=scenario_id)
+            return AlarmResult(event.event_id, AlarmOutcome.SILENCED, reason=verdict.reason)
+        outside = await asyncio.to_thread(self.geography.outside, event.lat, event.lon)
+        if outside is not None:
+            intake = intake.model_copy(update={"triage_reason": outside})
+        classification = classify(intake, self._rules)
+        scenario_id = classification.scenario.id if classification.scenario else None
         try:
             handle = await self._client.start_workflow(
                 TicketWorkflow.run,
@@ -254,8 +361,9 @@ class AlarmIntake:
                 start_signal_args=[event],
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                static_summary=static_summary(intake, classification.scenario),
+                static_summary=static_summary(intake, classification),
                 search_attributes=sa.initial(intake),
+                rpc_timeout=RPC_TIMEOUT,
             )
         except RPCError as exc:
             raise AlarmIntakeUnavailable(
@@ -265,17 +373,27 @@ class AlarmIntake:
         if _started_a_run(handle) is True:
             self._run_tickets.put(run_id, intake.ticket_id)  # ours: no describe needed
         ticket_id = await self._ticket_of(workflow_id, run_id)
-        outcome = AlarmOutcome.NEW_TICKET if ticket_id == intake.ticket_id else AlarmOutcome.JOINED
-        return AlarmResult(event.event_id, outcome, ticket_id, workflow_id, scenario_id)
+        if ticket_id != intake.ticket_id:
+            outcome = AlarmOutcome.JOINED
+        elif scenario_id is None:
+            outcome = AlarmOutcome.TRIAGE
+        else:
+            outcome = AlarmOutcome.NEW_TICKET
+        reason = classification.reason if outcome is AlarmOutcome.TRIAGE else None
+        return AlarmResult(
+            event.event_id, outcome, ticket_id, workflow_id, scenario_id, reason=reason
+        )
 
     async def _signal_open(self, workflow_id: str, event: AlarmEvent) -> str | None:
         """Signal the device's ticket if one is open; its number, or None."""
         try:
-            description = await self._client.get_workflow_handle(workflow_id).describe()
+            description = await self._client.get_workflow_handle(workflow_id).describe(
+                rpc_timeout=RPC_TIMEOUT
+            )
             if description.status is not WorkflowExecutionStatus.RUNNING:
                 return None
             handle = self._client.get_workflow_handle(workflow_id, run_id=description.run_id)
-            await handle.signal("alarm_event", event)
+            await handle.signal(TicketWorkflow.alarm_event, event, rpc_timeout=RPC_TIMEOUT)
         except RPCError as exc:
             if exc.status is RPCStatusCode.NOT_FOUND:
                 return None  # never opened, or closed between describe and signal
@@ -294,7 +412,7 @@ class AlarmIntake:
         try:
             description = await self._client.get_workflow_handle(
                 workflow_id, run_id=run_id
-            ).describe()
+            ).describe(rpc_timeout=RPC_TIMEOUT)
         except RPCError as exc:
             raise AlarmIntakeUnavailable(
                 f"cannot read ticket of {workflow_id}: {exc.message}"
@@ -326,7 +444,7 @@ class AlarmIntake:
                     incident = link_to_incident(
                         self._engine, group, result.ticket_id, event.device_id, event.occurred_at
                     )
-                    linked[result.event_id] = AlarmResult(
+                    linked[event.event_id] = AlarmResult(
                         result.event_id,
                         result.outcome,
                         result.ticket_id,
@@ -356,23 +474,9 @@ class AlarmIntake:
         return GroupKey(scenario_id, grouping.by, key, grouping.window, street)
 
     def _locate(self, event: AlarmEvent) -> Place:
-        if self._locator is None:
-            self._locator = default_locator(self._engine)
-        return self._locator(event)
-
-
-def default_locator(engine: Engine) -> Locator:
-    """Street and station by coordinates, from the organisation in the database."""
-    from cityops.org.routing import OrgRouter
-
-    jurisdiction = OrgRouter.from_database(
-        engine.url.render_as_string(hide_password=False)
-    ).jurisdiction
-
-    def locate(event: AlarmEvent) -> Place:
-        return jurisdiction.locate(event.site, event.lat, event.lon)
-
-    return locate
+        if self._locator is not None:
+            return self._locator(event)
+        return self.geography.place(event.site, event.lat, event.lon)
 
 
 def _row(event: AlarmEvent, result: AlarmResult, received: datetime) -> AlarmEventRow:

@@ -5,7 +5,13 @@ Exceptions::
     TicketError                  base: anything a caller should show to a person
     ├── TicketNotFound           no ticket with that number
     ├── TicketRejected           the workflow refused the request (validator); message says why
-    └── TicketUnavailable        Temporal could not be reached or timed out
+    └── TicketUnavailable        Temporal could not be reached or timed out, or no worker
+                                 is polling the task queue (reads and actions need one)
+
+Every call is bounded: an answer comes within a few seconds (``CALL_TIMEOUT``), never
+after Temporal's own 30 s query timeout. Reads and actions that need a worker check
+first that one has polled the task queue lately (``WorkerWatch``), so with every
+worker down they fail at once instead of waiting.
 """
 
 from __future__ import annotations
@@ -14,20 +20,25 @@ import asyncio
 import hashlib
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Any, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import (
     Client,
     RPCError,
     WorkflowExecution,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
     TypedSearchAttributes,
@@ -40,7 +51,7 @@ from temporalio.service import RPCStatusCode
 from cityops.domain.alarms import ALARM_TICKET_PREFIX
 from cityops.domain.calls import CONVERSION_MEMO, Conversion
 from cityops.domain.masking import redact_text
-from cityops.domain.models import ScenarioRef, StatusInput, TicketIntake, TicketStatus
+from cityops.domain.models import Classification, StatusInput, TicketIntake, TicketStatus
 from cityops.domain.stages import CallKind, LinkKind
 from cityops.domain.zones import SHANGHAI
 from cityops.rules.classify import classify
@@ -50,9 +61,17 @@ from cityops.workflows import search_attributes as sa
 from cityops.workflows.call import CALL_WORKFLOW, CallWorkflow
 from cityops.workflows.ticket import TicketWorkflow
 
+if TYPE_CHECKING:
+    from cityops.service.geography import Geography
+
 M = TypeVar("M", bound=BaseModel)
 # Standard logging, not structlog's stdout printer: the CLI prints the ticket number there.
 log = logging.getLogger(__name__)
+R = TypeVar("R")
+CALL_TIMEOUT = 5.0  # seconds: Temporal that has not answered by then is treated as down
+RPC_TIMEOUT = timedelta(seconds=CALL_TIMEOUT)
+# A worker long-polls its queue about once a minute when idle; none seen for longer: down.
+WORKER_SILENCE = timedelta(seconds=90)
 
 
 class TicketError(Exception):
@@ -105,28 +124,104 @@ def new_ticket_id(received_at: datetime, external_id: str | None = None) -> str:
     return f"PD{day}{secrets.token_hex(4).upper()}"
 
 
-def static_summary(intake: TicketIntake, scenario: ScenarioRef | None) -> str:
+def static_summary(intake: TicketIntake, classification: Classification) -> str:
     """The one line the Temporal UI lists: number, scenario (as the rules read it at
     intake; the workflow's own classification is in its details) and the place, with
-    any phone-like number masked: no caller's contact in the list a supervisor scans."""
+    any phone-like number masked: no caller's contact in the list a supervisor scans;
+    for a ticket held for triage by intake, why."""
+    scenario = classification.scenario
     what = f"{scenario.id} {scenario.name_zh}" if scenario else "待分类"
     place = redact_text(
         intake.address or (intake.alarm.site if intake.alarm else None),
         names=[intake.caller_name],
         phones=[intake.caller_phone],
     )
-    return f"{intake.ticket_id} · {what} · {place[:60]}".rstrip(" ·")
+    line = f"{intake.ticket_id} · {what} · {place[:60]}".rstrip(" ·")
+    if scenario is None and intake.triage_reason:
+        line += f" · {intake.triage_reason[:80]}"
+    return line
+
+
+async def bounded(call: Awaitable[R], what: str) -> R:
+    """The call's answer within CALL_TIMEOUT, or TicketUnavailable. (The client retries an
+    unreachable server on its own, past any rpc_timeout: this bounds the whole.)"""
+    try:
+        return await asyncio.wait_for(call, CALL_TIMEOUT)
+    except TimeoutError as exc:
+        raise TicketUnavailable(
+            f"Temporal did not answer {what} within {CALL_TIMEOUT:.0f} s"
+        ) from exc
+
+
+class WorkerWatch:
+    """Whether some worker has polled a task queue lately; a yes is trusted for 2 s, a no is
+    asked again each time (a worker may just have started)."""
+
+    def __init__(self, client: Client, task_queue: str, namespace: str = "default") -> None:
+        self._client = client
+        self._task_queue = task_queue
+        self._namespace = namespace
+        self._checked_at = -1e9
+        self._alive = False
+
+    async def ensure(self) -> None:
+        """Return if a worker is there; else TicketUnavailable, at once."""
+        if not self._alive or time.monotonic() - self._checked_at > 2.0:
+            self._alive = await self._poll()
+            self._checked_at = time.monotonic()
+        if not self._alive:
+            raise TicketUnavailable(
+                f"no worker is serving task queue {self._task_queue!r}: "
+                "tickets cannot be read or acted on until one is running"
+            )
+
+    async def _poll(self) -> bool:
+        request = DescribeTaskQueueRequest(
+            namespace=self._namespace,
+            task_queue=TaskQueue(name=self._task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+        try:
+            answer = await bounded(
+                self._client.workflow_service.describe_task_queue(
+                    request, retry=False, timeout=RPC_TIMEOUT
+                ),
+                "which workers poll",
+            )
+        except RPCError as exc:
+            raise TicketUnavailable(f"Temporal is unavailable: {exc.message}") from exc
+        now = datetime.now(UTC)
+        return any(
+            now - poller.last_access_time.ToDatetime(tzinfo=UTC) < WORKER_SILENCE
+            for poller in answer.pollers
+        )
+
+
+def held_for_triage(intake: TicketIntake, geography: Geography | None) -> TicketIntake:
+    """A ticket whose coordinates lie outside Pudong goes to the district's triage, marked."""
+    if geography is None or intake.triage_reason:
+        return intake
+    outside = geography.outside(intake.lat, intake.lon)
+    return intake.model_copy(update={"triage_reason": outside}) if outside else intake
 
 
 async def submit(
-    client: Client, intake: TicketIntake, task_queue: str, engine: Engine | None = None
+    client: Client,
+    intake: TicketIntake,
+    task_queue: str,
+    engine: Engine | None = None,
+    *,
+    geography: Geography | None = None,
 ) -> Submitted:
     """Start the ticket's workflow; a second submission of the same number is the same ticket.
 
+    With `geography`, a ticket placed outside Pudong is held for triage with the reason.
     With the register's `engine`, a complaint the rules classify is linked to its
     incident first (service/incidents.py): it starts carrying the incident, and a repeat
     report is told to the open ticket it repeats."""
-    scenario = classify(intake, default_rules()).scenario
+    intake = held_for_triage(intake, geography)
+    classification = classify(intake, default_rules())
+    scenario = classification.scenario
     plan = None
     if engine is not None and scenario is not None:
         try:
@@ -141,7 +236,7 @@ async def submit(
         intake,
         intake,
         task_queue,
-        static_summary(intake, scenario),
+        static_summary(intake, classification),
         sa.initial(intake, CallKind.COMPLAINT),
     )
     if plan is None or engine is None:
@@ -171,16 +266,20 @@ async def start_numbered(
     """Start a workflow (a ticket's or a call's) under the ticket number's workflow id."""
     workflow_id = workflow_id_for(intake.ticket_id)
     try:
-        await client.start_workflow(
-            run,
-            arg,
-            id=workflow_id,
-            task_queue=task_queue,
-            # Running or closed, a second start of the same number is refused: one ticket.
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=summary,
-            search_attributes=attributes,
+        await bounded(
+            client.start_workflow(
+                run,
+                arg,
+                id=workflow_id,
+                task_queue=task_queue,
+                # Running or closed, a second start of the same number is refused: one ticket.
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                static_summary=summary,
+                search_attributes=attributes,
+                rpc_timeout=RPC_TIMEOUT,
+            ),
+            "the new ticket",
         )
     except WorkflowAlreadyStartedError:
         return Submitted(intake.ticket_id, workflow_id, created=False)
@@ -207,39 +306,78 @@ async def resolve_handle(client: Client, ticket_id: str) -> WorkflowHandle[Any, 
     # Visibility trails the start by milliseconds: a number handed out just now may lag.
     for attempt in range(VISIBILITY_TRIES):
         try:
-            async for execution in client.list_workflows(f"TicketId = '{ticket_id}'", limit=1):
-                return client.get_workflow_handle(execution.id, run_id=execution.run_id)
+            found = await bounded(_first_execution(client, ticket_id), f"where {ticket_id} is")
         except RPCError as exc:
             raise rpc_error(ticket_id, exc) from exc
+        if found is not None:
+            return client.get_workflow_handle(found.id, run_id=found.run_id)
         if attempt + 1 < VISIBILITY_TRIES:
             await asyncio.sleep(0.2)
     raise TicketNotFound(f"no ticket {ticket_id}")
 
 
-async def update(client: Client, ticket_id: str, name: str, request: BaseModel) -> TicketStatus:
-    """Run one workflow update (accept, resolve, …) and return the ticket's new status."""
+async def _first_execution(client: Client, ticket_id: str) -> WorkflowExecution | None:
+    async for execution in client.list_workflows(
+        f"TicketId = '{ticket_id}'", limit=1, rpc_timeout=RPC_TIMEOUT
+    ):
+        return execution
+    return None
+
+
+async def update(
+    client: Client,
+    ticket_id: str,
+    name: str,
+    request: BaseModel,
+    workers: WorkerWatch | None = None,
+) -> TicketStatus:
+    """Run one workflow update (accept, resolve, …) and return the ticket's new status.
+    With `workers`, refuse at once when no worker is there to run it."""
     handle = await resolve_handle(client, ticket_id)
+    if workers is not None:
+        await workers.ensure()
     try:
-        result: TicketStatus = await handle.execute_update(name, request, result_type=TicketStatus)
+        result: TicketStatus = await handle.execute_update(
+            name, request, result_type=TicketStatus, rpc_timeout=RPC_TIMEOUT
+        )
     except WorkflowUpdateFailedError as exc:
         raise refused(ticket_id, exc, "a call, not a work order") from exc
+    except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
+        raise TicketUnavailable(
+            f"ticket {ticket_id} did not answer within {CALL_TIMEOUT:.0f} s; "
+            "read it before sending the action again"
+        ) from exc
     except RPCError as exc:
         raise rpc_error(ticket_id, exc) from exc
     return result
 
 
-async def status(client: Client, ticket_id: str, include_history: bool = True) -> TicketStatus:
-    """The status of a work order or a call. A work order converted from a call shows the
-    call's facts and history before its own (carried in its run's memo)."""
+async def status(
+    client: Client,
+    ticket_id: str,
+    include_history: bool = True,
+    workers: WorkerWatch | None = None,
+) -> TicketStatus:
+    """The status of a work order or a call, within a few seconds or TicketUnavailable. A
+    work order converted from a call shows the call's facts and history before its own
+    (carried in its run's memo)."""
     handle = await resolve_handle(client, ticket_id)
     request = StatusInput(include_history=include_history)
     try:
-        run = await handle.describe()
+        run = await bounded(handle.describe(rpc_timeout=RPC_TIMEOUT), f"for ticket {ticket_id}")
+        if workers is not None:
+            await workers.ensure()
         pinned = client.get_workflow_handle(run.id, run_id=run.run_id)
         if run.workflow_type == CALL_WORKFLOW:
-            call: TicketStatus = await pinned.query(CallWorkflow.status, request)
+            call: TicketStatus = await bounded(
+                pinned.query(CallWorkflow.status, request, rpc_timeout=RPC_TIMEOUT),
+                f"for ticket {ticket_id}",
+            )
             return call
-        result: TicketStatus = await pinned.query(TicketWorkflow.status, request)
+        result: TicketStatus = await bounded(
+            pinned.query(TicketWorkflow.status, request, rpc_timeout=RPC_TIMEOUT),
+            f"for ticket {ticket_id}",
+        )
         conversion = await run.memo_value(CONVERSION_MEMO, None, type_hint=Conversion)
     except RPCError as exc:
         raise rpc_error(ticket_id, exc) from exc
@@ -254,15 +392,21 @@ async def list_tickets(client: Client, query: str = "", limit: int = 50) -> list
     list filter. A converted call's number is listed once, by its newest run."""
     base = f"WorkflowType IN ('TicketWorkflow', '{CALL_WORKFLOW}')"
     full = f"{base} AND ({query})" if query.strip() else base
+    try:
+        return await bounded(_list(client, full, limit), "the ticket list")
+    except RPCError as exc:
+        if _is_outage(exc):
+            raise TicketUnavailable(f"Temporal is unavailable: {exc.message}") from exc
+        raise TicketRejected(f"list query refused: {exc.message}") from exc
+
+
+async def _list(client: Client, query: str, limit: int) -> list[TicketRow]:
     rows: list[TicketRow] = []
     seen: set[str] = set()
-    try:
-        async for execution in client.list_workflows(full, limit=limit):
-            if execution.id not in seen:
-                seen.add(execution.id)
-                rows.append(_row(execution))
-    except RPCError as exc:
-        raise TicketRejected(f"list query refused: {exc.message}") from exc
+    async for execution in client.list_workflows(query, limit=limit, rpc_timeout=RPC_TIMEOUT):
+        if execution.id not in seen:
+            seen.add(execution.id)
+            rows.append(_row(execution))
     return rows
 
 
@@ -299,11 +443,22 @@ def _cause_message(exc: WorkflowUpdateFailedError) -> str:
     return str(exc.cause or exc)
 
 
+def _is_outage(exc: RPCError) -> bool:
+    """Temporal down, or a call that timed out (a query with no worker answers CANCELLED)."""
+    return exc.status in (
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.CANCELLED,
+    )
+
+
 def rpc_error(ticket_id: str, exc: RPCError) -> TicketError:
     if exc.status is RPCStatusCode.NOT_FOUND:
         if "completed" in exc.message.lower():  # the run has ended: the ticket exists
             return TicketRejected(f"ticket {ticket_id} is closed; it takes no more actions")
         return TicketNotFound(f"no ticket {ticket_id}")
-    if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+    if _is_outage(exc):
         return TicketUnavailable(f"Temporal is unavailable: {exc.message}")
+    if exc.status is RPCStatusCode.INVALID_ARGUMENT:
+        return TicketNotFound(f"no ticket {ticket_id}")
     return TicketRejected(exc.message)

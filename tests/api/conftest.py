@@ -20,3 +20,10 @@ def org(tmp_path_factory: pytest.TempPathFactory) -> Organisation:
 async def api(dev_env: WorkflowEnvironment, org: Organisation) -> AsyncIterator[Api]:
     async with running_api(dev_env, org) as running:
         yield running
+
+
+@pytest.fixture
+async def served(dev_env: WorkflowEnvironment, org: Organisation) -> AsyncIterator[Api]:
+    """The stack behind a real HTTP server, for outside clients."""
+    async with running_api(dev_env, org, served=True) as running:
+        yield running

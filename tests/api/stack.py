@@ -4,12 +4,15 @@ httpx client, and API keys of every role created in the database (hashed at rest
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine
 from temporalio.client import Client
@@ -26,8 +29,9 @@ from cityops.db.engine import get_engine
 from cityops.org.migrate import upgrade
 from cityops.org.routing import OrgRouter
 from cityops.org.store import seed_if_empty
+from cityops.service.tickets import TicketUnavailable, WorkerWatch
 from cityops.workers.main import build_worker
-from tests.conftest import fresh_queue
+from tests.conftest import eventually, fresh_queue
 
 
 @dataclass(frozen=True)
@@ -55,14 +59,38 @@ class Api:
     engine: Engine
     notifier: RecordingNotifier
     keys: dict[Role, str]
+    base_url: str = "http://test"
 
     def as_role(self, role: Role) -> dict[str, str]:
         return {"X-API-Key": self.keys[role]}
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def polled(client: Client, queue: str) -> None:
+    """Until the worker has polled its queue: the API answers 503 before (no worker)."""
+    watch = WorkerWatch(client, queue)
+
+    async def seen() -> None:
+        try:
+            await watch.ensure()
+        except TicketUnavailable as exc:
+            raise AssertionError(str(exc)) from exc
+
+    await eventually(seen)
+
+
 @asynccontextmanager
-async def running_api(env: WorkflowEnvironment, org: Organisation) -> AsyncIterator[Api]:
-    """A fresh task queue, worker and app per test; the server and database are shared."""
+async def running_api(
+    env: WorkflowEnvironment, org: Organisation, *, served: bool = False
+) -> AsyncIterator[Api]:
+    """A fresh task queue, worker and app per test; the server and database are shared.
+    `served`: behind a real HTTP server on a free port (for outside clients: Open311
+    clients, Alertmanager, schemathesis, a browser), else in-process."""
     queue = fresh_queue()
     photos = Path(org.url.removeprefix("sqlite:///")).parent / "photos"
     settings = Settings(database_url=org.url, task_queue=queue, photo_dir=photos)
@@ -88,10 +116,28 @@ async def running_api(env: WorkflowEnvironment, org: Organisation) -> AsyncItera
 
     app = create_app(settings, provide, locator=None)
     keys = {role: create_key(org.engine, role, label="test") for role in Role}
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        worker,
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://test") as http,
-    ):
-        yield Api(http, app, env.client, settings, org.engine, notifier, keys)
+    async with worker:
+        await polled(env.client, queue)
+        if not served:
+            transport = httpx.ASGITransport(app=app)
+            async with (
+                app.router.lifespan_context(app),
+                httpx.AsyncClient(transport=transport, base_url="http://test") as http,
+            ):
+                yield Api(http, app, env.client, settings, org.engine, notifier, keys)
+            return
+        port = free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.05)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+                yield Api(http, app, env.client, settings, org.engine, notifier, keys, base)
+        finally:
+            server.should_exit = True
+            await task

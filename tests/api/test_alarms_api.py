@@ -24,7 +24,7 @@ EXPECTED_OUTCOME = {
     "new_ticket": "new_ticket",
     "same_ticket": "joined",
     "resolves": "joined",
-    "no_ticket": "no_scenario",
+    "no_ticket": "silenced",
 }
 
 
@@ -102,7 +102,8 @@ async def test_a_resolved_event_reaches_the_open_ticket(api: Api) -> None:
 
 async def test_a_resolved_event_without_an_open_ticket_opens_nothing(api: Api) -> None:
     result = (await post(api, gas(unique("r"), unique("GAS"), status="resolved")))["results"][0]
-    assert result["outcome"] == "no_open_ticket" and result["ticket_id"] is None
+    assert result["outcome"] == "silenced" and result["ticket_id"] is None
+    assert result["reason"]
 
 
 async def test_after_the_ticket_closes_a_new_firing_opens_a_new_ticket(api: Api) -> None:
@@ -153,36 +154,58 @@ async def test_the_dev_alarms_replayed_in_order_give_the_expected_outcomes(api: 
     ]
 
 
-async def test_a_batch_with_one_bad_event_is_422_naming_it_and_writes_nothing(api: Api) -> None:
+async def test_a_mixed_batch_takes_the_good_events_and_keeps_the_bad_one_as_a_dead_letter(
+    api: Api,
+) -> None:
     before = count_events(api.engine)
-    batch = [gas(unique("ok1")), gas(unique("ok2")), {**gas(unique("bad")), "lat": 123.0}]
-    response = await api.http.post(
-        "/api/v1/alarms", json=batch, headers=api.as_role(Role.SENSOR_GATEWAY)
-    )
-    assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["body", 2, "lat"]
-    assert count_events(api.engine) == before
+    naive = gas(unique("naive"))
+    naive["occurred_at"] = "2026-11-28T09:14:03"  # no offset: cannot be placed in time
+    batch = [gas(unique("ok1"), unique("GAS")), naive, gas(unique("ok2"), unique("GAS"))]
+    body = await post(api, batch)
+    assert body["received"] == 3
+    assert [r["outcome"] for r in body["results"]] == ["new_ticket", "rejected", "new_ticket"]
+    refused = body["results"][1]
+    assert refused["index"] == 1 and refused["field"] == "occurred_at"
+    assert refused["event_id"] == naive["event_id"] and refused["dead_letter_id"]
+    assert count_events(api.engine) - before == 2
+    listed = await api.http.get("/api/v1/alarms/rejected", headers=api.as_role(Role.SUPERVISOR))
+    assert listed.status_code == 200
+    letter = next(x for x in listed.json() if x["letter_id"] == refused["dead_letter_id"])
+    assert letter["channel"] == "http" and letter["status"] == "open"
+    assert json.loads(letter["payload"]) == naive
+    assert "timezone" in letter["reason"] or "offset" in letter["reason"]
 
 
-async def test_a_single_event_missing_a_field_is_422_naming_the_field(api: Api) -> None:
-    event = gas(unique("x"))
-    del event["device_id"]
-    response = await api.http.post(
-        "/api/v1/alarms", json=event, headers=api.as_role(Role.SENSOR_GATEWAY)
-    )
-    assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["body", "device_id"]
+async def test_strict_types_refuse_a_boolean_coordinate(api: Api) -> None:
+    body = await post(api, {**gas(unique("bool")), "lon": False})
+    (result,) = body["results"]
+    assert result["outcome"] == "rejected" and result["field"] == "lon"
+    assert result["index"] == 0
 
 
-async def test_a_batch_over_a_thousand_or_not_a_list_is_422(api: Api) -> None:
+async def test_a_batch_over_a_thousand_is_taken_in_chunks(api: Api) -> None:
+    suffix = unique("")
+    devices = [f"GAS-BIG-{d}{suffix}" for d in range(40)]
+    events = [gas(f"big{i}{suffix}", devices[i % 40]) for i in range(1001)]
+    body = await post(api, events)
+    outcomes = [r["outcome"] for r in body["results"]]
+    assert body["received"] == 1001 and len(outcomes) == 1001
+    assert outcomes.count("new_ticket") == 40 and outcomes.count("joined") == 961
+    assert [r["index"] for r in body["results"]] == list(range(1001))
+
+
+async def test_only_a_body_that_is_not_json_or_not_events_is_422(api: Api) -> None:
     headers = api.as_role(Role.SENSOR_GATEWAY)
-    big = await api.http.post(
-        "/api/v1/alarms", json=[gas(f"b{i}") for i in range(1001)], headers=headers
-    )
-    assert big.status_code == 422
-    assert "1 to 1000" in big.json()["detail"][0]["msg"]
     text = await api.http.post("/api/v1/alarms", json="fire!", headers=headers)
     assert text.status_code == 422
+    garbage = await api.http.post(
+        "/api/v1/alarms",
+        content=b"{not json",
+        headers={**headers, "content-type": "application/json"},
+    )
+    assert garbage.status_code == 422 and garbage.json()["detail"][0]["loc"] == ["body"]
+    empty = await api.http.post("/api/v1/alarms", json=[], headers=headers)
+    assert empty.status_code == 200 and empty.json() == {"received": 0, "results": []}
 
 
 async def test_alarms_need_a_sensor_gateway_key(api: Api) -> None:
@@ -287,39 +310,84 @@ async def test_an_alertmanager_alert_raises_a_city_alarm_once(api: Api) -> None:
     assert resolved["results"][0]["ticket_id"] == first["results"][0]["ticket_id"]
 
 
-async def test_an_alertmanager_alert_missing_a_label_is_422_naming_it(api: Api) -> None:
+async def test_a_malformed_alert_is_rejected_and_its_group_still_goes_through(api: Api) -> None:
+    now = datetime.now(UTC).isoformat()
+    good_labels = {
+        "device_id": unique("AM-OK"),
+        "sensor_type": "gas_detector",
+        "metric": "lel_percent",
+        "lat": "31.2051",
+        "lon": "121.6003",
+    }
     payload = {
+        "version": "4",
+        "receiver": "cityops",
         "alerts": [
+            {"status": "firing", "labels": {"sensor_type": "gas_detector"}, "startsAt": now},
             {
                 "status": "firing",
-                "labels": {"sensor_type": "gas_detector"},
-                "startsAt": datetime.now(UTC).isoformat(),
-            }
-        ]
+                "labels": good_labels,
+                "startsAt": now,
+                "fingerprint": unique("f"),
+            },
+            {"status": "resolved", "labels": good_labels, "startsAt": now, "endsAt": 0},
+        ],
     }
-    response = await api.http.post(
-        "/api/v1/alertmanager", json=payload, headers=api.as_role(Role.SENSOR_GATEWAY)
+    body = await post(api, payload, "/api/v1/alertmanager")
+    outcomes = [(r["outcome"], r["field"]) for r in body["results"]]
+    assert outcomes == [
+        ("rejected", "labels.device_id"),
+        ("new_ticket", None),
+        ("rejected", "endsAt"),
+    ]
+    no_alerts = await api.http.post(
+        "/api/v1/alertmanager", json={"version": "4"}, headers=api.as_role(Role.SENSOR_GATEWAY)
     )
-    assert response.status_code == 422
-    locs = [e["loc"] for e in response.json()["detail"]]
-    assert ["body", "alerts", 0, "labels", "device_id"] in locs
-    bad_lat = {
-        "alerts": [
-            {
-                "status": "firing",
-                "startsAt": datetime.now(UTC).isoformat(),
-                "labels": {
-                    "device_id": "d",
-                    "sensor_type": "gas_detector",
-                    "metric": "lel_percent",
-                    "lat": "north",
-                    "lon": "121.6",
-                },
-            }
-        ]
-    }
-    response = await api.http.post(
-        "/api/v1/alertmanager", json=bad_lat, headers=api.as_role(Role.SENSOR_GATEWAY)
+    assert no_alerts.status_code == 422
+
+
+async def _triaged(api: Api, ticket: str) -> Any:
+    async def in_triage() -> Any:
+        status = await tickets.status(api.client, ticket)
+        assert status.stage.value == "triage"
+        return status
+
+    return await eventually(in_triage)
+
+
+async def test_alarms_outside_pudong_go_to_triage_marked_with_why(api: Api) -> None:
+    places = {"beijing": (39.9042, 116.4074), "null-island": (0.0, 0.0), "sydney": (-33.87, 151.21)}
+    events = [
+        {**gas(unique(name), unique(f"GAS-{name}")), "lat": lat, "lon": lon}
+        for name, (lat, lon) in places.items()
+    ]
+    results = (await post(api, events))["results"]
+    assert [r["outcome"] for r in results] == ["triage"] * 3
+    for result in results:
+        assert "outside Pudong" in result["reason"] and result["scenario_id"] is None
+        status = await _triaged(api, result["ticket_id"])
+        assert status.classification is not None
+        assert "outside Pudong" in status.classification.reason
+        assert "the rules read PS01" in status.classification.reason  # a hint for the dispatcher
+        assert status.street_code is None and status.assignee_id is None  # not a "-" ticket
+
+
+async def test_an_alarm_no_rule_knows_goes_to_triage_not_silence(api: Api) -> None:
+    strange = {**gas(unique("odd"), unique("ODD")), "sensor_type": "radiation_probe"}
+    (result,) = (await post(api, strange))["results"]
+    assert result["outcome"] == "triage" and "radiation_probe" in result["reason"]
+    status = await _triaged(api, result["ticket_id"])
+    assert status.classification is not None
+    assert "no alarm rule" in status.classification.reason
+
+
+async def test_a_hotline_ticket_placed_outside_pudong_goes_to_triage(api: Api) -> None:
+    submitted = await api.http.post(
+        "/api/v1/tickets",
+        json={"text": "路口井盖丢了", "lat": 40.7128, "lon": -74.006},
+        headers=api.as_role(Role.HOTLINE_AGENT),
     )
-    assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["body", "alerts", 0, "labels", "lat"]
+    assert submitted.status_code == 201, submitted.text
+    status = await _triaged(api, submitted.json()["ticket_id"])
+    assert status.classification is not None
+    assert "outside Pudong" in status.classification.reason

@@ -1,13 +1,17 @@
 """The MQTT intake against a real Mosquitto of its own (a free port, so restarting it
-disturbs nobody) and a real Temporal dev server: events become tickets, bad payloads
-are skipped, and a broker restart is survived without losing what comes after."""
+disturbs nobody), published to with `mosquitto_pub` as a gateway would, and a real
+Temporal dev server: events become tickets, a message of any size is split, bad events
+and payloads are kept as dead letters (listed and replayed with the `cityops` command)
+while the good ones go through, and a broker restart loses nothing after it."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import socket
+import os
 import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,19 +26,14 @@ from temporalio.testing import WorkflowEnvironment
 from cityops.activities.dispatch import DispatchActivities
 from cityops.activities.testing import RecordingNotifier, RecordingStore
 from cityops.db.audit import AlarmEventRow, AlarmOutcome, count_events, events_of_ticket
+from cityops.db.deadletters import Channel, DeadLetterRow, LetterStatus, list_letters
 from cityops.intake.mqtt import MqttIntake, MqttSettings
 from cityops.service.alarms import AlarmIntake
 from cityops.workers.main import build_worker
-from tests.api.stack import Organisation, seeded_organisation
+from tests.api.stack import Organisation, free_port, seeded_organisation
 from tests.conftest import eventually, fresh_queue
 
 MOSQUITTO = "/usr/sbin/mosquitto"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -214,3 +213,98 @@ async def test_the_intake_reconnects_after_a_broker_restart_and_loses_nothing_af
     ticket = rows[0].ticket_id
     assert ticket is not None
     assert len(events_of_ticket(org.engine, ticket)) == 3  # the repeats joined the open ticket
+
+
+MOSQUITTO_PUB = "/usr/bin/mosquitto_pub"
+CITYOPS = str(Path(sys.executable).parent / "cityops")
+
+
+async def mosquitto_pub(broker: Broker, payload: bytes, tmp_path: Path) -> None:
+    """Publish as a device gateway would: Mosquitto's own client, QoS 1."""
+    message = tmp_path / f"message-{time.time_ns()}"
+    message.write_bytes(payload)
+    process = await asyncio.create_subprocess_exec(
+        MOSQUITTO_PUB, "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1",
+        "-t", "cityops/alarms/T01", "-f", str(message),
+    )  # fmt: skip
+    assert await process.wait() == 0
+
+
+async def cityops(org: Organisation, queue: str, env: WorkflowEnvironment, *args: str) -> str:
+    environment = os.environ | {
+        "DATABASE_URL": org.url,
+        "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+        "CITYOPS_TASK_QUEUE": queue,
+    }
+    process = await asyncio.create_subprocess_exec(
+        CITYOPS, *args, env=environment, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    return out.decode()
+
+
+def _letters_with(org: Organisation, text: str) -> list[DeadLetterRow]:
+    return [x for x in list_letters(org.engine, None, Channel.MQTT, 1000) if text in x.payload]
+
+
+async def test_a_message_of_1500_events_is_split_not_refused(
+    dev_env: WorkflowEnvironment, org: Organisation, broker: Broker, tmp_path: Path
+) -> None:
+    suffix = tag()
+    events = [event(f"big{i}-{suffix}", f"SMK-BIG{i % 30}-{suffix}") for i in range(1500)]
+    async with consuming(dev_env, org, broker) as intake:
+        before = count_events(org.engine)
+        await mosquitto_pub(broker, json.dumps(events).encode(), tmp_path)
+
+        async def all_recorded() -> None:
+            assert count_events(org.engine) - before == 1500
+
+        await eventually(all_recorded, timeout=120)
+    assert intake.stats.events == 1500 and intake.stats.invalid == 0
+    tickets = {r.ticket_id for d in range(30) for r in _rows_of(org, f"SMK-BIG{d}-{suffix}")}
+    assert len(tickets) == 30 and None not in tickets
+
+
+async def test_a_mixed_message_takes_the_good_events_and_keeps_the_rest_for_replay(
+    dev_env: WorkflowEnvironment, org: Organisation, broker: Broker, tmp_path: Path
+) -> None:
+    suffix = tag()
+    naive = {**event(f"naive-{suffix}", f"SMK-N-{suffix}"), "occurred_at": "2026-12-03T08:00:00"}
+    good = [event(f"ok{i}-{suffix}", f"SMK-OK{i}-{suffix}") for i in range(2)]
+    async with consuming(dev_env, org, broker) as intake:
+        queue = intake._alarms._task_queue
+        await mosquitto_pub(broker, json.dumps([good[0], naive, good[1]]).encode(), tmp_path)
+        await mosquitto_pub(broker, f"garbage {suffix} {{".encode(), tmp_path)
+
+        async def taken() -> None:
+            assert intake.stats.events == 2 and intake.stats.invalid == 2
+
+        await eventually(taken, timeout=30)
+        assert [len(_rows_of(org, f"SMK-OK{i}-{suffix}")) for i in range(2)] == [1, 1]
+        (letter,) = _letters_with(org, f"naive-{suffix}")
+        assert (letter.item_index, letter.field, letter.origin) == (
+            1,
+            "occurred_at",
+            "cityops/alarms/T01",
+        )
+        (whole,) = _letters_with(org, f"garbage {suffix}")
+        assert whole.item_index is None and whole.payload == f"garbage {suffix} {{"
+
+        listed = await cityops(org, queue, dev_env, "intake", "rejected", "--channel", "mqtt")
+        assert f"{letter.letter_id:>6}  open" in listed and "occurred_at" in listed
+        still = await cityops(org, queue, dev_env, "intake", "replay", str(letter.letter_id))
+        assert "rejected" in still  # nothing fixed yet: it stays open
+        fixed = tmp_path / "fixed.json"
+        fixed.write_text(json.dumps({**naive, "occurred_at": "2026-12-03T08:00:00+08:00"}))
+        replayed = await cityops(
+            org, queue, dev_env, "intake", "replay", str(letter.letter_id), "--payload", str(fixed)
+        )
+        assert "new_ticket" in replayed
+    (row,) = _rows_of(org, f"SMK-N-{suffix}")
+    assert row.outcome == AlarmOutcome.NEW_TICKET.value
+    assert row.ticket_id is not None and row.ticket_id in replayed
+    (after,) = _letters_with(org, f"naive-{suffix}")
+    assert after.status == LetterStatus.REPLAYED.value and after.attempts == 2
+    assert after.replay_ticket_id == row.ticket_id

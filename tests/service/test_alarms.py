@@ -1,5 +1,5 @@
-"""Pure parts of alarm intake: batch validation, workflow ids and ticket numbers; and
-API keys (hashed at rest, dev keys from the environment)."""
+"""Pure parts of alarm intake: reading items one by one (events, Alertmanager alerts),
+workflow ids and ticket numbers; and API keys (hashed at rest, dev keys from the environment)."""
 
 from __future__ import annotations
 
@@ -19,11 +19,13 @@ from cityops.api.keys import (
     create_key,
     dev_keys,
 )
+from cityops.db.deadletters import Channel
 from cityops.db.engine import get_engine
 from cityops.domain.alarms import alarm_intake, alarm_ticket_id, alarm_workflow_id
 from cityops.domain.models import AlarmEvent
 from cityops.org.migrate import upgrade
-from cityops.service.alarms import MAX_BATCH, AlarmBatchInvalid, parse_batch
+from cityops.service.alarms import AlarmBatchInvalid, read_item, split_payload
+from cityops.service.items import ItemRefused
 
 EVENT: dict[str, Any] = {
     "event_id": "evt-1",
@@ -38,29 +40,75 @@ EVENT: dict[str, Any] = {
 }
 
 
-def test_one_event_or_a_list_parse_to_events() -> None:
-    assert [e.event_id for e in parse_batch(EVENT)] == ["evt-1"]
-    assert len(parse_batch([EVENT, {**EVENT, "event_id": "evt-2"}])) == 2
+def test_one_event_or_a_list_of_any_length_are_items() -> None:
+    assert split_payload(EVENT) == [EVENT]
+    assert len(split_payload([EVENT] * 1500)) == 1500
+    assert split_payload([]) == []
 
 
-def test_a_bad_event_in_a_batch_is_named_by_index_and_field() -> None:
-    with pytest.raises(AlarmBatchInvalid) as caught:
-        parse_batch([EVENT, EVENT, {**EVENT, "status": "burning"}, {**EVENT, "lon": 500}])
-    locs = [e["loc"] for e in caught.value.errors]
-    assert locs == [[2, "status"], [3, "lon"]]
-    assert str(caught.value).startswith("2.status:")
-
-
-def test_a_single_event_error_is_named_by_field_only() -> None:
-    with pytest.raises(AlarmBatchInvalid) as caught:
-        parse_batch({k: v for k, v in EVENT.items() if k != "occurred_at"})
-    assert caught.value.errors[0]["loc"] == ["occurred_at"]
-
-
-@pytest.mark.parametrize("payload", [[], [EVENT] * (MAX_BATCH + 1), "text", 42])
-def test_empty_oversized_or_non_event_payloads_are_refused(payload: Any) -> None:
+@pytest.mark.parametrize("payload", ["text", 42, None, True])
+def test_a_payload_that_is_no_object_or_list_is_refused_whole(payload: Any) -> None:
     with pytest.raises(AlarmBatchInvalid):
-        parse_batch(payload)
+        split_payload(payload)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"status": "burning"}, "status"),
+        ({"lon": 500}, "lon"),
+        ({"lon": False}, "lon"),  # a boolean is not a coordinate
+        ({"lat": "31.2"}, "lat"),  # nor is text
+        ({"occurred_at": 0}, "occurred_at"),  # a time is text with an offset
+        ({"occurred_at": "2026-11-28T23:30:00"}, "occurred_at"),
+    ],
+)
+def test_a_bad_event_is_refused_naming_its_field(change: dict[str, Any], field: str) -> None:
+    with pytest.raises(ItemRefused) as caught:
+        read_item(Channel.HTTP, {**EVENT, **change})
+    assert caught.value.field == field
+
+
+def test_a_good_event_reads_and_an_integer_coordinate_is_a_number() -> None:
+    assert read_item(Channel.MQTT, {**EVENT, "lat": 31}).lat == 31.0
+
+
+ALERT: dict[str, Any] = {
+    "status": "firing",
+    "labels": {
+        "device_id": "GAS-1",
+        "sensor_type": "gas_detector",
+        "metric": "lel_percent",
+        "lat": "31.2",
+        "lon": "121.6",
+    },
+    "startsAt": "2026-11-28T23:30:00Z",
+    "endsAt": "0001-01-01T00:00:00Z",
+    "fingerprint": "f1",
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"labels": {**ALERT["labels"], "lat": "north"}}, "labels.lat"),
+        ({"labels": {k: v for k, v in ALERT["labels"].items() if k != "device_id"}},
+         "labels.device_id"),
+        ({"labels": {**ALERT["labels"], "lat": "123"}}, "labels.lat"),
+        ({"endsAt": 0}, "endsAt"),
+        ({"labels": {**ALERT["labels"], "lat": 31.2}}, "labels.lat"),  # labels are strings
+    ],
+)  # fmt: skip
+def test_a_bad_alert_is_refused_naming_its_label(change: dict[str, Any], field: str) -> None:
+    with pytest.raises(ItemRefused) as caught:
+        read_item(Channel.ALERTMANAGER, {**ALERT, **change})
+    assert caught.value.field == field
+
+
+def test_an_alert_reads_as_an_event_with_an_id_from_its_fingerprint() -> None:
+    event = read_item(Channel.ALERTMANAGER, ALERT)
+    assert event.event_id == "am-f1-2026-11-28T23:30:00+00:00-firing"
+    assert (event.lat, event.lon, event.status) == (31.2, 121.6, "firing")
 
 
 def test_the_workflow_id_is_per_device_and_metric() -> None:
