@@ -86,7 +86,7 @@ from cityops.rules.calendar_loader import project_working_hours
 from cityops.rules.incidents import default_incident_rules
 from cityops.rules.load import RuleSet, default_rules
 from cityops.service import tickets
-from cityops.service.alarms import AlarmIntake, AlarmResult, default_locator
+from cityops.service.alarms import AlarmIntake, AlarmResult
 from cityops.simulation.load import SHANGHAI, AlarmEpisode, Call, DayLoad, plan_day
 from cityops.simulation.people import People
 from cityops.workers.main import build_worker
@@ -443,9 +443,7 @@ class Simulation:
             *dispatch.activities(),
         ]
         engine = get_engine(self.database_url)
-        self.alarms = AlarmIntake(
-            self.client, self.queue, engine, rules=self.rules, locator=default_locator(engine)
-        )
+        self.alarms = AlarmIntake(self.client, self.queue, engine, rules=self.rules)
         self._declare_works(engine)
         calls = [call for call in self.load.calls if self.in_window(call.minute)]
         episodes = [e for e in self.load.episodes if self.in_window(e.minute)]
