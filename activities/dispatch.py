@@ -7,7 +7,7 @@ edited later never changes a ticket already in flight.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from temporalio import activity
@@ -24,11 +24,13 @@ from cityops.domain.models import (
     TicketIntake,
 )
 from cityops.rules.calendar import (
+    RED_AT,
     WorkingHours,
     add_working_time,
     instant_at_fraction,
     working_time_between,
 )
+from cityops.rules.calendar_coverage import unconfirmed_after
 from cityops.rules.calendar_loader import project_working_hours
 from cityops.rules.classify import classify
 from cityops.rules.handling import HandlingRules, default_handling_rules
@@ -95,19 +97,28 @@ class DispatchActivities:
 
     @activity.defn(name="compute_deadlines")
     async def compute_deadlines(self, request: DeadlinesRequest) -> DeadlinesResult:
+        """The instants, and whether the deadline lies where the calendar is unconfirmed
+        (the ticket's details then say so): computed here, with the holiday table the
+        instants were computed with, and recorded in history with them."""
+        instants = self._instants(request)
+        unconfirmed = None
+        if request.working_time and RED_AT in request.fractions:
+            deadline = instants[request.fractions.index(RED_AT)]
+            unconfirmed = unconfirmed_after(deadline, self._hours)
+        return DeadlinesResult(instants=instants, unconfirmed_after=unconfirmed)
+
+    def _instants(self, request: DeadlinesRequest) -> list[datetime]:
         instants = [
             instant_at_fraction(request.start, request.budget, f, request.working_time, self._hours)
             for f in request.fractions
         ]
         if not request.pauses:
-            return DeadlinesResult(instants=instants)
+            return instants
         if not request.working_time:
             paused = sum((p.end - p.start for p in request.pauses), timedelta())
-            return DeadlinesResult(instants=[i + paused for i in instants])
+            return [i + paused for i in instants]
         paused = sum(
             (working_time_between(p.start, p.end, self._hours) for p in request.pauses),
             timedelta(),
         )
-        return DeadlinesResult(
-            instants=[add_working_time(i, paused, self._hours) for i in instants]
-        )
+        return [add_working_time(i, paused, self._hours) for i in instants]

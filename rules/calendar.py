@@ -16,15 +16,20 @@ time; add them back with ``add_working_time``, never with ``deadline_after``.
 Which days are working days: ``WorkingHours.extra_workdays`` and ``extra_holidays`` win;
 then the official calendar of the ``chinese_calendar`` package (holidays and make-up
 working days); for a year that package does not know, Monday to Friday.
+
+How far ahead that is *confirmed* (the State Council's schedule known, not guessed) is
+rules/calendar_coverage.py; this module only reads which years the package carries, from
+the package's own tables, so a newer release extends the calendar without a code change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from importlib.metadata import PackageNotFoundError, version
 from zoneinfo import ZoneInfo
 
-import chinese_calendar
 from chinese_calendar import constants as official
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -34,9 +39,64 @@ from cityops.rules.zones import TimeZoneName
 YELLOW_AT = 0.8  # share of the budget used when a clock turns yellow
 RED_AT = 1.0  # the deadline itself
 
-# The years chinese_calendar has official data for (1.11: 2004-2026). Outside them we
-# fall back to weekends plus the YAML corrections instead of letting it raise.
-OFFICIAL_YEARS = range(min(official.holidays).year, max(official.holidays).year + 1)
+
+@dataclass(frozen=True)
+class OfficialCalendar:
+    """The State Council schedules one ``chinese_calendar`` release carries.
+
+    ``holidays`` maps each day off to its holiday's English name (weekend days inside a
+    break included); ``workdays`` maps each make-up working day (调休上班) to the holiday
+    it makes up for. The years covered are read from these tables, never written here.
+    """
+
+    holidays: Mapping[date, str]
+    workdays: Mapping[date, str]
+    release: str
+    # is_working_day asks for every day it walks over: the range is computed once.
+    _years: range = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        known = [*self.holidays, *self.workdays]
+        if not known:
+            raise ValueError(f"{self.release}: no holiday data")
+        object.__setattr__(self, "_years", range(min(known).year, max(known).year + 1))
+
+    @classmethod
+    def installed(cls) -> OfficialCalendar:
+        try:
+            release = f"chinese_calendar {version('chinese_calendar')}"
+        except PackageNotFoundError:  # pragma: no cover - the package is a dependency
+            release = "chinese_calendar"
+        return cls(holidays=official.holidays, workdays=official.workdays, release=release)
+
+    @property
+    def years(self) -> range:
+        """The years with a published schedule (1.11: 2004-2026)."""
+        return self._years
+
+    @property
+    def last_day(self) -> date:
+        """The last day the release knows: 31 December of its last year."""
+        return date(self.years.stop - 1, 12, 31)
+
+    def covers(self, year: int) -> bool:
+        return year in self._years
+
+    def is_workday(self, day: date) -> bool:
+        """Make-up days work; listed holidays do not; otherwise Monday to Friday."""
+        return day in self.workdays or (day.weekday() < 5 and day not in self.holidays)
+
+    def holiday_name_zh(self, english: str) -> str:
+        try:
+            return str(official.Holiday(english).chinese)
+        except ValueError:
+            return english
+
+
+# The schedules of the installed package. Outside its years we fall back to weekends
+# plus the YAML corrections instead of letting it raise.
+OFFICIAL = OfficialCalendar.installed()
+OFFICIAL_YEARS = OFFICIAL.years
 
 # A guard against a calendar with no working day at all (every day a holiday).
 _MAX_DAYS_SEARCHED = 3 * 366
@@ -79,6 +139,11 @@ class WorkingHours(BaseModel):
     extra_workdays: frozenset[date] = Field(
         default=frozenset(), description="Make-up working days the official calendar lacks"
     )
+    confirmed_through: date | None = Field(
+        default=None,
+        description="The last day up to which extra_holidays and extra_workdays hold the "
+        "State Council's whole published schedule (beyond the official package's years)",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> WorkingHours:
@@ -106,19 +171,19 @@ class WorkingHours(BaseModel):
         return sum((period.length for period in self.periods), timedelta())
 
 
-def official_calendar_covers(year: int) -> bool:
+def official_calendar_covers(year: int, calendar: OfficialCalendar = OFFICIAL) -> bool:
     """True when chinese_calendar has the State Council's schedule for this year."""
-    return year in OFFICIAL_YEARS
+    return calendar.covers(year)
 
 
-def is_working_day(day: date, hours: WorkingHours) -> bool:
+def is_working_day(day: date, hours: WorkingHours, calendar: OfficialCalendar = OFFICIAL) -> bool:
     """Whether staff work on this local date (see the module docstring for the order)."""
     if day in hours.extra_workdays:
         return True
     if day in hours.extra_holidays:
         return False
-    if official_calendar_covers(day.year):
-        return bool(chinese_calendar.is_workday(day))
+    if calendar.covers(day.year):
+        return calendar.is_workday(day)
     return day.weekday() < 5
 
 

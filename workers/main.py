@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from cityops.config import Settings, get_settings
+from cityops.workers.calendar_watch import announce_calendar
 from cityops.workers.client import connect
 from cityops.workers.logging import configure_logging
 from cityops.workflows.call import CallWorkflow
@@ -100,6 +101,7 @@ def production_activities(settings: Settings) -> list[Callable[..., Any]]:
 async def run_worker(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     configure_logging(settings.log_format)
+    announce_calendar("worker")
     client = await connect(settings)
     worker = build_worker(client, settings.task_queue, production_activities(settings))
     stop = asyncio.Event()

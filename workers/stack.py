@@ -25,6 +25,7 @@ from temporalio.client import Client
 
 from cityops.config import Settings
 from cityops.privacy.keys import ensure_key_file
+from cityops.workers.calendar_watch import announce_calendar, banner
 from cityops.workers.client import connect
 from cityops.workers.devserver import SQLITE_PRAGMAS
 from cityops.workflows import search_attributes
@@ -148,6 +149,7 @@ def prepare_database(settings: Settings) -> str:
 
 
 async def bring_up(settings: Settings, *, with_mqtt: bool = True, workers: int = 1) -> None:
+    coverage = announce_calendar("up")
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     logs = settings.var_dir / "logs"
     logs.mkdir(exist_ok=True)
@@ -177,6 +179,8 @@ async def bring_up(settings: Settings, *, with_mqtt: bool = True, workers: int =
         if with_mqtt:
             stack.spawn("mqtt", [str(BIN / "cityops"), "intake", "mqtt"], logs / "mqtt.log")
         print_urls(settings)
+        if (warning := coverage.warning()) is not None:
+            print(banner(warning), file=sys.stderr, flush=True)  # again, below the URLs
         while True:
             stack.supervise_once()
             await asyncio.sleep(0.5)

@@ -37,6 +37,7 @@ def render_details(
         f"| accept by | {_time(status.accept_deadline)} |",
         f"| resolve by | {_time(status.resolve_deadline)} |",
         f"| SLA | {status.sla_colour}{' · **OVERDUE**' if status.overdue else ''} |",
+        *_calendar_row(status),
         f"| escalations / reopens | {status.escalations} / {status.reopens} |",
         f"| place | {private(status.address) or '—'} |",
     ]
@@ -78,6 +79,22 @@ def _classification_lines(status: TicketStatus, private: Callable[[str | None], 
             f"| secondary | {s.scenario.id} {s.scenario.name_zh}: {private(s.text)[:80]} · {fate} |"
         )
     return lines
+
+
+def calendar_warning(status: TicketStatus) -> str | None:
+    """The sentence shown wherever the ticket's deadlines are, while they are unsure."""
+    last = status.calendar_unconfirmed_after
+    if last is None:
+        return None
+    return (
+        f"calendar not confirmed after {last:%Y-%m-%d}: beyond it the deadline counts "
+        "Monday to Friday only and may move once the State Council's schedule is listed"
+    )
+
+
+def _calendar_row(status: TicketStatus) -> list[str]:
+    warning = calendar_warning(status)
+    return [f"| calendar | ⚠ **{warning}** |"] if warning else []
 
 
 def _time(value: object) -> str:

@@ -81,6 +81,11 @@ class TicketClocks(TicketCore):
             summary=f"{clock.value} clock on the {calendar_name(self._clock_working[clock])}",
             start_to_close_timeout=LOCAL_TIMEOUT,
         )
+        if 1.0 in fractions:  # the deadline itself: does it fall where the calendar is unknown?
+            if result.unconfirmed_after is None:
+                self._clock_unconfirmed.pop(clock, None)
+            else:
+                self._clock_unconfirmed[clock] = result.unconfirmed_after
         return result.instants
 
     async def _follow_chain(self, clock: Clock, done: Callable[[], bool]) -> None:

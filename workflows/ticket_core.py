@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -79,6 +79,8 @@ class TicketCore:
         self._clock_working: dict[Clock, bool] = {}
         self._clock_pauses: dict[Clock, list[Pause]] = {}
         self._clock_reached: dict[Clock, float] = {}  # last point taken on the current run
+        # Per clock: the last day the calendar is confirmed for, when its deadline is later.
+        self._clock_unconfirmed: dict[Clock, date] = {}
         # Per clock: the epoch it was computed for, and each chain point with its instant.
         self._clock_schedule: dict[Clock, tuple[int, list[tuple[ChainPoint, datetime]]]] = {}
         self._paused_since: datetime | None = None
@@ -299,10 +301,25 @@ class TicketCore:
             returns=self._returns,
             extensions=self._extensions,
             pending_extension=self._pending_extension,
+            calendar_unconfirmed_after=self._calendar_unconfirmed_after(),
             classification=self._classification,
             history=list(self._history) if include_history else [],
             split=self._split,
             split_from=self._intake.split_from,
+        )
+
+    def _calendar_unconfirmed_after(self) -> date | None:
+        """The earliest unconfirmed-calendar day among the clocks still running."""
+        done = {
+            Clock.ACCEPT: self._accepted_by is not None,
+            Clock.CONTACT: self._contacted_at is not None,
+            Clock.RESOLVE: self._resolution is not None,
+        }
+        if self._stage.is_final:
+            return None
+        return min(
+            (day for clock, day in self._clock_unconfirmed.items() if not done[clock]),
+            default=None,
         )
 
     def _place(self) -> tuple[float, float] | None:

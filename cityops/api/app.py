@@ -26,6 +26,7 @@ from cityops.api import (
     routes_alertmanager,
     routes_calls,
     routes_cityview,
+    routes_health,
     routes_incidents,
     routes_open311,
     routes_pages,
@@ -45,6 +46,7 @@ from cityops.service import tickets
 from cityops.service.alarms import AlarmIntake, Locator
 from cityops.service.geography import Geography
 from cityops.service.tickets import TicketNotFound, TicketRejected, WorkerWatch
+from cityops.workers.calendar_watch import announce_calendar
 from cityops.workers.client import connect
 from cityops.workers.logging import configure_logging
 
@@ -66,6 +68,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_format)
+        # The same "today" and calendar as GET /health, so a test can pin both.
+        overrides = app.dependency_overrides
+        announce_calendar(
+            "api",
+            today=overrides.get(routes_health.get_today, routes_health.get_today)(),
+            hours=overrides.get(routes_health.get_working_hours, routes_health.get_working_hours)(),
+        )
         client = await provider()
         engine = get_engine(settings.database_url)
         rules = default_rules()
@@ -118,6 +127,7 @@ def create_app(
         routes_responder,
         routes_cityview,
         routes_privacy,
+        routes_health,
     ):
         app.include_router(module.router)
     app.include_router(accept.router)

@@ -20,6 +20,7 @@ app.add_typer(bench_app, name="bench")
 def _register_all() -> None:
     # One line per command module; each owns its commands.
     from cityops.cli import (
+        calendar_cmd,
         calls_cmd,
         cityview_cmd,
         incidents_cmd,
@@ -44,6 +45,7 @@ def _register_all() -> None:
     cityview_cmd.register(app, bench_app)
     privacy_cmd.register(app, bench_app)
     simulate_cmd.register(app, bench_app)
+    calendar_cmd.register(app, bench_app)
 
 
 _register_all()

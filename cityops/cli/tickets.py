@@ -46,6 +46,7 @@ from cityops.service import split as split_service
 from cityops.service.geography import Geography
 from cityops.service.tickets import TicketError
 from cityops.workers.client import connect
+from cityops.workflows.details import calendar_warning
 
 T = TypeVar("T")
 
@@ -111,6 +112,8 @@ def print_status(status: TicketStatus, as_json: bool = False) -> None:
     ]
     rows += _call_rows(status)
     rows += _classification_rows(status)
+    if (warning := calendar_warning(status)) is not None:
+        rows.append(("calendar", f"WARNING {warning}"))
     for label, value in rows:
         typer.echo(f"{label:>12}  {value}")
     if status.history:

@@ -6,7 +6,7 @@ and reject unknown fields, so a typo in a caller is an error, not a silent drop.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -599,6 +599,11 @@ class TicketStatus(Message):
     returns: int = 0
     extensions: int = 0
     pending_extension: ExtensionRequest | None = None
+    calendar_unconfirmed_after: date | None = Field(
+        default=None,
+        description="A working-time deadline falls after this day, the last one the "
+        "holiday calendar is confirmed for: it may move when the schedule is listed",
+    )
     classification: Classification | None = None
     history: list[HistoryEntry] = Field(default_factory=list)
     call: CallFacts | None = Field(
@@ -668,6 +673,11 @@ class DeadlinesRequest(Message):
 
 class DeadlinesResult(Message):
     instants: list[datetime]
+    unconfirmed_after: date | None = Field(
+        default=None,
+        description="Set when the deadline (fraction 1.0) falls after this day, the last "
+        "one the working calendar is confirmed for: counted by weekends only beyond it",
+    )
 
 
 class PlanRequest(Message):

@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import pytest
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.testing import WorkflowEnvironment
 
 from cityops.domain.models import AcceptInput, ContactInput, PauseInput, ResumeInput
-from cityops.rules.calendar import WorkingHours, is_working_day
+from cityops.rules.calendar import OFFICIAL, WorkingHours, is_working_day
 from cityops.service import tickets
 from cityops.service.tickets import TicketRejected
+from cityops.workflows.details import render_details
 from tests.workflows.harness import Harness, intake, running
 
 
@@ -149,3 +151,33 @@ async def test_p4_ticket_on_a_friday_evening_before_a_holiday_counts_the_make_up
         assert abs(accepted.resolve_deadline - at(next_monday, 9)) < timedelta(seconds=1)
         await env.sleep(at(saturday, 17) - await env.get_current_time())
         assert (await h.status("C-6")).sla_colour == "yellow"  # the make-up Saturday ran the clock
+
+
+async def test_a_deadline_beyond_the_confirmed_calendar_says_so_in_the_details(
+    env: WorkflowEnvironment, h: Harness
+) -> None:
+    """A P4 ticket dispatched on the evening of the last day the installed chinese_calendar
+    release knows (or at once, if the test server's clock is already past it): its
+    working-time deadlines fall where the calendar is unconfirmed, and the ticket says so
+    where supervisors look (status, Temporal UI details) until the clocks are done."""
+    shanghai = timezone(timedelta(hours=8))
+    last = OFFICIAL.last_day
+    evening = datetime.combine(last, time(19), tzinfo=shanghai)
+    current = await env.get_current_time()
+    if evening > current:
+        await env.sleep(evening - current)
+    received = await env.get_current_time()
+    handle = await h.start(intake("C-CAL", scenario="CA03", received_at=received))  # P4
+    status = await h.settled("C-CAL")
+    assert status.accept_deadline is not None
+    assert status.accept_deadline.astimezone(shanghai).date() > last
+    assert status.calendar_unconfirmed_after == last
+    warning = f"calendar not confirmed after {last:%Y-%m-%d}"
+    metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    assert warning in metadata.current_details  # what the Temporal UI shows
+    assert warning in render_details(status)
+
+    accepted = await tickets.update(
+        h.client, "C-CAL", "accept", AcceptInput(person_id="P-T01-01-1")
+    )
+    assert accepted.calendar_unconfirmed_after == last  # the resolve deadline is beyond it too
