@@ -7,13 +7,14 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar, cast
 
 import typer
 from pydantic import BaseModel, ValidationError
 from temporalio.client import Client
 
-from cityops.config import get_settings
+from cityops.config import PROJECT_ROOT, get_settings
 from cityops.db.engine import get_engine
 from cityops.domain.calls import CallIntake
 from cityops.domain.models import (
@@ -44,10 +45,12 @@ from cityops.domain.zones import SHANGHAI
 from cityops.service import calls, tickets
 from cityops.service import split as split_service
 from cityops.service.geography import Geography
-from cityops.service.tickets import TicketError
+from cityops.service.tickets import TicketError, TicketUpdate
 from cityops.workers.client import connect
+from cityops.workflows.ticket import TicketWorkflow
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 TicketArg = Annotated[str, typer.Argument(help="Ticket number, e.g. PD20261128A1B2C3D4")]
 AsOpt = Annotated[str, typer.Option("--as", help="Your person id, e.g. P-T01-01-1")]
@@ -195,8 +198,8 @@ def _time(value: datetime | None) -> str:
     return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S (UTC+8)")
 
 
-def _update(ticket: str, name: str, request: BaseModel, as_json: bool) -> None:
-    status = _run(lambda client: tickets.update(client, ticket, name, request, _workers(client)))
+def _update(ticket: str, update: TicketUpdate[M], request: M, as_json: bool) -> None:
+    status = _run(lambda client: tickets.update(client, ticket, update, request, _workers(client)))
     print_status(status.model_copy(update={"history": []}), as_json)
 
 
@@ -320,7 +323,7 @@ def call_intake(
 
 def accept(ticket: TicketArg, person: AsOpt, as_json: JsonOpt = False) -> None:
     """Accept a ticket assigned to you."""
-    _update(ticket, "accept", _message(AcceptInput, person_id=person), as_json)
+    _update(ticket, TicketWorkflow.accept, _message(AcceptInput, person_id=person), as_json)
 
 
 def resolve(
@@ -339,7 +342,10 @@ def resolve(
             AfterPhoto, url=photo_url, taken_at=datetime.now(UTC), lat=photo_lat, lon=photo_lon
         )
     _update(
-        ticket, "resolve", _message(ResolveInput, person_id=person, note=note, photo=photo), as_json
+        ticket,
+        TicketWorkflow.resolve,
+        _message(ResolveInput, person_id=person, note=note, photo=photo),
+        as_json,
     )
 
 
@@ -352,7 +358,7 @@ def triage(
 ) -> None:
     """Classify a ticket the rules could not (district dispatcher)."""
     decision = _message(TriageDecision, scenario_id=scenario, by=person, note=note)
-    _update(ticket, "classify", decision, as_json)
+    _update(ticket, TicketWorkflow.classify, decision, as_json)
 
 
 def callback(
@@ -364,7 +370,10 @@ def callback(
 ) -> None:
     """Record the citizen's callback answer (hotline)."""
     _update(
-        ticket, "callback", _message(CallbackInput, result=result, by=person, note=note), as_json
+        ticket,
+        TicketWorkflow.callback,
+        _message(CallbackInput, result=result, by=person, note=note),
+        as_json,
     )
 
 
@@ -378,7 +387,7 @@ def review(
     """Approve or reject the after-photo (dispatching sub-center)."""
     _update(
         ticket,
-        "review",
+        TicketWorkflow.review,
         _message(ReviewInput, decision=decision, by=person, reason=reason),
         as_json,
     )
@@ -392,12 +401,12 @@ def recheck(
 ) -> None:
     """Record a video re-detection result."""
     request = _message(RecheckInput, still_detected=still_detected, camera_id=camera)
-    _update(ticket, "recheck", request, as_json)
+    _update(ticket, TicketWorkflow.recheck, request, as_json)
 
 
 def urge(ticket: TicketArg, person: AsOpt, note: str = "", as_json: JsonOpt = False) -> None:
     """Urge (催办) the assignee by hand (supervisor)."""
-    _update(ticket, "urge", _message(UrgeInput, by=person, note=note), as_json)
+    _update(ticket, TicketWorkflow.urge, _message(UrgeInput, by=person, note=note), as_json)
 
 
 def dismiss(
@@ -407,7 +416,9 @@ def dismiss(
     as_json: JsonOpt = False,
 ) -> None:
     """Close a triage ticket that is no work order (district dispatcher)."""
-    _update(ticket, "dismiss", _message(DismissInput, by=person, reason=reason), as_json)
+    _update(
+        ticket, TicketWorkflow.dismiss, _message(DismissInput, by=person, reason=reason), as_json
+    )
 
 
 def close_unfixed(
@@ -417,7 +428,12 @@ def close_unfixed(
     as_json: JsonOpt = False,
 ) -> None:
     """Close a ticket that cannot be fixed: recorded as closed_unfixed, never as closed."""
-    _update(ticket, "rule_closure", _message(RuleClosureInput, by=person, reason=reason), as_json)
+    _update(
+        ticket,
+        TicketWorkflow.rule_closure,
+        _message(RuleClosureInput, by=person, reason=reason),
+        as_json,
+    )
 
 
 def return_(
@@ -430,7 +446,12 @@ def return_(
 ) -> None:
     """Return (退单) a ticket that is not your jurisdiction or duty."""
     why = _message(ReturnReason, code=reason, note=note, suggested_unit=suggest)
-    _update(ticket, "return_ticket", _message(ReturnInput, person_id=person, reason=why), as_json)
+    _update(
+        ticket,
+        TicketWorkflow.return_ticket,
+        _message(ReturnInput, person_id=person, reason=why),
+        as_json,
+    )
 
 
 def transfer(
@@ -442,7 +463,7 @@ def transfer(
 ) -> None:
     """Transfer a ticket to another unit (dispatcher)."""
     request = _message(TransferInput, by=person, target_unit=to, reason=reason)
-    _update(ticket, "transfer", request, as_json)
+    _update(ticket, TicketWorkflow.transfer, request, as_json)
 
 
 def extend(
@@ -456,7 +477,7 @@ def extend(
     if until.tzinfo is None:
         until = until.replace(tzinfo=SHANGHAI)
     request = _message(ExtensionRequest, person_id=person, new_deadline=until, reason=reason)
-    _update(ticket, "request_extension", request, as_json)
+    _update(ticket, TicketWorkflow.request_extension, request, as_json)
 
 
 def decide_extension(
@@ -468,12 +489,17 @@ def decide_extension(
 ) -> None:
     """Approve or reject a pending extension (the tier above)."""
     decision = _message(ExtensionDecision, by=person, approve=approve, note=note)
-    _update(ticket, "decide_extension", decision, as_json)
+    _update(ticket, TicketWorkflow.decide_extension, decision, as_json)
 
 
 def contact(ticket: TicketArg, person: AsOpt, note: str = "", as_json: JsonOpt = False) -> None:
     """Record the first contact with the citizen (stops the first-contact clock)."""
-    _update(ticket, "contact_citizen", _message(ContactInput, person_id=person, note=note), as_json)
+    _update(
+        ticket,
+        TicketWorkflow.contact_citizen,
+        _message(ContactInput, person_id=person, note=note),
+        as_json,
+    )
 
 
 def pause(
@@ -483,12 +509,22 @@ def pause(
     as_json: JsonOpt = False,
 ) -> None:
     """Pause the resolve clock while waiting on the citizen."""
-    _update(ticket, "pause_clock", _message(PauseInput, person_id=person, reason=reason), as_json)
+    _update(
+        ticket,
+        TicketWorkflow.pause_clock,
+        _message(PauseInput, person_id=person, reason=reason),
+        as_json,
+    )
 
 
 def resume(ticket: TicketArg, person: AsOpt, note: str = "", as_json: JsonOpt = False) -> None:
     """Resume the resolve clock; its deadline moves by the paused time."""
-    _update(ticket, "resume_clock", _message(ResumeInput, person_id=person, note=note), as_json)
+    _update(
+        ticket,
+        TicketWorkflow.resume_clock,
+        _message(ResumeInput, person_id=person, note=note),
+        as_json,
+    )
 
 
 def split(ticket: TicketArg, person: AsOpt, as_json: JsonOpt = False) -> None:
@@ -554,6 +590,25 @@ def list_(
     typer.echo(f"({len(rows)} tickets)")
 
 
+def bench_sandbox(
+    histories: Annotated[
+        Path, typer.Option(help="Folder of recorded ticket histories (*.json)")
+    ] = PROJECT_ROOT / "tests" / "data" / "histories",
+    rounds: Annotated[int, typer.Option(min=1, help="Replays of each history per runner")] = 20,
+) -> None:
+    """Worker CPU per ticket with the workflow package passed through the sandbox
+    (production) and run inside it (tests), by replaying recorded tickets."""
+    from cityops.benchmarks.sandbox import load_histories, measure
+
+    loaded = load_histories(histories)
+    for checked in (False, True, False, True):  # twice each: the first pair may still warm
+        figure = asyncio.run(measure(loaded, rounds, checked))
+        typer.echo(
+            f"{figure.runner}: {figure.cpu_ms_per_ticket:.1f} ms CPU and "
+            f"{figure.wall_ms_per_ticket:.1f} ms wall per ticket ({figure.tickets} replays)"
+        )
+
+
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     commands: list[Callable[..., None]] = [
         submit, accept, resolve, triage, callback, review, recheck, urge, status,
@@ -565,3 +620,4 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     app.command("return")(return_)
     app.command("decide-extension")(decide_extension)
     app.command("list")(list_)
+    bench_app.command("sandbox")(bench_sandbox)

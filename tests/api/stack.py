@@ -109,6 +109,7 @@ async def running_api(
             notifier.send_notice,
             *store.activities(),
         ],
+        check_workflow_code=True,
     )
 
     async def provide() -> Client:

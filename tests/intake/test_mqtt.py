@@ -94,6 +94,7 @@ async def consuming(
             RecordingNotifier().send_notice,
             *RecordingStore().activities(),
         ],
+        check_workflow_code=True,
     )
     alarms = AlarmIntake(env.client, queue, org.engine)
     settings = MqttSettings(

@@ -128,7 +128,8 @@ async def running(
         dispatch = DispatchActivities(router=FakeRouter(), hours=hours)
         calls = CallActivities(FakeRouter())
     activities += [*dispatch.activities(), *calls.activities()]
-    worker = build_worker(env.client, queue, activities)
+    # The workflow package runs inside the sandbox here: a clock or I/O in it fails the test.
+    worker = build_worker(env.client, queue, activities, check_workflow_code=True)
     async with worker:
         yield Harness(env, env.client, queue, notifier, store)
 

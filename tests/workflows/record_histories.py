@@ -49,6 +49,7 @@ from cityops.domain.models import (
 from cityops.domain.stages import CallbackResult, ReviewDecision, Source
 from cityops.service import tickets
 from cityops.workflows import search_attributes as sa
+from cityops.workflows.ticket import TicketWorkflow
 from tests.conftest import TEST_SERVER
 from tests.workflows.harness import Harness, intake, running
 
@@ -59,19 +60,25 @@ async def escalated_then_callback(env: WorkflowEnvironment, h: Harness) -> str:
     now = datetime.now(UTC)
     await h.start(intake("H-ESC", scenario="SC01", received_at=now))
     await env.sleep(timedelta(minutes=6))
-    await tickets.update(h.client, "H-ESC", "accept", AcceptInput(person_id="P-T01-D"))
+    await tickets.update(h.client, "H-ESC", TicketWorkflow.accept, AcceptInput(person_id="P-T01-D"))
     await tickets.update(
-        h.client, "H-ESC", "resolve", ResolveInput(person_id="P-T01-D", note="已上门")
+        h.client, "H-ESC", TicketWorkflow.resolve, ResolveInput(person_id="P-T01-D", note="已上门")
     )
     unhappy = CallbackInput(result=CallbackResult.UNSATISFIED, by="agent")
     await h.until(lambda: "callback_request" in h.notifier.kinds())
-    await tickets.update(h.client, "H-ESC", "callback", unhappy)
+    await tickets.update(h.client, "H-ESC", TicketWorkflow.callback, unhappy)
     await h.until(lambda: "reopened" in h.notifier.kinds())
     await tickets.update(
-        h.client, "H-ESC", "resolve", ResolveInput(person_id="P-T01-D", note="再次上门")
+        h.client,
+        "H-ESC",
+        TicketWorkflow.resolve,
+        ResolveInput(person_id="P-T01-D", note="再次上门"),
     )
     await tickets.update(
-        h.client, "H-ESC", "callback", CallbackInput(result=CallbackResult.SATISFIED, by="agent")
+        h.client,
+        "H-ESC",
+        TicketWorkflow.callback,
+        CallbackInput(result=CallbackResult.SATISFIED, by="agent"),
     )
     return "H-ESC"
 
@@ -81,18 +88,24 @@ async def triaged_photo_review(env: WorkflowEnvironment, h: Harness) -> str:
     await h.start(intake("H-TRI", text="喂喂听得到吗", received_at=now, lat=31.2051, lon=121.6003))
     await h.settled("H-TRI")
     await tickets.update(
-        h.client, "H-TRI", "classify", TriageDecision(scenario_id="PS04", by="P-DIST-D")
+        h.client,
+        "H-TRI",
+        TicketWorkflow.classify,
+        TriageDecision(scenario_id="PS04", by="P-DIST-D"),
     )
     await h.settled("H-TRI")
-    await tickets.update(h.client, "H-TRI", "accept", AcceptInput(person_id="P-T01-D"))
+    await tickets.update(h.client, "H-TRI", TicketWorkflow.accept, AcceptInput(person_id="P-T01-D"))
     photo = AfterPhoto(
         url="https://img/1.jpg", taken_at=now + timedelta(minutes=1), lat=31.2051, lon=121.6003
     )
     await tickets.update(
-        h.client, "H-TRI", "resolve", ResolveInput(person_id="P-T01-D", photo=photo)
+        h.client, "H-TRI", TicketWorkflow.resolve, ResolveInput(person_id="P-T01-D", photo=photo)
     )
     await tickets.update(
-        h.client, "H-TRI", "review", ReviewInput(decision=ReviewDecision.APPROVED, by="P-DIST-D")
+        h.client,
+        "H-TRI",
+        TicketWorkflow.review,
+        ReviewInput(decision=ReviewDecision.APPROVED, by="P-DIST-D"),
     )
     return "H-TRI"
 
@@ -123,10 +136,12 @@ async def alarm_recovered(env: WorkflowEnvironment, h: Harness) -> str:
     )
     person = (await h.settled("H-GAS")).assignee_id
     assert person is not None
-    await handle.signal("alarm_event", event("e2", "firing"))
-    await tickets.update(h.client, "H-GAS", "accept", AcceptInput(person_id=person))
-    await tickets.update(h.client, "H-GAS", "resolve", ResolveInput(person_id=person, note="关阀"))
-    await handle.signal("alarm_event", event("e3", "resolved"))
+    await handle.signal(TicketWorkflow.alarm_event, event("e2", "firing"))
+    await tickets.update(h.client, "H-GAS", TicketWorkflow.accept, AcceptInput(person_id=person))
+    await tickets.update(
+        h.client, "H-GAS", TicketWorkflow.resolve, ResolveInput(person_id=person, note="关阀")
+    )
+    await handle.signal(TicketWorkflow.alarm_event, event("e3", "resolved"))
     await env.sleep(timedelta(hours=1))
     return "H-GAS"
 
@@ -153,11 +168,13 @@ async def district_unaccepted(env: WorkflowEnvironment, h: Harness) -> str:
     """A district-tier P1 nobody accepts: escalated to the district, then pressed there."""
     await h.start(intake("H-DST", scenario="PS01", received_at=datetime.now(UTC)))
     await env.sleep(timedelta(minutes=12))
-    await tickets.update(h.client, "H-DST", "accept", AcceptInput(person_id="P-DEPT"))
-    await tickets.update(h.client, "H-DST", "resolve", ResolveInput(person_id="P-DEPT"))
+    await tickets.update(h.client, "H-DST", TicketWorkflow.accept, AcceptInput(person_id="P-DEPT"))
+    await tickets.update(
+        h.client, "H-DST", TicketWorkflow.resolve, ResolveInput(person_id="P-DEPT")
+    )
     await h.until(lambda: "callback_request" in h.notifier.kinds())
     satisfied = CallbackInput(result=CallbackResult.SATISFIED, by="agent")
-    await tickets.update(h.client, "H-DST", "callback", satisfied)
+    await tickets.update(h.client, "H-DST", TicketWorkflow.callback, satisfied)
     return "H-DST"
 
 
@@ -168,10 +185,12 @@ async def video_recheck(env: WorkflowEnvironment, h: Harness) -> str:
     )
     person = (await h.settled("H-VID")).assignee_id
     assert person is not None
-    await tickets.update(h.client, "H-VID", "accept", AcceptInput(person_id=person))
-    await tickets.update(h.client, "H-VID", "resolve", ResolveInput(person_id=person))
+    await tickets.update(h.client, "H-VID", TicketWorkflow.accept, AcceptInput(person_id=person))
+    await tickets.update(h.client, "H-VID", TicketWorkflow.resolve, ResolveInput(person_id=person))
     await env.sleep(timedelta(hours=3))  # nobody rechecks for a while
-    await tickets.update(h.client, "H-VID", "recheck", RecheckInput(still_detected=False))
+    await tickets.update(
+        h.client, "H-VID", TicketWorkflow.recheck, RecheckInput(still_detected=False)
+    )
     return "H-VID"
 
 
@@ -190,11 +209,13 @@ async def recovered_before_accept(env: WorkflowEnvironment, h: Harness) -> str:
     person = (await h.settled("H-REC")).assignee_id
     assert person is not None
     for n in range(2, 7):
-        await handle.signal("alarm_event", _event(f"r{n}", "firing", device="GAS-T01-2"))
-    await handle.signal("alarm_event", _event("r7", "resolved", device="GAS-T01-2"))
+        await handle.signal(
+            TicketWorkflow.alarm_event, _event(f"r{n}", "firing", device="GAS-T01-2")
+        )
+    await handle.signal(TicketWorkflow.alarm_event, _event("r7", "resolved", device="GAS-T01-2"))
     await env.sleep(timedelta(minutes=2))
-    await tickets.update(h.client, "H-REC", "accept", AcceptInput(person_id=person))
-    await tickets.update(h.client, "H-REC", "resolve", ResolveInput(person_id=person))
+    await tickets.update(h.client, "H-REC", TicketWorkflow.accept, AcceptInput(person_id=person))
+    await tickets.update(h.client, "H-REC", TicketWorkflow.resolve, ResolveInput(person_id=person))
     await env.sleep(timedelta(minutes=31))
     return "H-REC"
 
@@ -209,55 +230,74 @@ async def returned_and_transferred(env: WorkflowEnvironment, h: Harness) -> str:
         status = await tickets.update(
             h.client,
             "H-RET",
-            "return_ticket",
+            TicketWorkflow.return_ticket,
             ReturnInput(person_id=status.assignee_id, reason=why),
         )
     assert status.assignee_id is not None
     status = await tickets.update(
         h.client,
         "H-RET",
-        "transfer",
+        TicketWorkflow.transfer,
         TransferInput(by=status.assignee_id, target_unit="T05", reason="属地在T05"),
     )
     assert status.assignee_id is not None
     why = ReturnReason(code=ReturnReasonCode.NOT_OUR_JURISDICTION, note="不是我们")
     status = await tickets.update(
-        h.client, "H-RET", "return_ticket", ReturnInput(person_id=status.assignee_id, reason=why)
+        h.client,
+        "H-RET",
+        TicketWorkflow.return_ticket,
+        ReturnInput(person_id=status.assignee_id, reason=why),
     )
     assert status.assignee_id is not None
     person = status.assignee_id
-    await tickets.update(h.client, "H-RET", "accept", AcceptInput(person_id=person))
-    await tickets.update(h.client, "H-RET", "resolve", ResolveInput(person_id=person))
+    await tickets.update(h.client, "H-RET", TicketWorkflow.accept, AcceptInput(person_id=person))
+    await tickets.update(h.client, "H-RET", TicketWorkflow.resolve, ResolveInput(person_id=person))
     satisfied = CallbackInput(result=CallbackResult.SATISFIED, by="agent")
-    await tickets.update(h.client, "H-RET", "callback", satisfied)
+    await tickets.update(h.client, "H-RET", TicketWorkflow.callback, satisfied)
     return "H-RET"
 
 
 async def extended_and_paused(env: WorkflowEnvironment, h: Harness) -> str:
     await h.start(intake("H-EXT", scenario="PS03", received_at=datetime.now(UTC)))
-    accepted = await tickets.update(h.client, "H-EXT", "accept", AcceptInput(person_id="P-T01-D"))
-    await tickets.update(h.client, "H-EXT", "contact_citizen", ContactInput(person_id="P-T01-D"))
+    accepted = await tickets.update(
+        h.client, "H-EXT", TicketWorkflow.accept, AcceptInput(person_id="P-T01-D")
+    )
     await tickets.update(
-        h.client, "H-EXT", "pause_clock", PauseInput(person_id="P-T01-D", reason="等业主")
+        h.client, "H-EXT", TicketWorkflow.contact_citizen, ContactInput(person_id="P-T01-D")
+    )
+    await tickets.update(
+        h.client,
+        "H-EXT",
+        TicketWorkflow.pause_clock,
+        PauseInput(person_id="P-T01-D", reason="等业主"),
     )
     await env.sleep(timedelta(hours=1))
-    await tickets.update(h.client, "H-EXT", "resume_clock", ResumeInput(person_id="P-T01-D"))
+    await tickets.update(
+        h.client, "H-EXT", TicketWorkflow.resume_clock, ResumeInput(person_id="P-T01-D")
+    )
     assert accepted.resolve_deadline is not None
     wanted = accepted.resolve_deadline + timedelta(hours=6)
     await tickets.update(
         h.client,
         "H-EXT",
-        "request_extension",
+        TicketWorkflow.request_extension,
         ExtensionRequest(person_id="P-T01-D", new_deadline=wanted, reason="等材料"),
     )
     await tickets.update(
-        h.client, "H-EXT", "decide_extension", ExtensionDecision(by="P-DIST-D", approve=True)
+        h.client,
+        "H-EXT",
+        TicketWorkflow.decide_extension,
+        ExtensionDecision(by="P-DIST-D", approve=True),
     )
-    await tickets.update(h.client, "H-EXT", "urge", UrgeInput(by="P-DIST-D", note="抓紧"))
-    await tickets.update(h.client, "H-EXT", "resolve", ResolveInput(person_id="P-T01-D"))
+    await tickets.update(
+        h.client, "H-EXT", TicketWorkflow.urge, UrgeInput(by="P-DIST-D", note="抓紧")
+    )
+    await tickets.update(
+        h.client, "H-EXT", TicketWorkflow.resolve, ResolveInput(person_id="P-T01-D")
+    )
     await env.sleep(timedelta(days=2))  # the callback comes late
     satisfied = CallbackInput(result=CallbackResult.SATISFIED, by="agent")
-    await tickets.update(h.client, "H-EXT", "callback", satisfied)
+    await tickets.update(h.client, "H-EXT", TicketWorkflow.callback, satisfied)
     return "H-EXT"
 
 
@@ -265,7 +305,10 @@ async def dismissed_late(env: WorkflowEnvironment, h: Harness) -> str:
     await h.start(intake("H-DIS", text="请问社保卡在哪里补办", received_at=datetime.now(UTC)))
     await env.sleep(timedelta(hours=5))  # nobody triages it for hours
     await tickets.update(
-        h.client, "H-DIS", "dismiss", DismissInput(by="P-DIST-D", reason="咨询类，已答复")
+        h.client,
+        "H-DIS",
+        TicketWorkflow.dismiss,
+        DismissInput(by="P-DIST-D", reason="咨询类，已答复"),
     )
     return "H-DIS"
 
@@ -274,7 +317,10 @@ async def ruled_closed(env: WorkflowEnvironment, h: Harness) -> str:
     await h.start(intake("H-RUL", scenario="CH01", received_at=datetime.now(UTC)))
     await env.sleep(timedelta(hours=1))
     await tickets.update(
-        h.client, "H-RUL", "rule_closure", RuleClosureInput(by="P-DIST-D", reason="已撤场")
+        h.client,
+        "H-RUL",
+        TicketWorkflow.rule_closure,
+        RuleClosureInput(by="P-DIST-D", reason="已撤场"),
     )
     return "H-RUL"
 

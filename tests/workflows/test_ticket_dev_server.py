@@ -13,6 +13,7 @@ from cityops.domain.models import AcceptInput, CallbackInput, ResolveInput
 from cityops.domain.stages import CallbackResult, Stage
 from cityops.service import tickets
 from cityops.service.tickets import TicketRejected
+from cityops.workflows.ticket import TicketWorkflow
 from tests.conftest import eventually
 from tests.workflows.harness import Harness, intake, running
 
@@ -26,17 +27,22 @@ async def h(dev_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
 async def test_lifecycle_on_the_dev_server_closes_after_a_satisfied_callback(h: Harness) -> None:
     handle = await h.start(intake("DEV-1", scenario="CH01", received_at=datetime.now(UTC)))
     await h.settled("DEV-1")
-    await tickets.update(h.client, "DEV-1", "accept", AcceptInput(person_id="P-T01-D"))
+    await tickets.update(h.client, "DEV-1", TicketWorkflow.accept, AcceptInput(person_id="P-T01-D"))
     await tickets.update(
-        h.client, "DEV-1", "resolve", ResolveInput(person_id="P-T01-D", note="已停工")
+        h.client, "DEV-1", TicketWorkflow.resolve, ResolveInput(person_id="P-T01-D", note="已停工")
     )
     await tickets.update(
-        h.client, "DEV-1", "callback", CallbackInput(result=CallbackResult.SATISFIED, by="agent-1")
+        h.client,
+        "DEV-1",
+        TicketWorkflow.callback,
+        CallbackInput(result=CallbackResult.SATISFIED, by="agent-1"),
     )
     outcome = await handle.result()
     assert outcome.stage is Stage.CLOSED
     with pytest.raises(TicketRejected, match="DEV-1 is closed; it takes no more actions"):
-        await tickets.update(h.client, "DEV-1", "accept", AcceptInput(person_id="P-T01-D"))
+        await tickets.update(
+            h.client, "DEV-1", TicketWorkflow.accept, AcceptInput(person_id="P-T01-D")
+        )
 
     async def listed_closed() -> None:
         rows = await tickets.list_tickets(h.client, "TicketId='DEV-1' AND TicketStage='closed'")

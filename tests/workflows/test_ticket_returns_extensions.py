@@ -19,6 +19,7 @@ from cityops.domain.models import (
 from cityops.domain.stages import Stage, Tier
 from cityops.service import tickets
 from cityops.service.tickets import TicketRejected
+from cityops.workflows.ticket import TicketWorkflow
 from tests.workflows.harness import (
     Harness,
     advance_to_local_hour,
@@ -45,14 +46,19 @@ async def test_return_naming_the_right_unit_reroutes_there_and_keeps_the_clock(
         code=ReturnReasonCode.NOT_OUR_JURISDICTION, note="地址在川沙", suggested_unit="T02"
     )
     returned = await tickets.update(
-        demo.client, "R-1", "return_ticket", ReturnInput(person_id=first.assignee_id, reason=reason)
+        demo.client,
+        "R-1",
+        TicketWorkflow.return_ticket,
+        ReturnInput(person_id=first.assignee_id, reason=reason),
     )
     assert returned.assignee_id is not None and returned.assignee_id.startswith("P-T02")
     assert returned.returns == 1 and returned.stage is Stage.AWAITING_ACCEPT
     assert returned.accept_deadline == first.accept_deadline  # the clock does not restart
     assert "returned" in demo.notifier.to(returned.assignee_id)
     with pytest.raises(TicketRejected, match="is not assigned"):
-        await tickets.update(demo.client, "R-1", "accept", AcceptInput(person_id=first.assignee_id))
+        await tickets.update(
+            demo.client, "R-1", TicketWorkflow.accept, AcceptInput(person_id=first.assignee_id)
+        )
 
 
 async def test_second_return_goes_to_the_district_for_a_final_ruling(demo: Harness) -> None:
@@ -64,7 +70,7 @@ async def test_second_return_goes_to_the_district_for_a_final_ruling(demo: Harne
         status = await tickets.update(
             demo.client,
             "R-2",
-            "return_ticket",
+            TicketWorkflow.return_ticket,
             ReturnInput(person_id=status.assignee_id, reason=reason),
         )
     assert status.returns == 2 and status.tier is Tier.DISTRICT
@@ -84,13 +90,13 @@ async def test_transfer_by_a_dispatcher_is_recorded_and_others_are_refused(
         await tickets.update(
             demo.client,
             "R-3",
-            "transfer",
+            TicketWorkflow.transfer,
             TransferInput(by="P-NOBODY", target_unit="T05", reason="错派"),
         )
     moved = await tickets.update(
         demo.client,
         "R-3",
-        "transfer",
+        TicketWorkflow.transfer,
         TransferInput(by=dispatcher, target_unit="T05", reason="属地在T05"),
     )
     assert moved.street_code == "T05" or (moved.assignee_id or "").startswith("P-T05")
@@ -106,39 +112,44 @@ async def test_approved_extension_moves_the_resolve_deadline_and_limits_apply(
     await demo.start(intake("X-1", scenario="PS03", received_at=received))  # P1: 4 h to resolve
     person = (await demo.settled("X-1")).assignee_id
     assert person is not None
-    accepted = await tickets.update(demo.client, "X-1", "accept", AcceptInput(person_id=person))
+    accepted = await tickets.update(
+        demo.client, "X-1", TicketWorkflow.accept, AcceptInput(person_id=person)
+    )
     old = accepted.resolve_deadline
     assert old is not None
     with pytest.raises(TicketRejected, match="no extension request"):
         await tickets.update(
             demo.client,
             "X-1",
-            "decide_extension",
+            TicketWorkflow.decide_extension,
             ExtensionDecision(by=dispatcher, approve=True),
         )
     with pytest.raises(TicketRejected, match="new_deadline must be after"):
         await tickets.update(
             demo.client,
             "X-1",
-            "request_extension",
+            TicketWorkflow.request_extension,
             ExtensionRequest(person_id=person, new_deadline=old - timedelta(hours=1), reason="x"),
         )
     wanted = old + timedelta(hours=8)
     await tickets.update(
         demo.client,
         "X-1",
-        "request_extension",
+        TicketWorkflow.request_extension,
         ExtensionRequest(person_id=person, new_deadline=wanted, reason="需更换井座"),
     )
     assert "extension_requested" in demo.notifier.to(dispatcher)
     with pytest.raises(TicketRejected, match="may not decide"):
         await tickets.update(
-            demo.client, "X-1", "decide_extension", ExtensionDecision(by=person, approve=True)
+            demo.client,
+            "X-1",
+            TicketWorkflow.decide_extension,
+            ExtensionDecision(by=person, approve=True),
         )
     decided = await tickets.update(
         demo.client,
         "X-1",
-        "decide_extension",
+        TicketWorkflow.decide_extension,
         ExtensionDecision(by=dispatcher, approve=True, note="同意"),
     )
     assert decided.extensions == 1 and decided.resolve_deadline is not None
@@ -160,12 +171,14 @@ async def test_rejected_extension_keeps_the_deadline(
     await demo.start(intake("X-2", scenario="PS03", received_at=received))
     person = (await demo.settled("X-2")).assignee_id
     assert person is not None
-    accepted = await tickets.update(demo.client, "X-2", "accept", AcceptInput(person_id=person))
+    accepted = await tickets.update(
+        demo.client, "X-2", TicketWorkflow.accept, AcceptInput(person_id=person)
+    )
     assert accepted.resolve_deadline is not None
     await tickets.update(
         demo.client,
         "X-2",
-        "request_extension",
+        TicketWorkflow.request_extension,
         ExtensionRequest(
             person_id=person,
             new_deadline=accepted.resolve_deadline + timedelta(days=1),
@@ -175,7 +188,7 @@ async def test_rejected_extension_keeps_the_deadline(
     decided = await tickets.update(
         demo.client,
         "X-2",
-        "decide_extension",
+        TicketWorkflow.decide_extension,
         ExtensionDecision(by=dispatcher, approve=False, note="不同意"),
     )
     assert decided.resolve_deadline == accepted.resolve_deadline and decided.extensions == 0
@@ -193,13 +206,13 @@ async def test_a_street_assignee_hands_the_ticket_down_to_its_own_work_station(
         await tickets.update(
             demo.client,
             "R-4",
-            "transfer",
+            TicketWorkflow.transfer,
             TransferInput(by=status.assignee_id, target_unit="T02-01", reason="x"),
         )
     moved = await tickets.update(
         demo.client,
         "R-4",
-        "transfer",
+        TicketWorkflow.transfer,
         TransferInput(by=status.assignee_id, target_unit="T01-02", reason="属碧云居委"),
     )
     assert moved.tier is Tier.VILLAGE and (moved.assignee_id or "").startswith("P-T01-02")
