@@ -19,12 +19,14 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from cityops.config import Settings, get_settings
+from cityops.domain.models import CAMERA_DESK_ID, HOTLINE_DESK_ID
 from cityops.workers.client import connect
 from cityops.workers.logging import configure_logging
 from cityops.workflows.call import CallWorkflow
+from cityops.workflows.notice_group import NoticeGroupWorkflow
 from cityops.workflows.ticket import TicketWorkflow
 
-WORKFLOWS: list[type] = [TicketWorkflow, CallWorkflow]
+WORKFLOWS: list[type] = [TicketWorkflow, CallWorkflow, NoticeGroupWorkflow]
 # Modules the sandbox shares instead of re-importing them for every workflow run: the pure
 # messages, and in production the workflow package itself. Re-importing the workflow
 # package per ticket costs about 45% more worker CPU per ticket (`cityops bench sandbox`,
@@ -78,7 +80,8 @@ def production_activities(settings: Settings) -> list[Callable[..., Any]]:
     from cityops.activities.calls import CallActivities
     from cityops.activities.delivery_log import SqlDeliveryLog
     from cityops.activities.dispatch import DispatchActivities
-    from cityops.activities.notify import NotifyActivities, WithHotlineDesk, parse_contact
+    from cityops.activities.grouping import NoticeGroupActivities
+    from cityops.activities.notify import NotifyActivities, WithDesks, parse_contact
     from cityops.activities.route import RoutingActivities
     from cityops.activities.store import StoreActivities
     from cityops.db.engine import get_engine
@@ -88,7 +91,13 @@ def production_activities(settings: Settings) -> list[Callable[..., Any]]:
     router = OrgRouter.from_database(settings.database_url)
     dispatch = DispatchActivities(router=router)
     notify = NotifyActivities(
-        directory=WithHotlineDesk(router.directory, [parse_contact(settings.hotline_contact)]),
+        directory=WithDesks(
+            router.directory,
+            {
+                HOTLINE_DESK_ID: [parse_contact(settings.hotline_contact)],
+                CAMERA_DESK_ID: [parse_contact(settings.camera_contact)],
+            },
+        ),
         delivery_log=SqlDeliveryLog(get_engine(settings.database_url)),
         settings=settings,
     )
@@ -100,6 +109,7 @@ def production_activities(settings: Settings) -> list[Callable[..., Any]]:
         *dispatch.activities(),
         *CallActivities(router).activities(),
         notify.send_notice,
+        NoticeGroupActivities().group_notice,
         store.record_ticket,
         store.record_event,
     ]

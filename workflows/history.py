@@ -18,5 +18,22 @@ class TicketHistory:
     ) -> None:
         self.entries.append(HistoryEntry(at=at, stage=stage, event=event, by=by, detail=detail))
 
+    def repeat(self, at: datetime, stage: Stage, event: str, event_id: str) -> None:
+        """One more repeat of `event` (an alarm firing again): summarised in one row with
+        the count and the first and last instants, not one row each."""
+        for index, entry in enumerate(self.entries):
+            if entry.event == event:
+                self.entries[index] = entry.model_copy(
+                    update={
+                        "count": entry.count + 1,
+                        "last_at": at,
+                        "detail": f"{event_id} (last of {entry.count + 1})",
+                    }
+                )
+                return
+        self.entries.append(
+            HistoryEntry(at=at, stage=stage, event=event, detail=event_id, last_at=at)
+        )
+
     def events(self) -> list[str]:
         return [entry.event for entry in self.entries]

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from cityops.domain.models import Assignment, RoutePlan
 from cityops.domain.stages import Tier
+from cityops.workflows.ladder import distinct
 
 _RANK = {Tier.VILLAGE: 0, Tier.STREET: 1, Tier.DISTRICT: 2}
 
@@ -29,6 +30,13 @@ class Ownership:
     accepted_by: str | None = None
     escalations: int = 0
     returns: int = 0
+    # Tickets dispatched since "no dead ends" climb the whole ladder, at every tier: the
+    # escalation path, then the district center's duty leader and director. Older tickets
+    # keep the tier rule (nobody above the district).
+    whole_ladder: bool = False
+    ruling_pending: bool = False  # the district holds it after the last allowed return
+    bound_unit: str | None = None  # the unit a district ruling named: it cannot return it
+    presses_at_top: int = 0
 
     @property
     def dispatched(self) -> bool:
@@ -44,13 +52,28 @@ class Ownership:
 
     # ------------------------------------------------------------------ the people above
 
-    def tier_above(self) -> Assignment | None:
-        """The nearest person on the route's escalation path in a higher tier."""
+    def ladder(self) -> list[Assignment]:
+        """Everyone who may hold the ticket on its way up, the route's assignee first."""
+        route, _ = self._held()
+        return distinct([route.assignee, *route.escalation_path, *route.leaders])
+
+    def above(self) -> list[Assignment]:
+        """The people above the assignee, nearest first."""
         route, assignee = self._held()
-        for candidate in route.escalation_path:
-            if tier_rank(candidate.tier) > tier_rank(assignee.tier):
-                return candidate
-        return None
+        if not self.whole_ladder:
+            return [
+                c for c in route.escalation_path if tier_rank(c.tier) > tier_rank(assignee.tier)
+            ]
+        ladder = self.ladder()
+        ids = [a.person_id for a in ladder]
+        position = ids.index(assignee.person_id) if assignee.person_id in ids else 0
+        return ladder[position + 1 :]
+
+    def tier_above(self) -> Assignment | None:
+        """The nearest person above: on the escalation path in a higher tier, or (whole
+        ladder) the next on the ladder up to the director."""
+        above = self.above()
+        return above[0] if above else None
 
     def supervisors(self) -> list[Assignment]:
         """Who hears about a late or failed step: the tier above, or the assignee at the top."""
@@ -59,9 +82,12 @@ class Ownership:
         return [above] if above is not None else [assignee]
 
     def supervisor_ids(self) -> list[str]:
-        """Who may review, decide extensions or transfer: the dispatcher and the tiers above."""
+        """Who may review, decide extensions or transfer: the dispatcher and the tiers above
+        (with the whole ladder, the duty leader and the director too)."""
         route, _ = self._held()
         people = [route.dispatcher, *route.escalation_path]
+        if self.whole_ladder:
+            people += route.leaders
         return list(dict.fromkeys(a.person_id for a in people if a is not None))
 
     def urge_targets(self) -> list[Assignment]:
@@ -79,9 +105,15 @@ class Ownership:
         return route.dispatcher or route.escalation_path[0]
 
     def district(self) -> Assignment:
-        """The top of the route: who takes over after repeated failed checks."""
-        route, _ = self._held()
-        return route.escalation_path[-1]
+        """The district on the route: who takes over after repeated failed checks and
+        rules on returns (the assignee itself when it is the district center)."""
+        route, assignee = self._held()
+        return route.escalation_path[-1] if route.escalation_path else assignee
+
+    def bound(self, unit_code: str) -> bool:
+        """Whether a unit is held by the district's ruling (the unit or one under it)."""
+        bound = self.bound_unit
+        return bound is not None and (unit_code == bound or unit_code.startswith(f"{bound}-"))
 
     # ------------------------------------------------------------------ changes
 

@@ -30,6 +30,8 @@ from cityops.domain.models import (
     ExtensionRequest,
     PauseInput,
     RecheckInput,
+    ReconsiderationDecision,
+    ReconsiderationRequest,
     Referral,
     ResolveInput,
     ResumeInput,
@@ -405,6 +407,20 @@ UPDATES: list[UpdateRoute] = [
         RuleClosureInput,
         (),
         "Close a ticket that cannot be fixed",
+    ),
+    UpdateRoute(
+        "reconsideration",
+        TicketWorkflow.request_reconsideration,
+        ReconsiderationRequest,
+        (Role.RESPONDER,),
+        "Ask the district to reconsider its binding ruling",
+    ),
+    UpdateRoute(
+        "reconsideration/decision",
+        TicketWorkflow.decide_reconsideration,
+        ReconsiderationDecision,
+        (Role.RESPONDER,),
+        "Decide a reconsideration (the district)",
     ),
 ]
 

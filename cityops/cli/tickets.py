@@ -27,6 +27,8 @@ from cityops.domain.models import (
     ExtensionRequest,
     PauseInput,
     RecheckInput,
+    ReconsiderationDecision,
+    ReconsiderationRequest,
     ResolveInput,
     ResumeInput,
     ReturnInput,
@@ -41,7 +43,7 @@ from cityops.domain.models import (
     UrgeInput,
 )
 from cityops.domain.stages import CallbackResult, CallKind, LinkKind, ReviewDecision, Source
-from cityops.domain.zones import SHANGHAI
+from cityops.domain.zones import SHANGHAI, shown
 from cityops.service import calls, tickets
 from cityops.service import split as split_service
 from cityops.service.geography import Geography
@@ -105,9 +107,13 @@ def print_status(status: TicketStatus, as_json: bool = False) -> None:
         ("street", status.street_code or "-"),
         ("assignee", f"{status.assignee_name or '-'} ({status.assignee_id or '-'})"),
         ("tier", status.tier.value if status.tier else "-"),
+        *([("waiting on", status.waiting_on)] if status.waiting_on else []),
+        *([("triage by", _time(status.triage_deadline))] if status.scenario_id is None else []),
         ("accept by", _time(status.accept_deadline)),
         ("resolve by", _time(status.resolve_deadline)),
         ("contact by", _contact(status)),
+        *([("verify by", _time(status.verify_deadline))] if status.verify_deadline else []),
+        *([("ruling", f"{status.bound_unit} handles it")] if status.bound_unit else []),
         ("sla", _sla(status)),
         ("escalations", str(status.escalations)),
         ("reopens", str(status.reopens)),
@@ -193,9 +199,7 @@ def _contact(status: TicketStatus) -> str:
 
 
 def _time(value: datetime | None) -> str:
-    if value is None:
-        return "-"
-    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S (UTC+8)")
+    return "-" if value is None else shown(value, seconds=True)
 
 
 def _update(ticket: str, update: TicketUpdate[M], request: M, as_json: bool) -> None:
@@ -480,6 +484,37 @@ def extend(
     _update(ticket, TicketWorkflow.request_extension, request, as_json)
 
 
+def reconsider(
+    ticket: TicketArg,
+    person: AsOpt,
+    reason: Annotated[str, typer.Option(help="Why the district's ruling should change")],
+    suggest: Annotated[str | None, typer.Option(help="The unit that is right, e.g. T02")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ask the district to reconsider the ruling that binds your unit to a ticket."""
+    request = _message(
+        ReconsiderationRequest, person_id=person, reason=reason, suggested_unit=suggest
+    )
+    _update(ticket, TicketWorkflow.request_reconsideration, request, as_json)
+
+
+def decide_reconsideration(
+    ticket: TicketArg,
+    person: AsOpt,
+    approve: Annotated[bool, typer.Option("--approve/--reject")],
+    to: Annotated[
+        str | None, typer.Option("--to", help="Approving: the unit that takes the ticket")
+    ] = None,
+    note: str = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Decide a reconsideration request (the district)."""
+    decision = _message(
+        ReconsiderationDecision, by=person, approve=approve, target_unit=to, note=note
+    )
+    _update(ticket, TicketWorkflow.decide_reconsideration, decision, as_json)
+
+
 def decide_extension(
     ticket: TicketArg,
     person: AsOpt,
@@ -619,5 +654,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     app.command("close-unfixed")(close_unfixed)
     app.command("return")(return_)
     app.command("decide-extension")(decide_extension)
+    app.command("reconsider")(reconsider)
+    app.command("decide-reconsideration")(decide_reconsideration)
     app.command("list")(list_)
     bench_app.command("sandbox")(bench_sandbox)

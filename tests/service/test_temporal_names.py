@@ -52,6 +52,8 @@ CLI_UPDATES = [
     ["transfer", "T1", "--as", "P", "--to", "T05", "--reason", "属地"],
     ["extend", "T1", "--as", "P", "--until", "2026-12-01T18:00:00+08:00", "--reason", "等材料"],
     ["decide-extension", "T1", "--as", "P", "--approve"],
+    ["reconsider", "T1", "--as", "P", "--reason", "不归我们", "--suggest", "T02"],
+    ["decide-reconsideration", "T1", "--as", "P", "--approve", "--to", "T02"],
     ["contact", "T1", "--as", "P"],
     ["pause", "T1", "--as", "P", "--reason", "等业主"],
     ["resume", "T1", "--as", "P"],

@@ -16,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from cityops.activities.calls import CallActivities
 from cityops.activities.dispatch import DispatchActivities
+from cityops.activities.grouping import NoticeGroupActivities
 from cityops.activities.route import RoutingActivities
 from cityops.activities.store import StoreActivities
 from cityops.activities.testing import FakeRouter, RecordingNotifier, RecordingStore
@@ -114,10 +115,19 @@ async def running(
     queue = fresh_queue()
     notifier = RecordingNotifier(failing=failing or set())
     store = RecordingStore()
-    activities: list[Callable[..., Any]] = [notifier.send_notice, *store.activities()]
+    activities: list[Callable[..., Any]] = [
+        notifier.send_notice,
+        *store.activities(),
+        NoticeGroupActivities().group_notice,
+    ]
     if register is not None:
         real = StoreActivities(register)
-        activities = [notifier.send_notice, real.record_event, real.record_ticket]
+        activities = [
+            notifier.send_notice,
+            real.record_event,
+            real.record_ticket,
+            NoticeGroupActivities().group_notice,
+        ]
     if demo_org:
         router = OrgRouter.demo()
         routing = RoutingActivities(router)

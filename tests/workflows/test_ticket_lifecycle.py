@@ -157,7 +157,8 @@ async def test_triage_ticket_waits_for_a_dispatcher_then_dispatches(h: Harness) 
     assert classified.scenario_id == "PS03"
     status = await h.status("T-TRI")
     assert status.stage is Stage.AWAITING_ACCEPT and status.assignee_id == "P-T01-D"
-    assert [e.event for e in status.history][:3] == ["received", "needs_triage", "triaged"]
+    events = [e.event for e in status.history]
+    assert events[:4] == ["received", "needs_triage", "triage_assigned", "triaged"]
 
 
 def _alarm(

@@ -17,6 +17,7 @@ from cityops.domain.models import (
     TransferInput,
 )
 from cityops.domain.stages import Stage, Tier
+from cityops.org.routing import OrgRouter
 from cityops.service import tickets
 from cityops.service.tickets import TicketRejected
 from cityops.workflows.ticket import TicketWorkflow
@@ -219,16 +220,29 @@ async def test_a_street_assignee_hands_the_ticket_down_to_its_own_work_station(
 
 
 @pytest.mark.parametrize("hour", LOCAL_HOURS)
-async def test_unaccepted_p1_escalates_to_the_district_dispatcher_on_duty(
+async def test_unaccepted_p1_climbs_to_the_district_dispatcher_duty_leader_and_director(
     env: WorkflowEnvironment, demo: Harness, hour: int
 ) -> None:
     received = await advance_to_local_hour(env, hour)
     dispatcher = on_duty_district_dispatcher(received)
+    leader, director = (m.id for m in OrgRouter.demo().directory.leaders(received))
     await demo.start(intake("E-1", scenario="PS03", received_at=received))  # P1, street tier
     first = await demo.settled("E-1")
     assert first.tier is Tier.STREET
-    await env.sleep(timedelta(minutes=20))  # well past the street's accept deadline
+    await env.sleep(timedelta(minutes=6))  # past the street's 5 minutes
     status = await demo.status("E-1")
-    assert status.escalations >= 1 and status.tier is Tier.DISTRICT
-    assert status.assignee_id == dispatcher
+    assert (status.escalations, status.tier, status.assignee_id) == (1, Tier.DISTRICT, dispatcher)
     assert "escalated" in demo.notifier.to(dispatcher)
+    await env.sleep(timedelta(minutes=5))  # the district dispatcher's 5 minutes
+    assert (await demo.status("E-1")).assignee_id == leader
+    await env.sleep(timedelta(minutes=5))
+    status = await demo.status("E-1")
+    assert (status.assignee_id, status.escalations) == (director, 3)
+    await env.sleep(timedelta(minutes=5))  # the top: the director is pressed, not dropped
+    assert demo.notifier.to(director).count("supervise") >= 1
+    history = (await demo.status("E-1")).history
+    assert any(e.event == "supervised" and director in e.detail for e in history)
+    accepted = await tickets.update(
+        demo.client, "E-1", TicketWorkflow.accept, AcceptInput(person_id=director)
+    )
+    assert accepted.stage is Stage.ACCEPTED
