@@ -440,13 +440,18 @@ class TicketWorkflow:
         self._waiting_on = Ladder(people)
         wait = self._plan.verify_waits.get(check)
         if wait is not None and wait.by_end_of_next_working_day:
+            asked = workflow.now()
             budget = await workflow.execute_local_activity_method(
                 DispatchActivities.next_working_day_budget,
-                NextWorkingDayRequest(start=workflow.now()),
+                NextWorkingDayRequest(start=asked),
                 summary=f"{check.value} due by the end of the next working day",
                 start_to_close_timeout=LOCAL_TIMEOUT,
             )
-            await self._start_clock(Clock.VERIFY, budget=budget.budget, working_time=True)
+            # From the instant the budget was measured from: its end is 17:30, not a moment
+            # past it (which the working calendar would carry to the next morning).
+            await self._start_clock(
+                Clock.VERIFY, budget=budget.budget, working_time=True, start=asked
+            )
         elif wait is not None and wait.within is not None:
             await self._start_clock(
                 Clock.VERIFY, budget=wait.within, working_time=wait.working_time
@@ -558,6 +563,9 @@ class TicketWorkflow:
                 if over():
                     return
                 self._chase_stopped = False
+                if self._stage in _WAITING_FOR_ACCEPT:
+                    async with self._lock:  # a new call for help: the accept clock anew
+                        await self._start_clock(Clock.ACCEPT)
                 self._set_stage(self._stage, "chase_resumed", detail="the sensor fired again")
                 continue
             refired = await self._wait(

@@ -11,6 +11,8 @@ from cityops.domain.models import (
     AcceptInput,
     ExtensionDecision,
     ExtensionRequest,
+    ReconsiderationDecision,
+    ReconsiderationRequest,
     ReturnInput,
     ReturnReason,
     ReturnReasonCode,
@@ -125,7 +127,7 @@ async def test_approved_extension_moves_the_resolve_deadline_and_limits_apply(
             TicketWorkflow.decide_extension,
             ExtensionDecision(by=dispatcher, approve=True),
         )
-    with pytest.raises(TicketRejected, match="new_deadline must be after"):
+    with pytest.raises(TicketRejected, match=r"new_deadline must be after .* \(UTC\+8\)"):
         await tickets.update(
             demo.client,
             "X-1",
@@ -193,6 +195,8 @@ async def test_rejected_extension_keeps_the_deadline(
         ExtensionDecision(by=dispatcher, approve=False, note="不同意"),
     )
     assert decided.resolve_deadline == accepted.resolve_deadline and decided.extensions == 0
+    assert "extension_decided" in demo.notifier.to(person)
+    assert "extension_decided" not in demo.notifier.to("hotline")  # it never asked
 
 
 async def test_a_street_assignee_hands_the_ticket_down_to_its_own_work_station(
@@ -246,3 +250,83 @@ async def test_unaccepted_p1_climbs_to_the_district_dispatcher_duty_leader_and_d
         demo.client, "E-1", TicketWorkflow.accept, AcceptInput(person_id=director)
     )
     assert accepted.stage is Stage.ACCEPTED
+
+
+async def test_the_districts_ruling_after_two_returns_binds_the_unit_it_names(
+    env: WorkflowEnvironment, demo: Harness
+) -> None:
+    received = await advance_to_local_hour(env, 11)
+    dispatcher = on_duty_district_dispatcher(received)
+    await demo.start(intake("R-5", scenario="CH01", received_at=received))
+    status = await demo.settled("R-5")
+    for _ in range(2):
+        assert status.assignee_id is not None
+        why = ReturnReason(code=ReturnReasonCode.NOT_OUR_DUTY, note="不归我们管")
+        status = await tickets.update(
+            demo.client,
+            "R-5",
+            TicketWorkflow.return_ticket,
+            ReturnInput(person_id=status.assignee_id, reason=why),
+        )
+    assert status.tier is Tier.DISTRICT and status.assignee_id is not None
+    ruled = await tickets.update(
+        demo.client,
+        "R-5",
+        TicketWorkflow.transfer,
+        TransferInput(by=status.assignee_id, target_unit="S01", reason="属地在S01"),
+    )
+    assert ruled.bound_unit == "S01" and ruled.assignee_id is not None
+    assert any(e.event == "district_ruling" for e in ruled.history)
+    s01 = ruled.assignee_id
+    no = ReturnReason(code=ReturnReasonCode.NOT_OUR_JURISDICTION, note="不是我们")
+    with pytest.raises(TicketRejected, match="cannot return this ticket again"):
+        await tickets.update(
+            demo.client, "R-5", TicketWorkflow.return_ticket, ReturnInput(person_id=s01, reason=no)
+        )
+    asked = await tickets.update(
+        demo.client,
+        "R-5",
+        TicketWorkflow.request_reconsideration,
+        ReconsiderationRequest(person_id=s01, reason="地址在T02", suggested_unit="T02"),
+    )
+    assert asked.pending_reconsideration is not None
+    assert "reconsideration_requested" in demo.notifier.to(dispatcher)
+    with pytest.raises(TicketRejected, match="may not decide"):
+        await tickets.update(
+            demo.client,
+            "R-5",
+            TicketWorkflow.decide_reconsideration,
+            ReconsiderationDecision(by=s01, approve=False),
+        )
+    moved = await tickets.update(
+        demo.client,
+        "R-5",
+        TicketWorkflow.decide_reconsideration,
+        ReconsiderationDecision(by=dispatcher, approve=True, target_unit="T02", note="同意"),
+    )
+    assert moved.bound_unit == "T02" and (moved.assignee_id or "").startswith("P-T02")
+    assert "reconsideration_decided" in demo.notifier.to(s01)
+    t02 = moved.assignee_id
+    assert t02 is not None
+    with pytest.raises(TicketRejected, match="cannot return"):
+        await tickets.update(
+            demo.client, "R-5", TicketWorkflow.return_ticket, ReturnInput(person_id=t02, reason=no)
+        )
+    await tickets.update(
+        demo.client,
+        "R-5",
+        TicketWorkflow.request_reconsideration,
+        ReconsiderationRequest(person_id=t02, reason="还是不归我们"),
+    )
+    kept = await tickets.update(
+        demo.client,
+        "R-5",
+        TicketWorkflow.decide_reconsideration,
+        ReconsiderationDecision(by=dispatcher, approve=False, note="维持裁定"),
+    )
+    assert (kept.assignee_id, kept.bound_unit, kept.pending_reconsideration) == (t02, "T02", None)
+    events = [e.event for e in kept.history]
+    assert events.count("reconsideration_requested") == 2
+    assert [
+        e for e in events if e.startswith("reconsideration_") and e != "reconsideration_requested"
+    ] == ["reconsideration_approved", "reconsideration_rejected"]
