@@ -35,6 +35,8 @@ from cityops.domain.models import (
     ExtensionRequest,
     PauseInput,
     RecheckInput,
+    ReconsiderationDecision,
+    ReconsiderationRequest,
     ResolveInput,
     ResumeInput,
     ReturnInput,
@@ -221,7 +223,9 @@ async def recovered_before_accept(env: WorkflowEnvironment, h: Harness) -> str:
 
 
 async def returned_and_transferred(env: WorkflowEnvironment, h: Harness) -> str:
-    """Demo organisation: returned twice (the district rules), transferred, returned again."""
+    """Demo organisation: returned twice, so the district rules by transferring it to T05;
+    T05 asks the district to reconsider and it moves the ticket to T02. (Recorded as -v2
+    before rulings were binding, the scenario had T05 return it again instead.)"""
     await h.start(intake("H-RET", scenario="CH01", received_at=datetime.now(UTC)))
     status = await h.settled("H-RET")
     for _ in range(2):
@@ -233,20 +237,28 @@ async def returned_and_transferred(env: WorkflowEnvironment, h: Harness) -> str:
             TicketWorkflow.return_ticket,
             ReturnInput(person_id=status.assignee_id, reason=why),
         )
-    assert status.assignee_id is not None
+    district = status.assignee_id
+    assert district is not None
     status = await tickets.update(
         h.client,
         "H-RET",
         TicketWorkflow.transfer,
-        TransferInput(by=status.assignee_id, target_unit="T05", reason="属地在T05"),
+        TransferInput(by=district, target_unit="T05", reason="属地在T05"),
     )
     assert status.assignee_id is not None
-    why = ReturnReason(code=ReturnReasonCode.NOT_OUR_JURISDICTION, note="不是我们")
+    await tickets.update(
+        h.client,
+        "H-RET",
+        TicketWorkflow.request_reconsideration,
+        ReconsiderationRequest(
+            person_id=status.assignee_id, reason="不是我们", suggested_unit="T02"
+        ),
+    )
     status = await tickets.update(
         h.client,
         "H-RET",
-        TicketWorkflow.return_ticket,
-        ReturnInput(person_id=status.assignee_id, reason=why),
+        TicketWorkflow.decide_reconsideration,
+        ReconsiderationDecision(by=district, approve=True, target_unit="T02"),
     )
     assert status.assignee_id is not None
     person = status.assignee_id

@@ -38,7 +38,7 @@ from cityops.service import tickets
 from cityops.workflows import search_attributes as sa
 from cityops.workflows.ticket import ALARM_EVENT_SIGNAL, TicketWorkflow
 from tests.conftest import eventually
-from tests.workflows.harness import Harness, intake
+from tests.workflows.harness import Harness, intake, running
 
 
 async def server_now(env: WorkflowEnvironment) -> datetime:
@@ -399,3 +399,27 @@ async def test_a_storm_of_one_incident_sends_one_follow_up_message_per_window(
     assert len(grouped.items) == 2 and {i.kind.value for i in grouped.items} == {"escalated"}
     tickets_told = {first.ticket_id, *(i.ticket_id for i in grouped.items)}
     assert tickets_told == {(await state(handle)).ticket_id for handle in handles}
+
+
+async def test_a_grouped_follow_up_nobody_receives_is_reported_back_to_its_tickets(
+    env: WorkflowEnvironment,
+) -> None:
+    async with running(env, failing={"P-DIST-D"}) as h:
+        received = await server_now(env)
+        handles = []
+        for n in range(2):
+            flood = _event(
+                f"f{n}", "firing", device=f"WF-{n}", sensor="water_level", metric="depth_cm"
+            )
+            handles.append(await start_alarm(h, flood, received))
+        for handle in handles:
+            await until(handle, lambda s: s.assignee_id is not None)
+        await env.sleep(timedelta(minutes=5, seconds=20))  # both escalate to P-DIST-D
+        await env.sleep(timedelta(minutes=2, seconds=10))  # the group's window ends
+        for handle in handles:
+            status = await until(
+                handle, lambda s: any(e.event == "notice_failed" for e in s.history)
+            )
+            failed = [e for e in status.history if e.event == "notice_failed"]
+            assert "P-DIST-D" in failed[-1].detail
+        await h.until(lambda: "supervise" in h.notifier.to("P-DIST-L"))  # the one above hears
