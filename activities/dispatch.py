@@ -164,8 +164,12 @@ def end_of_next_working_day(start: datetime, hours: WorkingHours) -> datetime:
 def incident_key(
     scenario_id: str, grouping: Grouping | None, intake: TicketIntake, route: RoutePlan
 ) -> str | None:
-    """Alarm tickets the scenario groups (the same key the intake links incidents by) are
-    one incident: by device, site, street or station. None: the ticket stands alone."""
+    """The incident a ticket's follow-up notices are grouped by: the one the intake linked
+    it to (a repeat call, a report of what a sensor saw), else for an alarm the scenario's
+    grouping (the key the intake links alarm incidents by: device, site, street or
+    station). None: the ticket stands alone."""
+    if intake.incident is not None:
+        return f"incident:{intake.incident.incident_id}"
     alarm = intake.alarm
     if grouping is None or alarm is None:
         return None

@@ -11,12 +11,13 @@ from cityops.activities.dispatch import DispatchActivities, end_of_next_working_
 from cityops.activities.testing import DISTRICT, LEADERS, STREET, FakeRouter
 from cityops.domain.models import (
     AlarmEvent,
+    IncidentLink,
     NextWorkingDayRequest,
     RoutePlan,
     TicketIntake,
     TriageRequest,
 )
-from cityops.domain.stages import Source
+from cityops.domain.stages import LinkKind, Source
 from cityops.domain.zones import UTC8
 from cityops.rules.calendar import WorkingHours
 from cityops.rules.schema import Grouping
@@ -81,3 +82,7 @@ def test_alarm_tickets_of_a_grouped_scenario_share_an_incident_key() -> None:
     assert incident_key("EM01", None, alarm, route) is None
     hotline = alarm.model_copy(update={"alarm": None})
     assert incident_key("EM01", by_street, hotline, route) is None
+    linked = hotline.model_copy(
+        update={"incident": IncidentLink(incident_id="IN7", kind=LinkKind.REPEAT_CALL)}
+    )
+    assert incident_key("PS03", None, linked, route) == "incident:IN7"
