@@ -1164,8 +1164,11 @@ class TicketWorkflow:
             self._note(self._stage, "alarm_resolved", detail=event.event_id)
         elif seen is Seen.FIRING:
             self._check.sensor_fired(workflow.now())
-            if self._alarms.count > 1:
+            if self._alarms.count > 1 and self._new():  # one row: count, first, last
                 self._history.repeat(workflow.now(), self._stage, "alarm_repeated", event.event_id)
+                self._register_history()
+            elif self._alarms.count > 1:  # tickets from before: one row (and write) each
+                self._note(self._stage, "alarm_repeated", detail=event.event_id)
 
     @workflow.signal
     def notice_undelivered(self, failure: NoticeUndelivered) -> None:

@@ -111,6 +111,7 @@ async def test_a_dismissed_triage_ticket_is_in_the_register(
     assert [(e.event, e.from_stage, e.stage) for e in events] == [
         ("received", None, "intake"),
         ("needs_triage", "intake", "triage"),
+        ("triage_assigned", "triage", "triage"),  # its owner, on the triage clock
         ("dismissed", "triage", "dismissed"),
     ]
     assert events[-1].actor == "P-DIST-D" and events[-1].detail == "咨询类，已答复"

@@ -63,7 +63,7 @@ async def gated(env: WorkflowEnvironment) -> AsyncIterator[tuple[Harness, GatedR
         RoutingActivities(router).transfer_ticket,
         *DispatchActivities(router=router).activities(),
         notifier.send_notice,
-        store.record_ticket,
+        *store.activities(),
         NoticeGroupActivities().group_notice,
     ]
     async with build_worker(env.client, queue, activities, check_workflow_code=True):
