@@ -157,4 +157,6 @@ async def test_erase_clears_the_register_and_deletes_closed_histories(
 
     await eventually(deleted, timeout=60)  # Temporal deletes in the background
     status: TicketStatus = await tickets.status(h.client, "HLERA2")
-    assert status.stage is Stage.AWAITING_ACCEPT  # the open work order carries on
+    # The open work order carries on (its clock runs from the pinned intake instant, hours
+    # ago, so it may already have climbed its chain: still open, still somebody's).
+    assert not status.stage.is_final and status.assignee_id is not None
