@@ -588,7 +588,10 @@ class TicketWorkflow:
         async with self._serialised(lambda: self._validate_classify(decision)):
             classification = await workflow.execute_local_activity_method(
                 DispatchActivities.classify_ticket,
-                self._intake.model_copy(update={"service_code": decision.scenario_id}),
+                # The dispatcher's decision stands, whatever held it for triage at intake.
+                self._intake.model_copy(
+                    update={"service_code": decision.scenario_id, "triage_reason": None}
+                ),
                 summary=f"triage: {decision.scenario_id}",
                 start_to_close_timeout=LOCAL_TIMEOUT,
             )

@@ -81,6 +81,24 @@ async def test_triage_has_an_owner_a_clock_and_a_chain_to_the_director(
     assert "closed" in h.notifier.to("hotline")  # the hotline answers the caller
 
 
+async def test_a_ticket_intake_held_for_triage_is_classified_by_the_dispatcher(
+    env: WorkflowEnvironment, h: Harness
+) -> None:
+    outside = intake(
+        "N-OUT", scenario="PS03", received_at=await server_now(env), triage_reason="outside Pudong"
+    )
+    await h.start(outside)
+    assert (await h.settled("N-OUT")).stage is Stage.TRIAGE
+    decided = await tickets.update(
+        h.client,
+        "N-OUT",
+        TicketWorkflow.classify,
+        TriageDecision(scenario_id="PS03", by="P-DIST-D"),
+    )
+    assert decided.scenario_id == "PS03"
+    await h.until_stage("N-OUT", Stage.AWAITING_ACCEPT)
+
+
 async def test_a_triaged_ticket_runs_its_accept_clock_from_the_triage_decision(
     env: WorkflowEnvironment, h: Harness
 ) -> None:
