@@ -18,16 +18,21 @@ from cityops.domain.models import (
     DeadlinesRequest,
     DeadlinesResult,
     DispatchPlan,
+    NextWorkingDayRequest,
     PlanRequest,
     RoutePlan,
     ScenarioRef,
     TicketIntake,
+    TriagePlan,
+    TriageRequest,
+    WaitBudget,
 )
 from cityops.rules.calendar import (
     RED_AT,
     WorkingHours,
     add_working_time,
     instant_at_fraction,
+    is_working_day,
     working_time_between,
 )
 from cityops.rules.calendar_coverage import unconfirmed_after
@@ -35,12 +40,18 @@ from cityops.rules.calendar_loader import project_working_hours
 from cityops.rules.classify import classify
 from cityops.rules.handling import HandlingRules, default_handling_rules
 from cityops.rules.load import RulesError, RuleSet, default_rules
+from cityops.rules.schema import Grouping
 
 
 class Router(Protocol):
     """Turns a classified ticket into a route; org.routing provides the real one."""
 
     def route(self, scenario: ScenarioRef, intake: TicketIntake) -> RoutePlan: ...
+
+    def triage(self, intake: TicketIntake, at: datetime) -> RoutePlan:
+        """Who triages an unclassified ticket at `at`: the district center's dispatcher on
+        duty, with the center's duty leader and director above."""
+        ...
 
 
 class DispatchActivities:
@@ -60,8 +71,14 @@ class DispatchActivities:
         self._handling = handling or default_handling_rules()
 
     def activities(self) -> list[Callable[..., Any]]:
-        """All three, for a worker's activity list."""
-        return [self.classify_ticket, self.plan_dispatch, self.compute_deadlines]
+        """All of them, for a worker's activity list."""
+        return [
+            self.classify_ticket,
+            self.plan_dispatch,
+            self.compute_deadlines,
+            self.plan_triage,
+            self.next_working_day_budget,
+        ]
 
     @activity.defn(name="classify_ticket")
     async def classify_ticket(self, intake: TicketIntake) -> Classification:
@@ -93,6 +110,28 @@ class DispatchActivities:
             recovery_hold=settings.recovery_hold,
             photo_radius_m=self._handling.closure.photo_radius_m,
             recovery_patience=self._handling.closure.recovery_patience,
+            on_recovery=settings.on_recovery,
+            verify_waits=self._handling.verify_waits(settings.verify_within),
+            incident_key=incident_key(scenario.id, settings.grouping, request.intake, route),
+            notice_group_window=self._handling.notices.group_window,
+        )
+
+    @activity.defn(name="plan_triage")
+    async def plan_triage(self, request: TriageRequest) -> TriagePlan:
+        triage = self._handling.triage
+        return TriagePlan(
+            route=self._router.triage(request.intake, request.at),
+            within=triage.within,
+            working_time=triage.working_time,
+            escalation=self._handling.chain(triage.chain),
+        )
+
+    @activity.defn(name="next_working_day_budget")
+    async def next_working_day_budget(self, request: NextWorkingDayRequest) -> WaitBudget:
+        """The 12345 callback rule: due by the end of the next working day."""
+        deadline = end_of_next_working_day(request.start, self._hours)
+        return WaitBudget(
+            budget=working_time_between(request.start, deadline, self._hours), deadline=deadline
         )
 
     @activity.defn(name="compute_deadlines")
@@ -122,3 +161,33 @@ class DispatchActivities:
             timedelta(),
         )
         return [add_working_time(i, paused, self._hours) for i in instants]
+
+
+def end_of_next_working_day(start: datetime, hours: WorkingHours) -> datetime:
+    """The end of the last working period of the first working day after start's day."""
+    day = start.astimezone(hours.zone).date() + timedelta(days=1)
+    while not is_working_day(day, hours):
+        day += timedelta(days=1)
+    last = max(period.end for period in hours.periods)
+    return datetime.combine(day, last, tzinfo=hours.zone).astimezone(start.tzinfo)
+
+
+def incident_key(
+    scenario_id: str, grouping: Grouping | None, intake: TicketIntake, route: RoutePlan
+) -> str | None:
+    """The incident a ticket's follow-up notices are grouped by: the one the intake linked
+    it to (a repeat call, a report of what a sensor saw), else for an alarm the scenario's
+    grouping (the key the intake links alarm incidents by: device, site, street or
+    station). None: the ticket stands alone."""
+    if intake.incident is not None:
+        return f"incident:{intake.incident.incident_id}"
+    alarm = intake.alarm
+    if grouping is None or alarm is None:
+        return None
+    value = {
+        "device": alarm.device_id,
+        "site": alarm.site or alarm.device_id,
+        "street": route.street_code,
+        "station": route.station_code,
+    }[grouping.by]
+    return f"{scenario_id}/{grouping.by}:{value}" if value else None

@@ -8,18 +8,18 @@ fact out gets a readable message, never a crash. Pure apart from reading the tem
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import jinja2
 
 from cityops.domain.models import Notice, Recipient
 from cityops.domain.stages import NoticeKind
+from cityops.domain.zones import shown
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
-DISPLAY_ZONE = ZoneInfo("Asia/Shanghai")  # people read deadlines in local time
 MISSING = "—"
 TICKET_PATH = "/tickets/"
 
@@ -46,13 +46,26 @@ def ticket_url(public_url: str, ticket_id: str) -> str:
     return f"{public_url.rstrip('/')}{TICKET_PATH}{ticket_id}"
 
 
+# How a grouped message names each follow-up it carries.
+KIND_LABELS = {
+    NoticeKind.ESCALATED.value: "升级",
+    NoticeKind.URGE.value: "催办",
+    NoticeKind.SUPERVISE.value: "督办",
+}
+
+
 def render_notice(
     notice: Notice,
     recipient: Recipient,
     accept_url: str | None,
     ticket_link: str,
     page_link: str | None = None,
+    *,
+    link_for: Callable[[str], str] | None = None,
+    accept_for: Callable[[str], str | None] | None = None,
 ) -> str:
+    """`link_for` and `accept_for` give the details page and the accept link of the other
+    tickets a grouped message names."""
     try:
         template = _environment().get_template(template_name(notice.kind))
     except jinja2.TemplateNotFound as error:
@@ -80,12 +93,17 @@ def render_notice(
         has=has,
         fact=fact,
         when=when,
+        when_value=format_instant,
+        kinds=KIND_LABELS,
+        ticket_link=link_for or (lambda ticket_id: ticket_link),
+        accept_for=accept_for or (lambda ticket_id: None),
     )
     return _squeeze_blank_lines(text)
 
 
 def format_instant(value: str) -> str:
-    """``2026-10-08T02:30:00+00:00`` → ``2026-10-08 10:30``; other text is shown as is."""
+    """``2026-10-08T02:30:00+00:00`` → ``2026-10-08 10:30 (UTC+8)``: Shanghai time with the
+    zone marked; other text is shown as is."""
     value = value.strip()
     if not value:
         return MISSING
@@ -95,7 +113,7 @@ def format_instant(value: str) -> str:
         return value
     if moment.tzinfo is None:
         return moment.strftime("%Y-%m-%d %H:%M")
-    return moment.astimezone(DISPLAY_ZONE).strftime("%Y-%m-%d %H:%M")
+    return shown(moment)
 
 
 def _squeeze_blank_lines(text: str) -> str:

@@ -42,6 +42,7 @@ from cityops.activities.delivery_log import DeliveryLog, channel_key
 from cityops.activities.notice_text import render_notice, ticket_url
 from cityops.config import Settings, get_settings
 from cityops.domain.models import (
+    CAMERA_DESK_ID,
     HOTLINE_DESK_ID,
     ChannelKind,
     ContactChannel,
@@ -50,7 +51,7 @@ from cityops.domain.models import (
     NoticeReceipt,
     Recipient,
 )
-from cityops.domain.stages import NoticeKind
+from cityops.domain.stages import NoticeKind, Reader
 from cityops.domain.tokens import accept_url, page_url, sign_accept_token, sign_page_token
 
 log = structlog.get_logger(__name__)
@@ -59,23 +60,34 @@ log = structlog.get_logger(__name__)
 _NO_ACCEPT_LINK = frozenset({NoticeKind.CLOSED})
 
 
+def offers_accept(notice: Notice, recipient: Recipient) -> bool:
+    """一键接单 only for whom may accept, only while the ticket waits for acceptance."""
+    return (
+        notice.accept_link
+        and recipient.reader is Reader.ASSIGNEE
+        and notice.kind not in _NO_ACCEPT_LINK
+    )
+
+
 class ContactDirectory(Protocol):
     def channels_for(self, person_id: str) -> list[ContactChannel]:
         """The person's channels, most preferred first; LookupError for an unknown person."""
         ...
 
 
-class WithHotlineDesk:
-    """The organisation's directory plus the hotline callback desk, which is configured
-    for the deployment rather than kept in the organisation."""
+class WithDesks:
+    """The organisation's directory plus the desks outside it (the hotline's callback desk,
+    the video platform's re-check desk), which are configured for the deployment."""
 
-    def __init__(self, directory: ContactDirectory, hotline: list[ContactChannel]) -> None:
+    def __init__(
+        self, directory: ContactDirectory, desks: Mapping[str, list[ContactChannel]]
+    ) -> None:
         self._directory = directory
-        self._hotline = hotline
+        self._desks = dict(desks)
 
     def channels_for(self, person_id: str) -> list[ContactChannel]:
-        if person_id == HOTLINE_DESK_ID:
-            return list(self._hotline)
+        if person_id in self._desks:
+            return list(self._desks[person_id])
         return self._directory.channels_for(person_id)
 
 
@@ -236,17 +248,25 @@ class NotifyActivities:
             await self._sleep(backoff)
             backoff = min(backoff * 2, self._settings.max_backoff_seconds)
 
+    def _accept_link(self, ticket_id: str, recipient: Recipient) -> str | None:
+        if recipient.reader is not Reader.ASSIGNEE:
+            return None
+        settings = self._settings
+        token = sign_accept_token(
+            ticket_id,
+            recipient.person_id,
+            self._clock() + settings.accept_link_ttl,
+            settings.token_secret,
+        )
+        return accept_url(settings.public_url, token)
+
     def _message_for(self, notice: Notice, recipient: Recipient) -> OutgoingMessage:
         settings = self._settings
-        link: str | None = None
-        if notice.accept_link and notice.kind not in _NO_ACCEPT_LINK:
-            token = sign_accept_token(
-                notice.ticket_id,
-                recipient.person_id,
-                self._clock() + settings.accept_link_ttl,
-                settings.token_secret,
-            )
-            link = accept_url(settings.public_url, token)
+        link = (
+            self._accept_link(notice.ticket_id, recipient)
+            if offers_accept(notice, recipient)
+            else None
+        )
         details = ticket_url(settings.public_url, notice.ticket_id)
         page = self._page_link(notice, recipient)
         return OutgoingMessage(
@@ -256,7 +276,15 @@ class NotifyActivities:
             person_id=recipient.person_id,
             person_name=recipient.name,
             title=notice.title,
-            text=render_notice(notice, recipient, link, details, page),
+            text=render_notice(
+                notice,
+                recipient,
+                link,
+                details,
+                page,
+                link_for=lambda ticket_id: ticket_url(settings.public_url, ticket_id),
+                accept_for=lambda ticket_id: self._accept_link(ticket_id, recipient),
+            ),
             facts=notice.facts,
             accept_url=link,
             ticket_url=details,
@@ -265,8 +293,11 @@ class NotifyActivities:
 
     def _page_link(self, notice: Notice, recipient: Recipient) -> str | None:
         """The recipient's own page for the ticket, signed now (no expiry: it opens while
-        the ticket is open and theirs). The hotline desk is no person and has no page."""
-        if notice.kind in _NO_ACCEPT_LINK or recipient.person_id == HOTLINE_DESK_ID:
+        the ticket is open and theirs). The desks (hotline, camera) are no person: no page."""
+        if notice.kind in _NO_ACCEPT_LINK or recipient.person_id in (
+            HOTLINE_DESK_ID,
+            CAMERA_DESK_ID,
+        ):
             return None
         token = sign_page_token(
             notice.ticket_id, recipient.person_id, self._clock(), self._settings.token_secret

@@ -45,12 +45,26 @@ DISTRICT = Assignment(
     unit_code="DISTRICT",
     unit_name="浦东新区城运中心",
     person_id="P-DIST-D",
-    person_name="区城运值班长",
+    person_name="区城运调度员",
 )
+DUTY_LEADER = DISTRICT.model_copy(update={"person_id": "P-DIST-L", "person_name": "区城运值班长"})
+DIRECTOR = DISTRICT.model_copy(update={"person_id": "P-DIR", "person_name": "区城运中心主任"})
+LEADERS = [DUTY_LEADER, DIRECTOR]
 
 
 class FakeRouter:
-    """Routes every ticket into street T01 of a three-person organisation."""
+    """Routes every ticket into street T01 of a small organisation: a station, its street,
+    a district department officer, the district dispatcher, duty leader and director."""
+
+    def triage(self, intake: TicketIntake, at: datetime) -> RoutePlan:
+        return RoutePlan(
+            street_code="T01",
+            station_code=None,
+            assignee=DISTRICT,
+            dispatcher=DISTRICT,
+            leaders=LEADERS,
+            rule="triage",
+        )
 
     def route(self, scenario: ScenarioRef, intake: TicketIntake) -> RoutePlan:
         if scenario.handling_tier is Tier.VILLAGE:
@@ -60,6 +74,7 @@ class FakeRouter:
                 assignee=STATION,
                 escalation_path=[STREET, DISTRICT],
                 dispatcher=STREET,
+                leaders=LEADERS,
                 rule="fake",
             )
         if scenario.handling_tier is Tier.STREET:
@@ -69,6 +84,7 @@ class FakeRouter:
                 assignee=STREET,
                 escalation_path=[DISTRICT],
                 dispatcher=DISTRICT,
+                leaders=LEADERS,
                 rule="fake",
             )
         officer = DISTRICT.model_copy(
@@ -85,6 +101,7 @@ class FakeRouter:
             escalation_path=[DISTRICT],
             co_handlers=[STREET],
             dispatcher=DISTRICT,
+            leaders=LEADERS,
             rule="fake",
         )
 

@@ -55,6 +55,12 @@ class Settings:
     open311_jurisdiction: str = field(
         default_factory=lambda: _env("CITYOPS_OPEN311_JURISDICTION", "pudong.shanghai")
     )
+    # How the video platform gets re-check requests (video_recheck): "kind:target".
+    camera_contact: str = field(
+        default_factory=lambda: _env(
+            "CITYOPS_CAMERA_CONTACT", "email:video-platform@pudong.cityops.example"
+        )
+    )
     # A secured Temporal cluster (Temporal Cloud or mTLS): an API key, or client cert + key.
     temporal_api_key: str = field(default_factory=lambda: _env("TEMPORAL_API_KEY", ""))
     temporal_tls_cert: str = field(default_factory=lambda: _env("TEMPORAL_TLS_CERT", ""))

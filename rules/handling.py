@@ -9,13 +9,20 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from cityops.domain.models import EscalationPlan, EscalationStep, SlaPolicy
-from cityops.domain.stages import Clock, Priority
+from cityops.domain.models import EscalationPlan, EscalationStep, SlaPolicy, VerifyWait
+from cityops.domain.stages import Clock, ClosureCheck, Priority
 from cityops.rules.durations import parse_duration
 
 RULES_DIR = Path(__file__).resolve().parent
@@ -49,10 +56,65 @@ class ClosureSettings(BaseModel):
         return parse_duration(value)
 
 
+class TriageSettings(BaseModel):
+    """An unclassified ticket: who triages it is the district center's dispatcher on duty;
+    this is how long they have, on which calendar, and the chain above them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    within: timedelta = timedelta(minutes=30)
+    working_time: bool = False
+    chain: str = Field(default="triage", min_length=1)
+
+    @field_validator("within", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return parse_duration(value)
+
+
+class _Wait(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    within: timedelta | None = None
+    working_time: bool = False
+    by: Literal["end_of_next_working_day"] | None = None
+
+    @field_validator("within", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return None if value is None else parse_duration(value)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> _Wait:
+        if (self.within is None) == (self.by is None):
+            raise ValueError("give either `within` (a duration) or `by: end_of_next_working_day`")
+        return self
+
+    def wait(self) -> VerifyWait:
+        return VerifyWait(
+            within=self.within,
+            working_time=self.working_time,
+            by_end_of_next_working_day=self.by is not None,
+        )
+
+
+class NoticeSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Follow-ups (escalation, urge, supervise) about one incident to one person within
+    # this window go out as one message; the first goes at once.
+    group_window: timedelta = timedelta(minutes=2)
+
+    @field_validator("group_window", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return parse_duration(value)
+
+
 class _SlaFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     priorities: dict[Priority, _PrioritySla]
     closure: ClosureSettings = ClosureSettings()
+    triage: TriageSettings = TriageSettings()
+    verification: dict[ClosureCheck, _Wait] = Field(default_factory=dict)
+    notices: NoticeSettings = NoticeSettings()
 
 
 class _ChainFile(BaseModel):
@@ -65,6 +127,19 @@ class HandlingRules(BaseModel):
     priorities: dict[Priority, SlaPolicy]
     chains: dict[str, EscalationPlan]
     closure: ClosureSettings = ClosureSettings()
+    triage: TriageSettings = TriageSettings()
+    verification: dict[ClosureCheck, VerifyWait] = Field(default_factory=dict)
+    notices: NoticeSettings = NoticeSettings()
+
+    def verify_waits(self, refined: timedelta | None = None) -> dict[ClosureCheck, VerifyWait]:
+        """How long each closure check waits for its evidence; a scenario's `verify_within`
+        replaces the duration of the checks that have one (not the callback's day rule)."""
+        if refined is None:
+            return dict(self.verification)
+        return {
+            check: wait.model_copy(update={"within": refined}) if wait.within else wait
+            for check, wait in self.verification.items()
+        }
 
     def sla_for(
         self,
@@ -121,16 +196,30 @@ def load_handling_rules(rules_dir: Path = RULES_DIR) -> HandlingRules:
         raise HandlingRulesError(f"sla.yaml: priorities: missing {sorted(missing)}")
     if "default" not in chains.chains:
         raise HandlingRulesError("escalation.yaml: chains: a 'default' chain is required")
+    if sla.triage.chain not in chains.chains:
+        raise HandlingRulesError(
+            f"sla.yaml: triage.chain: no chain {sla.triage.chain!r} in escalation.yaml"
+        )
+    missing_waits = set(ClosureCheck) - {ClosureCheck.SENSOR_RECOVERY} - set(sla.verification)
+    if missing_waits:
+        raise HandlingRulesError(f"sla.yaml: verification: missing {sorted(missing_waits)}")
     for name, steps in chains.chains.items():
-        if not any(step.clock is Clock.ACCEPT for step in steps):
+        # The triage chain watches the triage clock; every scenario's chain the accept clock.
+        clock = Clock.TRIAGE if name == sla.triage.chain else Clock.ACCEPT
+        if not any(step.clock is clock for step in steps):
             raise HandlingRulesError(
-                f"escalation.yaml: chains.{name}: needs at least one step on the accept clock"
+                f"escalation.yaml: chains.{name}: needs at least one step on the "
+                f"{clock.value} clock"
             )
     return HandlingRules(
         priorities={p: SlaPolicy(**v.model_dump()) for p, v in sla.priorities.items()},
         chains={
             name: EscalationPlan(chain=name, steps=steps) for name, steps in chains.chains.items()
         },
+        closure=sla.closure,
+        triage=sla.triage,
+        verification={check: wait.wait() for check, wait in sla.verification.items()},
+        notices=sla.notices,
     )
 
 

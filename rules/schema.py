@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from cityops.domain.stages import ClosureCheck, Dimension, Priority, Source, Tier
+from cityops.domain.stages import ClosureCheck, Dimension, Priority, RecoveryPolicy, Source, Tier
 from cityops.rules.zones import TimeZoneName
 
 ScenarioId = Annotated[str, Field(pattern=r"^[A-Z]{2}\d{2}$")]
@@ -78,9 +78,17 @@ class ScenarioSettings(RuleModel):
     resolve_within: Duration | None = None
     escalation_chain: str = Field(default="default", min_length=1, max_length=40)
     recovery_hold: Duration = timedelta(minutes=10)
+    # sensor_recovery: what a device reporting normal before anyone fixed anything means
+    # (close after the hold, stop the chase and tell the assignee, or nothing automatic).
+    on_recovery: RecoveryPolicy = RecoveryPolicy.NEVER_AUTO_CLOSE
+    # How long the closure check waits for its evidence (photo review, video re-check);
+    # None: rules/sla.yaml `verification`. The callback keeps its day rule.
+    verify_within: Duration | None = None
     grouping: Grouping | None = None
 
-    @field_validator("accept_within", "first_contact_within", "resolve_within", "recovery_hold")
+    @field_validator(
+        "accept_within", "first_contact_within", "resolve_within", "recovery_hold", "verify_within"
+    )
     @classmethod
     def _positive(cls, value: timedelta | None) -> timedelta | None:
         if value is not None and value <= timedelta(0):

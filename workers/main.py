@@ -19,26 +19,35 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from cityops.config import Settings, get_settings
+from cityops.domain.models import CAMERA_DESK_ID, HOTLINE_DESK_ID
 from cityops.workers.calendar_watch import announce_calendar
 from cityops.workers.client import connect
 from cityops.workers.logging import configure_logging
 from cityops.workflows.call import CallWorkflow
+from cityops.workflows.notice_group import NoticeGroupWorkflow
 from cityops.workflows.ticket import TicketWorkflow
 
-WORKFLOWS: list[type] = [TicketWorkflow, CallWorkflow]
-# Pure modules the workflow imports; passing them through keeps one copy per process.
-# Modules the sandbox shares instead of re-importing for every workflow run. The workflow
-# package itself is among them: re-importing (and compiling) it per new ticket cost a
-# fifth of the worker's CPU. Its determinism is kept by ruff instead (workflows/ruff.toml
-# bans clocks, randomness and I/O libraries there); the sandbox still guards the rest.
-PASSTHROUGH = ("cityops.domain", "cityops.workflows", "structlog")
+WORKFLOWS: list[type] = [TicketWorkflow, CallWorkflow, NoticeGroupWorkflow]
+# Modules the sandbox shares instead of re-importing them for every workflow run: the pure
+# messages, and in production the workflow package itself. Re-importing the workflow
+# package per ticket costs about 45% more worker CPU per ticket (`cityops bench sandbox`,
+# docs/performance.md), so production passes it through. Its determinism is enforced in CI
+# instead, twice: ruff bans clocks, randomness and I/O in workflows/ (pyproject.toml), and
+# every workflow test and replay runs the CHECKED runner below, in which the workflow
+# package is sandboxed, so a `datetime.now()` or an `open()` there fails the tests
+# (tests/workflows/test_determinism_guard.py).
+SHARED = ("cityops.domain", "structlog")
+PASSTHROUGH = (*SHARED, "cityops.workflows")
 
 log = structlog.get_logger()
 
 
-def sandbox_runner() -> SandboxedWorkflowRunner:
+def sandbox_runner(*, check_workflow_code: bool = False) -> SandboxedWorkflowRunner:
+    """The production runner; with check_workflow_code the workflow package runs inside
+    the sandbox, whose restrictions raise on clocks, randomness and I/O (tests use it)."""
+    shared = SHARED if check_workflow_code else PASSTHROUGH
     return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*shared)
     )
 
 
@@ -49,13 +58,14 @@ def build_worker(
     *,
     max_concurrent_activities: int = 200,
     max_cached_workflows: int = 1000,
+    check_workflow_code: bool = False,
 ) -> Worker:
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
         activities=activities,
-        workflow_runner=sandbox_runner(),
+        workflow_runner=sandbox_runner(check_workflow_code=check_workflow_code),
         # A malformed message can never become valid by retrying: fail the workflow.
         workflow_failure_exception_types=[pydantic.ValidationError],
         max_concurrent_activities=max_concurrent_activities,
@@ -71,7 +81,8 @@ def production_activities(settings: Settings) -> list[Callable[..., Any]]:
     from cityops.activities.calls import CallActivities
     from cityops.activities.delivery_log import SqlDeliveryLog
     from cityops.activities.dispatch import DispatchActivities
-    from cityops.activities.notify import NotifyActivities, WithHotlineDesk, parse_contact
+    from cityops.activities.grouping import NoticeGroupActivities
+    from cityops.activities.notify import NotifyActivities, WithDesks, parse_contact
     from cityops.activities.route import RoutingActivities
     from cityops.activities.store import StoreActivities
     from cityops.db.engine import get_engine
@@ -81,7 +92,13 @@ def production_activities(settings: Settings) -> list[Callable[..., Any]]:
     router = OrgRouter.from_database(settings.database_url)
     dispatch = DispatchActivities(router=router)
     notify = NotifyActivities(
-        directory=WithHotlineDesk(router.directory, [parse_contact(settings.hotline_contact)]),
+        directory=WithDesks(
+            router.directory,
+            {
+                HOTLINE_DESK_ID: [parse_contact(settings.hotline_contact)],
+                CAMERA_DESK_ID: [parse_contact(settings.camera_contact)],
+            },
+        ),
         delivery_log=SqlDeliveryLog(get_engine(settings.database_url)),
         settings=settings,
     )
@@ -93,6 +110,7 @@ def production_activities(settings: Settings) -> list[Callable[..., Any]]:
         *dispatch.activities(),
         *CallActivities(router).activities(),
         notify.send_notice,
+        NoticeGroupActivities().group_notice,
         store.record_ticket,
         store.record_event,
     ]

@@ -2,14 +2,17 @@
 
 The caller's name and phone, and any phone-like number in the complaint or a note, are
 masked: details are encrypted like every payload, but they are for watching work, not
-for reading callers' contacts."""
+for reading callers' contacts. Times are Shanghai time with the zone marked, as
+everywhere people read them."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from cityops.domain.masking import redact_text
-from cityops.domain.models import TicketStatus
+from cityops.domain.models import HistoryEntry, TicketStatus
+from cityops.domain.zones import UTC8, ZONE_MARK, shown
 
 _MAX_HISTORY = 12
 
@@ -34,13 +37,25 @@ def render_details(
         f"| priority | {status.priority.value if status.priority else '—'} |",
         f"| assignee | {status.assignee_name or '—'} ({status.assignee_id or '—'}) |",
         f"| tier | {status.tier.value if status.tier else '—'} |",
+    ]
+    if status.waiting_on:
+        lines.append(f"| waiting on | {status.waiting_on} |")
+    if status.triage_deadline is not None and status.scenario_id is None:
+        lines.append(f"| triage by | {_time(status.triage_deadline)} |")
+    lines += [
         f"| accept by | {_time(status.accept_deadline)} |",
         f"| resolve by | {_time(status.resolve_deadline)} |",
+    ]
+    if status.verify_deadline is not None and status.stage.value == "verifying":
+        lines.append(f"| verify by | {_time(status.verify_deadline)} |")
+    lines += [
         f"| SLA | {status.sla_colour}{' · **OVERDUE**' if status.overdue else ''} |",
         *_calendar_row(status),
         f"| escalations / reopens | {status.escalations} / {status.reopens} |",
         f"| place | {private(status.address) or '—'} |",
     ]
+    if status.bound_unit:
+        lines.append(f"| district ruling | {status.bound_unit} handles it |")
     if status.text:
         lines.append(f"| complaint | {private(status.text)[:200]} |")
     if status.call is not None:
@@ -52,12 +67,21 @@ def render_details(
         lines += _classification_lines(status, private)
     if status.split_from is not None:
         lines.append(f"| split from | {status.split_from} |")
-    lines += ["", "**History**", ""]
-    for entry in status.history[-_MAX_HISTORY:]:
-        who = f" by {entry.by}" if entry.by else ""
-        detail = f": {private(entry.detail)}" if entry.detail else ""
-        lines.append(f"- {entry.at:%m-%d %H:%M:%S} `{entry.event}`{who}{detail}")
+    lines += ["", f"**History** {ZONE_MARK}", ""]
+    lines += [_entry(entry, private) for entry in status.history[-_MAX_HISTORY:]]
     return "\n".join(lines)
+
+
+def _entry(entry: HistoryEntry, private: Callable[[str | None], str]) -> str:
+    who = f" by {entry.by}" if entry.by else ""
+    detail = f": {private(entry.detail)}" if entry.detail else ""
+    if entry.count > 1 and entry.last_at is not None:
+        detail += f" (×{entry.count}, {_clock(entry.at)} – {_clock(entry.last_at)})"
+    return f"- {_clock(entry.at)} `{entry.event}`{who}{detail}"
+
+
+def _clock(at: datetime) -> str:
+    return f"{at.astimezone(UTC8):%m-%d %H:%M:%S}"
 
 
 def _classification_lines(status: TicketStatus, private: Callable[[str | None], str]) -> list[str]:
@@ -97,8 +121,8 @@ def _calendar_row(status: TicketStatus) -> list[str]:
     return [f"| calendar | ⚠ **{warning}** |"] if warning else []
 
 
-def _time(value: object) -> str:
-    return f"{value:%Y-%m-%d %H:%M}" if value is not None else "—"
+def _time(value: datetime | None) -> str:
+    return shown(value) if value is not None else "—"
 
 
 def _call_lines(status: TicketStatus, private: Callable[[str | None], str]) -> list[str]:

@@ -14,10 +14,15 @@ from temporalio.api.operatorservice.v1 import (
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client
-from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    SearchAttributeUpdate,
+    TypedSearchAttributes,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
-from cityops.domain.models import TicketIntake
+from cityops.domain.models import TicketIntake, TicketStatus
 from cityops.domain.stages import CallKind
 
 TICKET_ID = SearchAttributeKey.for_keyword("TicketId")
@@ -97,6 +102,37 @@ def initial(intake: TicketIntake, *kinds: CallKind) -> TypedSearchAttributes:
     if intake.incident is not None:
         pairs.append(SearchAttributePair(INCIDENT, [intake.incident.incident_id]))
     return TypedSearchAttributes(pairs)
+
+
+def updates(status: TicketStatus) -> list[SearchAttributeUpdate[Any]]:
+    """What the workflow upserts: every attribute the ticket's status can fill."""
+    sla = [status.sla_colour, "paused"] if status.paused else [status.sla_colour]
+    changes: list[SearchAttributeUpdate[Any]] = [
+        TICKET_ID.value_set(status.ticket_id),
+        SOURCE.value_set(status.source.value),
+        STAGE.value_set(status.stage.value),
+        SLA_COLOUR.value_set(sla),
+        OVERDUE.value_set(status.overdue),
+        ESCALATIONS.value_set(status.escalations),
+        REOPENS.value_set(status.reopens),
+    ]
+    scenario = status.classification.scenario if status.classification else None
+    if scenario is not None:
+        changes += [
+            SCENARIO.value_set(scenario.id),
+            CATEGORY.value_set(scenario.category_id),
+            DIMENSION.value_set(scenario.dimension.value),
+            PRIORITY.value_set(scenario.priority.value),
+        ]
+    if status.street_code:
+        changes.append(STREET.value_set(status.street_code))
+    if status.assignee_id is not None and status.tier is not None:
+        changes += [TIER.value_set(status.tier.value), ASSIGNEE.value_set(status.assignee_id)]
+    if status.accept_deadline is not None:
+        changes.append(ACCEPT_DEADLINE.value_set(status.accept_deadline))
+    if status.resolve_deadline is not None:
+        changes.append(RESOLVE_DEADLINE.value_set(status.resolve_deadline))
+    return changes
 
 
 async def register(client: Client, namespace: str) -> list[str]:

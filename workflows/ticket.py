@@ -1,58 +1,212 @@
 """TicketWorkflow: one complaint or alarm, from intake to verified closure.
 
-Read `run` top to bottom: it is the life of a work order. Everything that touches
-the world (rules, the organisation, people, the database) is an activity; this
-module only decides, waits and remembers. The rest of the ticket lives beside it:
+Read `run` top to bottom: it is the life of a work order, one method per stage below it.
+Every human action is an update with a validator further down, then the alarm signal and
+the status query, then the clocks and chain walk, then the bookkeeping every stage shares.
+The ticket's state is a few small objects, each in its own module and tested without
+Temporal:
 
-    ticket_core.py     state, history, search attributes, notices, the register
-    ticket_clocks.py   SLA clocks and the escalation chain walk
-    ticket_updates.py  every human action (updates with validators), signal and query
+    clock.py          SlaClock: one per SLA clock (budget, deadline, pauses, chain position)
+    ownership.py      Ownership: route, assignee, the people above, returns, escalations
+    verification.py   Verification: the closure check's evidence and what it says
+    history.py        TicketHistory: the log a supervisor reads
+    alarm_stream.py   AlarmStream: the device's events, each counted once
+
+Everything that touches the world (rules, the organisation, people, the database) is an
+activity, called through its definition; this module only decides, waits and remembers.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import date, datetime, timedelta
+from typing import Any
+
 from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from cityops.activities.dispatch import DispatchActivities
+    from cityops.activities.grouping import NoticeGroupActivities
+    from cityops.activities.notify import NotifyActivities
+    from cityops.activities.route import RoutingActivities
+    from cityops.activities.store import StoreActivities
     from cityops.domain.alarms import alarm_intake
+    from cityops.domain.masking import mask_phone, redact_facts
     from cityops.domain.models import (
+        CAMERA_DESK_ID,
+        HOTLINE_DESK_ID,
+        AcceptInput,
+        AlarmEvent,
+        Assignment,
+        CallbackInput,
         Classification,
+        ContactInput,
+        DismissInput,
         DispatchPlan,
+        ExtensionDecision,
+        ExtensionRequest,
+        NextWorkingDayRequest,
+        Notice,
+        NoticeUndelivered,
+        PauseInput,
         PlanRequest,
+        RecheckInput,
+        Recipient,
+        ReconsiderationDecision,
+        ReconsiderationRequest,
+        ResolveInput,
+        ResumeInput,
+        ReturnInput,
+        ReturnRequest,
+        ReviewInput,
+        RoutePlan,
+        RuleClosureInput,
+        SplitInput,
+        SplitOutcome,
+        SplitRecord,
+        StatusInput,
         TicketIntake,
         TicketOutcome,
+        TicketRecord,
+        TicketStatus,
+        TransferInput,
+        TransferRequest,
+        TriageDecision,
+        TriageRequest,
+        UrgeInput,
     )
+    from cityops.domain.register import RegisterEvent, event_key
     from cityops.domain.stages import (
-        CallbackResult,
         Clock,
         ClosureCheck,
         NoticeKind,
-        ReviewDecision,
+        Reader,
+        RecoveryPolicy,
+        Source,
         Stage,
+        StepKind,
         Tier,
     )
-    from cityops.workflows.split import SPLIT_FROM_EVENT
+    from cityops.domain.zones import shown
 
-from cityops.workflows.ticket_core import (
-    HOTLINE_DESK,
-    LOCAL_TIMEOUT,
-    describe_assignee,
-    explain_classification,
+from cityops.workflows import search_attributes as sa
+from cityops.workflows.alarm_stream import AlarmStream, Seen
+from cityops.workflows.clock import SlaClock
+from cityops.workflows.details import render_details
+from cityops.workflows.escalation import ChainPoint, ClockMark, chain_points
+from cityops.workflows.history import TicketHistory
+from cityops.workflows.ladder import Ladder
+from cityops.workflows.ownership import Ownership, describe
+from cityops.workflows.split import (
+    SPLIT_EVENT,
+    SPLIT_FROM_EVENT,
+    check_split,
+    split_detail,
+    split_record,
 )
-from cityops.workflows.ticket_updates import TicketUpdates
+from cityops.workflows.verification import (
+    Verification,
+    distance_m,
+    effective_check,
+    place_of,
+)
+
+LOCAL_TIMEOUT = timedelta(seconds=10)
+NOTIFY_TIMEOUT = timedelta(seconds=60)
+# The notifier returns failures from attempt 5 on, so it needs at least 5 attempts.
+NOTIFY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=20)
+RECORD_TIMEOUT = timedelta(seconds=30)
+ROUTE_TIMEOUT = timedelta(seconds=30)
+ROUTE_RETRY = RetryPolicy(maximum_attempts=5)
+HOTLINE_DESK = Recipient(
+    person_id=HOTLINE_DESK_ID, name="12345热线回访", unit_code="HOTLINE", tier=Tier.DISTRICT
+)
+# The desks outside the organisation, as ladder rungs: the hotline calls back, the video
+# platform re-detects. Channels for both are configured for the deployment.
+HOTLINE = Assignment(
+    tier=Tier.DISTRICT,
+    unit_code="HOTLINE",
+    unit_name="12345市民服务热线",
+    person_id=HOTLINE_DESK_ID,
+    person_name="12345热线回访",
+)
+CAMERA_DESK = Assignment(
+    tier=Tier.DISTRICT,
+    unit_code="VIDEO",
+    unit_name="视频智能分析平台",
+    person_id=CAMERA_DESK_ID,
+    person_name="视频复核",
+)
+# Tickets started before the change that gave every waiting stage a clock, an owner and a
+# way up (triage and verification clocks, chains at every tier, binding rulings, sensor
+# recovery policies, grouped and per-reader notices, clocks from the intake instant) run
+# the way they started: the patch is taken once, first thing in `run`.
+NO_DEAD_ENDS = "no-dead-ends"
+# The alarm signal's name, for signal-with-start (which takes a name): the handler below is
+# declared with it, so the intake and the workflow cannot disagree.
+ALARM_EVENT_SIGNAL = "alarm_event"
+_WAITING_FOR_ACCEPT = (Stage.AWAITING_ACCEPT, Stage.ESCALATED)
+_BEING_WORKED = (Stage.ACCEPTED, Stage.REOPENED)
 
 
 @workflow.defn(name="TicketWorkflow")
-class TicketWorkflow(TicketUpdates):
+class TicketWorkflow:
     @workflow.init
     def __init__(self, intake: TicketIntake) -> None:
-        super().__init__(intake)
+        self._intake = intake
+        self._v2: bool | None = None  # the NO_DEAD_ENDS patch, taken first thing in `run`
+        self._lock = asyncio.Lock()  # handlers that await, and chain steps that re-assign
+        self._stage = Stage.INTAKE
+        self._classification: Classification | None = None
+        self._plan: DispatchPlan | None = None
+        self._owner = Ownership()
+        self._clocks: dict[Clock, SlaClock] = {}  # triage from triage, the rest from dispatch
+        # Per clock: the last day the calendar is confirmed for, when its deadline is later.
+        self._unconfirmed: dict[Clock, date] = {}
+        self._sla_colour = "green"
+        self._overdue = False
+        self._contacted_at: datetime | None = None
+        self._extensions = 0
+        self._pending_extension: ExtensionRequest | None = None
+        self._reconsideration: ReconsiderationRequest | None = None
+        self._triage: Ladder | None = None  # who triages, and who is above them
+        self._waiting_on: Ladder | None = None  # who the closure check's evidence waits for
+        self._check = Verification()
+        self._alarms = AlarmStream()
+        self._chase_stopped = False  # a sensor reports normal: no reminders, urging, escalation
+        self._recovered = False  # ... and stayed normal for the hold: closed as recovered
+        self._history = TicketHistory()
+        self._ruling: RuleClosureInput | None = None
+        self._dismissal: DismissInput | None = None
+        self._split: SplitRecord | None = None  # the secondary issue became this ticket
+        self._background: list[asyncio.Task[None]] = []  # watches that end with the ticket
+        self._notice_seq = 0
+        self._registered = 0  # history entries handed to the register so far
+        self._register_writes: list[asyncio.Task[Any]] = []
 
-    # ------------------------------------------------------------------ the stages
+    def _new(self) -> bool:
+        """Whether this ticket runs with every stage on a clock (the NO_DEAD_ENDS patch)."""
+        if self._v2 is None:
+            self._v2 = workflow.patched(NO_DEAD_ENDS)
+        return self._v2
+
+    def _since(self, patch: str) -> bool:
+        """An earlier change: every ticket started with NO_DEAD_ENDS has it, without asking
+        again. (Asking right after a local activity is fragile: a replay may see the marker
+        in the next workflow task, where the call no longer is.) Older tickets ask, as they
+        did."""
+        return True if self._new() else workflow.patched(patch)
+
+    # ================================================================== the stages
 
     @workflow.run
     async def run(self, intake: TicketIntake) -> TicketOutcome:
-        self._note(Stage.INTAKE, "received", detail=intake.source.value)
+        received = min(intake.received_at, workflow.now()) if self._new() else None
+        self._note(Stage.INTAKE, "received", detail=intake.source.value, at=received)
         if intake.split_from is not None:  # a note, not a command: replays unchanged
             self._note(Stage.INTAKE, SPLIT_FROM_EVENT, detail=f"ticket {intake.split_from}")
         if intake.alarm is not None:
@@ -64,27 +218,30 @@ class TicketWorkflow(TicketUpdates):
                 return await self._close()
         await self._dispatch()
         await self._await_acceptance()
-        while not await self._work_and_verify():
-            if self._ruling is not None:
+        while not self._recovered and not await self._work_and_verify():
+            if self._ruling is not None or self._recovered:
                 break
             await self._reopen()
         outcome = await self._close()
-        if self._next_firing is not None:
+        if self._alarms.next_firing is not None:
             # Same workflow id, new run, new ticket number: as if intake had started it.
-            workflow.continue_as_new(alarm_intake(self._next_firing, workflow.now()))
+            workflow.continue_as_new(alarm_intake(self._alarms.next_firing, workflow.now()))
         return outcome
 
     async def _classify(self) -> Classification:
-        classification: Classification = await workflow.execute_local_activity(
-            "classify_ticket",
+        classification = await workflow.execute_local_activity_method(
+            DispatchActivities.classify_ticket,
             self._intake,
-            result_type=Classification,
             summary="classify the ticket by the rules",
             start_to_close_timeout=LOCAL_TIMEOUT,
         )
-        if classification.needs_triage:
+        if classification.needs_triage and self._new():
+            # Published once its owner and clock are known (_await_triage).
+            self._stage = Stage.TRIAGE
+            self._note(Stage.TRIAGE, "needs_triage", detail=classification.reason)
+        elif classification.needs_triage:
             self._set_stage(Stage.TRIAGE, "needs_triage", detail=classification.reason)
-        elif workflow.patched("one-upsert-at-dispatch"):
+        elif self._since("one-upsert-at-dispatch"):
             # Dispatch follows at once and publishes the stage: one visibility write, not two.
             self._stage = Stage.CLASSIFIED
             self._note(
@@ -98,46 +255,78 @@ class TicketWorkflow(TicketUpdates):
 
     async def _await_triage(self) -> None:
         """A district dispatcher classifies it by the `classify` update, or dismisses it as no
-        work order with a reason (`dismiss`); nothing is dropped silently."""
-        await workflow.wait_condition(
-            lambda: (
-                self._dismissal is not None
-                or (self._classification is not None and not self._classification.needs_triage)
+        work order with a reason (`dismiss`); nothing is dropped silently. The center's
+        dispatcher on duty owns it, on the triage clock, with its duty leader and director
+        above."""
+
+        def triaged() -> bool:
+            return self._dismissal is not None or (
+                self._classification is not None and not self._classification.needs_triage
             )
+
+        if not self._new():
+            await workflow.wait_condition(triaged)
+            return
+        plan = await workflow.execute_local_activity_method(
+            DispatchActivities.plan_triage,
+            TriageRequest(intake=self._intake, at=workflow.now()),
+            summary="who triages it: the district center's dispatcher on duty",
+            start_to_close_timeout=LOCAL_TIMEOUT,
         )
+        route = plan.route
+        self._triage = Ladder([route.assignee, *route.escalation_path, *route.leaders])
+        clock = self._clocks[Clock.TRIAGE] = SlaClock(
+            Clock.TRIAGE, chain_points(plan.escalation, Clock.TRIAGE)
+        )
+        clock.restart(self._received_at(), plan.within, plan.working_time)
+        clock.started(await self._instants(clock, clock.start_fractions()))
+        self._set_stage(Stage.TRIAGE, "triage_assigned", detail=describe(self._triage.holder))
+        await self._notify(NoticeKind.TRIAGE_REQUEST, [self._triage.holder])
+        await self._record("triage")
+        await self._follow_chain(Clock.TRIAGE, done=triaged)
 
     async def _dispatch(self) -> None:
         assert self._classification is not None
-        self._plan = await workflow.execute_local_activity(
-            "plan_dispatch",
+        triaged = Clock.TRIAGE in self._clocks
+        self._plan = plan = await workflow.execute_local_activity_method(
+            DispatchActivities.plan_dispatch,
             PlanRequest(
                 intake=self._intake, classification=self._classification, at=workflow.now()
             ),
-            result_type=DispatchPlan,
             summary="route to a unit and person; snapshot SLA and escalation chain",
             start_to_close_timeout=LOCAL_TIMEOUT,
         )
-        self._route = self._plan.route
-        self._assignee = self._route.assignee
-        self._dispatched_at = workflow.now()
-        await self._start_clock(Clock.ACCEPT)
-        self._set_stage(
-            Stage.AWAITING_ACCEPT, "dispatched", detail=describe_assignee(self._assignee)
-        )
-        await self._notify(NoticeKind.ASSIGNED, [self._assignee])
-        if self._route.co_handlers:
-            await self._notify(NoticeKind.CO_HANDLING, self._route.co_handlers)
+        for clock in (Clock.ACCEPT, Clock.CONTACT, Clock.RESOLVE, Clock.VERIFY):
+            self._clocks[clock] = SlaClock(clock, chain_points(plan.escalation, clock))
+        self._owner.take_route(plan.route)
+        self._owner.whole_ladder = self._new()
+        assignee = plan.route.assignee
+        self._owner.dispatched_at = workflow.now()
+        # The accept clock runs from when the ticket came in (a triaged one: from triage).
+        start = self._received_at() if self._new() and not triaged else None
+        await self._start_clock(Clock.ACCEPT, start=start)
+        self._set_stage(Stage.AWAITING_ACCEPT, "dispatched", detail=describe(assignee))
+        await self._notify(NoticeKind.ASSIGNED, [assignee])
+        if plan.route.co_handlers:
+            await self._notify(
+                NoticeKind.CO_HANDLING, plan.route.co_handlers, reader=Reader.CO_HANDLER
+            )
+        if self._new() and self._watches_recovery():
+            self._background.append(asyncio.create_task(self._watch_recovery()))
         await self._record("dispatched")
 
     async def _await_acceptance(self) -> None:
-        await self._follow_chain(Clock.ACCEPT, done=lambda: Clock.RESOLVE in self._deadlines)
+        # Done once `accept` has the resolve clock's deadline (it computes it in the update).
+        await self._follow_chain(
+            Clock.ACCEPT, done=lambda: self._clocks[Clock.RESOLVE].started_at_all
+        )
 
     async def _work_and_verify(self) -> bool:
         """Wait for the fix, then prove it. True when proven (or ruled closed)."""
-        await self._follow_chain(Clock.RESOLVE, done=lambda: self._resolution is not None)
-        if self._ruling is not None:
+        await self._follow_chain(Clock.RESOLVE, done=lambda: self._check.resolution is not None)
+        if self._ruling is not None or self._recovered:
             return True
-        check = self._effective_closure_check()
+        check = self._closure_check()
         self._set_stage(Stage.VERIFYING, "verifying", detail=check.value)
         if check is ClosureCheck.CALLBACK:
             return await self._verify_by_callback()
@@ -147,91 +336,66 @@ class TicketWorkflow(TicketUpdates):
             return await self._verify_by_sensor_recovery()
         return await self._verify_by_video_recheck()
 
-    async def _reopen(self) -> None:
-        assert self._plan is not None and self._route is not None and self._assignee is not None
-        self._reopens += 1
-        self._resolution = self._callback = self._review = self._recheck = None
-        self._recovered_at = self._refired_at = None
-        if self._reopens > self._plan.max_reopens and self._assignee.tier is not Tier.DISTRICT:
-            # Repeated failure is the district's problem now.
-            self._escalate_to(self._route.escalation_path[-1], "escalated_after_reopens")
-            await self._notify(NoticeKind.SUPERVISE, [self._assignee])
-        await self._start_clock(Clock.RESOLVE)
-        self._set_stage(Stage.REOPENED, "reopened", detail=f"reopen #{self._reopens}")
-        await self._notify(NoticeKind.REOPENED, [self._assignee])
-
-    async def _close(self) -> TicketOutcome:
-        fixed = self._ruling is None and self._dismissal is None
-        if self._dismissal is not None:
-            self._set_stage(
-                Stage.DISMISSED, "dismissed", by=self._dismissal.by, detail=self._dismissal.reason
-            )
-        elif fixed:
-            self._set_stage(Stage.CLOSED, "closed")
-        else:
-            assert self._ruling is not None
-            self._set_stage(
-                Stage.CLOSED_UNFIXED,
-                "closed_unfixed",
-                by=self._ruling.by,
-                detail=self._ruling.reason,
-            )
-        if self._contact_watch is not None and not self._contact_watch.done():
-            self._contact_watch.cancel()
-        await self._record("closed")
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return TicketOutcome(
-            ticket_id=self._intake.ticket_id,
-            stage=self._stage,
-            fixed=fixed,
-            reopens=self._reopens,
-            escalations=self._escalations,
-            closed_at=workflow.now(),
-        )
-
     async def _verify_by_callback(self) -> bool:
-        await self._notify(NoticeKind.CALLBACK_REQUEST, [], extra=[HOTLINE_DESK])
-        await self._wait(lambda: self._callback is not None or self._ruling is not None)
-        if self._ruling is not None or self._callback is None:
+        """The hotline calls the citizen back, by the end of the next working day; the
+        district center above it hears when it does not."""
+        if self._new():
+            await self._await_evidence(
+                ClosureCheck.CALLBACK,
+                [HOTLINE, *self._above_the_district()],
+                NoticeKind.CALLBACK_REQUEST,
+                done=lambda: self._check.callback is not None,
+            )
+        else:
+            await self._notify(NoticeKind.CALLBACK_REQUEST, [], extra=[HOTLINE_DESK])
+            await self._wait(lambda: self._check.callback is not None or self._ruling is not None)
+        callback = self._check.callback
+        if self._ruling is not None or callback is None:
             return True
         self._note(
-            self._stage,
-            f"callback_{self._callback.result.value}",
-            by=self._callback.by,
-            detail=self._callback.note,
+            self._stage, f"callback_{callback.result.value}", by=callback.by, detail=callback.note
         )
-        return self._callback.result is not CallbackResult.UNSATISFIED
+        return self._check.callback_passed
 
     async def _verify_by_photo_review(self) -> bool:
-        assert self._route is not None
-        reviewer = self._route.dispatcher or self._route.escalation_path[0]
-        await self._notify(NoticeKind.REVIEW_REQUEST, [reviewer])
-        await self._wait(lambda: self._review is not None or self._ruling is not None)
-        if self._ruling is not None or self._review is None:
+        """The dispatcher reviews the after-photo; the people above them hear when not."""
+        reviewer = self._owner.reviewer()
+        if self._new():
+            await self._await_evidence(
+                ClosureCheck.PHOTO_REVIEW,
+                [reviewer, *self._above(reviewer)],
+                NoticeKind.REVIEW_REQUEST,
+                done=lambda: self._check.review is not None,
+            )
+        else:
+            await self._notify(NoticeKind.REVIEW_REQUEST, [reviewer])
+            await self._wait(lambda: self._check.review is not None or self._ruling is not None)
+        review = self._check.review
+        if self._ruling is not None or review is None:
             return True
         self._note(
-            self._stage,
-            f"photo_{self._review.decision.value}",
-            by=self._review.by,
-            detail=self._review.reason,
+            self._stage, f"photo_{review.decision.value}", by=review.by, detail=review.reason
         )
-        return self._review.decision is ReviewDecision.APPROVED
+        return self._check.review_passed
 
     async def _verify_by_sensor_recovery(self) -> bool:
         assert self._plan is not None
-        while self._recovered_at is None and self._ruling is None:
+        check = self._check
+        while check.recovered_at is None and self._ruling is None:
             recovered = await self._wait(
-                lambda: self._recovered_at is not None or self._ruling is not None,
+                lambda: check.recovered_at is not None or self._ruling is not None,
                 timeout=self._plan.recovery_patience,
                 summary="wait for the sensor to report normal",
             )
             if not recovered:
                 self._note(self._stage, "no_recovery", detail="sensor still not normal")
-                await self._notify(NoticeKind.SUPERVISE, self._supervisors())
+                await self._notify(
+                    NoticeKind.SUPERVISE, self._owner.supervisors(), reader=Reader.SUPERVISOR
+                )
         if self._ruling is not None:
             return True
         refired = await self._wait(
-            lambda: self._refired_at is not None or self._ruling is not None,
+            lambda: check.refired_at is not None or self._ruling is not None,
             timeout=self._plan.recovery_hold,
             summary=f"hold: sensor must stay normal for {self._plan.recovery_hold}",
         )
@@ -242,12 +406,1442 @@ class TicketWorkflow(TicketUpdates):
         return True
 
     async def _verify_by_video_recheck(self) -> bool:
-        await self._wait(lambda: self._recheck is not None or self._ruling is not None)
-        if self._ruling is not None or self._recheck is None:
+        """The video platform is asked to re-detect at the camera; when it does not answer,
+        the dispatcher and the people above hear of it."""
+        if self._new():
+            reviewer = self._owner.reviewer()
+            await self._await_evidence(
+                ClosureCheck.VIDEO_RECHECK,
+                [CAMERA_DESK, reviewer, *self._above(reviewer)],
+                NoticeKind.RECHECK_REQUEST,
+                done=lambda: self._check.recheck is not None,
+            )
+        else:
+            await self._wait(lambda: self._check.recheck is not None or self._ruling is not None)
+        recheck = self._check.recheck
+        if self._ruling is not None or recheck is None:
             return True
         self._note(
             self._stage,
             "video_recheck",
-            detail="still detected" if self._recheck.still_detected else "cleared",
+            detail="still detected" if recheck.still_detected else "cleared",
         )
-        return not self._recheck.still_detected
+        return self._check.recheck_passed
+
+    async def _await_evidence(
+        self,
+        check: ClosureCheck,
+        people: list[Assignment],
+        request: NoticeKind,
+        *,
+        done: Callable[[], bool],
+    ) -> None:
+        """Ask the first of `people` for the check's evidence, on the verify clock; its
+        chain reminds them and climbs `people` when the answer does not come."""
+        assert self._plan is not None
+        self._waiting_on = Ladder(people)
+        wait = self._plan.verify_waits.get(check)
+        if wait is not None and wait.by_end_of_next_working_day:
+            asked = workflow.now()
+            budget = await workflow.execute_local_activity_method(
+                DispatchActivities.next_working_day_budget,
+                NextWorkingDayRequest(start=asked),
+                summary=f"{check.value} due by the end of the next working day",
+                start_to_close_timeout=LOCAL_TIMEOUT,
+            )
+            # From the instant the budget was measured from: its end is 17:30, not a moment
+            # past it (which the working calendar would carry to the next morning).
+            await self._start_clock(
+                Clock.VERIFY, budget=budget.budget, working_time=True, start=asked
+            )
+        elif wait is not None and wait.within is not None:
+            await self._start_clock(
+                Clock.VERIFY, budget=wait.within, working_time=wait.working_time
+            )
+        self._upsert()
+        await self._notify(request, [self._waiting_on.holder], reader=self._reader_of(people[0]))
+        await self._follow_chain(Clock.VERIFY, done=done)
+
+    async def _reopen(self) -> None:
+        assert self._plan is not None and self._owner.assignee is not None
+        async with self._serialised():
+            self._check.reopen()
+            to_district = (
+                self._check.reopens > self._plan.max_reopens
+                and self._owner.assignee.tier is not Tier.DISTRICT
+            )
+            if to_district and self._new():
+                # Repeated failure is the district's problem now; published with its clock.
+                self._owner.escalate_to(self._owner.district())
+                self._note(
+                    self._stage, "escalated_after_reopens", detail=describe(self._owner.district())
+                )
+            elif to_district:
+                self._escalate_to(self._owner.district(), "escalated_after_reopens")
+            if to_district:
+                await self._notify(
+                    NoticeKind.SUPERVISE, [self._owner.district()], reader=Reader.SUPERVISOR
+                )
+            await self._start_clock(Clock.RESOLVE)
+            self._set_stage(Stage.REOPENED, "reopened", detail=f"reopen #{self._check.reopens}")
+            await self._notify(NoticeKind.REOPENED, [self._owner.assignee])
+
+    async def _close(self) -> TicketOutcome:
+        fixed = self._ruling is None and self._dismissal is None
+        if self._dismissal is not None:
+            self._set_stage(
+                Stage.DISMISSED, "dismissed", by=self._dismissal.by, detail=self._dismissal.reason
+            )
+        elif self._recovered:
+            self._set_stage(Stage.CLOSED, "closed", detail="recovered, verified by sensor")
+        elif fixed:
+            self._set_stage(Stage.CLOSED, "closed")
+        else:
+            assert self._ruling is not None
+            self._set_stage(
+                Stage.CLOSED_UNFIXED,
+                "closed_unfixed",
+                by=self._ruling.by,
+                detail=self._ruling.reason,
+            )
+        for task in self._background:
+            if not task.done():
+                task.cancel()
+        if self._new():
+            await self._tell_closed()
+        await self._record("closed")
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return TicketOutcome(
+            ticket_id=self._intake.ticket_id,
+            stage=self._stage,
+            fixed=fixed,
+            reopens=self._check.reopens,
+            escalations=self._owner.escalations,
+            closed_at=workflow.now(),
+        )
+
+    async def _tell_closed(self) -> None:
+        """The assignee hears the ticket is closed; for a hotline ticket, the hotline too
+        (it tells the citizen)."""
+        hotline = [HOTLINE_DESK.model_copy(update={"reader": Reader.HOTLINE})]
+        desks = hotline if self._intake.source is Source.HOTLINE else []
+        assignee = self._owner.assignee
+        facts = {"outcome": "recovered" if self._recovered else self._stage.value}
+        await self._notify(
+            NoticeKind.CLOSED, [assignee] if assignee else [], extra=desks, facts=facts
+        )
+
+    # ================================================================== sensor recovery
+
+    def _watches_recovery(self) -> bool:
+        assert self._plan is not None
+        alarm = self._intake.alarm
+        return (
+            alarm is not None
+            and alarm.sensor_type != "video_ai"
+            and self._plan.on_recovery is not RecoveryPolicy.NEVER_AUTO_CLOSE
+        )
+
+    async def _watch_recovery(self) -> None:
+        """Before anyone reports a fix, the device may report normal. The scenario's policy
+        says what that means: close as recovered after the hold, or stop the chase and
+        tell the assignee (a new firing starts it again)."""
+        assert self._plan is not None
+        plan, check = self._plan, self._check
+
+        def over() -> bool:
+            return self._stage.is_final or check.resolution is not None or self._ruling is not None
+
+        while not over():
+            await workflow.wait_condition(lambda: check.recovered_at is not None or over())
+            if over():
+                return
+            if plan.on_recovery is RecoveryPolicy.STOP_CHASE_AND_TELL:
+                self._chase_stopped = True
+                self._set_stage(self._stage, "chase_stopped", detail="the sensor reports normal")
+                if self._owner.assignee is not None:
+                    await self._notify(NoticeKind.SENSOR_RECOVERED, [self._owner.assignee])
+                await workflow.wait_condition(lambda: check.refired_at is not None or over())
+                if over():
+                    return
+                self._chase_stopped = False
+                if self._stage in _WAITING_FOR_ACCEPT:
+                    async with self._lock:  # a new call for help: the accept clock anew
+                        await self._start_clock(Clock.ACCEPT)
+                self._set_stage(self._stage, "chase_resumed", detail="the sensor fired again")
+                continue
+            refired = await self._wait(
+                lambda: check.refired_at is not None or over(),
+                timeout=plan.recovery_hold,
+                summary=f"hold: sensor must stay normal for {plan.recovery_hold}",
+            )
+            if over():
+                return
+            if not refired:
+                self._recovered = True  # the chains finish; `run` closes the ticket
+                return
+            self._note(self._stage, "sensor_refired", detail="fired again within the hold period")
+
+    # ================================================================== updates: triage
+
+    @workflow.update
+    async def classify(self, decision: TriageDecision) -> TicketStatus:
+        """A district dispatcher classifies a ticket that the rules could not."""
+        async with self._serialised(lambda: self._validate_classify(decision)):
+            classification = await workflow.execute_local_activity_method(
+                DispatchActivities.classify_ticket,
+                # The dispatcher's decision stands, whatever held it for triage at intake.
+                self._intake.model_copy(
+                    update={"service_code": decision.scenario_id, "triage_reason": None}
+                ),
+                summary=f"triage: {decision.scenario_id}",
+                start_to_close_timeout=LOCAL_TIMEOUT,
+            )
+            if classification.needs_triage:
+                raise ApplicationError(
+                    f"unknown scenario {decision.scenario_id!r}", type="UnknownScenario"
+                )
+            self._classification = classification
+            self._set_stage(
+                Stage.CLASSIFIED,
+                "triaged",
+                by=decision.by,
+                detail=f"{decision.scenario_id} {decision.note}".strip(),
+            )
+            return self._status()
+
+    @classify.validator
+    def _validate_classify(self, decision: TriageDecision) -> None:
+        if self._stage is not Stage.TRIAGE:
+            raise ValueError(f"ticket is {self._stage.value}, not waiting for triage")
+
+    @workflow.update
+    def dismiss(self, request: DismissInput) -> TicketStatus:
+        """No work order after all (a question, praise, a wrong number): closed with the
+        reason, never dropped."""
+        self._dismissal = request
+        return self._status()
+
+    @dismiss.validator
+    def _validate_dismiss(self, request: DismissInput) -> None:
+        if self._stage is not Stage.TRIAGE:
+            raise ValueError(
+                f"ticket is {self._stage.value}; only a ticket waiting for triage can be "
+                "dismissed (a dispatched one is closed by close-unfixed)"
+            )
+
+    @workflow.update
+    def split_secondary(self, request: SplitInput) -> SplitOutcome:
+        """A dispatcher or supervisor split the call's secondary issue into the ticket the
+        service started (`new_ticket_id`); this ticket records it. No command: the
+        history and the UI details only, so it needs no patch."""
+        assert self._classification is not None  # checked by the validator
+        record = split_record(self._classification, request, workflow.now())
+        self._split = record
+        detail = split_detail(self._classification, record)
+        self._note(self._stage, SPLIT_EVENT, by=request.by, detail=detail)
+        workflow.set_current_details(render_details(self._status(), **self._caller()))
+        return SplitOutcome(new_ticket_id=record.new_ticket_id, status=self._status())
+
+    @split_secondary.validator
+    def _validate_split_secondary(self, request: SplitInput) -> None:
+        check_split(self._classification, self._split, request)
+
+    # ================================================================== updates: acceptance
+
+    @workflow.update
+    async def accept(self, request: AcceptInput) -> TicketStatus:
+        """Acceptance stops the accept chain and starts the resolve clock at once, so the
+        answer carries the resolve deadline."""
+        async with self._serialised(lambda: self._validate_accept(request)):
+            self._owner.accepted_by = request.person_id
+            await self._start_clock(Clock.RESOLVE)
+            # Patched: tickets accepted before the first-contact clock existed replay without it.
+            if (
+                self._intake.caller_phone
+                and not self._clocks[Clock.CONTACT].started_at_all
+                and self._since("first-contact-clock")
+            ):
+                await self._start_clock(Clock.CONTACT)
+                self._background.append(
+                    asyncio.create_task(
+                        self._follow_chain(
+                            Clock.CONTACT, done=lambda: self._contacted_at is not None
+                        )
+                    )
+                )
+            self._set_stage(Stage.ACCEPTED, "accepted", by=request.person_id)
+            return self._status()
+
+    @accept.validator
+    def _validate_accept(self, request: AcceptInput) -> None:
+        if self._stage not in _WAITING_FOR_ACCEPT or self._owner.accepted_by:
+            raise ValueError(
+                f"ticket is {self._stage.value}; only a dispatched ticket can be accepted"
+            )
+        allowed = self._owner.allowed_acceptors()
+        if request.person_id not in allowed:
+            raise ValueError(
+                f"{request.person_id} is not assigned to this ticket "
+                f"(assigned: {', '.join(allowed)})"
+            )
+
+    @workflow.update
+    async def return_ticket(self, request: ReturnInput) -> TicketStatus:
+        """退单: not our jurisdiction or duty. Re-routed; the accept clock keeps running. After
+        the last allowed return the district rules, and the unit it names cannot return
+        the ticket again (it may ask the district to reconsider)."""
+        async with self._serialised(lambda: self._validate_return(request)):
+            owner = self._owner
+            assert owner.route is not None
+            owner.returns += 1
+            route = await workflow.execute_activity_method(
+                RoutingActivities.return_ticket,
+                ReturnRequest(
+                    current=owner.route,
+                    reason=request.reason,
+                    returns_so_far=owner.returns - 1,
+                    at=workflow.now(),
+                ),
+                summary=f"return #{owner.returns}: {request.reason.code.value}",
+                start_to_close_timeout=ROUTE_TIMEOUT,
+                retry_policy=ROUTE_RETRY,
+            )
+            if self._new() and route.rule == FINAL_RULING:
+                owner.ruling_pending = True
+            detail = f"{request.reason.code.value}: {request.reason.note}".strip(": ")
+            await self._reroute(route, "returned", by=request.person_id, detail=detail)
+            return self._status()
+
+    @return_ticket.validator
+    def _validate_return(self, request: ReturnInput) -> None:
+        if self._stage not in _WAITING_FOR_ACCEPT:
+            raise ValueError(
+                f"ticket is {self._stage.value}; only a ticket not yet accepted can be returned"
+            )
+        self._require_assignee(request.person_id)
+        assignee = self._owner.assignee
+        if assignee is not None and self._owner.bound(assignee.unit_code):
+            raise ValueError(
+                f"the district's ruling names {self._owner.bound_unit}: it cannot return this "
+                "ticket again; ask the district to reconsider (request_reconsideration)"
+            )
+
+    @workflow.update
+    async def transfer(self, request: TransferInput) -> TicketStatus:
+        """A dispatcher hands the ticket to another unit, with the reason recorded. The
+        district's transfer of a ticket it holds after the last return is its ruling: the
+        unit it names may not return it."""
+        async with self._serialised(lambda: self._validate_transfer(request)):
+            route = await self._transfer_to(request.target_unit, request.reason)
+            await self._reroute(
+                route,
+                "transferred",
+                by=request.by,
+                detail=f"{request.target_unit}: {request.reason}",
+            )
+            if self._owner.ruling_pending:
+                self._rule(route, by=request.by)
+            return self._status()
+
+    @transfer.validator
+    def _validate_transfer(self, request: TransferInput) -> None:
+        assignee = self._owner.assignee
+        if (
+            assignee is None
+            or self._stage.is_final
+            or self._stage in (Stage.RESOLVED, Stage.VERIFYING)
+        ):
+            raise ValueError(
+                f"ticket is {self._stage.value}; it can be transferred only before it is resolved"
+            )
+        # A sub-center holding a ticket may hand it down to one of its own work stations.
+        assigning_down = request.by == assignee.person_id and request.target_unit.startswith(
+            f"{assignee.unit_code}-"
+        )
+        dispatchers = self._owner.supervisor_ids()
+        if request.by not in dispatchers and not assigning_down:
+            raise ValueError(
+                f"{request.by} may not transfer this ticket "
+                f"(dispatchers: {', '.join(dispatchers)}; the assignee only to "
+                f"a unit under {assignee.unit_code})"
+            )
+
+    async def _transfer_to(self, unit: str, reason: str) -> RoutePlan:
+        assert self._owner.route is not None
+        return await workflow.execute_activity_method(
+            RoutingActivities.transfer_ticket,
+            TransferRequest(
+                current=self._owner.route, target_unit=unit, reason=reason, at=workflow.now()
+            ),
+            summary=f"transfer to {unit}",
+            start_to_close_timeout=ROUTE_TIMEOUT,
+            retry_policy=ROUTE_RETRY,
+        )
+
+    def _rule(self, route: RoutePlan, *, by: str) -> None:
+        """The district names the unit that handles the ticket: final for that unit."""
+        self._owner.ruling_pending = False
+        self._owner.bound_unit = route.assignee.unit_code
+        self._set_stage(
+            self._stage,
+            "district_ruling",
+            by=by,
+            detail=f"{route.assignee.unit_code} handles it; it cannot be returned again",
+        )
+
+    async def _reroute(self, route: RoutePlan, event: str, *, by: str, detail: str) -> None:
+        """Put the ticket in front of the new route's assignee."""
+        self._owner.reroute(route)
+        self._set_stage(self._stage, event, by=by, detail=f"{detail} → {describe(route.assignee)}")
+        await self._notify(
+            NoticeKind.RETURNED, [route.assignee], facts={"by": by, "reason": detail}
+        )
+
+    @workflow.update
+    async def request_reconsideration(self, request: ReconsiderationRequest) -> TicketStatus:
+        """The unit a binding district ruling named asks the district to think again; the
+        request is recorded and the district decides (decide_reconsideration)."""
+        async with self._serialised(lambda: self._validate_request_reconsideration(request)):
+            self._reconsideration = request
+            suggested = f" → {request.suggested_unit}" if request.suggested_unit else ""
+            self._note(
+                self._stage,
+                "reconsideration_requested",
+                by=request.person_id,
+                detail=f"{request.reason}{suggested}",
+            )
+            facts = {"by": request.person_id, "reason": request.reason}
+            if request.suggested_unit:
+                facts["suggested_unit"] = request.suggested_unit
+            await self._notify(
+                NoticeKind.RECONSIDERATION_REQUESTED,
+                [self._owner.district()],
+                reader=Reader.SUPERVISOR,
+                facts=facts,
+            )
+            return self._status()
+
+    @request_reconsideration.validator
+    def _validate_request_reconsideration(self, request: ReconsiderationRequest) -> None:
+        assignee = self._owner.assignee
+        if assignee is None or not self._owner.bound(assignee.unit_code):
+            raise ValueError("no district ruling binds this ticket's unit: return it instead")
+        if self._stage.is_final or self._stage in (Stage.RESOLVED, Stage.VERIFYING):
+            raise ValueError(f"ticket is {self._stage.value}; too late to ask for reconsideration")
+        self._require_assignee(request.person_id)
+        if self._reconsideration is not None:
+            raise ValueError("a reconsideration request is already waiting for the district")
+
+    @workflow.update
+    async def decide_reconsideration(self, decision: ReconsiderationDecision) -> TicketStatus:
+        """The district decides: approved, the ticket goes to the unit it names now (a new
+        ruling that binds that unit); rejected, it stays where the ruling put it."""
+        async with self._serialised(lambda: self._validate_decide_reconsideration(decision)):
+            request = self._reconsideration
+            assert request is not None
+            self._reconsideration = None
+            outcome = "approved" if decision.approve else "rejected"
+            self._note(
+                self._stage, f"reconsideration_{outcome}", by=decision.by, detail=decision.note
+            )
+            asker = self._owner.assignee
+            if decision.approve and decision.target_unit is not None:
+                route = await self._transfer_to(decision.target_unit, decision.note or "复议改派")
+                await self._reroute(
+                    route,
+                    "transferred",
+                    by=decision.by,
+                    detail=f"{decision.target_unit}: reconsidered",
+                )
+                self._rule(route, by=decision.by)
+            if asker is not None:
+                await self._notify(
+                    NoticeKind.RECONSIDERATION_DECIDED,
+                    [asker],
+                    facts={"by": decision.by, "decision": outcome, "reason": decision.note},
+                )
+            return self._status()
+
+    @decide_reconsideration.validator
+    def _validate_decide_reconsideration(self, decision: ReconsiderationDecision) -> None:
+        if self._reconsideration is None:
+            raise ValueError("no reconsideration request is waiting for a decision")
+        deciders = self._owner.supervisor_ids()
+        if decision.by not in deciders:
+            raise ValueError(f"{decision.by} may not decide (the district: {', '.join(deciders)})")
+        if decision.approve and decision.target_unit is None:
+            raise ValueError("target_unit: approving names the unit that takes the ticket")
+
+    # ================================================================== updates: the work
+
+    @workflow.update
+    def contact_citizen(self, request: ContactInput) -> TicketStatus:
+        """The assignee has reached the citizen: the first-contact clock stops."""
+        self._contacted_at = workflow.now()
+        self._note(self._stage, "citizen_contacted", by=request.person_id, detail=request.note)
+        return self._status()
+
+    @contact_citizen.validator
+    def _validate_contact(self, request: ContactInput) -> None:
+        self._require_assignee_working(request.person_id)
+        if self._contacted_at is not None:
+            raise ValueError(f"first contact already recorded at {shown(self._contacted_at)}")
+
+    @workflow.update
+    def pause_clock(self, request: PauseInput) -> TicketStatus:
+        """Stop the resolve clock while the ticket waits on the citizen."""
+        self._clocks[Clock.RESOLVE].pause(workflow.now())
+        self._set_stage(self._stage, "clock_paused", by=request.person_id, detail=request.reason)
+        return self._status()
+
+    @pause_clock.validator
+    def _validate_pause(self, request: PauseInput) -> None:
+        self._require_assignee_working(request.person_id)
+        since = self._clocks[Clock.RESOLVE].paused_since
+        if since is not None:
+            raise ValueError(f"the clock is already paused since {shown(since)}")
+
+    @workflow.update
+    async def resume_clock(self, request: ResumeInput) -> TicketStatus:
+        """Restart the resolve clock; its deadline moves by the paused time on its calendar."""
+        async with self._serialised(lambda: self._validate_resume(request)):
+            clock = self._clocks[Clock.RESOLVE]
+            clock.resume(workflow.now())
+            clock.moved((await self._instants(clock, [1.0]))[0])
+            self._set_stage(self._stage, "clock_resumed", by=request.person_id, detail=request.note)
+            return self._status()
+
+    @resume_clock.validator
+    def _validate_resume(self, request: ResumeInput) -> None:
+        self._require_assignee_working(request.person_id)
+        if not self._clocks[Clock.RESOLVE].paused:
+            raise ValueError("the clock is not paused")
+
+    @workflow.update
+    async def request_extension(self, request: ExtensionRequest) -> TicketStatus:
+        """延期: the assignee asks for a later resolve deadline; the tier above decides."""
+        async with self._serialised(lambda: self._validate_request_extension(request)):
+            self._pending_extension = request
+            self._note(
+                self._stage,
+                "extension_requested",
+                by=request.person_id,
+                detail=f"to {shown(request.new_deadline)}: {request.reason}",
+            )
+            await self._notify(
+                NoticeKind.EXTENSION_REQUESTED,
+                self._owner.supervisors(),
+                reader=Reader.SUPERVISOR,
+                facts={
+                    "by": request.person_id,
+                    "reason": request.reason,
+                    "new_deadline": request.new_deadline.isoformat(),
+                },
+            )
+            return self._status()
+
+    @request_extension.validator
+    def _validate_request_extension(self, request: ExtensionRequest) -> None:
+        if self._stage not in _BEING_WORKED:
+            raise ValueError(
+                f"ticket is {self._stage.value}; only an accepted ticket can be extended"
+            )
+        assert self._plan is not None
+        self._require_assignee(request.person_id)
+        if self._pending_extension is not None:
+            raise ValueError("an extension request is already waiting for a decision")
+        if self._extensions >= self._plan.max_extensions:
+            raise ValueError(
+                f"no more extensions: the limit is {self._plan.max_extensions} per ticket"
+            )
+        deadline = self._clocks[Clock.RESOLVE].deadline
+        if deadline is not None and workflow.now() >= deadline:
+            raise ValueError(f"the resolve deadline {shown(deadline)} has passed; ask before it")
+        if deadline is not None and request.new_deadline <= deadline:
+            raise ValueError(f"new_deadline must be after the current deadline {shown(deadline)}")
+
+    @workflow.update
+    async def decide_extension(self, decision: ExtensionDecision) -> TicketStatus:
+        async with self._serialised(lambda: self._validate_decide_extension(decision)):
+            request = self._pending_extension
+            assert request is not None and self._owner.assignee is not None
+            self._pending_extension = None
+            if decision.approve:
+                self._extensions += 1
+                self._overdue = False
+                # An approved date is explicit, so the moved clock runs on the wall calendar.
+                await self._start_clock(
+                    Clock.RESOLVE, budget=request.new_deadline - workflow.now(), working_time=False
+                )
+                self._upsert()
+            # Noted once the clock has moved, so the register sees the approved deadline.
+            self._note(
+                self._stage,
+                "extension_approved" if decision.approve else "extension_rejected",
+                by=decision.by,
+                detail=decision.note,
+            )
+            facts = {
+                "by": decision.by,
+                "reason": decision.note,
+                "decision": "approved" if decision.approve else "rejected",
+            }
+            if decision.approve:
+                facts["new_deadline"] = request.new_deadline.isoformat()
+            # The hotline tells the citizen of a later date; it never asked, so it hears
+            # nothing of a rejection.
+            hotline = HOTLINE_DESK.model_copy(update={"reader": Reader.HOTLINE})
+            told = [hotline] if decision.approve or not self._new() else []
+            await self._notify(
+                NoticeKind.EXTENSION_DECIDED, [self._owner.assignee], extra=told, facts=facts
+            )
+            return self._status()
+
+    @decide_extension.validator
+    def _validate_decide_extension(self, decision: ExtensionDecision) -> None:
+        if self._pending_extension is None:
+            raise ValueError("no extension request is waiting for a decision")
+        deciders = self._owner.supervisor_ids()
+        if decision.by not in deciders:
+            raise ValueError(f"{decision.by} may not decide (deciders: {', '.join(deciders)})")
+
+    @workflow.update
+    def resolve(self, request: ResolveInput) -> TicketStatus:
+        self._check.resolution = request
+        self._set_stage(Stage.RESOLVED, "resolved", by=request.person_id, detail=request.note)
+        return self._status()
+
+    @resolve.validator
+    def _validate_resolve(self, request: ResolveInput) -> None:
+        if self._stage not in _BEING_WORKED:
+            hint = (
+                "accept it before resolving"
+                if self._stage in _WAITING_FOR_ACCEPT
+                else "only an accepted or reopened ticket can be resolved"
+            )
+            raise ValueError(f"ticket is {self._stage.value}; {hint}")
+        assignee = self._owner.assignee
+        assert assignee is not None
+        if request.person_id not in (assignee.person_id, self._owner.accepted_by):
+            raise ValueError(f"{request.person_id} is not the assignee ({assignee.person_id})")
+        if self._closure_check() is ClosureCheck.PHOTO_REVIEW:
+            self._validate_photo(request)
+
+    def _validate_photo(self, request: ResolveInput) -> None:
+        photo = request.photo
+        if photo is None:
+            raise ValueError(
+                "photo: an after-photo (url, taken_at, lat, lon) is required for photo review"
+            )
+        dispatched_at = self._owner.dispatched_at
+        if dispatched_at is not None and photo.taken_at < dispatched_at:
+            raise ValueError("photo.taken_at: the photo was taken before the ticket was dispatched")
+        place = place_of(self._intake)
+        if place is not None:
+            distance = distance_m(place, (photo.lat, photo.lon))
+            assert self._plan is not None
+            radius = self._plan.photo_radius_m
+            if distance > radius:
+                raise ValueError(
+                    f"photo.lat/lon: taken {distance:.0f} m from the place (limit {radius:.0f} m)"
+                )
+
+    # ================================================================== updates: verification
+
+    @workflow.update
+    def callback(self, result: CallbackInput) -> TicketStatus:
+        self._check.callback = result
+        return self._status()
+
+    @callback.validator
+    def _validate_callback(self, result: CallbackInput) -> None:
+        self._require_verifying(ClosureCheck.CALLBACK)
+
+    @workflow.update
+    def review(self, review: ReviewInput) -> TicketStatus:
+        self._check.review = review
+        return self._status()
+
+    @review.validator
+    def _validate_review(self, review: ReviewInput) -> None:
+        self._require_verifying(ClosureCheck.PHOTO_REVIEW)
+        reviewers = self._owner.supervisor_ids()
+        if review.by not in reviewers:
+            raise ValueError(
+                f"{review.by} may not review this photo (reviewers: {', '.join(reviewers)})"
+            )
+
+    @workflow.update
+    def recheck(self, result: RecheckInput) -> TicketStatus:
+        self._check.recheck = result
+        return self._status()
+
+    @recheck.validator
+    def _validate_recheck(self, result: RecheckInput) -> None:
+        self._require_verifying(ClosureCheck.VIDEO_RECHECK)
+
+    # ================================================================== updates: supervision
+
+    @workflow.update
+    async def urge(self, request: UrgeInput) -> TicketStatus:
+        """A supervisor urges (催办) by hand."""
+        async with self._serialised(lambda: self._validate_urge(request)):
+            assert self._owner.assignee is not None
+            self._note(self._stage, "urged", by=request.by, detail=request.note)
+            await self._notify(
+                NoticeKind.URGE,
+                [self._owner.assignee],
+                facts={"by": request.by, "note": request.note},
+            )
+            return self._status()
+
+    @urge.validator
+    def _validate_urge(self, request: UrgeInput) -> None:
+        if not self._owner.dispatched or self._stage.is_final:
+            raise ValueError(
+                f"ticket is {self._stage.value}; only an open, dispatched ticket can be urged"
+            )
+
+    @workflow.update
+    def rule_closure(self, ruling: RuleClosureInput) -> TicketStatus:
+        """The district closes a ticket that cannot be fixed: a distinct outcome, never silent."""
+        self._ruling = ruling
+        return self._status()
+
+    @rule_closure.validator
+    def _validate_rule_closure(self, ruling: RuleClosureInput) -> None:
+        if self._stage.is_final or not self._owner.dispatched:
+            raise ValueError(
+                f"ticket is {self._stage.value}; "
+                "only an open, dispatched ticket can be ruled closed"
+            )
+
+    # ------------------------------------------------------------------ shared validation
+
+    @asynccontextmanager
+    async def _serialised(self, check: Callable[[], None] | None = None) -> AsyncIterator[None]:
+        """Handlers that await hold the ticket's lock, so an accept, a return or a chain
+        step that arrives meanwhile acts on the state the first one left, not on a stale
+        one. `check` (the update's validator) runs again once the lock is held: what was
+        true when the update arrived may not be any more, and the update is refused."""
+        if not self._new():
+            yield  # tickets started before the lock run as they ran
+            return
+        async with self._lock:
+            if check is not None:
+                try:
+                    check()
+                except ValueError as exc:
+                    raise ApplicationError(str(exc), type="Refused", non_retryable=True) from exc
+            yield
+
+    def _require_assignee(self, person_id: str) -> None:
+        assignee = self._owner.assignee
+        assert assignee is not None
+        if person_id != assignee.person_id:
+            raise ValueError(f"{person_id} is not the assignee ({assignee.person_id})")
+
+    def _require_assignee_working(self, person_id: str) -> None:
+        if self._stage not in _BEING_WORKED:
+            raise ValueError(f"ticket is {self._stage.value}; only while it is being worked on")
+        self._require_assignee(person_id)
+
+    def _require_verifying(self, check: ClosureCheck) -> None:
+        if self._stage not in (Stage.RESOLVED, Stage.VERIFYING):
+            raise ValueError(f"ticket is {self._stage.value}, not resolved and being verified")
+        actual = self._closure_check()
+        if actual is not check:
+            raise ValueError(f"this ticket is verified by {actual.value}, not {check.value}")
+
+    # ================================================================== signals and query
+
+    @workflow.signal(name=ALARM_EVENT_SIGNAL)
+    def alarm_event(self, event: AlarmEvent) -> None:
+        """Another event from the device that raised this ticket: recorded once per event_id,
+        repeats summarised in one history row."""
+        self._take_alarm_event(event)
+
+    def _take_alarm_event(self, event: AlarmEvent) -> None:
+        seen = self._alarms.take(event, ticket_closed=self._stage.is_final)
+        if seen is Seen.RESOLVED:
+            self._check.sensor_normal(workflow.now())
+            self._note(self._stage, "alarm_resolved", detail=event.event_id)
+        elif seen is Seen.FIRING:
+            self._check.sensor_fired(workflow.now())
+            if self._alarms.count > 1 and self._new():  # one row: count, first, last
+                self._history.repeat(workflow.now(), self._stage, "alarm_repeated", event.event_id)
+                self._register_history()
+            elif self._alarms.count > 1:  # tickets from before: one row (and write) each
+                self._note(self._stage, "alarm_repeated", detail=event.event_id)
+
+    @workflow.signal
+    def notice_undelivered(self, failure: NoticeUndelivered) -> None:
+        """A grouped follow-up about this ticket reached nobody: noted, and the person
+        above hears of it (workflows/notice_group.py)."""
+        self._note(
+            self._stage, "notice_failed", detail=f"{failure.kind.value} to {failure.person_id}"
+        )
+        above = self._owner.tier_above() if self._owner.dispatched else None
+        if above is not None and above.person_id != failure.person_id and not self._stage.is_final:
+            task = self._notify(
+                NoticeKind.SUPERVISE, [above], reader=Reader.SUPERVISOR, group=False
+            )
+            self._background.append(asyncio.create_task(task))
+
+    @workflow.query
+    def status(self, request: StatusInput | None = None) -> TicketStatus:
+        return self._status(include_history=request is None or request.include_history)
+
+    # ================================================================== clocks and chains
+
+    async def _start_clock(
+        self,
+        clock: Clock,
+        budget: timedelta | None = None,
+        working_time: bool | None = None,
+        start: datetime | None = None,
+    ) -> None:
+        """(Re)start a clock from `start` (default now); by default with the plan's budget
+        and calendar."""
+        assert self._plan is not None
+        sla = self._plan.sla
+        state = self._clocks[clock]
+        state.restart(
+            start or workflow.now(),
+            budget or _default_budget(self._plan, clock),
+            sla.working_time if working_time is None else working_time,
+        )
+        if self._since("chain-instants-at-clock-start"):
+            # One local activity for the deadline and every step of the first walk.
+            state.started(await self._instants(state, state.start_fractions()))
+        else:
+            state.deadline = (await self._instants(state, [1.0]))[0]
+        if clock.colours_ticket:
+            self._sla_colour = "green"
+
+    async def _restart(self, clock: SlaClock) -> None:
+        """The same budget again from now: a wait handed up its ladder."""
+        clock.restart(workflow.now(), clock.budget, clock.working_time)
+        clock.started(await self._instants(clock, clock.start_fractions()))
+
+    async def _instants(self, clock: SlaClock, fractions: list[float]) -> list[datetime]:
+        calendar = "working calendar" if clock.working_time else "wall clock"
+        result = await workflow.execute_local_activity_method(
+            DispatchActivities.compute_deadlines,
+            clock.request(fractions),
+            summary=f"{clock.clock.value} clock on the {calendar}",
+            start_to_close_timeout=LOCAL_TIMEOUT,
+        )
+        if 1.0 in fractions:  # the deadline itself: does it fall where the calendar is unknown?
+            if result.unconfirmed_after is None:
+                self._unconfirmed.pop(clock.clock, None)
+            else:
+                self._unconfirmed[clock.clock] = result.unconfirmed_after
+        return result.instants
+
+    def _calendar_unconfirmed_after(self) -> date | None:
+        """The earliest unconfirmed-calendar day among the deadlines still standing."""
+        if self._stage.is_final:
+            return None
+        return min(
+            (day for clock, day in self._unconfirmed.items() if self._deadline(clock) is not None),
+            default=None,
+        )
+
+    async def _follow_chain(self, clock: Clock, done: Callable[[], bool]) -> None:
+        """Walk the plan's steps for `clock` until done; a restarted clock walks again."""
+
+        def finished() -> bool:
+            return done() or self._ruling is not None or self._recovered
+
+        state = self._clocks[clock]
+        while not finished():
+            await self._walk_once(state, state.run, finished)
+
+    async def _walk_once(self, clock: SlaClock, run: int, finished: Callable[[], bool]) -> None:
+        """One pass over the clock's points; returns early when finished or restarted."""
+
+        def interrupted() -> bool:
+            return finished() or clock.run != run
+
+        if clock.clock is Clock.RESOLVE and clock.paused:
+            await self._wait(interrupted)  # resume restarts the walk with a later deadline
+            return
+        schedule = clock.known_schedule()
+        if schedule is None:  # moved since its start: the points ahead, computed anew
+            ahead = clock.ahead()
+            schedule = list(
+                zip(ahead, await self._instants(clock, [p.fraction for p in ahead]), strict=True)
+            )
+        for point, when in schedule:
+            await self._wait(
+                interrupted, until=when, summary=f"{clock.clock.value} clock: {point.label}"
+            )
+            if interrupted():
+                return
+            clock.take(point)
+            if self._new():
+                await self._step(point, clock.clock)
+            else:
+                await self._take(point, clock.clock)
+            if interrupted():
+                return
+        await self._wait(interrupted)
+
+    async def _step(self, point: ChainPoint, clock: Clock) -> None:
+        """Take one point of a chain: a colour mark, or a step told to whoever the wait is
+        on (the assignee, the triage owner, the hotline, the reviewer, the camera side)
+        and the people above them."""
+        action = point.action
+        if isinstance(action, ClockMark):
+            await self._mark(action, clock)
+            return
+        if self._chase_stopped and clock in (Clock.ACCEPT, Clock.RESOLVE, Clock.CONTACT):
+            self._note(self._stage, "step_skipped", detail=f"{point.label}: the sensor is normal")
+            return
+        ladder = self._ladder_of(clock)
+        holder = ladder.holder if ladder else self._owner.assignee
+        assert holder is not None
+        above = ladder.above() if ladder else self._owner.above()
+        request = self._request_kind(clock)
+        if action.kind is StepKind.REMIND:
+            self._note(self._stage, f"{clock.value}_reminded", detail=describe(holder))
+            await self._notify(
+                request,
+                [holder],
+                reader=self._reader_of(holder),
+                facts={"note": "提醒：时限将到，请尽快处理"},
+            )
+        elif action.kind is StepKind.URGE and clock in (Clock.ACCEPT, Clock.RESOLVE):
+            self._note(self._stage, "urged", by="chain")
+            targets = self._owner.urge_targets()
+            await self._notify(NoticeKind.URGE, targets[:1])
+            await self._notify(NoticeKind.URGE, targets[1:], reader=Reader.SUPERVISOR)
+        elif action.kind is StepKind.ESCALATE and clock is Clock.ACCEPT:
+            await self._escalate_accept()
+        elif action.kind is StepKind.ESCALATE and ladder is not None:
+            await self._climb(clock)
+        else:  # supervise (and what has no ladder to climb): the person above hears
+            told = above[:1] or [holder]
+            self._note(
+                self._stage, "supervised", detail=f"{clock.value} clock: {describe(told[0])}"
+            )
+            await self._notify(
+                NoticeKind.SUPERVISE,
+                told,
+                reader=Reader.SUPERVISOR,
+                facts={"note": f"{describe(holder)} 未在时限内处理"},
+            )
+
+    async def _escalate_accept(self) -> None:
+        """Hand the unaccepted ticket to the next person up, at every tier: the escalation
+        path, then the district center's duty leader and director; at the top the director
+        is pressed again. The new deadline is computed before the stage is published, so
+        the search attributes show it."""
+        async with self._lock:
+            assignee = self._owner.assignee
+            if self._stage not in _WAITING_FOR_ACCEPT or self._owner.accepted_by or not assignee:
+                return  # accepted or moved meanwhile
+            above = self._owner.tier_above()
+            if above is None:
+                self._note(
+                    self._stage, "supervised", detail=f"top of the chain: {describe(assignee)}"
+                )
+                await self._notify(
+                    NoticeKind.SUPERVISE, [assignee], facts={"note": "已升级至最高层级，请立即接单"}
+                )
+                self._owner.presses_at_top += 1
+                if self._owner.presses_at_top < 3:
+                    await self._restart(self._clocks[Clock.ACCEPT])
+                return
+            self._owner.escalate_to(above)
+            await self._start_clock(Clock.ACCEPT)
+            self._set_stage(Stage.ESCALATED, "escalated", detail=describe(above))
+            await self._notify(
+                NoticeKind.ESCALATED,
+                [above],
+                facts={"from_unit": describe(assignee), "reason": "未在接单时限内接单"},
+            )
+
+    async def _climb(self, clock: Clock) -> None:
+        """A triage or verification wait goes up its ladder with a fresh budget; at the top
+        the top is pressed again a few times."""
+        ladder = self._ladder_of(clock)
+        assert ladder is not None
+        state = self._clocks[clock]
+        was = ladder.holder
+        climbed = ladder.climb()
+        if climbed is None:
+            self._note(
+                self._stage, "supervised", detail=f"top of the {clock.value} chain: {describe(was)}"
+            )
+            await self._notify(
+                self._request_kind(clock),
+                [was],
+                reader=self._reader_of(was),
+                facts={"note": "已到最高层级，请立即处理"},
+            )
+            if ladder.press_top():
+                await self._restart(state)
+            return
+        await self._restart(state)
+        self._set_stage(self._stage, f"{clock.value}_escalated", detail=describe(climbed))
+        await self._notify(
+            self._request_kind(clock),
+            [climbed],
+            reader=self._reader_of(climbed),
+            facts={"note": f"已升级：{describe(was)} 未在时限内处理"},
+        )
+
+    async def _mark(self, mark: ClockMark, clock: Clock) -> None:
+        """Yellow at 80%, red at the deadline: the ticket's colour for accept and resolve."""
+        assignee = self._owner.assignee
+        deadline = self._clocks[clock].deadline
+        if clock is Clock.CONTACT:
+            if mark is ClockMark.RED and assignee is not None:
+                self._note(self._stage, "first_contact_overdue", detail=describe(assignee))
+                await self._notify(
+                    NoticeKind.URGE, [assignee], facts={"note": "首次联系市民已超时"}
+                )
+            return
+        if not clock.colours_ticket:
+            if mark is ClockMark.RED and deadline is not None:
+                self._note(self._stage, f"{clock.value}_overdue", detail=f"due {shown(deadline)}")
+                self._upsert()
+            return
+        self._sla_colour = mark.value
+        if mark is ClockMark.RED and clock is Clock.RESOLVE and deadline is not None:
+            self._overdue = True
+            self._note(self._stage, "overdue", detail=f"resolve deadline {shown(deadline)}")
+            if assignee is not None:
+                await self._notify(NoticeKind.OVERDUE, [assignee])
+        self._upsert()
+
+    def _ladder_of(self, clock: Clock) -> Ladder | None:
+        if clock is Clock.TRIAGE:
+            return self._triage
+        if clock is Clock.VERIFY:
+            return self._waiting_on
+        return None
+
+    def _request_kind(self, clock: Clock) -> NoticeKind:
+        """What a reminder or escalation of the wait on `clock` asks for."""
+        if clock is Clock.TRIAGE:
+            return NoticeKind.TRIAGE_REQUEST
+        if clock is Clock.VERIFY:
+            check = self._closure_check()
+            return {
+                ClosureCheck.CALLBACK: NoticeKind.CALLBACK_REQUEST,
+                ClosureCheck.VIDEO_RECHECK: NoticeKind.RECHECK_REQUEST,
+            }.get(check, NoticeKind.REVIEW_REQUEST)
+        return NoticeKind.REMINDER
+
+    def _reader_of(self, person: Assignment) -> Reader:
+        if person.person_id == HOTLINE_DESK_ID:
+            return Reader.HOTLINE
+        if person.person_id == CAMERA_DESK_ID:
+            return Reader.CAMERA
+        assignee = self._owner.assignee
+        holds = assignee is not None and assignee.person_id == person.person_id
+        return Reader.ASSIGNEE if holds or self._stage is Stage.TRIAGE else Reader.SUPERVISOR
+
+    def _above(self, person: Assignment) -> list[Assignment]:
+        """Who is above `person` on the ticket's ladder (the reviewer's superiors)."""
+        ladder = self._owner.ladder()
+        ids = [a.person_id for a in ladder]
+        if person.person_id in ids:
+            return ladder[ids.index(person.person_id) + 1 :]
+        return self._above_the_district()
+
+    def _above_the_district(self) -> list[Assignment]:
+        route = self._owner.route
+        assert route is not None
+        return [self._owner.district(), *route.leaders]
+
+    async def _take(self, point: ChainPoint, clock: Clock) -> None:
+        """A chain point as tickets started before NO_DEAD_ENDS take it."""
+        assignee = self._owner.assignee
+        assert assignee is not None
+        action = point.action
+        if isinstance(action, ClockMark) and clock is Clock.CONTACT:
+            if action is ClockMark.RED:
+                self._note(self._stage, "first_contact_overdue", detail=describe(assignee))
+                await self._notify(
+                    NoticeKind.URGE, [assignee], facts={"note": "首次联系市民已超时"}
+                )
+            return
+        if isinstance(action, ClockMark):
+            self._sla_colour = action.value
+            deadline = self._clocks[clock].deadline
+            if action is ClockMark.RED and clock is Clock.RESOLVE and deadline is not None:
+                self._overdue = True
+                self._note(self._stage, "overdue", detail=f"resolve deadline {shown(deadline)}")
+                await self._notify(NoticeKind.OVERDUE, [assignee])
+            self._upsert()
+            return
+        if action.kind is StepKind.REMIND:
+            self._note(self._stage, "reminded", detail=describe(assignee))
+            await self._notify(NoticeKind.REMINDER, [assignee])
+        elif action.kind is StepKind.URGE:
+            self._note(self._stage, "urged", by="chain")
+            await self._notify(NoticeKind.URGE, self._owner.urge_targets())
+        elif action.kind is StepKind.SUPERVISE:
+            self._note(self._stage, "supervised", detail=f"{clock.value} clock")
+            await self._notify(NoticeKind.SUPERVISE, self._owner.supervisors())
+        elif action.kind is StepKind.ESCALATE:
+            above = self._owner.tier_above()
+            if above is None:
+                # Already at the district: nobody higher, so press the district again.
+                await self._notify(NoticeKind.SUPERVISE, [assignee])
+                return
+            self._escalate_to(above, "escalated")
+            await self._start_clock(Clock.ACCEPT)
+            await self._notify(NoticeKind.ESCALATED, [above])
+
+    def _escalate_to(self, target: Assignment, event: str) -> None:
+        self._owner.escalate_to(target)
+        stage = Stage.ESCALATED if self._stage in _WAITING_FOR_ACCEPT else self._stage
+        self._set_stage(stage, event, detail=describe(target))
+
+    async def _wait(
+        self,
+        condition: Callable[[], bool],
+        *,
+        until: datetime | None = None,
+        timeout: timedelta | None = None,
+        summary: str | None = None,
+    ) -> bool:
+        """Wait for `condition`; False if the time ran out first."""
+        if until is not None:
+            timeout = until - workflow.now()
+            if timeout <= timedelta(0):
+                return condition()
+        try:
+            await workflow.wait_condition(condition, timeout=timeout, timeout_summary=summary)
+        except TimeoutError:
+            return False
+        return True
+
+    # ================================================================== bookkeeping
+
+    def _received_at(self) -> datetime:
+        """When the intake took the ticket (not when a worker picked it up), never later
+        than now (a clock ahead of the server's)."""
+        return min(self._intake.received_at, workflow.now())
+
+    def _closure_check(self) -> ClosureCheck:
+        assert self._plan is not None
+        return effective_check(self._plan.scenario.closure_check, self._intake)
+
+    def _set_stage(
+        self, stage: Stage, event: str, *, by: str | None = None, detail: str = ""
+    ) -> None:
+        """Change the stage (or note an event in it) and publish: call it after the state it
+        describes has changed, clocks included, so search attributes are never stale."""
+        self._stage = stage
+        self._note(stage, event, by=by, detail=detail)
+        self._upsert()
+
+    def _note(
+        self,
+        stage: Stage,
+        event: str,
+        *,
+        by: str | None = None,
+        detail: str = "",
+        at: datetime | None = None,
+    ) -> None:
+        self._history.note(at or workflow.now(), stage, event, by=by, detail=detail)
+        self._register_history()
+
+    def _register_history(self) -> None:
+        """The one place the lasting register is written (the city-view register): every
+        history entry not yet handed over becomes a `RegisterEvent`, keyed by the ticket
+        and its index so a retried write adds nothing. A local activity started, not
+        awaited, so a stage change never waits on the database; `_record` waits for the
+        writes before the ticket closes. Entries of intake wait for classification, so
+        the first workflow task holds nothing but the classification."""
+        if self._stage is Stage.INTAKE or not self._since("register-events"):
+            return
+        entries = self._history.entries
+        while self._registered < len(entries):
+            event = self._register_event(self._registered)
+            self._registered += 1
+            self._register_writes.append(
+                workflow.start_local_activity_method(
+                    StoreActivities.record_event,
+                    event,
+                    summary=f"register: {event.event}",
+                    start_to_close_timeout=RECORD_TIMEOUT,
+                )
+            )
+
+    def _register_event(self, seq: int) -> RegisterEvent:
+        entries = self._history.entries
+        entry = entries[seq]
+        scenario = self._classification.scenario if self._classification else None
+        route, assignee, intake = self._owner.route, self._owner.assignee, self._intake
+        resolve = self._clocks.get(Clock.RESOLVE)
+        return RegisterEvent(
+            ticket_id=intake.ticket_id,
+            workflow_id=workflow.info().workflow_id,
+            event_key=event_key(intake.ticket_id, seq),
+            seq=seq,
+            at=entry.at,
+            event=entry.event,
+            actor=entry.by,
+            detail=entry.detail[:500],
+            from_stage=entries[seq - 1].stage if seq else None,
+            to_stage=entry.stage,
+            source=intake.source,
+            received_at=intake.received_at,
+            scenario_id=scenario.id if scenario else None,
+            category_id=scenario.category_id if scenario else None,
+            dimension=scenario.dimension if scenario else None,
+            priority=scenario.priority if scenario else None,
+            street_code=route.street_code if route else None,
+            station_code=route.station_code if route else None,
+            tier=assignee.tier if assignee else None,
+            assignee_id=assignee.person_id if assignee else None,
+            accept_deadline=self._deadline(Clock.ACCEPT),
+            resolve_deadline=self._deadline(Clock.RESOLVE),
+            paused=resolve is not None and resolve.paused,
+            overdue=self._overdue,
+            address=(intake.address or (intake.alarm.site if intake.alarm else None))
+            if seq == 0
+            else None,
+            text=intake.text if seq == 0 else None,
+            caller_phone=intake.caller_phone if seq == 0 else None,
+            caller_name=intake.caller_name if seq == 0 else None,
+        )
+
+    def _caller(self) -> dict[str, list[str | None]]:
+        """The caller's own name and phone, masked wherever the workflow writes for people
+        (UI details, notices); the full values stay in the encrypted intake."""
+        return {"names": [self._intake.caller_name], "phones": [self._intake.caller_phone]}
+
+    def _upsert(self) -> None:
+        status = self._status()
+        workflow.upsert_search_attributes(sa.updates(status))
+        workflow.set_current_details(render_details(status, **self._caller()))
+
+    def _status(self, include_history: bool = True) -> TicketStatus:
+        intake, owner = self._intake, self._owner
+        scenario = self._classification.scenario if self._classification else None
+        assignee = owner.assignee
+        resolve = self._clocks.get(Clock.RESOLVE)
+        waiting = self._waiting_on if self._stage is Stage.VERIFYING else self._triage
+        return TicketStatus(
+            ticket_id=intake.ticket_id,
+            stage=self._stage,
+            source=intake.source,
+            text=intake.text,
+            address=intake.address or (intake.alarm.site if intake.alarm else None),
+            caller_phone_masked=mask_phone(intake.caller_phone),
+            scenario_id=scenario.id if scenario else None,
+            scenario_name=scenario.name_zh if scenario else None,
+            priority=scenario.priority if scenario else None,
+            street_code=owner.route.street_code if owner.route else None,
+            tier=assignee.tier if assignee else None,
+            assignee_id=assignee.person_id if assignee else None,
+            assignee_name=assignee.person_name if assignee else None,
+            accept_deadline=self._deadline(Clock.ACCEPT),
+            resolve_deadline=self._deadline(Clock.RESOLVE),
+            contact_deadline=self._deadline(Clock.CONTACT),
+            triage_deadline=self._deadline(Clock.TRIAGE),
+            verify_deadline=self._deadline(Clock.VERIFY),
+            waiting_on=describe(waiting.holder)
+            if waiting and self._stage in (Stage.TRIAGE, Stage.VERIFYING)
+            else None,
+            contacted_at=self._contacted_at,
+            paused=resolve is not None and resolve.paused,
+            sla_colour=self._sla_colour,
+            overdue=self._overdue,
+            escalations=owner.escalations,
+            reopens=self._check.reopens,
+            alarm_events=self._alarms.count,
+            returns=owner.returns,
+            extensions=self._extensions,
+            pending_extension=self._pending_extension,
+            calendar_unconfirmed_after=self._calendar_unconfirmed_after(),
+            bound_unit=owner.bound_unit,
+            pending_reconsideration=self._reconsideration,
+            chase_stopped=self._chase_stopped,
+            classification=self._classification,
+            history=list(self._history.entries) if include_history else [],
+            split=self._split,
+            split_from=intake.split_from,
+        )
+
+    def _deadline(self, clock: Clock) -> datetime | None:
+        state = self._clocks.get(clock)
+        return state.deadline if state is not None else None
+
+    async def _notify(
+        self,
+        kind: NoticeKind,
+        assignments: list[Assignment],
+        *,
+        reader: Reader = Reader.ASSIGNEE,
+        extra: list[Recipient] | None = None,
+        facts: dict[str, str] | None = None,
+        group: bool = True,
+    ) -> None:
+        """Tell people: `assignments` read it as `reader`, `extra` as their own. A follow-up
+        about an incident's ticket goes to the person's notice group (one message for the
+        incident's follow-ups within the window; the first at once)."""
+        recipients = [recipient_of(a, reader) for a in assignments]
+        recipients += extra or []
+        if not recipients:
+            return
+        self._notice_seq += 1
+        status = self._status(include_history=False)
+        info = workflow.info()
+        plan = self._plan
+        grouped = (
+            group
+            and self._new()
+            and kind.groupable
+            and plan is not None
+            and plan.incident_key is not None
+            and plan.notice_group_window is not None
+        )
+        notice = Notice(
+            kind=kind,
+            ticket_id=self._intake.ticket_id,
+            idempotency_key=f"{info.workflow_id}/{info.run_id}/{self._notice_seq}",
+            recipients=recipients,
+            title=notice_title(status),
+            facts=redact_facts(self._notice_facts(status) | (facts or {}), **self._caller()),
+            accept_link=self._stage in _WAITING_FOR_ACCEPT or not self._new(),
+            group_key=plan.incident_key if grouped and plan else None,
+            group_window=plan.notice_group_window if grouped and plan else None,
+            workflow_id=info.workflow_id,
+        )
+        if grouped:
+            await workflow.execute_activity_method(
+                NoticeGroupActivities.group_notice,
+                notice,
+                summary=f"notify {kind.value} (grouped per incident): "
+                + ", ".join(r.name for r in recipients),
+                start_to_close_timeout=NOTIFY_TIMEOUT,
+                retry_policy=NOTIFY_RETRY,
+            )
+            return
+        receipt = await workflow.execute_activity_method(
+            NotifyActivities.send_notice,
+            notice,
+            summary=f"notify {kind.value}: {', '.join(r.name for r in recipients)}",
+            start_to_close_timeout=NOTIFY_TIMEOUT,
+            retry_policy=NOTIFY_RETRY,
+        )
+        if receipt.failed:
+            self._note(
+                self._stage, "notice_failed", detail=f"{kind.value} to {', '.join(receipt.failed)}"
+            )
+            failed_assignees = [a for a in assignments if a.person_id in receipt.failed]
+            above = self._owner.tier_above() if self._owner.dispatched else None
+            if failed_assignees and above is not None and above.person_id not in receipt.failed:
+                await self._notify(
+                    NoticeKind.SUPERVISE, [above], reader=Reader.SUPERVISOR, group=False
+                )
+
+    def _notice_facts(self, status: TicketStatus) -> dict[str, str]:
+        facts = {
+            "ticket_id": status.ticket_id,
+            "stage": status.stage.value,
+            "scenario": f"{status.scenario_id} {status.scenario_name}"
+            if status.scenario_id
+            else "",
+            "priority": status.priority.value if status.priority else "",
+            "place": status.address or "",
+            "text": status.text or "",
+            "caller_phone": status.caller_phone_masked or "",
+            "street": status.street_code or "",
+            "reopens": str(self._check.reopens),
+        }
+        for clock in Clock:
+            deadline = self._deadline(clock)
+            if deadline is not None:
+                facts[f"{clock.value}_deadline"] = deadline.isoformat()
+        resolution = self._check.resolution
+        if resolution is not None:
+            facts["resolution"] = resolution.note
+            if resolution.photo is not None:
+                facts["photo_url"] = resolution.photo.url
+        alarm = self._intake.alarm
+        if alarm is not None:
+            facts["device"] = alarm.device_id
+            if alarm.detection:
+                facts["detection"] = alarm.detection
+        return facts
+
+    async def _record(self, event: str) -> None:
+        """Close the register's books at a stage boundary (triage, dispatch, close): with
+        the lasting register, wait for the event writes `_register_history` started;
+        tickets from before it write their row here, as they did."""
+        if self._since("register-events"):  # every entry is written by _register_history
+            writes, self._register_writes = self._register_writes, []
+            await asyncio.gather(*writes)
+            return
+        scenario = self._classification.scenario if self._classification else None
+        assignee = self._owner.assignee
+        record = TicketRecord(
+            ticket_id=self._intake.ticket_id,
+            workflow_id=workflow.info().workflow_id,
+            stage=self._stage,
+            intake=self._intake,
+            scenario_id=scenario.id if scenario else None,
+            street_code=self._owner.route.street_code if self._owner.route else None,
+            assignee_id=assignee.person_id if assignee else None,
+            tier=assignee.tier if assignee else None,
+            event=event,
+            at=workflow.now(),
+        )
+        if self._since("record-as-local-activity"):
+            await workflow.execute_local_activity_method(
+                StoreActivities.record_ticket,
+                record,
+                summary=f"record: {event}",
+                start_to_close_timeout=RECORD_TIMEOUT,
+            )
+        else:  # tickets recorded before the change replay as they ran
+            await workflow.execute_activity_method(
+                StoreActivities.record_ticket,
+                record,
+                summary=f"record: {event}",
+                start_to_close_timeout=RECORD_TIMEOUT,
+            )
+
+
+# The route rule the routing activity names when the last allowed return goes to the district.
+FINAL_RULING = "return:final-ruling"
+
+
+def _default_budget(plan: DispatchPlan, clock: Clock) -> timedelta:
+    sla = plan.sla
+    if clock is Clock.CONTACT:
+        return sla.first_contact_within or sla.accept_within
+    return sla.accept_within if clock is Clock.ACCEPT else sla.resolve_within
+
+
+def notice_title(status: TicketStatus) -> str:
+    return f"{status.ticket_id} {status.scenario_name or '待分类'} {status.address or ''}".strip()
+
+
+def recipient_of(assignment: Assignment, reader: Reader = Reader.ASSIGNEE) -> Recipient:
+    return Recipient(
+        person_id=assignment.person_id,
+        name=assignment.person_name,
+        unit_code=assignment.unit_code,
+        tier=assignment.tier,
+        reader=reader,
+    )
+
+
+def explain_classification(classification: Classification) -> str:
+    assert classification.scenario is not None
+    rules = ", ".join(m.rule for m in classification.matched[:5])
+    scenario, version = classification.scenario.id, classification.rules_version
+    return f"{scenario} {classification.confidence:.2f} [{rules}] rules {version}"

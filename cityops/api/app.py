@@ -49,6 +49,7 @@ from cityops.service.tickets import TicketNotFound, TicketRejected, WorkerWatch
 from cityops.workers.calendar_watch import announce_calendar
 from cityops.workers.client import connect
 from cityops.workers.logging import configure_logging
+from cityops.workflows.ticket import TicketWorkflow
 
 log = structlog.get_logger(__name__)
 ClientProvider = Callable[[], Awaitable[Client]]
@@ -140,7 +141,7 @@ def _accept_action(client: Client, workers: WorkerWatch) -> accept.AcceptAction:
     async def accept_ticket(ticket_id: str, person_id: str) -> None:
         try:
             await tickets.update(
-                client, ticket_id, "accept", AcceptInput(person_id=person_id), workers
+                client, ticket_id, TicketWorkflow.accept, AcceptInput(person_id=person_id), workers
             )
         except (TicketRejected, TicketNotFound) as refused:
             raise accept.AcceptRefused(str(refused)) from refused

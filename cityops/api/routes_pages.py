@@ -20,7 +20,7 @@ from markupsafe import escape
 
 from cityops.api.context import AppContext, get_context
 from cityops.api.openapi_docs import responses
-from cityops.domain.zones import SHANGHAI
+from cityops.domain.zones import shown
 from cityops.service import tickets
 from cityops.service.tickets import TicketNotFound, TicketUnavailable
 
@@ -36,7 +36,7 @@ def _environment() -> jinja2.Environment:
 
 
 def _when(value: datetime | None) -> str:
-    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if value else "-"
+    return shown(value) if value else "-"
 
 
 @router.get(

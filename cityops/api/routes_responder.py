@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import jinja2
 import structlog
@@ -84,8 +84,12 @@ from cityops.service.tickets import (
     TicketNotFound,
     TicketRejected,
     TicketUnavailable,
+    TicketUpdate,
 )
-from cityops.workflows.ticket_core import distance_m
+from cityops.workflows.ticket import TicketWorkflow
+from cityops.workflows.verification import distance_m
+
+M = TypeVar("M", bound=BaseModel)
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["responder page"])
@@ -388,7 +392,7 @@ def _tagged(text: str) -> str:
     return f"{text} ({VIA_PAGE})" if text else VIA_PAGE
 
 
-def _message(model: type[BaseModel], **fields: Any) -> BaseModel:
+def _message(model: type[M], **fields: Any) -> M:
     try:
         return model(**fields)
     except ValidationError as error:
@@ -402,20 +406,34 @@ async def _perform(
 ) -> None:
     person = view.person_id
     if action is PageAction.ACCEPT:
-        await _update(page, view, "accept", AcceptInput(person_id=person), action)
+        await _update(page, view, TicketWorkflow.accept, AcceptInput(person_id=person), action)
     elif action is PageAction.CONTACT:
         note = _tagged(_text(form, "note", "联系情况"))
         await _update(
-            page, view, "contact_citizen", ContactInput(person_id=person, note=note), action
+            page,
+            view,
+            TicketWorkflow.contact_citizen,
+            ContactInput(person_id=person, note=note),
+            action,
         )
     elif action is PageAction.PAUSE:
         reason = _tagged(_text(form, "reason", "暂停原因", required=True))
         await _update(
-            page, view, "pause_clock", PauseInput(person_id=person, reason=reason), action
+            page,
+            view,
+            TicketWorkflow.pause_clock,
+            PauseInput(person_id=person, reason=reason),
+            action,
         )
     elif action is PageAction.RESUME:
         note = _tagged(_text(form, "note", "说明"))
-        await _update(page, view, "resume_clock", ResumeInput(person_id=person, note=note), action)
+        await _update(
+            page,
+            view,
+            TicketWorkflow.resume_clock,
+            ResumeInput(person_id=person, note=note),
+            action,
+        )
     elif action is PageAction.EXTEND:
         request = _message(
             ExtensionRequest,
@@ -423,20 +441,24 @@ async def _perform(
             new_deadline=_local_deadline(form),
             reason=_tagged(_text(form, "reason", "延期理由", required=True)),
         )
-        await _update(page, view, "request_extension", request, action)
+        await _update(page, view, TicketWorkflow.request_extension, request, action)
     elif action is PageAction.RETURN:
-        await _update(page, view, "return_ticket", _return_input(form, person), action)
+        await _update(page, view, TicketWorkflow.return_ticket, _return_input(form, person), action)
     elif action is PageAction.TRANSFER:
-        await _update(page, view, "transfer", _transfer_input(form, view), action)
+        await _update(page, view, TicketWorkflow.transfer, _transfer_input(form, view), action)
     elif action is PageAction.RESOLVE:
         await _resolve(page, view, form)
 
 
 async def _update(
-    page: PageContext, view: ResponderView, name: str, request: BaseModel, action: PageAction
+    page: PageContext,
+    view: ResponderView,
+    update: TicketUpdate[M],
+    request: M,
+    action: PageAction,
 ) -> TicketStatus:
     try:
-        return await tickets.update(page.responder.client, view.status.ticket_id, name, request)
+        return await tickets.update(page.responder.client, view.status.ticket_id, update, request)
     except TicketRejected as refused:
         # Someone acted in between, or a rule the page does not see: ask the ticket again
         # so a double tap that raced itself still reads as done.
@@ -463,7 +485,7 @@ def _local_deadline(form: FormData) -> datetime:
     return local.replace(tzinfo=SHANGHAI)
 
 
-def _return_input(form: FormData, person: str) -> BaseModel:
+def _return_input(form: FormData, person: str) -> ReturnInput:
     code_text = _text(form, "code", "退单原因", required=True)
     try:
         code = ReturnReasonCode(code_text)
@@ -480,7 +502,7 @@ def _return_input(form: FormData, person: str) -> BaseModel:
     return ReturnInput(person_id=person, reason=reason)
 
 
-def _transfer_input(form: FormData, view: ResponderView) -> BaseModel:
+def _transfer_input(form: FormData, view: ResponderView) -> TransferInput:
     target = _text(form, "target_unit", "转派单位", required=True)
     if target not in {code for code, _ in view.child_units}:
         raise FieldProblem("target_unit", "只能转派给本单位下属的工作站")
@@ -507,7 +529,7 @@ async def _resolve(page: PageContext, view: ResponderView, form: FormData) -> No
     elif view.photo_required:
         raise FieldProblem("photo", "此类工单办结须上传现场处置后照片")
     request = ResolveInput(person_id=view.person_id, note=_tagged(note), photo=photo)
-    await _update(page, view, "resolve", request, PageAction.RESOLVE)
+    await _update(page, view, TicketWorkflow.resolve, request, PageAction.RESOLVE)
 
 
 async def _store_photo(

@@ -1,12 +1,13 @@
 """Tickets over HTTP: submit, read, list, and one POST per workflow update.
 
-Every update maps to the workflow update of the same name. The workflow's validator
-refusing (wrong person, wrong stage) is 409 with its message; a malformed body is
-422 naming the field; an unknown ticket is 404; Temporal down is 503.
+Every update route names its workflow update by its definition (`TicketWorkflow.accept`).
+The workflow's validator refusing (wrong person, wrong stage) is 409 with its message; a
+malformed body is 422 naming the field; an unknown ticket is 404; Temporal down is 503.
 """
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -29,6 +30,8 @@ from cityops.domain.models import (
     ExtensionRequest,
     PauseInput,
     RecheckInput,
+    ReconsiderationDecision,
+    ReconsiderationRequest,
     Referral,
     ResolveInput,
     ResumeInput,
@@ -43,7 +46,13 @@ from cityops.domain.models import (
 )
 from cityops.domain.stages import CallKind, LinkKind, Source, Stage
 from cityops.service import calls, split, tickets
-from cityops.service.tickets import TicketNotFound, TicketRejected, TicketUnavailable
+from cityops.service.tickets import (
+    TicketNotFound,
+    TicketRejected,
+    TicketUnavailable,
+    TicketUpdate,
+)
+from cityops.workflows.ticket import TicketWorkflow
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
 Context = Annotated[AppContext, Depends(get_context)]
@@ -288,55 +297,156 @@ async def split_ticket(
     )
 
 
-# (path, workflow update name, body model, roles besides supervisor, what it does)
-UPDATES: list[tuple[str, str, type[BaseModel], tuple[Role, ...], str]] = [
-    ("accept", "accept", AcceptInput, (Role.RESPONDER,), "Accept a ticket assigned to you"),
-    ("return", "return_ticket", ReturnInput, (Role.RESPONDER,), "Return a ticket as not yours"),
-    ("transfer", "transfer", TransferInput, (), "Hand a ticket to another unit"),
-    ("extension", "request_extension", ExtensionRequest, (Role.RESPONDER,), "Ask for more time"),
-    (
+@dataclass(frozen=True)
+class UpdateRoute:
+    """POST /tickets/{id}/<path> runs `update` (named by its definition on the workflow, so
+    a route can only name an update the workflow has) for `roles` besides supervisors."""
+
+    path: str
+    update: TicketUpdate[Any]
+    body: type[BaseModel]
+    roles: tuple[Role, ...]
+    summary: str
+
+
+UPDATES: list[UpdateRoute] = [
+    UpdateRoute(
+        "accept",
+        TicketWorkflow.accept,
+        AcceptInput,
+        (Role.RESPONDER,),
+        "Accept a ticket assigned to you",
+    ),
+    UpdateRoute(
+        "return",
+        TicketWorkflow.return_ticket,
+        ReturnInput,
+        (Role.RESPONDER,),
+        "Return a ticket as not yours",
+    ),
+    UpdateRoute(
+        "transfer", TicketWorkflow.transfer, TransferInput, (), "Hand a ticket to another unit"
+    ),
+    UpdateRoute(
+        "extension",
+        TicketWorkflow.request_extension,
+        ExtensionRequest,
+        (Role.RESPONDER,),
+        "Ask for more time",
+    ),
+    UpdateRoute(
         "extension/decision",
-        "decide_extension",
+        TicketWorkflow.decide_extension,
         ExtensionDecision,
         (Role.RESPONDER,),
         "Approve or reject a pending extension (the tier above)",
     ),
-    ("contact", "contact_citizen", ContactInput, (Role.RESPONDER,), "First contact made"),
-    ("pause", "pause_clock", PauseInput, (Role.RESPONDER,), "Pause the resolve clock"),
-    ("resume", "resume_clock", ResumeInput, (Role.RESPONDER,), "Resume the resolve clock"),
-    ("resolve", "resolve", ResolveInput, (Role.RESPONDER,), "Report the fix"),
-    ("callback", "callback", CallbackInput, (Role.HOTLINE_AGENT,), "Record the citizen's answer"),
-    ("review", "review", ReviewInput, (Role.RESPONDER,), "Approve or reject the after-photo"),
-    ("recheck", "recheck", RecheckInput, (Role.SENSOR_GATEWAY,), "Video re-detection result"),
-    ("urge", "urge", UrgeInput, (), "Urge (催办) the assignee"),
-    ("triage", "classify", TriageDecision, (), "Classify a ticket the rules could not"),
-    ("dismiss", "dismiss", DismissInput, (), "Close a triage ticket that is no work order"),
-    ("rule-closure", "rule_closure", RuleClosureInput, (), "Close a ticket that cannot be fixed"),
+    UpdateRoute(
+        "contact",
+        TicketWorkflow.contact_citizen,
+        ContactInput,
+        (Role.RESPONDER,),
+        "First contact made",
+    ),
+    UpdateRoute(
+        "pause",
+        TicketWorkflow.pause_clock,
+        PauseInput,
+        (Role.RESPONDER,),
+        "Pause the resolve clock",
+    ),
+    UpdateRoute(
+        "resume",
+        TicketWorkflow.resume_clock,
+        ResumeInput,
+        (Role.RESPONDER,),
+        "Resume the resolve clock",
+    ),
+    UpdateRoute(
+        "resolve", TicketWorkflow.resolve, ResolveInput, (Role.RESPONDER,), "Report the fix"
+    ),
+    UpdateRoute(
+        "callback",
+        TicketWorkflow.callback,
+        CallbackInput,
+        (Role.HOTLINE_AGENT,),
+        "Record the citizen's answer",
+    ),
+    UpdateRoute(
+        "review",
+        TicketWorkflow.review,
+        ReviewInput,
+        (Role.RESPONDER,),
+        "Approve or reject the after-photo",
+    ),
+    UpdateRoute(
+        "recheck",
+        TicketWorkflow.recheck,
+        RecheckInput,
+        (Role.SENSOR_GATEWAY,),
+        "Video re-detection result",
+    ),
+    UpdateRoute("urge", TicketWorkflow.urge, UrgeInput, (), "Urge (催办) the assignee"),
+    UpdateRoute(
+        "triage",
+        TicketWorkflow.classify,
+        TriageDecision,
+        (),
+        "Classify a ticket the rules could not",
+    ),
+    UpdateRoute(
+        "dismiss",
+        TicketWorkflow.dismiss,
+        DismissInput,
+        (),
+        "Close a triage ticket that is no work order",
+    ),
+    UpdateRoute(
+        "rule-closure",
+        TicketWorkflow.rule_closure,
+        RuleClosureInput,
+        (),
+        "Close a ticket that cannot be fixed",
+    ),
+    UpdateRoute(
+        "reconsideration",
+        TicketWorkflow.request_reconsideration,
+        ReconsiderationRequest,
+        (Role.RESPONDER,),
+        "Ask the district to reconsider its binding ruling",
+    ),
+    UpdateRoute(
+        "reconsideration/decision",
+        TicketWorkflow.decide_reconsideration,
+        ReconsiderationDecision,
+        (Role.RESPONDER,),
+        "Decide a reconsideration (the district)",
+    ),
 ]
 
 
-def _add_update_route(
-    path: str, name: str, model: type[BaseModel], roles: tuple[Role, ...], summary: str
-) -> None:
+def _add_update_route(route: UpdateRoute) -> None:
     async def run_update(
         ticket_id: TicketNumber,
-        body: model,  # type: ignore[valid-type]  # one route per model, built here
+        body: route.body,  # type: ignore[name-defined]  # one route per model, built here
         context: Context,
-        _: Annotated[Caller, Depends(require(*roles))],
+        _: Annotated[Caller, Depends(require(*route.roles))],
     ) -> TicketStatus:
         with ticket_errors():
-            return await tickets.update(context.client, ticket_id, name, body, context.workers)
+            return await tickets.update(
+                context.client, ticket_id, route.update, body, context.workers
+            )
 
-    run_update.__name__ = f"ticket_{name}"
+    run_update.__name__ = f"ticket_{getattr(route.update, '__name__', route.path)}"
     router.add_api_route(
-        f"/{{ticket_id}}/{path}",
+        f"/{{ticket_id}}/{route.path}",
         run_update,
         methods=["POST"],
         response_model=TicketStatus,
-        summary=summary,
+        summary=route.summary,
         responses=responses(401, 403, 404, 409, 422, 503),
     )
 
 
-for _path, _name, _model, _roles, _summary in UPDATES:
-    _add_update_route(_path, _name, _model, _roles, _summary)
+for _route in UPDATES:
+    _add_update_route(_route)

@@ -44,6 +44,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from cityops.activities.dispatch import DispatchActivities
+from cityops.activities.grouping import NoticeGroupActivities
 from cityops.activities.store import StoreActivities
 from cityops.api.app import create_app
 from cityops.api.keys import Role, create_key
@@ -258,6 +259,7 @@ async def _with_stack(work: Callable[[Stack], Awaitable[None]], options: BenchOp
                     notifier.send_notice,
                     store.record_ticket,
                     store.record_event,
+                    NoticeGroupActivities().group_notice,
                 ],
             )
 

@@ -7,13 +7,14 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar, cast
 
 import typer
 from pydantic import BaseModel, ValidationError
 from temporalio.client import Client
 
-from cityops.config import get_settings
+from cityops.config import PROJECT_ROOT, get_settings
 from cityops.db.engine import get_engine
 from cityops.domain.calls import CallIntake
 from cityops.domain.models import (
@@ -26,6 +27,8 @@ from cityops.domain.models import (
     ExtensionRequest,
     PauseInput,
     RecheckInput,
+    ReconsiderationDecision,
+    ReconsiderationRequest,
     ResolveInput,
     ResumeInput,
     ReturnInput,
@@ -40,15 +43,17 @@ from cityops.domain.models import (
     UrgeInput,
 )
 from cityops.domain.stages import CallbackResult, CallKind, LinkKind, ReviewDecision, Source
-from cityops.domain.zones import SHANGHAI
+from cityops.domain.zones import SHANGHAI, shown
 from cityops.service import calls, tickets
 from cityops.service import split as split_service
 from cityops.service.geography import Geography
-from cityops.service.tickets import TicketError
+from cityops.service.tickets import TicketError, TicketUpdate
 from cityops.workers.client import connect
 from cityops.workflows.details import calendar_warning
+from cityops.workflows.ticket import TicketWorkflow
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 TicketArg = Annotated[str, typer.Argument(help="Ticket number, e.g. PD20261128A1B2C3D4")]
 AsOpt = Annotated[str, typer.Option("--as", help="Your person id, e.g. P-T01-01-1")]
@@ -103,9 +108,13 @@ def print_status(status: TicketStatus, as_json: bool = False) -> None:
         ("street", status.street_code or "-"),
         ("assignee", f"{status.assignee_name or '-'} ({status.assignee_id or '-'})"),
         ("tier", status.tier.value if status.tier else "-"),
+        *([("waiting on", status.waiting_on)] if status.waiting_on else []),
+        *([("triage by", _time(status.triage_deadline))] if status.scenario_id is None else []),
         ("accept by", _time(status.accept_deadline)),
         ("resolve by", _time(status.resolve_deadline)),
         ("contact by", _contact(status)),
+        *([("verify by", _time(status.verify_deadline))] if status.verify_deadline else []),
+        *([("ruling", f"{status.bound_unit} handles it")] if status.bound_unit else []),
         ("sla", _sla(status)),
         ("escalations", str(status.escalations)),
         ("reopens", str(status.reopens)),
@@ -193,13 +202,11 @@ def _contact(status: TicketStatus) -> str:
 
 
 def _time(value: datetime | None) -> str:
-    if value is None:
-        return "-"
-    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S (UTC+8)")
+    return "-" if value is None else shown(value, seconds=True)
 
 
-def _update(ticket: str, name: str, request: BaseModel, as_json: bool) -> None:
-    status = _run(lambda client: tickets.update(client, ticket, name, request, _workers(client)))
+def _update(ticket: str, update: TicketUpdate[M], request: M, as_json: bool) -> None:
+    status = _run(lambda client: tickets.update(client, ticket, update, request, _workers(client)))
     print_status(status.model_copy(update={"history": []}), as_json)
 
 
@@ -323,7 +330,7 @@ def call_intake(
 
 def accept(ticket: TicketArg, person: AsOpt, as_json: JsonOpt = False) -> None:
     """Accept a ticket assigned to you."""
-    _update(ticket, "accept", _message(AcceptInput, person_id=person), as_json)
+    _update(ticket, TicketWorkflow.accept, _message(AcceptInput, person_id=person), as_json)
 
 
 def resolve(
@@ -342,7 +349,10 @@ def resolve(
             AfterPhoto, url=photo_url, taken_at=datetime.now(UTC), lat=photo_lat, lon=photo_lon
         )
     _update(
-        ticket, "resolve", _message(ResolveInput, person_id=person, note=note, photo=photo), as_json
+        ticket,
+        TicketWorkflow.resolve,
+        _message(ResolveInput, person_id=person, note=note, photo=photo),
+        as_json,
     )
 
 
@@ -355,7 +365,7 @@ def triage(
 ) -> None:
     """Classify a ticket the rules could not (district dispatcher)."""
     decision = _message(TriageDecision, scenario_id=scenario, by=person, note=note)
-    _update(ticket, "classify", decision, as_json)
+    _update(ticket, TicketWorkflow.classify, decision, as_json)
 
 
 def callback(
@@ -367,7 +377,10 @@ def callback(
 ) -> None:
     """Record the citizen's callback answer (hotline)."""
     _update(
-        ticket, "callback", _message(CallbackInput, result=result, by=person, note=note), as_json
+        ticket,
+        TicketWorkflow.callback,
+        _message(CallbackInput, result=result, by=person, note=note),
+        as_json,
     )
 
 
@@ -381,7 +394,7 @@ def review(
     """Approve or reject the after-photo (dispatching sub-center)."""
     _update(
         ticket,
-        "review",
+        TicketWorkflow.review,
         _message(ReviewInput, decision=decision, by=person, reason=reason),
         as_json,
     )
@@ -395,12 +408,12 @@ def recheck(
 ) -> None:
     """Record a video re-detection result."""
     request = _message(RecheckInput, still_detected=still_detected, camera_id=camera)
-    _update(ticket, "recheck", request, as_json)
+    _update(ticket, TicketWorkflow.recheck, request, as_json)
 
 
 def urge(ticket: TicketArg, person: AsOpt, note: str = "", as_json: JsonOpt = False) -> None:
     """Urge (催办) the assignee by hand (supervisor)."""
-    _update(ticket, "urge", _message(UrgeInput, by=person, note=note), as_json)
+    _update(ticket, TicketWorkflow.urge, _message(UrgeInput, by=person, note=note), as_json)
 
 
 def dismiss(
@@ -410,7 +423,9 @@ def dismiss(
     as_json: JsonOpt = False,
 ) -> None:
     """Close a triage ticket that is no work order (district dispatcher)."""
-    _update(ticket, "dismiss", _message(DismissInput, by=person, reason=reason), as_json)
+    _update(
+        ticket, TicketWorkflow.dismiss, _message(DismissInput, by=person, reason=reason), as_json
+    )
 
 
 def close_unfixed(
@@ -420,7 +435,12 @@ def close_unfixed(
     as_json: JsonOpt = False,
 ) -> None:
     """Close a ticket that cannot be fixed: recorded as closed_unfixed, never as closed."""
-    _update(ticket, "rule_closure", _message(RuleClosureInput, by=person, reason=reason), as_json)
+    _update(
+        ticket,
+        TicketWorkflow.rule_closure,
+        _message(RuleClosureInput, by=person, reason=reason),
+        as_json,
+    )
 
 
 def return_(
@@ -433,7 +453,12 @@ def return_(
 ) -> None:
     """Return (退单) a ticket that is not your jurisdiction or duty."""
     why = _message(ReturnReason, code=reason, note=note, suggested_unit=suggest)
-    _update(ticket, "return_ticket", _message(ReturnInput, person_id=person, reason=why), as_json)
+    _update(
+        ticket,
+        TicketWorkflow.return_ticket,
+        _message(ReturnInput, person_id=person, reason=why),
+        as_json,
+    )
 
 
 def transfer(
@@ -445,7 +470,7 @@ def transfer(
 ) -> None:
     """Transfer a ticket to another unit (dispatcher)."""
     request = _message(TransferInput, by=person, target_unit=to, reason=reason)
-    _update(ticket, "transfer", request, as_json)
+    _update(ticket, TicketWorkflow.transfer, request, as_json)
 
 
 def extend(
@@ -459,7 +484,38 @@ def extend(
     if until.tzinfo is None:
         until = until.replace(tzinfo=SHANGHAI)
     request = _message(ExtensionRequest, person_id=person, new_deadline=until, reason=reason)
-    _update(ticket, "request_extension", request, as_json)
+    _update(ticket, TicketWorkflow.request_extension, request, as_json)
+
+
+def reconsider(
+    ticket: TicketArg,
+    person: AsOpt,
+    reason: Annotated[str, typer.Option(help="Why the district's ruling should change")],
+    suggest: Annotated[str | None, typer.Option(help="The unit that is right, e.g. T02")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ask the district to reconsider the ruling that binds your unit to a ticket."""
+    request = _message(
+        ReconsiderationRequest, person_id=person, reason=reason, suggested_unit=suggest
+    )
+    _update(ticket, TicketWorkflow.request_reconsideration, request, as_json)
+
+
+def decide_reconsideration(
+    ticket: TicketArg,
+    person: AsOpt,
+    approve: Annotated[bool, typer.Option("--approve/--reject")],
+    to: Annotated[
+        str | None, typer.Option("--to", help="Approving: the unit that takes the ticket")
+    ] = None,
+    note: str = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Decide a reconsideration request (the district)."""
+    decision = _message(
+        ReconsiderationDecision, by=person, approve=approve, target_unit=to, note=note
+    )
+    _update(ticket, TicketWorkflow.decide_reconsideration, decision, as_json)
 
 
 def decide_extension(
@@ -471,12 +527,17 @@ def decide_extension(
 ) -> None:
     """Approve or reject a pending extension (the tier above)."""
     decision = _message(ExtensionDecision, by=person, approve=approve, note=note)
-    _update(ticket, "decide_extension", decision, as_json)
+    _update(ticket, TicketWorkflow.decide_extension, decision, as_json)
 
 
 def contact(ticket: TicketArg, person: AsOpt, note: str = "", as_json: JsonOpt = False) -> None:
     """Record the first contact with the citizen (stops the first-contact clock)."""
-    _update(ticket, "contact_citizen", _message(ContactInput, person_id=person, note=note), as_json)
+    _update(
+        ticket,
+        TicketWorkflow.contact_citizen,
+        _message(ContactInput, person_id=person, note=note),
+        as_json,
+    )
 
 
 def pause(
@@ -486,12 +547,22 @@ def pause(
     as_json: JsonOpt = False,
 ) -> None:
     """Pause the resolve clock while waiting on the citizen."""
-    _update(ticket, "pause_clock", _message(PauseInput, person_id=person, reason=reason), as_json)
+    _update(
+        ticket,
+        TicketWorkflow.pause_clock,
+        _message(PauseInput, person_id=person, reason=reason),
+        as_json,
+    )
 
 
 def resume(ticket: TicketArg, person: AsOpt, note: str = "", as_json: JsonOpt = False) -> None:
     """Resume the resolve clock; its deadline moves by the paused time."""
-    _update(ticket, "resume_clock", _message(ResumeInput, person_id=person, note=note), as_json)
+    _update(
+        ticket,
+        TicketWorkflow.resume_clock,
+        _message(ResumeInput, person_id=person, note=note),
+        as_json,
+    )
 
 
 def split(ticket: TicketArg, person: AsOpt, as_json: JsonOpt = False) -> None:
@@ -557,6 +628,25 @@ def list_(
     typer.echo(f"({len(rows)} tickets)")
 
 
+def bench_sandbox(
+    histories: Annotated[
+        Path, typer.Option(help="Folder of recorded ticket histories (*.json)")
+    ] = PROJECT_ROOT / "tests" / "data" / "histories",
+    rounds: Annotated[int, typer.Option(min=1, help="Replays of each history per runner")] = 20,
+) -> None:
+    """Worker CPU per ticket with the workflow package passed through the sandbox
+    (production) and run inside it (tests), by replaying recorded tickets."""
+    from cityops.benchmarks.sandbox import load_histories, measure
+
+    loaded = load_histories(histories)
+    for checked in (False, True, False, True):  # twice each: the first pair may still warm
+        figure = asyncio.run(measure(loaded, rounds, checked))
+        typer.echo(
+            f"{figure.runner}: {figure.cpu_ms_per_ticket:.1f} ms CPU and "
+            f"{figure.wall_ms_per_ticket:.1f} ms wall per ticket ({figure.tickets} replays)"
+        )
+
+
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     commands: list[Callable[..., None]] = [
         submit, accept, resolve, triage, callback, review, recheck, urge, status,
@@ -567,4 +657,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     app.command("close-unfixed")(close_unfixed)
     app.command("return")(return_)
     app.command("decide-extension")(decide_extension)
+    app.command("reconsider")(reconsider)
+    app.command("decide-reconsideration")(decide_reconsideration)
     app.command("list")(list_)
+    bench_app.command("sandbox")(bench_sandbox)

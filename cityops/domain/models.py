@@ -29,6 +29,8 @@ from cityops.domain.stages import (
     LinkKind,
     NoticeKind,
     Priority,
+    Reader,
+    RecoveryPolicy,
     ReviewDecision,
     Source,
     Stage,
@@ -263,6 +265,11 @@ class RoutePlan(Message):
     dispatcher: Assignment | None = Field(
         default=None, description="Who dispatched it: reviews photos, takes returns"
     )
+    leaders: list[Assignment] = Field(
+        default_factory=list,
+        description="The district center's duty leader on duty, then its director: the top "
+        "of every chain, above the escalation path",
+    )
     rule: str = "default"
     jurisdiction_reason: str = ""
 
@@ -323,6 +330,15 @@ class EscalationPlan(Message):
         return [s for s in self.steps if s.clock is clock]
 
 
+class VerifyWait(Message):
+    """How long a closure check's evidence may take before its chain climbs: `within` on
+    the calendar, or by the end of the next working day (the 12345 callback practice)."""
+
+    within: timedelta | None = None
+    working_time: bool = False
+    by_end_of_next_working_day: bool = False
+
+
 class DispatchPlan(Message):
     """The snapshot a ticket follows from dispatch to closure."""
 
@@ -338,6 +354,46 @@ class DispatchPlan(Message):
     max_extensions: int = 2
     photo_radius_m: float = 200.0
     recovery_patience: timedelta = timedelta(hours=1)
+    on_recovery: RecoveryPolicy = Field(
+        default=RecoveryPolicy.NEVER_AUTO_CLOSE,
+        description="A sensor reporting normal before the fix: what it means for this scenario",
+    )
+    verify_waits: dict[ClosureCheck, VerifyWait] = Field(default_factory=dict)
+    incident_key: str | None = Field(
+        default=None,
+        description="Tickets with the same key are one incident (the scenario's alarm "
+        "grouping: device, site, street or station); their follow-up notices are grouped",
+    )
+    notice_group_window: timedelta | None = Field(
+        default=None, description="How long follow-ups to one person wait to go out together"
+    )
+
+
+class TriagePlan(Message):
+    """Who triages an unclassified ticket, by when, and the chain above them."""
+
+    route: RoutePlan
+    within: timedelta
+    working_time: bool = False
+    escalation: EscalationPlan
+
+
+class TriageRequest(Message):
+    intake: TicketIntake
+    at: AwareDatetime
+
+
+class NextWorkingDayRequest(Message):
+    """The working time from `start` to the end of the next working day after start's day."""
+
+    start: AwareDatetime
+
+
+class WaitBudget(Message):
+    """A clock's budget on the working calendar (literal working hours, under a day)."""
+
+    budget: timedelta
+    deadline: AwareDatetime
 
 
 # --------------------------------------------------------------------------- updates and signals
@@ -452,6 +508,8 @@ class StatusInput(Message):
 # The 12345 hotline's callback desk: not one of the three tiers but the hotline system,
 # reached through channels configured for the deployment (CITYOPS_HOTLINE_CONTACT).
 HOTLINE_DESK_ID = "hotline"
+# The video platform's re-check desk: asked to re-detect at the camera (CITYOPS_CAMERA_CONTACT).
+CAMERA_DESK_ID = "camera"
 
 
 class Recipient(Message):
@@ -459,6 +517,7 @@ class Recipient(Message):
     name: str
     unit_code: str
     tier: Tier
+    reader: Reader = Reader.ASSIGNEE  # the wording and the accept link depend on it
 
 
 class Notice(Message):
@@ -471,8 +530,56 @@ class Notice(Message):
     title: str
     facts: dict[str, str] = Field(default_factory=dict)
     accept_link: bool = Field(
-        default=True, description="Put a one-tap accept link for each recipient in the message"
+        default=True,
+        description="Put a one-tap accept link in the message of each recipient who may "
+        "accept (reader `assignee`)",
     )
+    items: list[NoticeItem] = Field(
+        default_factory=list, description="kind grouped: the follow-ups this message carries"
+    )
+    group_key: str | None = Field(
+        default=None,
+        description="A follow-up about an incident: notices with the same key to the same "
+        "person within the window go out as one message",
+    )
+    group_window: timedelta | None = None
+    workflow_id: str = Field(default="", description="The ticket's workflow, told of failures")
+
+
+# Follow-ups about one incident to one person are gathered by one NoticeGroupWorkflow per
+# (person, incident); its names live here so the activity that starts it (signal-with-start,
+# which takes names) and the workflow that declares them agree.
+NOTICE_GROUP_WORKFLOW = "NoticeGroupWorkflow"
+NOTICE_GROUP_SIGNAL = "add_notice"
+
+
+def notice_group_workflow_id(person_id: str, group_key: str) -> str:
+    return f"notices-{person_id}-{group_key}"
+
+
+class NoticeGroupStart(Message):
+    person_id: str
+    group_key: str
+    window: timedelta
+
+
+class NoticeUndelivered(Message):
+    """Signal to a ticket: a grouped follow-up about it reached nobody."""
+
+    kind: NoticeKind
+    person_id: str
+    reason: str = ""
+
+
+class NoticeItem(Message):
+    """One follow-up inside a grouped notice."""
+
+    kind: NoticeKind
+    ticket_id: str
+    workflow_id: str = ""
+    title: str
+    facts: dict[str, str] = Field(default_factory=dict)
+    accept_link: bool = False
 
 
 class DeliveryFailure(Message):
@@ -485,6 +592,9 @@ class DeliveryFailure(Message):
 class NoticeReceipt(Message):
     delivered_to: list[str] = Field(default_factory=list)
     failed: list[str] = Field(default_factory=list)
+    grouped: list[str] = Field(
+        default_factory=list, description="Handed to the person's notice group for the incident"
+    )
     delivered_via: dict[str, str] = Field(
         default_factory=dict, description="person_id -> channel kind that accepted the message"
     )
@@ -515,6 +625,8 @@ class HistoryEntry(Message):
     event: str
     by: str | None = None
     detail: str = ""
+    count: int = Field(default=1, description="Repeats summarised in this row (alarm events)")
+    last_at: datetime | None = Field(default=None, description="The last of the repeats")
 
 
 class Referral(Message):
@@ -589,6 +701,11 @@ class TicketStatus(Message):
     accept_deadline: datetime | None = None
     resolve_deadline: datetime | None = None
     contact_deadline: datetime | None = None
+    triage_deadline: datetime | None = None
+    verify_deadline: datetime | None = None
+    waiting_on: str | None = Field(
+        default=None, description="Who the ticket waits for now (triage, verification)"
+    )
     contacted_at: datetime | None = None
     paused: bool = False
     sla_colour: str = "green"
@@ -604,6 +721,11 @@ class TicketStatus(Message):
         description="A working-time deadline falls after this day, the last one the "
         "holiday calendar is confirmed for: it may move when the schedule is listed",
     )
+    bound_unit: str | None = Field(
+        default=None, description="The unit a district ruling named: it cannot return it"
+    )
+    pending_reconsideration: ReconsiderationRequest | None = None
+    chase_stopped: bool = False
     classification: Classification | None = None
     history: list[HistoryEntry] = Field(default_factory=list)
     call: CallFacts | None = Field(
@@ -634,6 +756,7 @@ class TicketOutcome(Message):
 
 
 ResolveInput.model_rebuild()
+Notice.model_rebuild()
 
 
 class ChannelKind(StrEnum):
@@ -728,6 +851,24 @@ class ReturnInput(Message):
     reason: ReturnReason
 
 
+class ReconsiderationRequest(Message):
+    """Update: the unit a binding district ruling named asks the district to reconsider."""
+
+    person_id: str = Field(min_length=1)
+    reason: str = Field(min_length=1, max_length=2000)
+    suggested_unit: str | None = Field(default=None, min_length=1, max_length=32)
+
+
+class ReconsiderationDecision(Message):
+    """Update: the district decides a reconsideration; approving names the unit that
+    takes the ticket instead (the new ruling binds that unit)."""
+
+    by: str = Field(min_length=1)
+    approve: bool
+    target_unit: str | None = Field(default=None, min_length=1, max_length=32)
+    note: str = Field(default="", max_length=2000)
+
+
 class TransferInput(Message):
     """Update: a dispatcher hands the ticket to another unit."""
 
@@ -748,3 +889,6 @@ class TransferRequest(Message):
     target_unit: str = Field(min_length=1, max_length=32)
     reason: str = Field(min_length=1, max_length=2000)
     at: AwareDatetime
+
+
+TicketStatus.model_rebuild()  # it names ReconsiderationRequest, defined above this line

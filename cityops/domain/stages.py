@@ -113,6 +113,13 @@ class Clock(StrEnum):
     ACCEPT = "accept"
     CONTACT = "contact"  # first contact with the citizen, runs from acceptance
     RESOLVE = "resolve"
+    TRIAGE = "triage"  # an unclassified ticket waiting for a district dispatcher
+    VERIFY = "verify"  # the evidence of the closure check (callback, photo review, recheck)
+
+    @property
+    def colours_ticket(self) -> bool:
+        """Whether the clock's yellow and red marks are the ticket's SLA colour."""
+        return self in (Clock.ACCEPT, Clock.RESOLVE)
 
 
 class StepKind(StrEnum):
@@ -153,6 +160,36 @@ class NoticeKind(StrEnum):
     CO_HANDLING = "co_handling"
     CLOSED = "closed"
     SUGGESTION = "suggestion"  # a suggestion or praise in the department's inbox: reply due
+    TRIAGE_REQUEST = "triage_request"  # an unclassified ticket: classify or dismiss it
+    RECHECK_REQUEST = "recheck_request"  # video_recheck: the camera side is asked to look again
+    RECONSIDERATION_REQUESTED = "reconsideration_requested"  # to the district that ruled
+    RECONSIDERATION_DECIDED = "reconsideration_decided"  # to the unit that asked
+    SENSOR_RECOVERED = "sensor_recovered"  # the device reports normal: confirm on site
+    GROUPED = "grouped"  # several follow-ups about one incident to one person, in one message
+
+    @property
+    def groupable(self) -> bool:
+        """Follow-ups that may wait a short window to go out as one message per incident."""
+        return self in (NoticeKind.ESCALATED, NoticeKind.URGE, NoticeKind.SUPERVISE)
+
+
+class Reader(StrEnum):
+    """Who a notice is for, relative to the ticket: the wording (and the accept link)
+    depends on it."""
+
+    ASSIGNEE = "assignee"  # holds the ticket and must act (accept, fix)
+    SUPERVISOR = "supervisor"  # the dispatcher or a tier above: oversees, decides, reviews
+    CO_HANDLER = "co_handler"  # informed, takes part
+    HOTLINE = "hotline"  # the 12345 hotline: calls the citizen back, tells them the news
+    CAMERA = "camera"  # the video platform: re-detects at the camera
+
+
+class RecoveryPolicy(StrEnum):
+    """What a sensor reporting normal before anyone fixed anything means, per scenario."""
+
+    CLOSE_AS_RECOVERED = "close_as_recovered"  # after the hold: closed, verified by sensor
+    STOP_CHASE_AND_TELL = "stop_chase_and_tell"  # keep the ticket, stop the chase, tell them
+    NEVER_AUTO_CLOSE = "never_auto_close"  # note it; the chase and the check go on
 
 
 class SlaColour(StrEnum):

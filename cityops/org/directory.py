@@ -238,6 +238,22 @@ class OrgDirectory:
             return self._anyone_at(unit_code)
         return self.dispatcher_of(parent.code, at)
 
+    def leaders(self, at: datetime | None = None) -> list[Member]:
+        """The top of every chain, nearest first: the district center's duty leader (on
+        duty at `at` when the roster says, else the first one), then its director. Empty
+        for an organisation that names neither: its chains end at the center's dispatcher."""
+        center = self._units.get(DISTRICT_CENTER)
+        if center is None:
+            return []
+        people = self._members_of.get(center.code, ())
+        found: list[Member] = []
+        for role in (PersonRole.DUTY_LEADER, PersonRole.DIRECTOR):
+            on_shift = [m for m in self.on_shift(center.code, at) if m.role is role] if at else []
+            anyone = [m for m in people if m.role is role]
+            if on_shift or anyone:
+                found.append((on_shift or anyone)[0])
+        return found
+
     def _own_dispatcher(self, unit_code: str, at: datetime | None) -> Member | None:
         self.unit(unit_code)
         if at is not None:

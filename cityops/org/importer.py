@@ -6,7 +6,8 @@ YAML: three lists, `units`, `persons`, `shifts` (any may be absent)::
 
     units:   [{code: T01-07, name: ..., tier: village, kind: station, parent: T01,
                lat: 31.2, lon: 121.6, aliases: [碧云居民区]}]
-    persons: [{id: P-T01-07-1, name: 张伟, unit: T01-07, role: grid_worker,
+    persons: [{id: P-T01-07-1, name: 张伟, unit: T01-07, role: grid_worker,   # or dispatcher,
+               # dept_officer, supervisor; at the center also duty_leader, director
                contacts: [{kind: email, target: p@x.cn}]}]
     shifts:  [{unit: T01-07, person: P-T01-07-1, weekday: null, start: "08:00", end: "20:00"}]
 
@@ -303,6 +304,11 @@ def _check_references(
             raise fail(where, "id", f"person {person.id!r} appears twice")
         if person.unit not in kinds:
             raise fail(where, "unit", f"unknown unit {person.unit!r}")
+        if person.role.leads_the_center and kinds[person.unit] is not UnitKind.CENTER:
+            raise fail(
+                where, "role", f"a {person.role.value} belongs to the district center, not "
+                f"{person.unit!r}: the top of every chain is the center's",
+            )  # fmt: skip
         person_unit[person.id] = person.unit
         people.add(person.id)
     for where, shift in shifts:

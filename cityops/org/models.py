@@ -27,6 +27,13 @@ class PersonRole(StrEnum):
     GRID_WORKER = "grid_worker"  # 网格员 at a work station
     DEPT_OFFICER = "dept_officer"  # handles tickets for a district department
     SUPERVISOR = "supervisor"  # supervises (督办) a unit
+    DUTY_LEADER = "duty_leader"  # 值班长 of the district center: above its dispatchers
+    DIRECTOR = "director"  # 主任 of the district center: the top of every chain
+
+    @property
+    def leads_the_center(self) -> bool:
+        """Roles that only the district center has: the top of the chains."""
+        return self in (PersonRole.DUTY_LEADER, PersonRole.DIRECTOR)
 
 
 class OrgUnit(SQLModel, table=True):

@@ -320,6 +320,7 @@ def _plan_at(
         escalation_path=path,
         co_handlers=list(co_handlers),
         dispatcher=path[0] if path else assignee,
+        leaders=[_assign(directory, leader) for leader in directory.leaders(at)],
         rule=rule,
         jurisdiction_reason=reason.lstrip("; "),
     )

@@ -26,6 +26,7 @@ from cityops.org.route import (
     plan_return,
     plan_route,
     plan_transfer,
+    plan_triage,
 )
 
 
@@ -67,6 +68,11 @@ class OrgRouter:
     def inbox(self, unit_code: str | None, intake: TicketIntake, at: datetime) -> RoutePlan:
         """Where a suggestion waits for its reply (see plan_inbox)."""
         return plan_inbox(unit_code, self.locate(intake), self.directory, at)
+
+    def triage(self, intake: TicketIntake, at: datetime) -> RoutePlan:
+        """Who triages an unclassified ticket: the district center's dispatcher on duty,
+        the place located so far kept for them."""
+        return plan_triage(self.locate(intake), self.directory, at)
 
     def return_ticket(
         self, current: RoutePlan, reason: ReturnReason, returns_so_far: int, at: datetime

@@ -121,9 +121,15 @@ def build_demo_org() -> OrgRows:
     persons: list[Person] = []
     shifts: list[DutyShift] = []
 
-    def staff(unit_code: str, roles: list[PersonRole], spans: tuple[tuple[int, int], ...]) -> None:
-        """People numbered 1.. in role order; the first len(spans) cover the day's shifts."""
-        for number, role in enumerate(roles, start=1):
+    def staff(
+        unit_code: str,
+        roles: list[PersonRole],
+        spans: tuple[tuple[int, int], ...],
+        first: int = 1,
+    ) -> None:
+        """People numbered from `first` in role order; the first len(spans) of them cover
+        the day's shifts."""
+        for number, role in enumerate(roles, start=first):
             person_id = f"P-{unit_code}-{number}"
             persons.append(
                 Person(
@@ -134,8 +140,8 @@ def build_demo_org() -> OrgRows:
                     contacts=contacts_for(person_id),
                 )
             )
-            if number <= len(spans):
-                start, end = spans[number - 1]
+            if number - first < len(spans):
+                start, end = spans[number - first]
                 shifts.append(
                     DutyShift(
                         unit_code=unit_code,
@@ -157,6 +163,8 @@ def build_demo_org() -> OrgRows:
         )
     )
     staff(DISTRICT_CENTER, [PersonRole.DISPATCHER] * 3 + [PersonRole.SUPERVISOR], THREE_SHIFTS)
+    # The top of every chain: a duty leader per shift (P-DISTRICT-5..7), then the director.
+    staff(DISTRICT_CENTER, [PersonRole.DUTY_LEADER] * 3 + [PersonRole.DIRECTOR], THREE_SHIFTS, 5)
     for code, name in DEPARTMENTS.items():
         units.append(
             OrgUnit(

@@ -65,7 +65,7 @@ from cityops.service.items import ItemRefused, as_text, claimed_event_id, read_e
 from cityops.service.tickets import static_summary
 from cityops.service.windows import Windows
 from cityops.workflows import search_attributes as sa
-from cityops.workflows.ticket import TicketWorkflow
+from cityops.workflows.ticket import ALARM_EVENT_SIGNAL, TicketWorkflow
 
 Locator = Callable[[AlarmEvent], Place]
 # A Temporal call that has not answered in this long is treated as Temporal being down.
@@ -357,7 +357,7 @@ class AlarmIntake:
                 intake,
                 id=workflow_id,
                 task_queue=self._task_queue,
-                start_signal="alarm_event",
+                start_signal=ALARM_EVENT_SIGNAL,
                 start_signal_args=[event],
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,

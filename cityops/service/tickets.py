@@ -47,6 +47,7 @@ from temporalio.common import (
 )
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
 from cityops.domain.alarms import ALARM_TICKET_PREFIX
 from cityops.domain.calls import CONVERSION_MEMO, Conversion
@@ -72,6 +73,9 @@ CALL_TIMEOUT = 5.0  # seconds: Temporal that has not answered by then is treated
 RPC_TIMEOUT = timedelta(seconds=CALL_TIMEOUT)
 # A worker long-polls its queue about once a minute when idle; none seen for longer: down.
 WORKER_SILENCE = timedelta(seconds=90)
+# A ticket update named by its definition on the workflow, e.g. `TicketWorkflow.accept`:
+# a misspelt or removed update fails type checking and import, not a user's request.
+TicketUpdate = UpdateMethodMultiParam[[TicketWorkflow, M], TicketStatus]
 
 
 class TicketError(Exception):
@@ -327,19 +331,17 @@ async def _first_execution(client: Client, ticket_id: str) -> WorkflowExecution 
 async def update(
     client: Client,
     ticket_id: str,
-    name: str,
-    request: BaseModel,
+    update: TicketUpdate[M],
+    request: M,
     workers: WorkerWatch | None = None,
 ) -> TicketStatus:
-    """Run one workflow update (accept, resolve, …) and return the ticket's new status.
+    """Run one workflow update (`TicketWorkflow.accept`, …) and return the ticket's new status.
     With `workers`, refuse at once when no worker is there to run it."""
     handle = await resolve_handle(client, ticket_id)
     if workers is not None:
         await workers.ensure()
     try:
-        result: TicketStatus = await handle.execute_update(
-            name, request, result_type=TicketStatus, rpc_timeout=RPC_TIMEOUT
-        )
+        result: TicketStatus = await handle.execute_update(update, request, rpc_timeout=RPC_TIMEOUT)
     except WorkflowUpdateFailedError as exc:
         raise refused(ticket_id, exc, "a call, not a work order") from exc
     except WorkflowUpdateRPCTimeoutOrCancelledError as exc:

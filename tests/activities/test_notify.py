@@ -359,9 +359,9 @@ async def test_each_recipient_gets_their_own_page_link_but_not_on_a_closed_notic
     assert closed.body["page_url"] is None and "手机处置" not in closed.body["text"]
 
 
-def test_the_hotline_desk_is_reached_through_its_configured_channel() -> None:
-    from cityops.activities.notify import WithHotlineDesk, parse_contact
-    from cityops.domain.models import HOTLINE_DESK_ID, ChannelKind
+def test_the_desks_are_reached_through_their_configured_channels() -> None:
+    from cityops.activities.notify import WithDesks, parse_contact
+    from cityops.domain.models import CAMERA_DESK_ID, HOTLINE_DESK_ID, ChannelKind
 
     class Organisation:
         def channels_for(self, person_id: str) -> list[ContactChannel]:
@@ -370,8 +370,10 @@ def test_the_hotline_desk_is_reached_through_its_configured_channel() -> None:
             return [ContactChannel(kind=ChannelKind.EMAIL, target="p1@example.org")]
 
     desk = parse_contact("webhook:http://127.0.0.1:9/callbacks")
-    directory = WithHotlineDesk(Organisation(), [desk])
+    camera = parse_contact("webhook:http://127.0.0.1:9/rechecks")
+    directory = WithDesks(Organisation(), {HOTLINE_DESK_ID: [desk], CAMERA_DESK_ID: [camera]})
     assert directory.channels_for(HOTLINE_DESK_ID) == [desk]
+    assert directory.channels_for(CAMERA_DESK_ID) == [camera]
     assert directory.channels_for("P-1")[0].target == "p1@example.org"
     with pytest.raises(LookupError):
         directory.channels_for("P-2")

@@ -20,6 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from cityops.activities.calls import CallActivities
 from cityops.activities.dispatch import DispatchActivities
+from cityops.activities.grouping import NoticeGroupActivities
 from cityops.activities.route import RoutingActivities
 from cityops.activities.testing import RecordingNotifier, RecordingStore
 from cityops.api.app import create_app
@@ -108,7 +109,9 @@ async def running_api(
             routing.transfer_ticket,
             notifier.send_notice,
             *store.activities(),
+            NoticeGroupActivities().group_notice,
         ],
+        check_workflow_code=True,
     )
 
     async def provide() -> Client:

@@ -30,6 +30,12 @@ async def _no_temporal() -> Client:
     raise NoTemporal
 
 
+@pytest.fixture(autouse=True)
+def _keep_captured_logs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The app configures structlog at start; that would replace capture_logs' processors.
+    monkeypatch.setattr("cityops.api.app.configure_logging", lambda *args, **kwargs: None)
+
+
 def _app(tmp_path: Path, today: date, hours: WorkingHours | None = None) -> FastAPI:
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}"), _no_temporal)
     app.dependency_overrides[routes_health.get_today] = lambda: today

@@ -24,6 +24,7 @@ from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
 from cityops.activities.dispatch import DispatchActivities
+from cityops.activities.grouping import NoticeGroupActivities
 from cityops.activities.testing import RecordingNotifier, RecordingStore
 from cityops.db.audit import AlarmEventRow, AlarmOutcome, count_events, events_of_ticket
 from cityops.db.deadletters import Channel, DeadLetterRow, LetterStatus, list_letters
@@ -93,7 +94,9 @@ async def consuming(
             *dispatch.activities(),
             RecordingNotifier().send_notice,
             *RecordingStore().activities(),
+            NoticeGroupActivities().group_notice,
         ],
+        check_workflow_code=True,
     )
     alarms = AlarmIntake(env.client, queue, org.engine)
     settings = MqttSettings(

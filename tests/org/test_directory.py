@@ -123,3 +123,14 @@ def test_demo_organisation_has_every_street_and_several_stations_each(demo: OrgD
     assert all(3 <= len(demo.stations_of(s.code)) <= 6 for s in streets)
     assert len(demo.units(kind=UnitKind.DEPARTMENT)) == 13
     assert demo.person("P-T01-03-1").role is PersonRole.GRID_WORKER
+
+
+def test_the_top_of_every_chain_is_the_centers_duty_leader_then_its_director(
+    demo: OrgDirectory,
+) -> None:
+    morning, evening = _at("2026-12-03T09:00:00+08:00"), _at("2026-12-03T20:00:00+08:00")
+    leader, director = demo.leaders(morning)
+    assert (leader.role, director.role) == (PersonRole.DUTY_LEADER, PersonRole.DIRECTOR)
+    assert leader.unit_code == director.unit_code == "DISTRICT"
+    assert demo.leaders(evening)[0] != leader and demo.leaders(evening)[1] == director
+    assert _small_org([]).leaders(morning) == []  # none named: chains end at the dispatcher

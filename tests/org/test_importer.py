@@ -26,6 +26,19 @@ def _csv(tmp_path: Path, rows: list[str]) -> Path:
     return path
 
 
+def test_the_center_may_name_its_duty_leader_and_director(tmp_path: Path) -> None:
+    leaders = [
+        "person,,周强,,,,,,,P-DL-1,DISTRICT,duty_leader,email:zq@example.cn,,,,\n",
+        "person,,吴敏,,,,,,,P-DIR,DISTRICT,director,email:wm@example.cn,,,,\n",
+        "shift,,,,,,,,,,DISTRICT,,,P-DL-1,,08:00,20:00\n",
+    ]
+    rows = read_org_file(_csv(tmp_path, GOOD_ROWS + leaders))
+    assert [(p.id, p.role) for p in rows.persons][1:] == [
+        ("P-DL-1", "duty_leader"),
+        ("P-DIR", "director"),
+    ]
+
+
 def test_a_good_csv_gives_units_persons_and_shifts(tmp_path: Path) -> None:
     rows = read_org_file(_csv(tmp_path, GOOD_ROWS))
     assert [u.code for u in rows.units] == ["DISTRICT", "T01"]
@@ -66,6 +79,10 @@ def test_a_good_csv_gives_units_persons_and_shifts(tmp_path: Path) -> None:
             "row 6 field 'start'",
         ),
         ("team,,,,,,,,,,,,,,,,\n", "row 6 field 'record': 'team' is not unit, person or shift"),
+        (
+            "person,,王五,,,,,,,P-9,T01,director,,,,,\n",
+            "row 6 field 'role': a director belongs to the district center",
+        ),
         (
             "unit,T01,张江镇城运分中心,street,subcenter,DISTRICT,31.2,121.6,,,,,,,,,\n",
             "row 6 field 'code': unit 'T01' appears twice",

@@ -24,7 +24,7 @@ def test_seed_twice_then_show_a_street_tree(db: str) -> None:
     second = runner.invoke(app, ["org", "seed", "--database-url", db])
     assert first.exit_code == 0 and second.exit_code == 0
     assert first.output == second.output
-    assert "seeded 212 units, 686 persons, 474 duty shifts" in first.output
+    assert "seeded 212 units, 690 persons, 477 duty shifts" in first.output
     shown = runner.invoke(app, ["org", "show", "T01", "--database-url", db])
     assert shown.exit_code == 0
     lines = shown.output.splitlines()

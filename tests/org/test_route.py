@@ -85,6 +85,18 @@ def test_district_tier_goes_to_the_lead_department_and_informs_the_street() -> N
     assert [a.unit_code for a in plan.co_handlers] == ["T01"]
 
 
+def test_every_plan_names_the_top_of_the_chain_above_its_path() -> None:
+    """The district center's duty leader on duty at dispatch, then its director: a chain
+    climbs past the district dispatcher to named people, never to nobody."""
+    for scenario in ("CA01", "TR03", "PS01"):
+        plan = _route(scenario)
+        roles = [ORG.person(a.person_id).role for a in plan.leaders]
+        assert roles == [PersonRole.DUTY_LEADER, PersonRole.DIRECTOR]
+        assert plan.leaders[0].person_id == "P-DISTRICT-6"  # the 08:00-16:00 duty leader
+    triage = plan_triage(ZHANGJIANG, ORG, NIGHT)
+    assert [a.person_id for a in triage.leaders] == ["P-DISTRICT-7", "P-DISTRICT-8"]
+
+
 def test_unknown_place_goes_to_the_district_center_by_hand_and_keeps_the_ticket() -> None:
     nowhere = Place(basis=PlaceBasis.NONE, reason="no address and no coordinates")
     plan = _route("CA01", nowhere)

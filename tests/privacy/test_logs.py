@@ -21,12 +21,13 @@ from temporalio.testing import WorkflowEnvironment
 from cityops.activities.channels import OutgoingMessage
 from cityops.activities.delivery_log import SqlDeliveryLog
 from cityops.activities.dispatch import DispatchActivities
-from cityops.activities.notify import NotifyActivities, WithHotlineDesk, parse_contact
+from cityops.activities.grouping import NoticeGroupActivities
+from cityops.activities.notify import NotifyActivities, WithDesks, parse_contact
 from cityops.activities.store import StoreActivities, TicketRow
 from cityops.api.app import create_app
 from cityops.api.keys import Role, create_key
 from cityops.config import Settings
-from cityops.domain.models import ContactChannel
+from cityops.domain.models import HOTLINE_DESK_ID, ContactChannel
 from cityops.privacy.keys import load_keyring
 from cityops.workers import logging as cityops_logging
 from cityops.workers.main import build_worker
@@ -69,7 +70,9 @@ async def test_a_full_ticket_flow_logs_no_phone_or_name(
     settings = Settings(database_url=org.url, task_queue=fresh_queue())
     sender = RecordingSender()
     notify = NotifyActivities(
-        directory=WithHotlineDesk(org.router.directory, [parse_contact("email:desk@example.org")]),
+        directory=WithDesks(
+            org.router.directory, {HOTLINE_DESK_ID: [parse_contact("email:desk@example.org")]}
+        ),
         delivery_log=SqlDeliveryLog(org.engine),
         settings=settings,
         senders=sender,
@@ -79,8 +82,10 @@ async def test_a_full_ticket_flow_logs_no_phone_or_name(
         *DispatchActivities(router=org.router).activities(),
         notify.send_notice,
         store.record_ticket,
+        store.record_event,
+        NoticeGroupActivities().group_notice,
     ]
-    worker = build_worker(dev_env.client, settings.task_queue, activities)
+    worker = build_worker(dev_env.client, settings.task_queue, activities, check_workflow_code=True)
 
     async def provide() -> Client:
         return dev_env.client

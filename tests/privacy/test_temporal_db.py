@@ -10,6 +10,7 @@ from cityops.domain.models import AcceptInput, ContactInput
 from cityops.service import tickets
 from cityops.workers.devserver import start_dev_server
 from cityops.workflows import search_attributes as sa
+from cityops.workflows.ticket import TicketWorkflow
 from tests.workflows.harness import intake, running
 
 PHONE, NAME = "13900001234", "王先生"
@@ -34,9 +35,11 @@ async def test_temporal_db_and_wal_hold_no_phone_or_name(tmp_path: Path) -> None
                 )
             )
             person = "P-T01-D"
-            await tickets.update(h.client, "T-DBSCAN", "accept", AcceptInput(person_id=person))
+            await tickets.update(
+                h.client, "T-DBSCAN", TicketWorkflow.accept, AcceptInput(person_id=person)
+            )
             note = ContactInput(person_id=person, note=f"已电话联系{NAME} {PHONE}")
-            await tickets.update(h.client, "T-DBSCAN", "contact_citizen", note)
+            await tickets.update(h.client, "T-DBSCAN", TicketWorkflow.contact_citizen, note)
             while_running = stored_bytes(tmp_path)
     finally:
         await env.shutdown()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cityops.domain.stages import Clock, Priority, StepKind
+from cityops.domain.stages import Clock, ClosureCheck, Priority, RecoveryPolicy, StepKind
 from cityops.rules.handling import HandlingRulesError, default_handling_rules, load_handling_rules
 from cityops.rules.load import default_rules
 
@@ -70,3 +70,41 @@ def test_a_missing_default_chain_is_refused(tmp_path: Path) -> None:
 def test_unknown_chain_names_the_known_ones() -> None:
     with pytest.raises(HandlingRulesError, match=r"unknown escalation chain 'nope'.*default"):
         default_handling_rules().chain("nope")
+
+
+def test_triage_and_every_closure_check_wait_on_a_clock() -> None:
+    rules = default_handling_rules()
+    assert rules.triage.within == timedelta(minutes=30) and not rules.triage.working_time
+    assert rules.chain(rules.triage.chain).for_clock(Clock.TRIAGE)
+    waits = rules.verification
+    assert waits[ClosureCheck.CALLBACK].by_end_of_next_working_day
+    assert waits[ClosureCheck.PHOTO_REVIEW].within == timedelta(hours=4)
+    assert waits[ClosureCheck.VIDEO_RECHECK].within == timedelta(hours=1)
+    for name in ("default", "emergency", "relaxed"):
+        assert rules.chain(name).for_clock(Clock.VERIFY), name
+    assert rules.notices.group_window == timedelta(minutes=2)
+
+
+def test_a_scenario_refines_the_waits_with_durations_but_not_the_callback_day_rule() -> None:
+    waits = default_handling_rules().verify_waits(timedelta(minutes=30))
+    assert waits[ClosureCheck.PHOTO_REVIEW].within == timedelta(minutes=30)
+    assert waits[ClosureCheck.CALLBACK].within is None
+    assert waits[ClosureCheck.CALLBACK].by_end_of_next_working_day
+
+
+def test_a_triage_chain_without_a_triage_step_is_refused(tmp_path: Path) -> None:
+    chains = (
+        "chains:\n  default:\n    - {kind: escalate, clock: accept, at: 1.0}\n"
+        "  triage:\n    - {kind: escalate, clock: accept, at: 1.0}\n"
+    )
+    with pytest.raises(HandlingRulesError, match=r"chains.triage: needs .* triage clock"):
+        load_handling_rules(_rules_dir(tmp_path, chains))
+
+
+def test_recovery_policies_are_per_scenario() -> None:
+    rules = default_rules()
+    assert rules.settings("CA01").on_recovery is RecoveryPolicy.CLOSE_AS_RECOVERED
+    assert rules.settings("EM01").on_recovery is RecoveryPolicy.CLOSE_AS_RECOVERED
+    assert rules.settings("PF03").on_recovery is RecoveryPolicy.STOP_CHASE_AND_TELL
+    assert rules.settings("PS01").on_recovery is RecoveryPolicy.NEVER_AUTO_CLOSE
+    assert rules.settings("PS02").on_recovery is RecoveryPolicy.NEVER_AUTO_CLOSE  # the default

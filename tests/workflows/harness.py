@@ -16,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from cityops.activities.calls import CallActivities
 from cityops.activities.dispatch import DispatchActivities
+from cityops.activities.grouping import NoticeGroupActivities
 from cityops.activities.route import RoutingActivities
 from cityops.activities.store import StoreActivities
 from cityops.activities.testing import FakeRouter, RecordingNotifier, RecordingStore
@@ -24,6 +25,7 @@ from cityops.domain.stages import Source, Stage
 from cityops.org.models import DISTRICT_CENTER
 from cityops.org.routing import OrgRouter
 from cityops.rules.calendar import WorkingHours
+from cityops.rules.handling import HandlingRules
 from cityops.service import tickets
 from cityops.workers.main import build_worker
 from cityops.workflows.ticket import TicketWorkflow
@@ -106,29 +108,41 @@ async def running(
     demo_org: bool = False,
     hours: WorkingHours | None = None,
     register: Engine | None = None,
+    handling: HandlingRules | None = None,
 ) -> AsyncIterator[Harness]:
     """A worker on a fresh queue: the fake three-person organisation by default, or the
     seeded demo organisation (real routing, returns and transfers) with demo_org=True;
-    `hours` replaces the project's working calendar; `register` writes the register into
-    that database with the real store activities instead of recording it."""
+    `hours` replaces the project's working calendar, `handling` its SLA and chains;
+    `register` writes the register into that database with the real store activities
+    instead of recording it."""
     queue = fresh_queue()
     notifier = RecordingNotifier(failing=failing or set())
     store = RecordingStore()
-    activities: list[Callable[..., Any]] = [notifier.send_notice, *store.activities()]
+    activities: list[Callable[..., Any]] = [
+        notifier.send_notice,
+        *store.activities(),
+        NoticeGroupActivities().group_notice,
+    ]
     if register is not None:
         real = StoreActivities(register)
-        activities = [notifier.send_notice, real.record_event, real.record_ticket]
+        activities = [
+            notifier.send_notice,
+            real.record_event,
+            real.record_ticket,
+            NoticeGroupActivities().group_notice,
+        ]
     if demo_org:
         router = OrgRouter.demo()
         routing = RoutingActivities(router)
-        dispatch = DispatchActivities(router=router, hours=hours)
+        dispatch = DispatchActivities(router=router, hours=hours, handling=handling)
         calls = CallActivities(router)
         activities += [routing.return_ticket, routing.transfer_ticket]
     else:
-        dispatch = DispatchActivities(router=FakeRouter(), hours=hours)
+        dispatch = DispatchActivities(router=FakeRouter(), hours=hours, handling=handling)
         calls = CallActivities(FakeRouter())
     activities += [*dispatch.activities(), *calls.activities()]
-    worker = build_worker(env.client, queue, activities)
+    # The workflow package runs inside the sandbox here: a clock or I/O in it fails the test.
+    worker = build_worker(env.client, queue, activities, check_workflow_code=True)
     async with worker:
         yield Harness(env, env.client, queue, notifier, store)
 

@@ -25,6 +25,7 @@ from cityops.rules.calendar import instant_at_fraction
 from cityops.rules.calendar_loader import project_working_hours
 from cityops.service import calls, tickets
 from cityops.service.tickets import TicketError, TicketRejected
+from cityops.workflows.ticket import TicketWorkflow
 from tests.conftest import eventually
 from tests.workflows.harness import Harness, advance_to_local_hour, intake
 
@@ -134,7 +135,9 @@ async def test_a_consultation_converted_becomes_a_work_order_under_the_same_numb
     description = await h.client.get_workflow_handle(tickets.workflow_id_for("C-CNV")).describe()
     assert description.workflow_type == "TicketWorkflow"
     assert description.status is WorkflowExecutionStatus.RUNNING
-    accepted = await tickets.update(h.client, "C-CNV", "accept", AcceptInput(person_id="P-T01-D"))
+    accepted = await tickets.update(
+        h.client, "C-CNV", TicketWorkflow.accept, AcceptInput(person_id="P-T01-D")
+    )
     assert accepted.stage is Stage.ACCEPTED
     # The call's rows (record_ticket), then the work order's register events (record_event).
     assert [r.event for r in h.store.records] == ["answered", "converted"]

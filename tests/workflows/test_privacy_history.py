@@ -24,6 +24,7 @@ from cityops.privacy.keys import load_keyring
 from cityops.service import tickets
 from cityops.workers.client import data_converter
 from cityops.workers.main import WORKFLOWS, sandbox_runner
+from cityops.workflows.ticket import TicketWorkflow
 from tests.privacy.payloads import payloads_in
 from tests.workflows.harness import Harness, intake
 
@@ -51,14 +52,19 @@ async def run_ticket(h: Harness) -> WorkflowHistory:
         )
     )
     person = "P-T01-D"
-    await tickets.update(h.client, "T-PRIV", "accept", AcceptInput(person_id=person))
+    await tickets.update(h.client, "T-PRIV", TicketWorkflow.accept, AcceptInput(person_id=person))
     await tickets.update(
-        h.client, "T-PRIV", "contact_citizen", ContactInput(person_id=person, note=f"已联系{NAME}")
+        h.client,
+        "T-PRIV",
+        TicketWorkflow.contact_citizen,
+        ContactInput(person_id=person, note=f"已联系{NAME}"),
     )
-    await tickets.update(h.client, "T-PRIV", "resolve", ResolveInput(person_id=person, note="停工"))
+    await tickets.update(
+        h.client, "T-PRIV", TicketWorkflow.resolve, ResolveInput(person_id=person, note="停工")
+    )
     await h.until(lambda: "callback_request" in h.notifier.kinds())
     happy = CallbackInput(result=CallbackResult.SATISFIED, by="hotline-agent-7")
-    await tickets.update(h.client, "T-PRIV", "callback", happy)
+    await tickets.update(h.client, "T-PRIV", TicketWorkflow.callback, happy)
     outcome = await handle.result()
     assert isinstance(outcome, TicketOutcome) and outcome.stage is Stage.CLOSED
     return await handle.fetch_history()

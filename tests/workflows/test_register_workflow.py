@@ -17,6 +17,7 @@ from cityops.domain.stages import CallbackResult, Stage
 from cityops.org.migrate import upgrade
 from cityops.register.tables import TicketEventRow, TicketRow
 from cityops.service import tickets
+from cityops.workflows.ticket import TicketWorkflow
 from tests.conftest import eventually
 from tests.workflows.harness import Harness, intake, running
 
@@ -57,20 +58,28 @@ async def test_the_register_follows_a_reopened_ticket_to_its_closing(
     async with running(env, register=engine) as h:
         handle = await h.start(intake("T-REG", scenario="CH01", received_at=datetime.now(UTC)))
         assert await _register_shows(h, engine, "T-REG") is Stage.AWAITING_ACCEPT
-        await tickets.update(h.client, "T-REG", "accept", AcceptInput(person_id="P-T01-D"))
         await tickets.update(
-            h.client, "T-REG", "resolve", ResolveInput(person_id="P-T01-D", note="已处理")
+            h.client, "T-REG", TicketWorkflow.accept, AcceptInput(person_id="P-T01-D")
+        )
+        await tickets.update(
+            h.client,
+            "T-REG",
+            TicketWorkflow.resolve,
+            ResolveInput(person_id="P-T01-D", note="已处理"),
         )
         await h.until(lambda: "callback_request" in h.notifier.kinds())
         unhappy = CallbackInput(result=CallbackResult.UNSATISFIED, by="hotline-agent-7")
-        await tickets.update(h.client, "T-REG", "callback", unhappy)
+        await tickets.update(h.client, "T-REG", TicketWorkflow.callback, unhappy)
         await h.until_stage("T-REG", Stage.REOPENED)
         assert await _register_shows(h, engine, "T-REG") is Stage.REOPENED
         await tickets.update(
-            h.client, "T-REG", "resolve", ResolveInput(person_id="P-T01-D", note="再次处理")
+            h.client,
+            "T-REG",
+            TicketWorkflow.resolve,
+            ResolveInput(person_id="P-T01-D", note="再次处理"),
         )
         happy = CallbackInput(result=CallbackResult.SATISFIED, by="hotline-agent-7")
-        await tickets.update(h.client, "T-REG", "callback", happy)
+        await tickets.update(h.client, "T-REG", TicketWorkflow.callback, happy)
         await handle.result()
         history = (await h.status("T-REG")).history
 
@@ -96,12 +105,13 @@ async def test_a_dismissed_triage_ticket_is_in_the_register(
         )
         assert await _register_shows(h, engine, "T-RDIS") is Stage.TRIAGE
         dismissal = DismissInput(by="P-DIST-D", reason="咨询类，已答复")
-        await tickets.update(h.client, "T-RDIS", "dismiss", dismissal)
+        await tickets.update(h.client, "T-RDIS", TicketWorkflow.dismiss, dismissal)
         await handle.result()
     events = _events(engine, "T-RDIS")
     assert [(e.event, e.from_stage, e.stage) for e in events] == [
         ("received", None, "intake"),
         ("needs_triage", "intake", "triage"),
+        ("triage_assigned", "triage", "triage"),  # its owner, on the triage clock
         ("dismissed", "triage", "dismissed"),
     ]
     assert events[-1].actor == "P-DIST-D" and events[-1].detail == "咨询类，已答复"

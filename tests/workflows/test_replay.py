@@ -28,7 +28,7 @@ async def test_stored_history_replays_without_nondeterminism(path: Path) -> None
     replayer = Replayer(
         workflows=WORKFLOWS,
         data_converter=data_converter(),
-        workflow_runner=sandbox_runner(),
+        workflow_runner=sandbox_runner(check_workflow_code=True),
     )
     history = WorkflowHistory.from_json(f"ticket-{path.stem}", path.read_text())
     await replayer.replay_workflow(history)

@@ -14,6 +14,7 @@ from cityops.rules.calendar import OFFICIAL, WorkingHours, is_working_day
 from cityops.service import tickets
 from cityops.service.tickets import TicketRejected
 from cityops.workflows.details import render_details
+from cityops.workflows.ticket import TicketWorkflow
 from tests.workflows.harness import Harness, intake, running
 
 
@@ -26,7 +27,7 @@ async def test_resolve_chain_reminds_at_80_percent_then_supervises_then_urges_bo
 ) -> None:
     await h.start(intake("C-1", scenario="PS03", received_at=now()))  # P1: 4 h, default chain
     await h.settled("C-1")
-    await tickets.update(h.client, "C-1", "accept", AcceptInput(person_id="P-T01-D"))
+    await tickets.update(h.client, "C-1", TicketWorkflow.accept, AcceptInput(person_id="P-T01-D"))
     await env.sleep(timedelta(hours=3, minutes=10))  # 79%
     assert "reminder" not in h.notifier.to("P-T01-D")
     await env.sleep(timedelta(minutes=5))  # 81%
@@ -54,21 +55,26 @@ async def test_pause_stops_the_resolve_clock_and_resume_moves_the_deadline(
 ) -> None:
     await h.start(intake("C-3", scenario="PS03", received_at=now()))
     await h.settled("C-3")
-    accepted = await tickets.update(h.client, "C-3", "accept", AcceptInput(person_id="P-T01-D"))
+    accepted = await tickets.update(
+        h.client, "C-3", TicketWorkflow.accept, AcceptInput(person_id="P-T01-D")
+    )
     assert accepted.resolve_deadline is not None
     await env.sleep(timedelta(hours=3, minutes=20))  # reminder at 80% has fired
     paused = await tickets.update(
-        h.client, "C-3", "pause_clock", PauseInput(person_id="P-T01-D", reason="等业主开门")
+        h.client,
+        "C-3",
+        TicketWorkflow.pause_clock,
+        PauseInput(person_id="P-T01-D", reason="等业主开门"),
     )
     assert paused.paused
     with pytest.raises(TicketRejected, match="already paused"):
         await tickets.update(
-            h.client, "C-3", "pause_clock", PauseInput(person_id="P-T01-D", reason="x")
+            h.client, "C-3", TicketWorkflow.pause_clock, PauseInput(person_id="P-T01-D", reason="x")
         )
     await env.sleep(timedelta(hours=2))
     assert not (await h.status("C-3")).overdue  # the old deadline passed while paused
     resumed = await tickets.update(
-        h.client, "C-3", "resume_clock", ResumeInput(person_id="P-T01-D")
+        h.client, "C-3", TicketWorkflow.resume_clock, ResumeInput(person_id="P-T01-D")
     )
     assert resumed.resolve_deadline is not None and not resumed.paused
     moved = resumed.resolve_deadline - accepted.resolve_deadline
@@ -86,7 +92,9 @@ async def test_first_contact_clock_urges_when_the_citizen_is_not_called(
 ) -> None:
     await h.start(intake("C-4", scenario="CH01", received_at=now()))  # P2: first contact 30 min
     await h.settled("C-4")
-    accepted = await tickets.update(h.client, "C-4", "accept", AcceptInput(person_id="P-T01-D"))
+    accepted = await tickets.update(
+        h.client, "C-4", TicketWorkflow.accept, AcceptInput(person_id="P-T01-D")
+    )
     assert accepted.contact_deadline is not None
     await env.sleep(timedelta(minutes=31))
     status = await h.status("C-4")
@@ -97,13 +105,18 @@ async def test_first_contact_clock_urges_when_the_citizen_is_not_called(
 async def test_first_contact_in_time_stops_the_clock(env: WorkflowEnvironment, h: Harness) -> None:
     await h.start(intake("C-5", scenario="CH01", received_at=now()))
     await h.settled("C-5")
-    await tickets.update(h.client, "C-5", "accept", AcceptInput(person_id="P-T01-D"))
+    await tickets.update(h.client, "C-5", TicketWorkflow.accept, AcceptInput(person_id="P-T01-D"))
     contacted = await tickets.update(
-        h.client, "C-5", "contact_citizen", ContactInput(person_id="P-T01-D", note="已电话联系")
+        h.client,
+        "C-5",
+        TicketWorkflow.contact_citizen,
+        ContactInput(person_id="P-T01-D", note="已电话联系"),
     )
     assert contacted.contacted_at is not None
     with pytest.raises(TicketRejected, match="already recorded"):
-        await tickets.update(h.client, "C-5", "contact_citizen", ContactInput(person_id="P-T01-D"))
+        await tickets.update(
+            h.client, "C-5", TicketWorkflow.contact_citizen, ContactInput(person_id="P-T01-D")
+        )
     await env.sleep(timedelta(minutes=40))
     status = await h.status("C-5")
     assert not any(e.event == "first_contact_overdue" for e in status.history)
@@ -144,7 +157,7 @@ async def test_p4_ticket_on_a_friday_evening_before_a_holiday_counts_the_make_up
         assert status.accept_deadline == at(tuesday, 17, 30)
         await env.sleep(at(tuesday, 9) - await env.get_current_time())
         accepted = await tickets.update(
-            h.client, "C-6", "accept", AcceptInput(person_id="P-T01-01-1")
+            h.client, "C-6", TicketWorkflow.accept, AcceptInput(person_id="P-T01-01-1")
         )
         # Tue 7.5 h + Wed, Thu, Fri 8 h each + the make-up Saturday 8 h = 39.5 h; 0.5 h on Monday.
         assert accepted.resolve_deadline is not None
@@ -178,6 +191,6 @@ async def test_a_deadline_beyond_the_confirmed_calendar_says_so_in_the_details(
     assert warning in render_details(status)
 
     accepted = await tickets.update(
-        h.client, "C-CAL", "accept", AcceptInput(person_id="P-T01-01-1")
+        h.client, "C-CAL", TicketWorkflow.accept, AcceptInput(person_id="P-T01-01-1")
     )
     assert accepted.calendar_unconfirmed_after == last  # the resolve deadline is beyond it too

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
@@ -18,13 +19,13 @@ from cityops.domain.models import (
     ResolveInput,
     ReviewInput,
     RuleClosureInput,
-    TicketStatus,
     TriageDecision,
     UrgeInput,
 )
 from cityops.domain.stages import CallbackResult, ReviewDecision, Source, Stage, Tier
 from cityops.service import tickets
 from cityops.service.tickets import TicketRejected
+from cityops.workflows.ticket import TicketWorkflow
 from tests.conftest import eventually
 from tests.workflows.harness import Harness, intake, running
 
@@ -61,7 +62,7 @@ async def test_accept_stops_escalation(env: WorkflowEnvironment, h: Harness) -> 
     await h.start(intake("T-ACC", scenario="SC01", received_at=now()))
     await env.sleep(timedelta(minutes=3))
     accepted = await tickets.update(
-        h.client, "T-ACC", "accept", AcceptInput(person_id="P-T01-01-1")
+        h.client, "T-ACC", TicketWorkflow.accept, AcceptInput(person_id="P-T01-01-1")
     )
     assert accepted.stage is Stage.ACCEPTED
     await env.sleep(timedelta(minutes=30))
@@ -73,7 +74,9 @@ async def test_accept_stops_escalation(env: WorkflowEnvironment, h: Harness) -> 
 async def test_accept_by_someone_not_assigned_is_refused_with_the_reason(h: Harness) -> None:
     await h.start(intake("T-WHO", scenario="SC01", received_at=now()))
     with pytest.raises(TicketRejected, match="P-NOBODY is not assigned"):
-        await tickets.update(h.client, "T-WHO", "accept", AcceptInput(person_id="P-NOBODY"))
+        await tickets.update(
+            h.client, "T-WHO", TicketWorkflow.accept, AcceptInput(person_id="P-NOBODY")
+        )
     assert (await h.status("T-WHO")).stage is Stage.AWAITING_ACCEPT
 
 
@@ -81,7 +84,7 @@ async def test_overdue_resolve_notifies_the_tier_above_and_flags_overdue(
     env: WorkflowEnvironment, h: Harness
 ) -> None:
     await h.start(intake("T-OVD", scenario="PS03", received_at=now()))  # P1, street tier, 4 h
-    await tickets.update(h.client, "T-OVD", "accept", AcceptInput(person_id="P-T01-D"))
+    await tickets.update(h.client, "T-OVD", TicketWorkflow.accept, AcceptInput(person_id="P-T01-D"))
     await env.sleep(timedelta(hours=3))
     assert not (await h.status("T-OVD")).overdue
     await env.sleep(timedelta(hours=1, minutes=5))
@@ -93,25 +96,28 @@ async def test_overdue_resolve_notifies_the_tier_above_and_flags_overdue(
 
 async def test_unsatisfied_callback_reopens_then_satisfied_closes(h: Harness) -> None:
     handle = await h.start(intake("T-CB", scenario="CH01", received_at=now()))  # callback check
-    await tickets.update(h.client, "T-CB", "accept", AcceptInput(person_id="P-T01-D"))
+    await tickets.update(h.client, "T-CB", TicketWorkflow.accept, AcceptInput(person_id="P-T01-D"))
     await tickets.update(
-        h.client, "T-CB", "resolve", ResolveInput(person_id="P-T01-D", note="已责令停工")
+        h.client,
+        "T-CB",
+        TicketWorkflow.resolve,
+        ResolveInput(person_id="P-T01-D", note="已责令停工"),
     )
     await h.until(lambda: "callback_request" in h.notifier.kinds())
     unhappy = CallbackInput(
         result=CallbackResult.UNSATISFIED, by="hotline-agent-7", note="还在施工"
     )
-    status = await tickets.update(h.client, "T-CB", "callback", unhappy)
+    status = await tickets.update(h.client, "T-CB", TicketWorkflow.callback, unhappy)
     reopened = await h.until_stage("T-CB", Stage.REOPENED)
     assert reopened.reopens == 1
     # The notice follows the stage change (it is sent after the stage is published).
     await h.until(lambda: "reopened" in h.notifier.to("P-T01-D"))
 
     await tickets.update(
-        h.client, "T-CB", "resolve", ResolveInput(person_id="P-T01-D", note="已查处")
+        h.client, "T-CB", TicketWorkflow.resolve, ResolveInput(person_id="P-T01-D", note="已查处")
     )
     happy = CallbackInput(result=CallbackResult.SATISFIED, by="hotline-agent-7")
-    status = await tickets.update(h.client, "T-CB", "callback", happy)
+    status = await tickets.update(h.client, "T-CB", TicketWorkflow.callback, happy)
     outcome = await handle.result()
     assert outcome.stage is Stage.CLOSED and outcome.fixed and outcome.reopens == 1
     assert status.stage in (Stage.VERIFYING, Stage.CLOSED)
@@ -137,21 +143,30 @@ async def test_triage_ticket_waits_for_a_dispatcher_then_dispatches(h: Harness) 
     assert status.stage is Stage.TRIAGE and status.scenario_id is None
     with pytest.raises(TicketRejected, match="unknown scenario"):
         await tickets.update(
-            h.client, "T-TRI", "classify", TriageDecision(scenario_id="ZZ99", by="P-DIST-D")
+            h.client,
+            "T-TRI",
+            TicketWorkflow.classify,
+            TriageDecision(scenario_id="ZZ99", by="P-DIST-D"),
         )
     classified = await tickets.update(
-        h.client, "T-TRI", "classify", TriageDecision(scenario_id="PS03", by="P-DIST-D")
+        h.client,
+        "T-TRI",
+        TicketWorkflow.classify,
+        TriageDecision(scenario_id="PS03", by="P-DIST-D"),
     )
     assert classified.scenario_id == "PS03"
     status = await h.status("T-TRI")
     assert status.stage is Stage.AWAITING_ACCEPT and status.assignee_id == "P-T01-D"
-    assert [e.event for e in status.history][:3] == ["received", "needs_triage", "triaged"]
+    events = [e.event for e in status.history]
+    assert events[:4] == ["received", "needs_triage", "triage_assigned", "triaged"]
 
 
 def _alarm(
     event_id: str, status: str, *, detection: str | None = None, sensor: str = "gas_detector"
 ) -> AlarmEvent:
-    attributes = {"site": "碧波路690号地下车库"} | ({"detection": detection} if detection else {})
+    attributes: dict[str, Any] = {"site": "碧波路690号地下车库"}
+    if detection:
+        attributes["detection"] = detection
     return AlarmEvent(
         event_id=event_id,
         device_id="GAS-T01-00042",
@@ -179,20 +194,26 @@ async def test_sensor_recovery_needs_a_resolved_event_that_holds(
     assert status.scenario_id == "PS01"
     person = status.assignee_id
     assert person is not None
-    await handle.signal("alarm_event", _alarm("evt-1", "firing"))  # duplicate: recorded once
-    await handle.signal("alarm_event", _alarm("evt-2", "firing"))
-    await tickets.update(h.client, "T-GAS", "accept", AcceptInput(person_id=person))
-    await tickets.update(h.client, "T-GAS", "resolve", ResolveInput(person_id=person, note="关阀"))
-    await handle.signal("alarm_event", _alarm("evt-3", "resolved"))
+    await handle.signal(
+        TicketWorkflow.alarm_event, _alarm("evt-1", "firing")
+    )  # duplicate: recorded once
+    await handle.signal(TicketWorkflow.alarm_event, _alarm("evt-2", "firing"))
+    await tickets.update(h.client, "T-GAS", TicketWorkflow.accept, AcceptInput(person_id=person))
+    await tickets.update(
+        h.client, "T-GAS", TicketWorkflow.resolve, ResolveInput(person_id=person, note="关阀")
+    )
+    await handle.signal(TicketWorkflow.alarm_event, _alarm("evt-3", "resolved"))
     await env.sleep(timedelta(minutes=1))
-    await handle.signal("alarm_event", _alarm("evt-4", "firing"))  # fires again inside the hold
+    await handle.signal(
+        TicketWorkflow.alarm_event, _alarm("evt-4", "firing")
+    )  # fires again inside the hold
     status = await h.until_stage("T-GAS", Stage.REOPENED)
     assert (status.reopens, status.alarm_events) == (1, 4)
 
     await tickets.update(
-        h.client, "T-GAS", "resolve", ResolveInput(person_id=person, note="更换管件")
+        h.client, "T-GAS", TicketWorkflow.resolve, ResolveInput(person_id=person, note="更换管件")
     )
-    await handle.signal("alarm_event", _alarm("evt-5", "resolved"))
+    await handle.signal(TicketWorkflow.alarm_event, _alarm("evt-5", "resolved"))
     await h.until_stage("T-GAS", Stage.VERIFYING)
     await env.sleep(timedelta(minutes=31))  # the hold for PS01 is 30 minutes
     outcome = await handle.result()
@@ -203,33 +224,45 @@ async def test_photo_review_checks_place_and_time_then_reviewer_decides(h: Harne
     handle = await h.start(
         intake("T-PH", scenario="PS04", received_at=now(), lat=31.2051, lon=121.6003)
     )
-    await tickets.update(h.client, "T-PH", "accept", AcceptInput(person_id="P-T01-D"))
+    await tickets.update(h.client, "T-PH", TicketWorkflow.accept, AcceptInput(person_id="P-T01-D"))
     with pytest.raises(TicketRejected, match="photo: an after-photo"):
-        await tickets.update(h.client, "T-PH", "resolve", ResolveInput(person_id="P-T01-D"))
+        await tickets.update(
+            h.client, "T-PH", TicketWorkflow.resolve, ResolveInput(person_id="P-T01-D")
+        )
     far = AfterPhoto(
         url="https://img/1.jpg", taken_at=now() + timedelta(seconds=5), lat=31.30, lon=121.60
     )
     with pytest.raises(TicketRejected, match=r"photo.lat/lon: taken \d+ m from the place"):
         await tickets.update(
-            h.client, "T-PH", "resolve", ResolveInput(person_id="P-T01-D", photo=far)
+            h.client, "T-PH", TicketWorkflow.resolve, ResolveInput(person_id="P-T01-D", photo=far)
         )
     good = far.model_copy(update={"lat": 31.2052, "lon": 121.6004})
-    await tickets.update(h.client, "T-PH", "resolve", ResolveInput(person_id="P-T01-D", photo=good))
+    await tickets.update(
+        h.client, "T-PH", TicketWorkflow.resolve, ResolveInput(person_id="P-T01-D", photo=good)
+    )
     await h.until(lambda: "review_request" in h.notifier.to("P-DIST-D"))
     with pytest.raises(TicketRejected, match="may not review"):
         await tickets.update(
-            h.client, "T-PH", "review", ReviewInput(decision=ReviewDecision.APPROVED, by="P-T01-D")
+            h.client,
+            "T-PH",
+            TicketWorkflow.review,
+            ReviewInput(decision=ReviewDecision.APPROVED, by="P-T01-D"),
         )
     await tickets.update(
         h.client,
         "T-PH",
-        "review",
+        TicketWorkflow.review,
         ReviewInput(decision=ReviewDecision.REJECTED, by="P-DIST-D", reason="仍有隐患"),
     )
     await h.until_stage("T-PH", Stage.REOPENED)
-    await tickets.update(h.client, "T-PH", "resolve", ResolveInput(person_id="P-T01-D", photo=good))
     await tickets.update(
-        h.client, "T-PH", "review", ReviewInput(decision=ReviewDecision.APPROVED, by="P-DIST-D")
+        h.client, "T-PH", TicketWorkflow.resolve, ResolveInput(person_id="P-T01-D", photo=good)
+    )
+    await tickets.update(
+        h.client,
+        "T-PH",
+        TicketWorkflow.review,
+        ReviewInput(decision=ReviewDecision.APPROVED, by="P-DIST-D"),
     )
     outcome = await handle.result()
     assert outcome.fixed and outcome.reopens == 1
@@ -243,25 +276,34 @@ async def test_video_recheck_still_detected_reopens(h: Harness) -> None:
     status = await h.settled("T-VID")
     assert status.scenario_id == "CA04" and status.assignee_id is not None
     person = status.assignee_id
-    await tickets.update(h.client, "T-VID", "accept", AcceptInput(person_id=person))
+    await tickets.update(h.client, "T-VID", TicketWorkflow.accept, AcceptInput(person_id=person))
     await tickets.update(
-        h.client, "T-VID", "resolve", ResolveInput(person_id=person, note="已劝离")
+        h.client, "T-VID", TicketWorkflow.resolve, ResolveInput(person_id=person, note="已劝离")
     )
-    await tickets.update(h.client, "T-VID", "recheck", RecheckInput(still_detected=True))
+    await tickets.update(
+        h.client, "T-VID", TicketWorkflow.recheck, RecheckInput(still_detected=True)
+    )
     await h.until_stage("T-VID", Stage.REOPENED)
     await tickets.update(
-        h.client, "T-VID", "resolve", ResolveInput(person_id=person, note="再次劝离")
+        h.client, "T-VID", TicketWorkflow.resolve, ResolveInput(person_id=person, note="再次劝离")
     )
-    await tickets.update(h.client, "T-VID", "recheck", RecheckInput(still_detected=False))
+    await tickets.update(
+        h.client, "T-VID", TicketWorkflow.recheck, RecheckInput(still_detected=False)
+    )
     assert (await handle.result()).fixed
 
 
 async def test_ruled_closure_is_closed_unfixed_not_closed(h: Harness) -> None:
     handle = await h.start(intake("T-RUL", scenario="CH01", received_at=now()))
-    await tickets.update(h.client, "T-RUL", "urge", UrgeInput(by="P-DIST-D", note="尽快处理"))
+    await tickets.update(
+        h.client, "T-RUL", TicketWorkflow.urge, UrgeInput(by="P-DIST-D", note="尽快处理")
+    )
     assert "urge" in h.notifier.to("P-T01-D")  # the update returns after the notice went out
     await tickets.update(
-        h.client, "T-RUL", "rule_closure", RuleClosureInput(by="P-DIST-D", reason="工地已停工撤场")
+        h.client,
+        "T-RUL",
+        TicketWorkflow.rule_closure,
+        RuleClosureInput(by="P-DIST-D", reason="工地已停工撤场"),
     )
     outcome = await handle.result()
     assert outcome.stage is Stage.CLOSED_UNFIXED and not outcome.fixed
@@ -307,20 +349,23 @@ async def test_a_firing_as_the_ticket_closes_opens_the_next_ticket_on_the_same_d
     await h.start(intake("T-CLS", received_at=now(), text=None, source=Source.VIDEO, alarm=first))
     person = (await h.settled("T-CLS")).assignee_id
     assert person is not None
-    await tickets.update(h.client, "T-CLS", "accept", AcceptInput(person_id=person))
+    await tickets.update(h.client, "T-CLS", TicketWorkflow.accept, AcceptInput(person_id=person))
     await tickets.update(
-        h.client, "T-CLS", "resolve", ResolveInput(person_id=person, note="已劝离")
+        h.client, "T-CLS", TicketWorkflow.resolve, ResolveInput(person_id=person, note="已劝离")
     )
-    await tickets.update(h.client, "T-CLS", "recheck", RecheckInput(still_detected=False))
+    await tickets.update(
+        h.client, "T-CLS", TicketWorkflow.recheck, RecheckInput(still_detected=False)
+    )
     await h.closing_recorded()
     handle = h.client.get_workflow_handle(tickets.workflow_id_for("T-CLS"))
     await handle.signal(
-        "alarm_event", _alarm("evt-c2", "firing", detection="street_vending", sensor="video_ai")
+        TicketWorkflow.alarm_event,
+        _alarm("evt-c2", "firing", detection="street_vending", sensor="video_ai"),
     )
     h.store.gate_closing.set()
 
     async def next_ticket() -> None:
-        status = await handle.query("status", result_type=TicketStatus)
+        status = await handle.query(TicketWorkflow.status)
         assert status.ticket_id != "T-CLS" and status.ticket_id.startswith("AL")
         assert status.stage is Stage.AWAITING_ACCEPT and status.scenario_id == "CA04"
 
@@ -337,7 +382,7 @@ async def test_a_triage_ticket_that_is_no_work_order_is_dismissed_with_its_reaso
     handle = await h.start(intake("T-DIS", text="请问社保卡在哪里补办", received_at=now()))
     assert (await h.status("T-DIS")).stage is Stage.TRIAGE
     dismissal = DismissInput(by="P-DIST-D", reason="咨询类，已答复")
-    await tickets.update(h.client, "T-DIS", "dismiss", dismissal)
+    await tickets.update(h.client, "T-DIS", TicketWorkflow.dismiss, dismissal)
     outcome = await handle.result()
     assert outcome.stage is Stage.DISMISSED and not outcome.fixed
     history = (await h.status("T-DIS")).history
@@ -347,4 +392,6 @@ async def test_a_triage_ticket_that_is_no_work_order_is_dismissed_with_its_reaso
 async def test_a_dispatched_ticket_cannot_be_dismissed(h: Harness) -> None:
     await h.start(intake("T-NDIS", scenario="PS03", received_at=now()))
     with pytest.raises(TicketRejected, match="only a ticket waiting for triage"):
-        await tickets.update(h.client, "T-NDIS", "dismiss", DismissInput(by="P-DIST-D", reason="x"))
+        await tickets.update(
+            h.client, "T-NDIS", TicketWorkflow.dismiss, DismissInput(by="P-DIST-D", reason="x")
+        )

@@ -11,14 +11,18 @@ from cityops.domain.models import (
     AcceptInput,
     ExtensionDecision,
     ExtensionRequest,
+    ReconsiderationDecision,
+    ReconsiderationRequest,
     ReturnInput,
     ReturnReason,
     ReturnReasonCode,
     TransferInput,
 )
 from cityops.domain.stages import Stage, Tier
+from cityops.org.routing import OrgRouter
 from cityops.service import tickets
 from cityops.service.tickets import TicketRejected
+from cityops.workflows.ticket import TicketWorkflow
 from tests.workflows.harness import (
     Harness,
     advance_to_local_hour,
@@ -45,14 +49,19 @@ async def test_return_naming_the_right_unit_reroutes_there_and_keeps_the_clock(
         code=ReturnReasonCode.NOT_OUR_JURISDICTION, note="地址在川沙", suggested_unit="T02"
     )
     returned = await tickets.update(
-        demo.client, "R-1", "return_ticket", ReturnInput(person_id=first.assignee_id, reason=reason)
+        demo.client,
+        "R-1",
+        TicketWorkflow.return_ticket,
+        ReturnInput(person_id=first.assignee_id, reason=reason),
     )
     assert returned.assignee_id is not None and returned.assignee_id.startswith("P-T02")
     assert returned.returns == 1 and returned.stage is Stage.AWAITING_ACCEPT
     assert returned.accept_deadline == first.accept_deadline  # the clock does not restart
     assert "returned" in demo.notifier.to(returned.assignee_id)
     with pytest.raises(TicketRejected, match="is not assigned"):
-        await tickets.update(demo.client, "R-1", "accept", AcceptInput(person_id=first.assignee_id))
+        await tickets.update(
+            demo.client, "R-1", TicketWorkflow.accept, AcceptInput(person_id=first.assignee_id)
+        )
 
 
 async def test_second_return_goes_to_the_district_for_a_final_ruling(demo: Harness) -> None:
@@ -64,7 +73,7 @@ async def test_second_return_goes_to_the_district_for_a_final_ruling(demo: Harne
         status = await tickets.update(
             demo.client,
             "R-2",
-            "return_ticket",
+            TicketWorkflow.return_ticket,
             ReturnInput(person_id=status.assignee_id, reason=reason),
         )
     assert status.returns == 2 and status.tier is Tier.DISTRICT
@@ -84,13 +93,13 @@ async def test_transfer_by_a_dispatcher_is_recorded_and_others_are_refused(
         await tickets.update(
             demo.client,
             "R-3",
-            "transfer",
+            TicketWorkflow.transfer,
             TransferInput(by="P-NOBODY", target_unit="T05", reason="错派"),
         )
     moved = await tickets.update(
         demo.client,
         "R-3",
-        "transfer",
+        TicketWorkflow.transfer,
         TransferInput(by=dispatcher, target_unit="T05", reason="属地在T05"),
     )
     assert moved.street_code == "T05" or (moved.assignee_id or "").startswith("P-T05")
@@ -106,39 +115,44 @@ async def test_approved_extension_moves_the_resolve_deadline_and_limits_apply(
     await demo.start(intake("X-1", scenario="PS03", received_at=received))  # P1: 4 h to resolve
     person = (await demo.settled("X-1")).assignee_id
     assert person is not None
-    accepted = await tickets.update(demo.client, "X-1", "accept", AcceptInput(person_id=person))
+    accepted = await tickets.update(
+        demo.client, "X-1", TicketWorkflow.accept, AcceptInput(person_id=person)
+    )
     old = accepted.resolve_deadline
     assert old is not None
     with pytest.raises(TicketRejected, match="no extension request"):
         await tickets.update(
             demo.client,
             "X-1",
-            "decide_extension",
+            TicketWorkflow.decide_extension,
             ExtensionDecision(by=dispatcher, approve=True),
         )
-    with pytest.raises(TicketRejected, match="new_deadline must be after"):
+    with pytest.raises(TicketRejected, match=r"new_deadline must be after .* \(UTC\+8\)"):
         await tickets.update(
             demo.client,
             "X-1",
-            "request_extension",
+            TicketWorkflow.request_extension,
             ExtensionRequest(person_id=person, new_deadline=old - timedelta(hours=1), reason="x"),
         )
     wanted = old + timedelta(hours=8)
     await tickets.update(
         demo.client,
         "X-1",
-        "request_extension",
+        TicketWorkflow.request_extension,
         ExtensionRequest(person_id=person, new_deadline=wanted, reason="需更换井座"),
     )
     assert "extension_requested" in demo.notifier.to(dispatcher)
     with pytest.raises(TicketRejected, match="may not decide"):
         await tickets.update(
-            demo.client, "X-1", "decide_extension", ExtensionDecision(by=person, approve=True)
+            demo.client,
+            "X-1",
+            TicketWorkflow.decide_extension,
+            ExtensionDecision(by=person, approve=True),
         )
     decided = await tickets.update(
         demo.client,
         "X-1",
-        "decide_extension",
+        TicketWorkflow.decide_extension,
         ExtensionDecision(by=dispatcher, approve=True, note="同意"),
     )
     assert decided.extensions == 1 and decided.resolve_deadline is not None
@@ -160,12 +174,14 @@ async def test_rejected_extension_keeps_the_deadline(
     await demo.start(intake("X-2", scenario="PS03", received_at=received))
     person = (await demo.settled("X-2")).assignee_id
     assert person is not None
-    accepted = await tickets.update(demo.client, "X-2", "accept", AcceptInput(person_id=person))
+    accepted = await tickets.update(
+        demo.client, "X-2", TicketWorkflow.accept, AcceptInput(person_id=person)
+    )
     assert accepted.resolve_deadline is not None
     await tickets.update(
         demo.client,
         "X-2",
-        "request_extension",
+        TicketWorkflow.request_extension,
         ExtensionRequest(
             person_id=person,
             new_deadline=accepted.resolve_deadline + timedelta(days=1),
@@ -175,10 +191,12 @@ async def test_rejected_extension_keeps_the_deadline(
     decided = await tickets.update(
         demo.client,
         "X-2",
-        "decide_extension",
+        TicketWorkflow.decide_extension,
         ExtensionDecision(by=dispatcher, approve=False, note="不同意"),
     )
     assert decided.resolve_deadline == accepted.resolve_deadline and decided.extensions == 0
+    assert "extension_decided" in demo.notifier.to(person)
+    assert "extension_decided" not in demo.notifier.to("hotline")  # it never asked
 
 
 async def test_a_street_assignee_hands_the_ticket_down_to_its_own_work_station(
@@ -193,29 +211,122 @@ async def test_a_street_assignee_hands_the_ticket_down_to_its_own_work_station(
         await tickets.update(
             demo.client,
             "R-4",
-            "transfer",
+            TicketWorkflow.transfer,
             TransferInput(by=status.assignee_id, target_unit="T02-01", reason="x"),
         )
     moved = await tickets.update(
         demo.client,
         "R-4",
-        "transfer",
+        TicketWorkflow.transfer,
         TransferInput(by=status.assignee_id, target_unit="T01-02", reason="属碧云居委"),
     )
     assert moved.tier is Tier.VILLAGE and (moved.assignee_id or "").startswith("P-T01-02")
 
 
 @pytest.mark.parametrize("hour", LOCAL_HOURS)
-async def test_unaccepted_p1_escalates_to_the_district_dispatcher_on_duty(
+async def test_unaccepted_p1_climbs_to_the_district_dispatcher_duty_leader_and_director(
     env: WorkflowEnvironment, demo: Harness, hour: int
 ) -> None:
     received = await advance_to_local_hour(env, hour)
     dispatcher = on_duty_district_dispatcher(received)
+    leader, director = (m.id for m in OrgRouter.demo().directory.leaders(received))
     await demo.start(intake("E-1", scenario="PS03", received_at=received))  # P1, street tier
     first = await demo.settled("E-1")
     assert first.tier is Tier.STREET
-    await env.sleep(timedelta(minutes=20))  # well past the street's accept deadline
+    await env.sleep(timedelta(minutes=6))  # past the street's 5 minutes
     status = await demo.status("E-1")
-    assert status.escalations >= 1 and status.tier is Tier.DISTRICT
-    assert status.assignee_id == dispatcher
+    assert (status.escalations, status.tier, status.assignee_id) == (1, Tier.DISTRICT, dispatcher)
     assert "escalated" in demo.notifier.to(dispatcher)
+    await env.sleep(timedelta(minutes=5))  # the district dispatcher's 5 minutes
+    assert (await demo.status("E-1")).assignee_id == leader
+    await env.sleep(timedelta(minutes=5))
+    status = await demo.status("E-1")
+    assert (status.assignee_id, status.escalations) == (director, 3)
+    await env.sleep(timedelta(minutes=5))  # the top: the director is pressed, not dropped
+    assert demo.notifier.to(director).count("supervise") >= 1
+    history = (await demo.status("E-1")).history
+    assert any(e.event == "supervised" and director in e.detail for e in history)
+    accepted = await tickets.update(
+        demo.client, "E-1", TicketWorkflow.accept, AcceptInput(person_id=director)
+    )
+    assert accepted.stage is Stage.ACCEPTED
+
+
+async def test_the_districts_ruling_after_two_returns_binds_the_unit_it_names(
+    env: WorkflowEnvironment, demo: Harness
+) -> None:
+    received = await advance_to_local_hour(env, 11)
+    dispatcher = on_duty_district_dispatcher(received)
+    await demo.start(intake("R-5", scenario="CH01", received_at=received))
+    status = await demo.settled("R-5")
+    for _ in range(2):
+        assert status.assignee_id is not None
+        why = ReturnReason(code=ReturnReasonCode.NOT_OUR_DUTY, note="不归我们管")
+        status = await tickets.update(
+            demo.client,
+            "R-5",
+            TicketWorkflow.return_ticket,
+            ReturnInput(person_id=status.assignee_id, reason=why),
+        )
+    assert status.tier is Tier.DISTRICT and status.assignee_id is not None
+    ruled = await tickets.update(
+        demo.client,
+        "R-5",
+        TicketWorkflow.transfer,
+        TransferInput(by=status.assignee_id, target_unit="S01", reason="属地在S01"),
+    )
+    assert ruled.bound_unit == "S01" and ruled.assignee_id is not None
+    assert any(e.event == "district_ruling" for e in ruled.history)
+    s01 = ruled.assignee_id
+    no = ReturnReason(code=ReturnReasonCode.NOT_OUR_JURISDICTION, note="不是我们")
+    with pytest.raises(TicketRejected, match="cannot return this ticket again"):
+        await tickets.update(
+            demo.client, "R-5", TicketWorkflow.return_ticket, ReturnInput(person_id=s01, reason=no)
+        )
+    asked = await tickets.update(
+        demo.client,
+        "R-5",
+        TicketWorkflow.request_reconsideration,
+        ReconsiderationRequest(person_id=s01, reason="地址在T02", suggested_unit="T02"),
+    )
+    assert asked.pending_reconsideration is not None
+    assert "reconsideration_requested" in demo.notifier.to(dispatcher)
+    with pytest.raises(TicketRejected, match="may not decide"):
+        await tickets.update(
+            demo.client,
+            "R-5",
+            TicketWorkflow.decide_reconsideration,
+            ReconsiderationDecision(by=s01, approve=False),
+        )
+    moved = await tickets.update(
+        demo.client,
+        "R-5",
+        TicketWorkflow.decide_reconsideration,
+        ReconsiderationDecision(by=dispatcher, approve=True, target_unit="T02", note="同意"),
+    )
+    assert moved.bound_unit == "T02" and (moved.assignee_id or "").startswith("P-T02")
+    assert "reconsideration_decided" in demo.notifier.to(s01)
+    t02 = moved.assignee_id
+    assert t02 is not None
+    with pytest.raises(TicketRejected, match="cannot return"):
+        await tickets.update(
+            demo.client, "R-5", TicketWorkflow.return_ticket, ReturnInput(person_id=t02, reason=no)
+        )
+    await tickets.update(
+        demo.client,
+        "R-5",
+        TicketWorkflow.request_reconsideration,
+        ReconsiderationRequest(person_id=t02, reason="还是不归我们"),
+    )
+    kept = await tickets.update(
+        demo.client,
+        "R-5",
+        TicketWorkflow.decide_reconsideration,
+        ReconsiderationDecision(by=dispatcher, approve=False, note="维持裁定"),
+    )
+    assert (kept.assignee_id, kept.bound_unit, kept.pending_reconsideration) == (t02, "T02", None)
+    events = [e.event for e in kept.history]
+    assert events.count("reconsideration_requested") == 2
+    assert [
+        e for e in events if e.startswith("reconsideration_") and e != "reconsideration_requested"
+    ] == ["reconsideration_approved", "reconsideration_rejected"]

@@ -1,0 +1,40 @@
+"""TicketHistory and AlarmStream without Temporal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from cityops.domain.models import AlarmEvent
+from cityops.domain.stages import Stage
+from cityops.workflows.alarm_stream import AlarmStream, Seen
+from cityops.workflows.history import TicketHistory
+
+T0 = datetime(2026, 12, 3, 2, 0, tzinfo=UTC)
+
+
+def event(event_id: str, status: str = "firing") -> AlarmEvent:
+    return AlarmEvent(
+        event_id=event_id, device_id="D1", sensor_type="gas_detector", metric="lel",
+        status=status, lat=31.2, lon=121.6, occurred_at=T0,
+    )  # fmt: skip
+
+
+def test_history_keeps_who_did_what() -> None:
+    history = TicketHistory()
+    history.note(T0, Stage.INTAKE, "received", detail="hotline")
+    history.note(T0, Stage.ACCEPTED, "accepted", by="P-1")
+    assert history.events() == ["received", "accepted"]
+    assert history.entries[1].by == "P-1"
+
+
+def test_each_event_counts_once_and_a_firing_after_close_is_kept_for_the_next_ticket() -> None:
+    stream = AlarmStream()
+    assert stream.take(event("e1"), ticket_closed=False) is Seen.FIRING
+    assert stream.take(event("e1"), ticket_closed=False) is Seen.DUPLICATE
+    assert stream.take(event("e2", "resolved"), ticket_closed=False) is Seen.RESOLVED
+    assert stream.take(event("e3", "resolved"), ticket_closed=True) is Seen.AFTER_CLOSE
+    assert stream.next_firing is None
+    assert stream.take(event("e4"), ticket_closed=True) is Seen.AFTER_CLOSE
+    assert stream.take(event("e5"), ticket_closed=True) is Seen.AFTER_CLOSE
+    assert stream.next_firing is not None and stream.next_firing.event_id == "e4"
+    assert stream.count == 5

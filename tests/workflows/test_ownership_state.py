@@ -1,0 +1,57 @@
+"""Ownership without Temporal: the people above an assignee, escalation and re-routing."""
+
+from __future__ import annotations
+
+from cityops.activities.testing import DISTRICT, STATION, STREET
+from cityops.domain.models import RoutePlan
+from cityops.workflows.ownership import Ownership, describe
+
+VILLAGE_ROUTE = RoutePlan(
+    street_code="T01",
+    station_code="T01-01",
+    assignee=STATION,
+    escalation_path=[STREET, DISTRICT],
+    dispatcher=STREET,
+)
+
+
+def owned() -> Ownership:
+    owner = Ownership()
+    owner.take_route(VILLAGE_ROUTE)
+    return owner
+
+
+def test_the_tier_above_a_station_is_its_street_then_the_district() -> None:
+    owner = owned()
+    assert owner.tier_above() == STREET and owner.supervisors() == [STREET]
+    owner.escalate_to(STREET)
+    assert owner.tier_above() == DISTRICT and owner.escalations == 1
+    owner.escalate_to(DISTRICT)
+    assert owner.tier_above() is None and owner.supervisors() == [DISTRICT]
+
+
+def test_people_escalated_away_from_may_still_accept() -> None:
+    owner = owned()
+    owner.escalate_to(STREET)
+    assert owner.allowed_acceptors() == [STREET.person_id, STATION.person_id]
+
+
+def test_urge_goes_to_the_assignee_and_the_dispatcher() -> None:
+    owner = owned()
+    assert owner.urge_targets() == [STATION, STREET]
+    assert owner.supervisor_ids() == [STREET.person_id, DISTRICT.person_id]
+    assert owner.reviewer() == STREET and owner.district() == DISTRICT
+
+
+def test_a_reroute_keeps_an_accepted_ticket_accepted_by_the_new_assignee() -> None:
+    owner = owned()
+    owner.escalate_to(STREET)
+    owner.accepted_by = STREET.person_id
+    moved = VILLAGE_ROUTE.model_copy(update={"assignee": DISTRICT, "escalation_path": []})
+    owner.reroute(moved)
+    assert owner.assignee == DISTRICT and owner.previous == []
+    assert owner.accepted_by == DISTRICT.person_id
+
+
+def test_describe_names_unit_person_and_id() -> None:
+    assert describe(STATION) == "碧波居委工作站 网格员甲 (P-T01-01-1)"
