@@ -65,7 +65,9 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[object, BaseModel]]:
     """Every update a command sends, without a server."""
     calls: list[tuple[object, BaseModel]] = []
 
-    async def fake_update(client: Any, ticket_id: str, update: object, request: Any) -> Any:
+    async def fake_update(
+        client: Any, ticket_id: str, update: object, request: Any, *_: Any
+    ) -> Any:
         calls.append((update, request))
         return TicketStatus(
             ticket_id=ticket_id, stage=Stage.ACCEPTED, source=Source.HOTLINE, text=None,
@@ -157,6 +159,8 @@ def test_no_update_is_named_by_a_string() -> None:
                     and node.args
                     and isinstance(node.args[0], ast.Constant)
                     and isinstance(node.args[0].value, str)
+                    # Temporal's built-in handlers have no definition to name them by.
+                    and not node.args[0].value.startswith("__temporal_")
                 ):
                     calls.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not calls, f"Temporal handlers named by string: {calls}"
