@@ -130,7 +130,15 @@ async def running_api(
                 yield Api(http, app, env.client, settings, org.engine, notifier, keys)
             return
         port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        # A request line past h11's 16 KB default is refused by uvicorn itself, in plain
+        # text, before the app sees it; let the app answer those with its own errors.
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            h11_max_incomplete_event_size=1_048_576,
+        )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())
         while not server.started:
