@@ -130,7 +130,14 @@ async def running_api(
                 yield Api(http, app, env.client, settings, org.engine, notifier, keys)
             return
         port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        config = uvicorn.Config(  # as `cityops up` serves it (workers/stack.py)
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            http="h11",
+            h11_max_incomplete_event_size=1 << 20,
+        )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())
         while not server.started:
