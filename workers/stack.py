@@ -32,6 +32,9 @@ from cityops.workflows import search_attributes
 
 log = structlog.get_logger()
 BIN = Path(sys.executable).parent
+# h11 with a 1 MiB request head: an over-long query reaches the app, which refuses it in
+# its own documented shape (422, or Open311's error) instead of the server's plain text.
+API_HTTP_OPTIONS = ("--http", "h11", "--h11-max-incomplete-event-size", str(1 << 20))
 
 
 @dataclass
@@ -173,7 +176,7 @@ async def bring_up(settings: Settings, *, with_mqtt: bool = True, workers: int =
         stack.spawn(
             "api",
             [env_python, "-m", "uvicorn", "cityops.api.app:app", "--host", settings.api_host,
-             "--port", str(settings.api_port), "--log-level", "warning"],
+             "--port", str(settings.api_port), "--log-level", "warning", *API_HTTP_OPTIONS],
             logs / "api.log",
         )  # fmt: skip
         if with_mqtt:

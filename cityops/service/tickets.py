@@ -71,6 +71,9 @@ log = logging.getLogger(__name__)
 R = TypeVar("R")
 CALL_TIMEOUT = 5.0  # seconds: Temporal that has not answered by then is treated as down
 RPC_TIMEOUT = timedelta(seconds=CALL_TIMEOUT)
+# An action waits for a live worker to run it (the worker watch has seen one): a busy
+# worker gets longer than a read before the caller is told to check the ticket.
+UPDATE_TIMEOUT = timedelta(seconds=15)
 # A worker long-polls its queue about once a minute when idle; none seen for longer: down.
 WORKER_SILENCE = timedelta(seconds=90)
 # A ticket update named by its definition on the workflow, e.g. `TicketWorkflow.accept`:
@@ -341,12 +344,14 @@ async def update(
     if workers is not None:
         await workers.ensure()
     try:
-        result: TicketStatus = await handle.execute_update(update, request, rpc_timeout=RPC_TIMEOUT)
+        result: TicketStatus = await handle.execute_update(
+            update, request, rpc_timeout=UPDATE_TIMEOUT
+        )
     except WorkflowUpdateFailedError as exc:
         raise refused(ticket_id, exc, "a call, not a work order") from exc
     except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
         raise TicketUnavailable(
-            f"ticket {ticket_id} did not answer within {CALL_TIMEOUT:.0f} s; "
+            f"ticket {ticket_id} did not answer within {UPDATE_TIMEOUT.seconds} s; "
             "read it before sending the action again"
         ) from exc
     except RPCError as exc:

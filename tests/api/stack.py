@@ -130,14 +130,13 @@ async def running_api(
                 yield Api(http, app, env.client, settings, org.engine, notifier, keys)
             return
         port = free_port()
-        # A request line past h11's 16 KB default is refused by uvicorn itself, in plain
-        # text, before the app sees it; let the app answer those with its own errors.
-        config = uvicorn.Config(
+        config = uvicorn.Config(  # as `cityops up` serves it (workers/stack.py)
             app,
             host="127.0.0.1",
             port=port,
             log_level="warning",
-            h11_max_incomplete_event_size=1_048_576,
+            http="h11",
+            h11_max_incomplete_event_size=1 << 20,
         )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())
