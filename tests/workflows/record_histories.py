@@ -33,6 +33,7 @@ from cityops.domain.models import (
     DismissInput,
     ExtensionDecision,
     ExtensionRequest,
+    IncidentLink,
     PauseInput,
     RecheckInput,
     ReconsiderationDecision,
@@ -48,7 +49,7 @@ from cityops.domain.models import (
     TriageDecision,
     UrgeInput,
 )
-from cityops.domain.stages import CallbackResult, ReviewDecision, Source
+from cityops.domain.stages import CallbackResult, LinkKind, ReviewDecision, Source, Stage
 from cityops.service import tickets
 from cityops.workflows import search_attributes as sa
 from cityops.workflows.ticket import TicketWorkflow
@@ -337,6 +338,35 @@ async def ruled_closed(env: WorkflowEnvironment, h: Harness) -> str:
     return "H-RUL"
 
 
+async def repeat_call(env: WorkflowEnvironment, h: Harness) -> str:
+    """A second call about one missing cover, linked at intake as a repeat call of the
+    first (recorded before repeat calls waited on their primary: dispatched on its own)."""
+    await h.start(intake("H-RP1", scenario="PS03", received_at=datetime.now(UTC)))
+    link = IncidentLink(
+        incident_id="INPS03TEST000001", kind=LinkKind.REPEAT_CALL, primary_ticket_id="H-RP1"
+    )
+    await h.start(
+        intake(
+            "H-RP2",
+            scenario="PS03",
+            received_at=datetime.now(UTC),
+            incident=link,
+            caller_phone="13900005678",
+        )
+    )
+    for ticket in ("H-RP1", "H-RP2"):
+        person = (await h.settled(ticket)).assignee_id
+        assert person is not None
+        await tickets.update(h.client, ticket, TicketWorkflow.accept, AcceptInput(person_id=person))
+        await tickets.update(
+            h.client, ticket, TicketWorkflow.resolve, ResolveInput(person_id=person, note="已盖好")
+        )
+        await h.until_stage(ticket, Stage.VERIFYING)
+        satisfied = CallbackInput(result=CallbackResult.SATISFIED, by="agent")
+        await tickets.update(h.client, ticket, TicketWorkflow.callback, satisfied)
+    return "H-RP2"
+
+
 Scenario = Callable[[WorkflowEnvironment, Harness], Awaitable[str]]
 SCENARIOS: dict[str, tuple[Scenario, bool]] = {  # name -> (scenario, on the demo organisation)
     "escalated_then_callback": (escalated_then_callback, False),
@@ -349,6 +379,7 @@ SCENARIOS: dict[str, tuple[Scenario, bool]] = {  # name -> (scenario, on the dem
     "extended_and_paused": (extended_and_paused, False),
     "dismissed_late": (dismissed_late, False),
     "ruled_closed": (ruled_closed, False),
+    "repeat_call": (repeat_call, False),
 }
 
 
