@@ -367,6 +367,49 @@ async def repeat_call(env: WorkflowEnvironment, h: Harness) -> str:
     return "H-RP2"
 
 
+async def _primary_and_repeaters(h: Harness, prefix: str) -> None:
+    """A bin room (CA01, P3) reported once and then three more times: the repeat calls wait
+    on the first ticket, which steps up to P2 at the third and closes them with it."""
+    now = datetime.now(UTC)
+    primary = f"{prefix}P"
+    first = IncidentLink(incident_id=f"INCA01{prefix}", kind=LinkKind.NEW)
+    await h.start(intake(primary, scenario="CA01", received_at=now, incident=first))
+    for n in range(3):
+        link = IncidentLink(
+            incident_id=f"INCA01{prefix}",
+            kind=LinkKind.REPEAT_CALL,
+            primary_ticket_id=primary,
+            primary_workflow_id=tickets.workflow_id_for(primary),
+        )
+        await tickets.submit(
+            h.client,
+            intake(f"{prefix}{n}", scenario="CA01", received_at=now, incident=link),
+            h.task_queue,
+        )
+    await h.until(lambda: h.notifier.kinds().count("urge") >= 1)
+    person = (await h.settled(primary)).assignee_id
+    assert person is not None
+    await tickets.update(h.client, primary, TicketWorkflow.accept, AcceptInput(person_id=person))
+    await tickets.update(
+        h.client, primary, TicketWorkflow.resolve, ResolveInput(person_id=person, note="已清运")
+    )
+    await h.until_stage(primary, Stage.VERIFYING)
+    satisfied = CallbackInput(result=CallbackResult.SATISFIED, by="agent")
+    await tickets.update(h.client, primary, TicketWorkflow.callback, satisfied)
+    for n in range(3):
+        await h.until_stage(f"{prefix}{n}", Stage.CLOSED)
+
+
+async def repeat_primary(env: WorkflowEnvironment, h: Harness) -> str:
+    await _primary_and_repeaters(h, "H-RQ")
+    return "H-RQP"
+
+
+async def repeat_waits(env: WorkflowEnvironment, h: Harness) -> str:
+    await _primary_and_repeaters(h, "H-RW")
+    return "H-RW1"
+
+
 Scenario = Callable[[WorkflowEnvironment, Harness], Awaitable[str]]
 SCENARIOS: dict[str, tuple[Scenario, bool]] = {  # name -> (scenario, on the demo organisation)
     "escalated_then_callback": (escalated_then_callback, False),
@@ -380,6 +423,8 @@ SCENARIOS: dict[str, tuple[Scenario, bool]] = {  # name -> (scenario, on the dem
     "dismissed_late": (dismissed_late, False),
     "ruled_closed": (ruled_closed, False),
     "repeat_call": (repeat_call, False),
+    "repeat_primary": (repeat_primary, False),
+    "repeat_waits": (repeat_waits, False),
 }
 
 
