@@ -355,16 +355,21 @@ async def repeat_call(env: WorkflowEnvironment, h: Harness) -> str:
         )
     )
     for ticket in ("H-RP1", "H-RP2"):
-        person = (await h.settled(ticket)).assignee_id
-        assert person is not None
-        await tickets.update(h.client, ticket, TicketWorkflow.accept, AcceptInput(person_id=person))
-        await tickets.update(
-            h.client, ticket, TicketWorkflow.resolve, ResolveInput(person_id=person, note="已盖好")
-        )
-        await h.until_stage(ticket, Stage.VERIFYING)
-        satisfied = CallbackInput(result=CallbackResult.SATISFIED, by="agent")
-        await tickets.update(h.client, ticket, TicketWorkflow.callback, satisfied)
+        await fixed_and_called_back(h, ticket, "已盖好")
     return "H-RP2"
+
+
+async def fixed_and_called_back(h: Harness, ticket: str, note: str) -> None:
+    """The assignee accepts and fixes it; the hotline's callback finds the caller satisfied."""
+    person = (await h.settled(ticket)).assignee_id
+    assert person is not None
+    await tickets.update(h.client, ticket, TicketWorkflow.accept, AcceptInput(person_id=person))
+    await tickets.update(
+        h.client, ticket, TicketWorkflow.resolve, ResolveInput(person_id=person, note=note)
+    )
+    await h.until_stage(ticket, Stage.VERIFYING)
+    satisfied = CallbackInput(result=CallbackResult.SATISFIED, by="agent")
+    await tickets.update(h.client, ticket, TicketWorkflow.callback, satisfied)
 
 
 async def _primary_and_repeaters(h: Harness, prefix: str) -> None:
@@ -387,15 +392,7 @@ async def _primary_and_repeaters(h: Harness, prefix: str) -> None:
             h.task_queue,
         )
     await h.until(lambda: h.notifier.kinds().count("urge") >= 1)
-    person = (await h.settled(primary)).assignee_id
-    assert person is not None
-    await tickets.update(h.client, primary, TicketWorkflow.accept, AcceptInput(person_id=person))
-    await tickets.update(
-        h.client, primary, TicketWorkflow.resolve, ResolveInput(person_id=person, note="已清运")
-    )
-    await h.until_stage(primary, Stage.VERIFYING)
-    satisfied = CallbackInput(result=CallbackResult.SATISFIED, by="agent")
-    await tickets.update(h.client, primary, TicketWorkflow.callback, satisfied)
+    await fixed_and_called_back(h, primary, "已清运")
     for n in range(3):
         await h.until_stage(f"{prefix}{n}", Stage.CLOSED)
 
