@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from cityops.domain.incidents import StepUp, StepUpRequest, stepped_priority
 from cityops.domain.models import (
     Classification,
     DeadlinesRequest,
@@ -39,6 +40,7 @@ from cityops.rules.calendar_coverage import unconfirmed_after
 from cityops.rules.calendar_loader import project_working_hours
 from cityops.rules.classify import classify
 from cityops.rules.handling import HandlingRules, default_handling_rules
+from cityops.rules.incidents import IncidentRules, default_incident_rules
 from cityops.rules.load import RulesError, RuleSet, default_rules
 from cityops.rules.schema import Grouping
 
@@ -64,8 +66,10 @@ class DispatchActivities:
         rules: RuleSet | None = None,
         handling: HandlingRules | None = None,
         hours: WorkingHours | None = None,
+        incidents: IncidentRules | None = None,
     ) -> None:
         self._router = router
+        self._incidents = incidents or default_incident_rules()
         self._hours = hours or project_working_hours()
         self._rules = rules or default_rules()
         self._handling = handling or default_handling_rules()
@@ -78,6 +82,7 @@ class DispatchActivities:
             self.compute_deadlines,
             self.plan_triage,
             self.next_working_day_budget,
+            self.plan_step_up,
         ]
 
     @activity.defn(name="classify_ticket")
@@ -125,6 +130,16 @@ class DispatchActivities:
             working_time=triage.working_time,
             escalation=self._handling.chain(triage.chain),
         )
+
+    @activity.defn(name="plan_step_up")
+    async def plan_step_up(self, request: StepUpRequest) -> StepUp:
+        """A repeat call about an open ticket: the priority its scenario's rule steps it up
+        to at this count (rules/incidents.yaml `step_up_after`) and that priority's SLA."""
+        rule = self._incidents.repeat_rule(request.scenario_id)
+        stepped = stepped_priority(request.priority, request.repeat_calls, rule)
+        if stepped is None:
+            return StepUp()
+        return StepUp(priority=stepped, sla=self._handling.sla_for(stepped))
 
     @activity.defn(name="next_working_day_budget")
     async def next_working_day_budget(self, request: NextWorkingDayRequest) -> WaitBudget:

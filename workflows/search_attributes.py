@@ -122,7 +122,8 @@ def updates(status: TicketStatus) -> list[SearchAttributeUpdate[Any]]:
             SCENARIO.value_set(scenario.id),
             CATEGORY.value_set(scenario.category_id),
             DIMENSION.value_set(scenario.dimension.value),
-            PRIORITY.value_set(scenario.priority.value),
+            # The scenario's priority, or the one repeat calls stepped it up to.
+            PRIORITY.value_set((status.priority or scenario.priority).value),
         ]
     if status.street_code:
         changes.append(STREET.value_set(status.street_code))

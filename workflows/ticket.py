@@ -26,7 +26,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from cityops.activities.dispatch import DispatchActivities
@@ -35,6 +35,12 @@ with workflow.unsafe.imports_passed_through():
     from cityops.activities.route import RoutingActivities
     from cityops.activities.store import StoreActivities
     from cityops.domain.alarms import alarm_intake
+    from cityops.domain.incidents import (
+        IncidentJoined,
+        PrimaryClosed,
+        RepeatCall,
+        StepUpRequest,
+    )
     from cityops.domain.masking import mask_phone, redact_facts
     from cityops.domain.models import (
         CAMERA_DESK_ID,
@@ -45,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         CallbackInput,
         Classification,
         ContactInput,
+        DeadlinesRequest,
         DismissInput,
         DispatchPlan,
         ExtensionDecision,
@@ -84,6 +91,7 @@ with workflow.unsafe.imports_passed_through():
         Clock,
         ClosureCheck,
         NoticeKind,
+        Priority,
         Reader,
         RecoveryPolicy,
         Source,
@@ -99,6 +107,7 @@ from cityops.workflows.clock import SlaClock
 from cityops.workflows.details import render_details
 from cityops.workflows.escalation import ChainPoint, ClockMark, chain_points
 from cityops.workflows.history import TicketHistory
+from cityops.workflows.incident_link import IncidentLinks
 from cityops.workflows.ladder import Ladder
 from cityops.workflows.ownership import Ownership, describe
 from cityops.workflows.split import (
@@ -146,6 +155,11 @@ CAMERA_DESK = Assignment(
 # recovery policies, grouped and per-reader notices, clocks from the intake instant) run
 # the way they started: the patch is taken once, first thing in `run`.
 NO_DEAD_ENDS = "no-dead-ends"
+# Tickets started since incidents were wired into the workflow (docs/incidents.md): a repeat
+# call waits on its primary and closes with it; the primary hears of repeat calls (notice,
+# step-up); a late incident link regroups its notices. Asked in `run` before anything else
+# issues a command, so older tickets (a repeat call among them) run the way they started.
+INCIDENT_LINKS = "incident-links"
 # The alarm signal's name, for signal-with-start (which takes a name): the handler below is
 # declared with it, so the intake and the workflow cannot disagree.
 ALARM_EVENT_SIGNAL = "alarm_event"
@@ -187,6 +201,8 @@ class TicketWorkflow:
         self._notice_seq = 0
         self._registered = 0  # history entries handed to the register so far
         self._register_writes: list[asyncio.Task[Any]] = []
+        self._links = IncidentLinks.of(intake)  # its incidents, repeat calls, its primary
+        self._links_on: bool | None = None  # the INCIDENT_LINKS patch, taken first in `run`
 
     def _new(self) -> bool:
         """Whether this ticket runs with every stage on a clock (the NO_DEAD_ENDS patch)."""
@@ -206,6 +222,7 @@ class TicketWorkflow:
     @workflow.run
     async def run(self, intake: TicketIntake) -> TicketOutcome:
         received = min(intake.received_at, workflow.now()) if self._new() else None
+        self._links_on = workflow.patched(INCIDENT_LINKS)
         self._note(Stage.INTAKE, "received", detail=intake.source.value, at=received)
         if intake.split_from is not None:  # a note, not a command: replays unchanged
             self._note(Stage.INTAKE, SPLIT_FROM_EVENT, detail=f"ticket {intake.split_from}")
@@ -216,6 +233,8 @@ class TicketWorkflow:
             await self._await_triage()
             if self._dismissal is not None:
                 return await self._close()
+        if self._links_on and self._links.waits_on_primary(intake) and await self._join_primary():
+            return await self._close()
         await self._dispatch()
         await self._await_acceptance()
         while not self._recovered and not await self._work_and_verify():
@@ -487,8 +506,16 @@ class TicketWorkflow:
             await self._notify(NoticeKind.REOPENED, [self._owner.assignee])
 
     async def _close(self) -> TicketOutcome:
+        joined = self._links.primary_outcome
         fixed = self._ruling is None and self._dismissal is None
-        if self._dismissal is not None:
+        fixed = fixed and (joined is None or joined.fixed)
+        if joined is not None:
+            self._set_stage(
+                Stage.CLOSED if joined.fixed else Stage.CLOSED_UNFIXED,
+                "closed_with_primary",
+                detail=f"ticket {joined.ticket_id} {joined.stage.value}: {joined.resolution or ''}",
+            )
+        elif self._dismissal is not None:
             self._set_stage(
                 Stage.DISMISSED, "dismissed", by=self._dismissal.by, detail=self._dismissal.reason
             )
@@ -507,10 +534,12 @@ class TicketWorkflow:
         for task in self._background:
             if not task.done():
                 task.cancel()
+        await self._tell_callers()
         if self._new():
             await self._tell_closed()
         await self._record("closed")
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._tell_callers()  # a repeat call that came as it closed
         return TicketOutcome(
             ticket_id=self._intake.ticket_id,
             stage=self._stage,
@@ -527,6 +556,9 @@ class TicketWorkflow:
         desks = hotline if self._intake.source is Source.HOTLINE else []
         assignee = self._owner.assignee
         facts = {"outcome": "recovered" if self._recovered else self._stage.value}
+        joined = self._links.primary_outcome
+        if joined is not None:  # the hotline calls this caller back with the primary's outcome
+            facts |= {"primary_ticket": joined.ticket_id, "resolution": joined.resolution or ""}
         await self._notify(
             NoticeKind.CLOSED, [assignee] if assignee else [], extra=desks, facts=facts
         )
@@ -1189,6 +1221,179 @@ class TicketWorkflow:
             )
             self._background.append(asyncio.create_task(task))
 
+    # ================================================================== incidents
+
+    async def _join_primary(self) -> bool:
+        """A repeat call (or a report of what a sensor saw) whose primary was open at
+        submission: tell the primary, then wait for it to close, and close with its outcome.
+        The caller keeps this number and is called back when it closes. False: the primary
+        had closed meanwhile, so this ticket is handled as one of its own."""
+        link = self._intake.incident
+        assert link is not None and link.primary_workflow_id is not None
+        info = workflow.info()
+        call = IncidentLinks.call_of(self._intake, info.workflow_id, info.run_id, workflow.now())
+        primary = workflow.get_external_workflow_handle(
+            link.primary_workflow_id, run_id=link.primary_run_id
+        )
+        try:
+            await primary.signal(TicketWorkflow.repeat_call, call)
+        except FailureError as exc:
+            self._note(
+                self._stage,
+                "primary_gone",
+                detail=f"ticket {link.primary_ticket_id}: {exc}; handled on its own",
+            )
+            return False
+        self._links.waiting_on_primary = True
+        self._set_stage(
+            self._stage,
+            "waiting_on_primary",
+            detail=f"ticket {link.primary_ticket_id} ({link.kind.value})",
+        )
+        await workflow.wait_condition(lambda: self._links.primary_outcome is not None)
+        return True
+
+    async def _tell_callers(self) -> None:
+        """Every repeat caller's ticket closes with this one, with its outcome."""
+        callers = self._links.untold()
+        if not callers:
+            return
+        resolution = self._check.resolution
+        outcome = PrimaryClosed(
+            ticket_id=self._intake.ticket_id,
+            stage=self._stage,
+            fixed=self._stage is Stage.CLOSED,
+            resolution=resolution.note[:500] if resolution and resolution.note else None,
+            closed_at=workflow.now(),
+        )
+
+        async def tell(workflow_id: str, run_id: str | None, ticket_id: str) -> None:
+            handle = workflow.get_external_workflow_handle(workflow_id, run_id=run_id)
+            try:
+                await handle.signal(TicketWorkflow.primary_closed, outcome)
+            except FailureError:
+                self._note(self._stage, "caller_not_told", detail=f"ticket {ticket_id} is gone")
+
+        await asyncio.gather(*(tell(c.workflow_id, c.run_id, c.ticket_id) for c in callers))
+
+    def _priority(self) -> Priority | None:
+        """The scenario's priority, or the one repeat calls stepped it up to."""
+        scenario = self._classification.scenario if self._classification else None
+        return self._links.priority or (scenario.priority if scenario else None)
+
+    @workflow.signal
+    def repeat_call(self, call: RepeatCall) -> None:
+        """A citizen called again about this ticket (a citizen 催办), or reported what its
+        sensor saw: counted, the latest few kept, and the caller's ticket closes with this
+        one. The assignee hears of it and the scenario's rule may step the urgency up."""
+        if self._links.take_call(call):
+            task = self._on_repeat_call(call, self._links.call_note(call), self._links.calls)
+            self._background.append(asyncio.create_task(task))
+
+    @workflow.signal
+    def primary_closed(self, outcome: PrimaryClosed) -> None:
+        """The primary this repeat call waits on closed: this ticket closes with it."""
+        self._links.closed_with(outcome)
+
+    @workflow.signal
+    def incident_linked(self, joined: IncidentJoined) -> None:
+        """The intake put this ticket into an incident after it started (an alarm storm's
+        grouping): listed under it (TicketIncident), its follow-ups grouped by it."""
+        if self._links.join(joined):
+            self._background.append(asyncio.create_task(self._publish_incidents()))
+
+    async def _publish_incidents(self) -> None:
+        await workflow.wait_condition(lambda: self._links_on is not None)
+        if self._links_on and self._links.unpublished:
+            self._links.unpublished = False
+            workflow.upsert_search_attributes([sa.INCIDENT.value_set(self._links.incident_ids)])
+
+    async def _on_repeat_call(self, call: RepeatCall, note: str, calls: int) -> None:
+        """Tell the assignee that citizens are calling again, after the step-up (if any), so
+        the notice carries the new priority and deadline. Tickets started before the change
+        only count the call (their status shows it)."""
+        await workflow.wait_condition(lambda: self._links_on is not None)
+        if not self._links_on:
+            return
+        await self._publish_incidents()
+        await workflow.wait_condition(lambda: self._owner.dispatched or self._stage.is_final)
+        async with self._lock:
+            assignee = self._owner.assignee
+            if self._stage.is_final or assignee is None:
+                return
+            self._note(self._stage, "repeat_call", by=call.ticket_id, detail=note)
+            stepped = await self._step_up(calls)
+            await self._notify(
+                NoticeKind.URGE,
+                [assignee],
+                facts={"by": "12345市民来电", "note": note + stepped},
+            )
+
+    async def _step_up(self, calls: int) -> str:
+        """The scenario's rule (rules/incidents.yaml `step_up_after`) may raise the priority
+        at this many repeat calls: the new priority's SLA applies from now on, and a running
+        accept or resolve clock takes the new budget from its own start (pauses kept) when
+        that ends sooner. Returns what the notice says of it."""
+        assert self._classification is not None and self._plan is not None
+        scenario = self._classification.scenario
+        current = self._priority()
+        assert scenario is not None and current is not None
+        step = await workflow.execute_local_activity_method(
+            DispatchActivities.plan_step_up,
+            StepUpRequest(scenario_id=scenario.id, priority=current, repeat_calls=calls),
+            summary=f"repeat call #{calls}: step up {current.value}?",
+            start_to_close_timeout=LOCAL_TIMEOUT,
+        )
+        if step.priority is None or step.sla is None:
+            return ""
+        self._links.step_up(current, step.priority)
+        self._plan = self._plan.model_copy(update={"sla": step.sla})
+        waiting = self._stage in _WAITING_FOR_ACCEPT
+        clock = Clock.ACCEPT if waiting else Clock.RESOLVE
+        moved = None
+        if waiting or self._stage in _BEING_WORKED:
+            moved = await self._tighten(clock)
+        due = f"; {clock.value} by {shown(moved)}" if moved else ""
+        self._set_stage(
+            self._stage,
+            "stepped_up",
+            detail=f"{current.value}→{step.priority.value} at {calls} repeat calls{due}",
+        )
+        new_due = f"，新时限 {shown(moved)}" if moved else ""
+        return f"；优先级由 {current.value} 升为 {step.priority.value}{new_due}"
+
+    async def _tighten(self, clock: Clock) -> datetime | None:
+        """Give a running clock the plan's (stepped-up) budget from its own start, when
+        that ends sooner; the new deadline, or None when it stays."""
+        assert self._plan is not None
+        state = self._clocks.get(clock)
+        if state is None or state.start is None or state.deadline is None:
+            return None
+        budget = _default_budget(self._plan, clock)
+        working = self._plan.sla.working_time
+        result = await workflow.execute_local_activity_method(
+            DispatchActivities.compute_deadlines,
+            DeadlinesRequest(
+                start=state.start,
+                budget=budget,
+                fractions=[1.0],
+                working_time=working,
+                pauses=state.pauses,
+            ),
+            summary=f"{clock.value} clock at the stepped-up priority",
+            start_to_close_timeout=LOCAL_TIMEOUT,
+        )
+        deadline = result.instants[0]
+        if deadline >= state.deadline:
+            return None
+        state.budget, state.working_time = budget, working
+        state.moved(deadline)  # the walk restarts from the point reached, at the new pace
+        if result.unconfirmed_after is None:
+            self._unconfirmed.pop(clock, None)
+        else:
+            self._unconfirmed[clock] = result.unconfirmed_after
+        return deadline
+
     @workflow.query
     def status(self, request: StatusInput | None = None) -> TicketStatus:
         return self._status(include_history=request is None or request.include_history)
@@ -1599,7 +1804,7 @@ class TicketWorkflow:
             scenario_id=scenario.id if scenario else None,
             category_id=scenario.category_id if scenario else None,
             dimension=scenario.dimension if scenario else None,
-            priority=scenario.priority if scenario else None,
+            priority=self._priority(),
             street_code=route.street_code if route else None,
             station_code=route.station_code if route else None,
             tier=assignee.tier if assignee else None,
@@ -1641,7 +1846,7 @@ class TicketWorkflow:
             caller_phone_masked=mask_phone(intake.caller_phone),
             scenario_id=scenario.id if scenario else None,
             scenario_name=scenario.name_zh if scenario else None,
-            priority=scenario.priority if scenario else None,
+            priority=self._priority(),
             street_code=owner.route.street_code if owner.route else None,
             tier=assignee.tier if assignee else None,
             assignee_id=assignee.person_id if assignee else None,
@@ -1672,6 +1877,7 @@ class TicketWorkflow:
             history=list(self._history.entries) if include_history else [],
             split=self._split,
             split_from=intake.split_from,
+            incident=self._links.summary(),
         )
 
     def _deadline(self, clock: Clock) -> datetime | None:
@@ -1699,12 +1905,16 @@ class TicketWorkflow:
         status = self._status(include_history=False)
         info = workflow.info()
         plan = self._plan
+        # A ticket linked to an incident after it started groups by that incident too.
+        key = (self._links.group_key() if self._links_on else None) or (
+            plan.incident_key if plan else None
+        )
         grouped = (
             group
             and self._new()
             and kind.groupable
             and plan is not None
-            and plan.incident_key is not None
+            and key is not None
             and plan.notice_group_window is not None
         )
         notice = Notice(
@@ -1715,7 +1925,7 @@ class TicketWorkflow:
             title=notice_title(status),
             facts=redact_facts(self._notice_facts(status) | (facts or {}), **self._caller()),
             accept_link=self._stage in _WAITING_FOR_ACCEPT or not self._new(),
-            group_key=plan.incident_key if grouped and plan else None,
+            group_key=key if grouped else None,
             group_window=plan.notice_group_window if grouped and plan else None,
             workflow_id=info.workflow_id,
         )

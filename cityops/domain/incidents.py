@@ -17,8 +17,8 @@ from enum import StrEnum
 from pydantic import AwareDatetime, Field
 
 from cityops.domain.geo import distance_m
-from cityops.domain.models import Message
-from cityops.domain.stages import LinkKind, Priority, Source
+from cityops.domain.models import Message, SlaPolicy
+from cityops.domain.stages import LinkKind, Priority, Source, Stage
 
 SENSOR_SOURCES = frozenset({Source.IOT, Source.VIDEO})
 
@@ -155,19 +155,56 @@ def stepped_priority(current: Priority, repeat_calls: int, rule: RepeatRule) -> 
     return _STEP_UP.get(current)
 
 
-class RepeatCall(Message):
-    """Signal to an open ticket: a citizen called again about it (a citizen 催办)."""
+# What a repeat call hands its primary of the caller's words: the start of the text (the
+# caller's own ticket keeps all of it), so the primary's history and status stay small.
+REPEAT_TEXT_KEPT = 200
 
-    ticket_id: str = Field(description="The new caller's own ticket number")
-    incident_id: str
+
+class RepeatCall(Message):
+    """Signal to an open ticket: a citizen called again about it (a citizen 催办), or
+    reported what its sensor saw. Sent by the caller's own ticket, which then waits on it."""
+
+    ticket_id: str = Field(max_length=64, description="The new caller's own ticket number")
+    incident_id: str = Field(max_length=64)
     kind: LinkKind
     at: AwareDatetime
-    caller_name: str | None = Field(default=None, max_length=64)
-    caller_phone: str | None = Field(default=None, max_length=32)
-    text: str | None = Field(default=None, max_length=4000)
-    step_up_to: Priority | None = Field(
-        default=None, description="The priority the scenario's rule raises the ticket to"
-    )
+    workflow_id: str = Field(max_length=200, description="The caller's ticket, told at closure")
+    run_id: str | None = Field(default=None, max_length=64)
+    caller_phone_masked: str | None = Field(default=None, max_length=32)
+    text: str | None = Field(default=None, max_length=REPEAT_TEXT_KEPT)
+
+
+class PrimaryClosed(Message):
+    """Signal to a ticket waiting on its primary: the primary closed, so this one closes
+    with the primary's verified outcome (docs/incidents.md)."""
+
+    ticket_id: str = Field(max_length=64, description="The primary ticket")
+    stage: Stage
+    fixed: bool
+    resolution: str | None = Field(default=None, max_length=500)
+    closed_at: AwareDatetime
+
+
+class IncidentJoined(Message):
+    """Signal to a running ticket: the intake linked it to an incident after it started
+    (an alarm storm's grouping, or a citizen's report of what its sensor saw)."""
+
+    incident_id: str = Field(min_length=1, max_length=64)
+
+
+class StepUpRequest(Message):
+    """Does this repeat call step the ticket's urgency up (rules/incidents.yaml)?"""
+
+    scenario_id: str
+    priority: Priority
+    repeat_calls: int = Field(ge=1)
+
+
+class StepUp(Message):
+    """The priority it steps up to and that priority's SLA; None: it stays."""
+
+    priority: Priority | None = None
+    sla: SlaPolicy | None = None
 
 
 class TicketRole(StrEnum):

@@ -124,6 +124,44 @@ class IncidentLink(Message):
     primary_ticket_id: str | None = Field(
         default=None, max_length=64, description="None when this ticket opened the incident"
     )
+    primary_workflow_id: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The primary ticket's workflow, resolved at submission: this ticket "
+        "tells it of the repeat call and waits on it. None: handled as a ticket of its own",
+    )
+    primary_run_id: str | None = Field(
+        default=None, max_length=64, description="Its run (an alarm ticket's id has many runs)"
+    )
+
+
+class RepeatCallEntry(Message):
+    """One of the latest repeat calls an open ticket keeps (its own number, when, the
+    caller's masked phone and the start of the text: the caller's ticket has the rest)."""
+
+    ticket_id: str = Field(max_length=64)
+    at: AwareDatetime
+    kind: LinkKind
+    caller_phone_masked: str | None = Field(default=None, max_length=32)
+    text: str | None = Field(default=None, max_length=200)
+
+
+class TicketIncidents(Message):
+    """A ticket's part in its incidents (docs/incidents.md), as its status shows it."""
+
+    incident_ids: list[str] = Field(default_factory=list)
+    link: LinkKind | None = Field(default=None, description="How this ticket joined at intake")
+    primary_ticket_id: str | None = Field(
+        default=None, description="The open ticket this one waits on (it carries the work)"
+    )
+    waiting_on_primary: bool = False
+    repeat_calls: int = Field(default=0, description="Citizens who called again about this one")
+    latest_calls: list[RepeatCallEntry] = Field(
+        default_factory=list, description="The latest few repeat calls, newest last"
+    )
+    stepped_up_from: Priority | None = Field(
+        default=None, description="The priority before repeat calls stepped it up"
+    )
 
 
 class TicketIntake(Message):
@@ -736,6 +774,9 @@ class TicketStatus(Message):
     )
     split_from: str | None = Field(
         default=None, description="This ticket is another's secondary issue, split off"
+    )
+    incident: TicketIncidents | None = Field(
+        default=None, description="Its incidents, repeat calls and the primary it waits on"
     )
 
 

@@ -33,6 +33,7 @@ Exceptions::
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -56,6 +57,7 @@ from cityops.db.audit import (
 )
 from cityops.db.deadletters import Channel, Refusal, store_refusals
 from cityops.domain.alarms import alarm_intake, alarm_workflow_id
+from cityops.domain.incidents import IncidentJoined
 from cityops.domain.models import AlarmEvent, Place
 from cityops.rules.classify import classify
 from cityops.rules.load import RuleSet, default_rules
@@ -68,6 +70,7 @@ from cityops.workflows import search_attributes as sa
 from cityops.workflows.ticket import ALARM_EVENT_SIGNAL, TicketWorkflow
 
 Locator = Callable[[AlarmEvent], Place]
+log = logging.getLogger(__name__)
 # A Temporal call that has not answered in this long is treated as Temporal being down.
 RPC_TIMEOUT = timedelta(seconds=5)
 DELIVERY_TIMEOUT = 8.0  # seconds for one event, all its calls together
@@ -142,6 +145,7 @@ class AlarmResult:
     workflow_id: str | None = None
     scenario_id: str | None = None
     incident_id: str | None = None
+    run_id: str | None = None  # the run of a new ticket: told of its incident
     silence_id: str | None = None  # the maintenance window that swallowed it (IN_WINDOW)
     index: int | None = None
     field: str | None = None
@@ -304,6 +308,7 @@ class AlarmIntake:
 
         await asyncio.gather(*(run_group(wid, idx) for wid, idx in groups.items()))
         linked = await asyncio.to_thread(self._record, delivered, received)
+        await self._tell_incidents(list(linked.values()))
         if failures:
             raise AlarmIntakeUnavailable(
                 f"{len(failures)} device(s) could not be delivered to Temporal: "
@@ -381,7 +386,13 @@ class AlarmIntake:
             outcome = AlarmOutcome.NEW_TICKET
         reason = classification.reason if outcome is AlarmOutcome.TRIAGE else None
         return AlarmResult(
-            event.event_id, outcome, ticket_id, workflow_id, scenario_id, reason=reason
+            event.event_id,
+            outcome,
+            ticket_id,
+            workflow_id,
+            scenario_id,
+            reason=reason,
+            run_id=run_id if outcome is AlarmOutcome.NEW_TICKET else None,
         )
 
     async def _signal_open(self, workflow_id: str, event: AlarmEvent) -> str | None:
@@ -423,6 +434,33 @@ class AlarmIntake:
 
     # ------------------------------------------------------------------ audit and incidents
 
+    async def _tell_incidents(self, linked: list[AlarmResult]) -> None:
+        """Each new ticket hears which incident the intake put it in (it started before the
+        link was made): listed under it, its follow-ups grouped by it. A ticket not told
+        keeps its scenario's grouping; the register has the link all the same."""
+
+        async def tell(result: AlarmResult) -> None:
+            assert result.workflow_id is not None and result.incident_id is not None
+            handle = self._client.get_workflow_handle(result.workflow_id, run_id=result.run_id)
+            async with self._slots:
+                try:
+                    await handle.signal(
+                        TicketWorkflow.incident_linked,
+                        IncidentJoined(incident_id=result.incident_id),
+                        rpc_timeout=RPC_TIMEOUT,
+                    )
+                except RPCError as exc:
+                    log.warning(
+                        "ticket %s not told of incident %s: %s",
+                        result.ticket_id,
+                        result.incident_id,
+                        exc.message,
+                    )
+
+        await asyncio.gather(
+            *(tell(r) for r in linked if r.workflow_id and r.incident_id and r.run_id)
+        )
+
     def _record(
         self, delivered: list[tuple[AlarmEvent, AlarmResult]], received: datetime
     ) -> dict[str, AlarmResult]:
@@ -444,14 +482,7 @@ class AlarmIntake:
                     incident = link_to_incident(
                         self._engine, group, result.ticket_id, event.device_id, event.occurred_at
                     )
-                    linked[event.event_id] = AlarmResult(
-                        result.event_id,
-                        result.outcome,
-                        result.ticket_id,
-                        result.workflow_id,
-                        result.scenario_id,
-                        incident,
-                    )
+                    linked[event.event_id] = replace(result, incident_id=incident)
         return linked
 
     def _group_key(self, event: AlarmEvent, scenario_id: str) -> GroupKey | None:

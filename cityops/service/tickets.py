@@ -236,7 +236,7 @@ async def submit(
         except SQLAlchemyError as exc:  # the register is down: the call still counts
             log.warning("incident linking skipped for %s: %s", intake.ticket_id, exc)
         else:
-            intake = incidents.with_link(intake, plan)
+            intake = await with_primary(client, incidents.with_link(intake, plan))
     submitted = await start_numbered(
         client,
         TicketWorkflow.run,
@@ -259,6 +259,24 @@ async def submit(
         link=plan.link.kind,
         primary_ticket_id=plan.link.primary_ticket_id,
     )
+
+
+async def with_primary(client: Client, intake: TicketIntake) -> TicketIntake:
+    """A repeat report names its primary's workflow (and, for an alarm ticket, its run), so
+    the ticket can tell the primary and wait on it. Not found or Temporal slow: the ticket
+    is handled as one of its own (docs/incidents.md)."""
+    link = intake.incident
+    if link is None or link.primary_ticket_id is None:
+        return intake
+    try:
+        handle = await resolve_handle(client, link.primary_ticket_id)
+    except TicketError as exc:
+        log.warning("primary %s of %s not found: %s", link.primary_ticket_id, intake.ticket_id, exc)
+        return intake
+    found = link.model_copy(
+        update={"primary_workflow_id": handle.id, "primary_run_id": handle.run_id}
+    )
+    return intake.model_copy(update={"incident": found})
 
 
 async def start_numbered(

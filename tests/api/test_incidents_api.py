@@ -89,6 +89,17 @@ async def test_two_calls_about_one_missing_cover_are_one_incident(api: Api) -> N
 
     await eventually(both_listed)
 
+    async def waits_on_the_first() -> None:  # no second dispatch of the same cover
+        repeat = await tickets.status(api.client, second["ticket_id"])
+        assert repeat.incident is not None and repeat.incident.waiting_on_primary
+        assert repeat.assignee_id is None and repeat.stage.value == "classified"
+        primary = await tickets.status(api.client, first["ticket_id"])
+        assert primary.incident is not None and primary.incident.repeat_calls == 1
+        assert [c.ticket_id for c in primary.incident.latest_calls] == [second["ticket_id"]]
+        assert primary.incident.latest_calls[0].caller_phone_masked == "139****5678"
+
+    await eventually(waits_on_the_first)
+
 
 async def test_a_call_about_what_the_gas_detector_reported_is_known_from_sensors(
     api: Api,
@@ -127,6 +138,17 @@ async def test_a_call_about_what_the_gas_detector_reported_is_known_from_sensors
     )
     assert resident["incident_id"] in [i["incident_id"] for i in listed.json()]
 
+    async def alarm_ticket_joined() -> None:  # the alarm ticket started before the incident
+        query = f"TicketIncident = '{resident['incident_id']}'"
+        rows = await tickets.list_tickets(api.client, query)
+        assert {r.ticket_id for r in rows} == {alarm_ticket, resident["ticket_id"]}
+        waiting = await tickets.status(api.client, resident["ticket_id"])
+        assert waiting.incident is not None and waiting.incident.waiting_on_primary
+        sensor = await tickets.status(api.client, alarm_ticket)
+        assert sensor.incident is not None and sensor.incident.repeat_calls == 1
+
+    await eventually(alarm_ticket_joined)
+
 
 async def add_window(api: Api, role: Role = Role.RESPONDER, **spec: Any) -> Any:
     now = datetime.now(UTC)
@@ -156,12 +178,13 @@ async def test_the_dev_alarm_set_with_a_window_over_one_street(api: Api) -> None
         )
         event["event_id"] = f"{event['event_id']}{suffix}"
         events.append(event)
-    results = []
+    responses = []
     for event in events:  # one by one, as a gateway sends them over time
         response = await api.http.post(
             "/api/v1/alarms", json=event, headers=api.as_role(Role.SENSOR_GATEWAY)
         )
-        results.append(response.json()["results"][0]["outcome"])
+        responses.append(response.json()["results"][0])
+    results = [r["outcome"] for r in responses]
     seen: set[str] = set()
     expected = []
     for raw in DEV_ALARMS:
@@ -178,6 +201,19 @@ async def test_the_dev_alarm_set_with_a_window_over_one_street(api: Api) -> None
         f"/api/v1/silences/{window.json()['silence_id']}", headers=api.as_role(Role.RESPONDER)
     )
     assert counted.json()["events_silenced"] == 4
+    storm = [
+        r for r in responses if r["outcome"] == "new_ticket" and r.get("incident_id") is not None
+    ]
+    assert storm  # the dev set's storms are grouped into incidents after their tickets start
+
+    async def listed_by_incident() -> None:
+        for result in storm:
+            rows = await tickets.list_tickets(
+                api.client, f"TicketIncident = '{result['incident_id']}'"
+            )
+            assert result["ticket_id"] in {r.ticket_id for r in rows}
+
+    await eventually(listed_by_incident)
 
 
 async def test_gas_is_silenced_only_with_a_supervisors_override(api: Api) -> None:

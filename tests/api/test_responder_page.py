@@ -232,8 +232,10 @@ async def test_my_tickets_lists_open_tickets_most_urgent_first(api: Api) -> None
     # Two tickets at the same place go to whoever is on duty there; submitted back to back
     # they meet the same person unless a shift changes in between, so try a third.
     first, assignee, path = await open_ticket(api)
-    for _ in range(2):
-        second = await submit(api)
+    # Another problem at the same place (the same garbage again would be a repeat call
+    # waiting on the first), first street vending, then a fire lane.
+    for text, code in (("小区门口有流动摊贩占道经营", "CA04"), ("小区消防通道被车堵住了", "PS06")):
+        second = await submit(api, text=text, service_code=code)
         if (await dispatched(api, second))["assignee_id"] == assignee:
             break
     else:

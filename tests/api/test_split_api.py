@@ -124,7 +124,17 @@ async def test_who_may_split_and_what_can_be_split(api: Api) -> None:
     )
     assert empty_by.status_code == 422
 
-    one_problem = await _submit(api, **{**TWO_PROBLEMS, "text": "小区门口井盖不见了，很危险"})
+    # Elsewhere on the road: at the same spot it would be a repeat call waiting on the first.
+    one_problem = await _submit(
+        api,
+        **{
+            **TWO_PROBLEMS,
+            "text": "小区门口井盖不见了，很危险",
+            "address": "浦东新区张江镇碧波路500号",
+            "lat": 31.2065,
+            "lon": 121.5960,
+        },
+    )
     await _ticket(api, one_problem)
     refused = await _split(api, one_problem, DISPATCHER)
     assert refused.status_code == 409 and "no secondary issue" in refused.text

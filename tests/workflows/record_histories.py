@@ -33,6 +33,7 @@ from cityops.domain.models import (
     DismissInput,
     ExtensionDecision,
     ExtensionRequest,
+    IncidentLink,
     PauseInput,
     RecheckInput,
     ReconsiderationDecision,
@@ -48,7 +49,7 @@ from cityops.domain.models import (
     TriageDecision,
     UrgeInput,
 )
-from cityops.domain.stages import CallbackResult, ReviewDecision, Source
+from cityops.domain.stages import CallbackResult, LinkKind, ReviewDecision, Source, Stage
 from cityops.service import tickets
 from cityops.workflows import search_attributes as sa
 from cityops.workflows.ticket import TicketWorkflow
@@ -337,6 +338,75 @@ async def ruled_closed(env: WorkflowEnvironment, h: Harness) -> str:
     return "H-RUL"
 
 
+async def repeat_call(env: WorkflowEnvironment, h: Harness) -> str:
+    """A second call about one missing cover, linked at intake as a repeat call of the
+    first (recorded before repeat calls waited on their primary: dispatched on its own)."""
+    await h.start(intake("H-RP1", scenario="PS03", received_at=datetime.now(UTC)))
+    link = IncidentLink(
+        incident_id="INPS03TEST000001", kind=LinkKind.REPEAT_CALL, primary_ticket_id="H-RP1"
+    )
+    await h.start(
+        intake(
+            "H-RP2",
+            scenario="PS03",
+            received_at=datetime.now(UTC),
+            incident=link,
+            caller_phone="13900005678",
+        )
+    )
+    for ticket in ("H-RP1", "H-RP2"):
+        await fixed_and_called_back(h, ticket, "已盖好")
+    return "H-RP2"
+
+
+async def fixed_and_called_back(h: Harness, ticket: str, note: str) -> None:
+    """The assignee accepts and fixes it; the hotline's callback finds the caller satisfied."""
+    person = (await h.settled(ticket)).assignee_id
+    assert person is not None
+    await tickets.update(h.client, ticket, TicketWorkflow.accept, AcceptInput(person_id=person))
+    await tickets.update(
+        h.client, ticket, TicketWorkflow.resolve, ResolveInput(person_id=person, note=note)
+    )
+    await h.until_stage(ticket, Stage.VERIFYING)
+    satisfied = CallbackInput(result=CallbackResult.SATISFIED, by="agent")
+    await tickets.update(h.client, ticket, TicketWorkflow.callback, satisfied)
+
+
+async def _primary_and_repeaters(h: Harness, prefix: str) -> None:
+    """A bin room (CA01, P3) reported once and then three more times: the repeat calls wait
+    on the first ticket, which steps up to P2 at the third and closes them with it."""
+    now = datetime.now(UTC)
+    primary = f"{prefix}P"
+    first = IncidentLink(incident_id=f"INCA01{prefix}", kind=LinkKind.NEW)
+    await h.start(intake(primary, scenario="CA01", received_at=now, incident=first))
+    for n in range(3):
+        link = IncidentLink(
+            incident_id=f"INCA01{prefix}",
+            kind=LinkKind.REPEAT_CALL,
+            primary_ticket_id=primary,
+            primary_workflow_id=tickets.workflow_id_for(primary),
+        )
+        await tickets.submit(
+            h.client,
+            intake(f"{prefix}{n}", scenario="CA01", received_at=now, incident=link),
+            h.task_queue,
+        )
+    await h.until(lambda: h.notifier.kinds().count("urge") >= 1)
+    await fixed_and_called_back(h, primary, "已清运")
+    for n in range(3):
+        await h.until_stage(f"{prefix}{n}", Stage.CLOSED)
+
+
+async def repeat_primary(env: WorkflowEnvironment, h: Harness) -> str:
+    await _primary_and_repeaters(h, "H-RQ")
+    return "H-RQP"
+
+
+async def repeat_waits(env: WorkflowEnvironment, h: Harness) -> str:
+    await _primary_and_repeaters(h, "H-RW")
+    return "H-RW1"
+
+
 Scenario = Callable[[WorkflowEnvironment, Harness], Awaitable[str]]
 SCENARIOS: dict[str, tuple[Scenario, bool]] = {  # name -> (scenario, on the demo organisation)
     "escalated_then_callback": (escalated_then_callback, False),
@@ -349,6 +419,9 @@ SCENARIOS: dict[str, tuple[Scenario, bool]] = {  # name -> (scenario, on the dem
     "extended_and_paused": (extended_and_paused, False),
     "dismissed_late": (dismissed_late, False),
     "ruled_closed": (ruled_closed, False),
+    "repeat_call": (repeat_call, False),
+    "repeat_primary": (repeat_primary, False),
+    "repeat_waits": (repeat_waits, False),
 }
 
 
