@@ -160,6 +160,11 @@ NO_DEAD_ENDS = "no-dead-ends"
 # step-up); a late incident link regroups its notices. Asked in `run` before anything else
 # issues a command, so older tickets (a repeat call among them) run the way they started.
 INCIDENT_LINKS = "incident-links"
+# A repeat call waiting on its primary asks every PRIMARY_CHECK whether the primary is still
+# open (a duplicate repeat call counts once): a primary terminated by hand, or one that
+# could not tell its callers, leaves no caller waiting for ever.
+PRIMARY_WATCH = "primary-watch"
+PRIMARY_CHECK = timedelta(hours=6)
 # The alarm signal's name, for signal-with-start (which takes a name): the handler below is
 # declared with it, so the intake and the workflow cannot disagree.
 ALARM_EVENT_SIGNAL = "alarm_event"
@@ -203,6 +208,7 @@ class TicketWorkflow:
         self._register_writes: list[asyncio.Task[Any]] = []
         self._links = IncidentLinks.of(intake)  # its incidents, repeat calls, its primary
         self._links_on: bool | None = None  # the INCIDENT_LINKS patch, taken first in `run`
+        self._watch_primary = False  # the PRIMARY_WATCH patch, taken first in `run`
 
     def _new(self) -> bool:
         """Whether this ticket runs with every stage on a clock (the NO_DEAD_ENDS patch)."""
@@ -223,6 +229,7 @@ class TicketWorkflow:
     async def run(self, intake: TicketIntake) -> TicketOutcome:
         received = min(intake.received_at, workflow.now()) if self._new() else None
         self._links_on = workflow.patched(INCIDENT_LINKS)
+        self._watch_primary = self._links_on and workflow.patched(PRIMARY_WATCH)
         self._note(Stage.INTAKE, "received", detail=intake.source.value, at=received)
         if intake.split_from is not None:  # a note, not a command: replays unchanged
             self._note(Stage.INTAKE, SPLIT_FROM_EVENT, detail=f"ticket {intake.split_from}")
@@ -1235,14 +1242,21 @@ class TicketWorkflow:
         primary = workflow.get_external_workflow_handle(
             link.primary_workflow_id, run_id=link.primary_run_id
         )
-        try:
-            await primary.signal(TicketWorkflow.repeat_call, call)
-        except FailureError as exc:
-            self._note(
-                self._stage,
-                "primary_gone",
-                detail=f"ticket {link.primary_ticket_id}: {exc}; handled on its own",
-            )
+
+        async def primary_open() -> bool:
+            try:
+                await primary.signal(TicketWorkflow.repeat_call, call)
+            except FailureError as exc:
+                self._links.waiting_on_primary = False
+                self._note(
+                    self._stage,
+                    "primary_gone",
+                    detail=f"ticket {link.primary_ticket_id}: {exc}; handled on its own",
+                )
+                return False
+            return True
+
+        if not await primary_open():
             return False
         self._links.waiting_on_primary = True
         self._set_stage(
@@ -1250,8 +1264,18 @@ class TicketWorkflow:
             "waiting_on_primary",
             detail=f"ticket {link.primary_ticket_id} ({link.kind.value})",
         )
-        await workflow.wait_condition(lambda: self._links.primary_outcome is not None)
-        return True
+        if not self._watch_primary:
+            await workflow.wait_condition(lambda: self._links.primary_outcome is not None)
+            return True
+        while True:
+            try:
+                await workflow.wait_condition(
+                    lambda: self._links.primary_outcome is not None, timeout=PRIMARY_CHECK
+                )
+                return True
+            except TimeoutError:
+                if not await primary_open():  # closed without telling this ticket
+                    return False
 
     async def _tell_callers(self) -> None:
         """Every repeat caller's ticket closes with this one, with its outcome."""

@@ -23,7 +23,7 @@ from cityops.domain.stages import CallbackResult, LinkKind, Priority, Reader, St
 from cityops.service import tickets
 from cityops.workflows import search_attributes as sa
 from cityops.workflows.incident_link import IncidentLinks
-from cityops.workflows.ticket import TicketWorkflow
+from cityops.workflows.ticket import PRIMARY_CHECK, TicketWorkflow
 from tests.conftest import eventually
 from tests.workflows.harness import Harness, advance_to_local_hour, intake
 from tests.workflows.test_no_dead_ends import _event, start_alarm, state, until
@@ -161,6 +161,26 @@ async def test_a_repeat_call_whose_primary_is_gone_is_a_ticket_of_its_own(
     await tickets.submit(h.client, repeat("L-ORF", received, primary="L-GONE"), h.task_queue)
     status = await h.settled("L-ORF")  # dispatched like any ticket
     assert status.assignee_id is not None and status.stage is Stage.AWAITING_ACCEPT
+    assert "primary_gone" in [e.event for e in status.history]
+    assert status.incident is not None and not status.incident.waiting_on_primary
+
+
+async def test_a_repeat_call_whose_primary_was_terminated_is_dispatched_at_the_next_check(
+    env: WorkflowEnvironment, h: Harness
+) -> None:
+    """A primary ended by hand tells nobody: the waiting caller finds out at its next check
+    and is handled as a ticket of its own, not left waiting for ever."""
+    received = await advance_to_local_hour(env, 10)
+    first = IncidentLink(incident_id=INCIDENT, kind=LinkKind.NEW)
+    handle = await h.start(intake("L-END", scenario="CA01", received_at=received, incident=first))
+    await tickets.submit(h.client, repeat("L-LEFT", received, primary="L-END"), h.task_queue)
+    await waiting(h, "L-LEFT")
+    await handle.terminate("ended by hand")
+    await env.sleep(PRIMARY_CHECK + timedelta(minutes=1))
+    status = await h.settled("L-LEFT")
+    # Dispatched, and its clock ran from the call: six hours on, it is already escalated.
+    assert status.stage in (Stage.AWAITING_ACCEPT, Stage.ESCALATED)
+    assert status.assignee_id is not None
     assert "primary_gone" in [e.event for e in status.history]
     assert status.incident is not None and not status.incident.waiting_on_primary
 
