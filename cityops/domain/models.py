@@ -591,8 +591,11 @@ NOTICE_GROUP_WORKFLOW = "NoticeGroupWorkflow"
 NOTICE_GROUP_SIGNAL = "add_notice"
 
 
+NOTICE_GROUP_PREFIX = "notices-"
+
+
 def notice_group_workflow_id(person_id: str, group_key: str) -> str:
-    return f"notices-{person_id}-{group_key}"
+    return f"{NOTICE_GROUP_PREFIX}{person_id}-{group_key}"
 
 
 class NoticeGroupStart(Message):

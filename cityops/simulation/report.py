@@ -119,7 +119,8 @@ def build(simulation: Simulation, statuses: dict[str, TicketStatus]) -> DayResul
         )
 
     # No notice lost: every notice a ticket's run sent during the day (its send_notice
-    # activities) reached the phones, named someone, and was read by a simulated person.
+    # activities), and every one a notice group sent for it, reached the phones, named
+    # someone, and was read by a simulated person.
     lost = sorted(
         ticket_id
         for ticket_id, sent in simulation.sent.items()
@@ -127,7 +128,7 @@ def build(simulation: Simulation, statuses: dict[str, TicketStatus]) -> DayResul
     )
     if lost:
         failures.append(
-            f"{len(lost)} tickets whose notices were not all read, e.g. "
+            f"{len(lost)} tickets or notice groups whose notices were not all read, e.g. "
             + ", ".join(
                 f"{t} (sent {simulation.sent[t]}, read {ledger.notices_read[t]})" for t in lost[:5]
             )

@@ -41,12 +41,14 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from cityops.activities.dispatch import DispatchActivities
+from cityops.activities.grouping import NoticeGroupActivities
 from cityops.activities.route import RoutingActivities
 from cityops.activities.store import StoreActivities
 from cityops.db.engine import get_engine
 from cityops.db.silences import add_silence
 from cityops.domain.alarms import alarm_workflow_id
 from cityops.domain.models import (
+    NOTICE_GROUP_PREFIX,
     AcceptInput,
     AfterPhoto,
     AlarmEvent,
@@ -162,6 +164,17 @@ class Delivered:
 
     notice: Notice
     sent_at: datetime
+    # The run that sent it: the ticket's own, or a notice group's (follow-ups about one
+    # incident gathered for one person), whose history the audit counts separately.
+    sender: tuple[str, str] = ("", "")
+
+    @property
+    def reader_key(self) -> str:
+        """Whose sent notices this one is counted against: its ticket, or its group run."""
+        workflow_id, run_id = self.sender
+        if workflow_id.startswith(NOTICE_GROUP_PREFIX):
+            return f"{workflow_id}/{run_id}"
+        return self.notice.ticket_id
 
 
 @dataclass
@@ -180,7 +193,9 @@ class Inbox:
     async def send_notice(self, notice: Notice) -> NoticeReceipt:
         if notice.idempotency_key not in self.keys:
             self.keys.add(notice.idempotency_key)
-            self.delivered.append(Delivered(notice, activity.info().scheduled_time))
+            info = activity.info()
+            sender = (info.workflow_id or "", info.workflow_run_id or "")
+            self.delivered.append(Delivered(notice, info.scheduled_time, sender))
         return NoticeReceipt(delivered_to=[r.person_id for r in notice.recipients])
 
 
@@ -196,16 +211,18 @@ def _reading_order(delivered: Delivered) -> tuple[datetime, str, str, str, str]:
             notice.kind.value, people, notice.title)  # fmt: skip
 
 
-def notice_activities(events: Sequence[HistoryEvent], before: datetime) -> tuple[int, int]:
-    """send_notice activities a run scheduled before an instant, and how many of them
-    have finished."""
+def notice_activities(
+    events: Sequence[HistoryEvent], before: datetime, kind: str = "send_notice"
+) -> tuple[int, int]:
+    """Activities of a kind (send_notice, group_notice) a run scheduled before an instant,
+    and how many of them have finished."""
     notices: set[int] = set()
     finished = 0
     for event in events:
         if event.HasField("activity_task_scheduled_event_attributes"):
             attributes = event.activity_task_scheduled_event_attributes
             if (
-                attributes.activity_type.name == "send_notice"
+                attributes.activity_type.name == kind
                 and event.event_time.ToDatetime(tzinfo=UTC) < before
             ):
                 notices.add(event.event_id)
@@ -268,7 +285,7 @@ class Ledger:
     refused_actions: Counter[str] = field(default_factory=Counter)
     actions: Counter[str] = field(default_factory=Counter)
     notices: Counter[str] = field(default_factory=Counter)
-    notices_read: Counter[str] = field(default_factory=Counter)  # by ticket
+    notices_read: Counter[str] = field(default_factory=Counter)  # by ticket or group run
 
 
 class Simulation:
@@ -436,6 +453,7 @@ class Simulation:
         store = StoreActivities(get_engine(self.database_url), KeyRing([generate_key()]))
         activities: list[Callable[..., Any]] = [
             self.inbox.send_notice,
+            NoticeGroupActivities().group_notice,
             store.record_ticket,
             store.record_event,
             routing.return_ticket,
@@ -479,18 +497,29 @@ class Simulation:
 
     async def _audit_notices(self) -> dict[str, int]:
         """How many notices each ticket's run scheduled (send_notice activities in its
-        history), waiting for any still in flight: the other side of "no notice lost"."""
+        history), waiting for any still in flight: the other side of "no notice lost".
+        Follow-ups a ticket hands to a notice group (group_notice) must all be handed
+        over; each group run that sent anything is counted from its own history."""
+        before = self.at(self.end)
+
+        async def count(handle: WorkflowHandle[Any, Any], kind: str) -> int:
+            while True:
+                history = await handle.fetch_history()
+                scheduled, finished = notice_activities(history.events, before, kind)
+                if scheduled == finished:
+                    return scheduled
+                await asyncio.sleep(0.05)  # a notice still on its way
+
         sent: dict[str, int] = {}
         for ticket_id in sorted(self.tracks):
             track = self.tracks[ticket_id]
             handle = self.client.get_workflow_handle(track.workflow_id, run_id=track.run_id)
-            while True:
-                history = await handle.fetch_history()
-                scheduled, finished = notice_activities(history.events, self.at(self.end))
-                if scheduled == finished:
-                    break
-                await asyncio.sleep(0.05)  # a notice still on its way to the inbox
-            sent[ticket_id] = scheduled
+            sent[ticket_id] = await count(handle, "send_notice")
+            await count(handle, "group_notice")  # every hand-over finished
+        groups = sorted({d.sender for d in self.inbox.delivered if d.reader_key not in self.tracks})
+        for workflow_id, run_id in groups:
+            handle = self.client.get_workflow_handle(workflow_id, run_id=run_id)
+            sent[f"{workflow_id}/{run_id}"] = await count(handle, "send_notice")
         return sent
 
     async def _final_statuses(self) -> dict[str, TicketStatus]:
@@ -529,7 +558,7 @@ class Simulation:
         self._unread = [d for d in self._unread if id(d) not in taken]
         for delivered in sorted(ready, key=_reading_order):
             self.ledger.notices[delivered.notice.kind.value] += 1
-            self.ledger.notices_read[delivered.notice.ticket_id] += 1
+            self.ledger.notices_read[delivered.reader_key] += 1
             self._on_notice(delivered.notice, self.minute_of(delivered.sent_at) + 1)
 
     async def _react(self, minute: int) -> None:
