@@ -157,7 +157,18 @@ def test_inference_reads_the_same_grams_as_training() -> None:
     scorer = default_rules().model
     assert scorer is not None
     vocabulary = {g: i for i, g in enumerate(scorer.data.vocabulary)}
-    texts = ["ＫＴＶ半夜唱歌，吵死了！", "", "，。", "燃气味 abc\t很重"]
+    # Dev texts, every kind of punctuation and space _NOT_TEXT cuts at (the scorer looks
+    # them up in a table), grams the vocabulary lacks, and characters beyond the BMP.
+    dev = [json.loads(line)["text"] for line in (DATA / "dev_hotline.jsonl").open(encoding="utf-8")]
+    texts = [
+        *dev[:60],
+        "ＫＴＶ半夜唱歌，吵死了！",
+        "",
+        "，。",
+        "燃气味 abc\t很重",
+        "燃气\u3000味\xa0很\u2003重\u2028了【吧】「嗯」～",
+        "路灯\U0001f4a1不亮\U00020000了",
+    ]
     matrix = scorer.features(texts).toarray()
     for row, text in zip(matrix, texts, strict=True):
         known = {vocabulary[g] for g in grams(text) if g in vocabulary}
