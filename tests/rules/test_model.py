@@ -14,8 +14,15 @@ from cityops.cli.main import app
 from cityops.domain.models import Classification, RuleMatch, TicketIntake, trusted
 from cityops.domain.stages import Source
 from cityops.rules.classify import classify, classify_many
-from cityops.rules.load import CORPUS, MODEL, RuleFileError, default_rules, load_rules
-from cityops.rules.model import ModelData, Scorer, grams
+from cityops.rules.load import (
+    CORPUS,
+    MODEL,
+    RuleFileError,
+    default_rules,
+    load_rules,
+    read_corpus,
+)
+from cityops.rules.model import ModelData, Scorer, build, corpus_digest, grams
 
 NOW = datetime(2027, 3, 1, tzinfo=UTC)
 DATA = Path(__file__).parents[1] / "data"
@@ -196,3 +203,23 @@ def test_the_rules_version_covers_the_model(tmp_path: Path) -> None:
     data.figures = {**data.figures, "note": "changed"}
     data.save(other)
     assert load_rules(model=other).version != load_rules().version
+
+
+def test_the_model_is_fitted_in_one_blas_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    # OpenBLAS's threads synchronising on each of the calibration's tiny problems made a
+    # rebuild take 80 s by the wall clock for 19 s of CPU on a busy machine.
+    from sklearn.calibration import CalibratedClassifierCV
+    from threadpoolctl import threadpool_info
+
+    seen: list[int] = []
+    fit = CalibratedClassifierCV.fit
+
+    def spying_fit(self: CalibratedClassifierCV, *args: object, **kwargs: object) -> object:
+        seen.extend(pool["num_threads"] for pool in threadpool_info())
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(CalibratedClassifierCV, "fit", spying_fit)
+    texts, raw = read_corpus(CORPUS)
+    data = build(texts, corpus_digest(raw), evaluate=False)  # the folds fit the same way
+    assert seen and set(seen) == {1}
+    assert len(data.classes) == len({t.scenario_id for t in texts})
