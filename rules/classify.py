@@ -343,6 +343,10 @@ def _blend(reading: TextReading, rows: list[int], rules: RuleSet) -> list[_Readi
     model = scorer.proba_many([reading.affirmed(row) for row in rows])  # a fresh array
     evidence = np.zeros_like(model)
     found, triage, matched = _rule_evidence(reading, rows, rules.engine.saturation)
+    # The rules' own verdict is "out of scope" (its phrases weigh at least as much as the
+    # best scenario): that decides, as a force phrase or a veto does.
+    oos = reading.out_of_scope[rows]
+    ruled_out = (oos > 0) & (oos >= reading.scores[rows].max(axis=1, initial=0.0))
     columns = np.array([index.get(sid, -1) for sid in rules.text.scenarios], dtype=np.int64)
     known = columns >= 0
     evidence[:, columns[known]] = found[:, known]
@@ -378,6 +382,7 @@ def _blend(reading: TextReading, rows: list[int], rules: RuleSet) -> list[_Readi
                 model_top,
                 bool(matched[i]),
                 settings.threshold if matched[i] else settings.alone_threshold,
+                ruled_out=bool(ruled_out[i]),
             )
         )
     return readings
@@ -389,8 +394,11 @@ def _decide(
     model_top: tuple[str, float],
     matched_any: bool,
     threshold: float,
+    *,
+    ruled_out: bool = False,
 ) -> _Reading:
-    """One row of the blend: its best class, or triage when that is unclear."""
+    """One row of the blend: its best class, or triage when that is unclear or when the
+    rules found the call out of scope."""
     top, top_value = ranked[0]
     ranked = [(label, value) for label, value in ranked if label != TRIAGE and value > 0]
     confidence = round(min(top_value, 1.0), 3)
@@ -399,6 +407,9 @@ def _decide(
         if matched_any
         else f"no text rule matched; model {model_top[0]} {model_top[1]:.2f}"
     )
+    if ruled_out:
+        why = f"out of scope by the rules ({about})"
+        return _Reading(None, 0.0, ranked, verdict, model_top, why)
     if top == TRIAGE:
         return _Reading(None, 0.0, ranked, verdict, model_top, f"out of scope ({about})")
     if confidence < threshold:
