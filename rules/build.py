@@ -13,7 +13,11 @@ from cityops.rules.model import ModelData, ModelSettings, build, corpus_digest
 
 
 def build_file(
-    corpus: Path, path: Path, settings: ModelSettings | None = None, *, evaluate: bool = True
+    corpus: Path,
+    path: Path,
+    settings: ModelSettings | None = None,
+    *,
+    evaluate: bool = True,
 ) -> ModelData:
     """Train on the corpus file and write the model file next to the rules."""
     texts, raw = read_corpus(corpus)

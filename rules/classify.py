@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 from cityops.domain.models import (
     Candidate,
@@ -44,7 +45,7 @@ from cityops.domain.models import (
 from cityops.rules.cues import CallParts
 from cityops.rules.load import RuleSet
 from cityops.rules.model import TRIAGE
-from cityops.rules.text import TextVerdict, normalise
+from cityops.rules.text import TextReading, TextVerdict
 
 TOP = 3  # candidates listed for the hotline agent
 
@@ -273,108 +274,115 @@ def _candidates(reading: _Reading, rules: RuleSet) -> list[Candidate]:
     ]
 
 
-def _rule_evidence(verdict: TextVerdict, saturation: float) -> dict[str, float]:
-    """Each scenario's rule confidence: min(1, score / saturation) × its share of all.
-
-    The same formula as the rules' own confidence for their top scenario; triage gets
-    the out-of-scope weight the same way. The values sum to at most 1.
-    """
-    total = sum(verdict.scores.values()) + verdict.out_of_scope
-    if total <= 0:
-        return {}
-    evidence = {
-        sid: min(1.0, score / saturation) * score / total for sid, score in verdict.scores.items()
-    }
-    if verdict.out_of_scope > 0:
-        oos = verdict.out_of_scope
-        evidence[TRIAGE] = min(1.0, oos / saturation) * oos / total
-    return evidence
-
-
 def _read_many(pieces: list[str], rules: RuleSet) -> list[_Reading]:
-    """Each piece of text read by the rules, then blended with the model as one batch."""
-    # Folded once here: verdict, affirmed and the model fold again, a no-op by then.
-    pieces = [normalise(piece) for piece in pieces]
-    verdicts = [rules.text.verdict(piece) for piece in pieces]
+    """Each piece of text read by the rules as one batch, then blended with the model."""
+    reading = rules.text.read(pieces)
     readings: list[_Reading | None] = [None] * len(pieces)
     blended: list[int] = []  # the pieces the model reads: no force phrase decided them
-    for i, verdict in enumerate(verdicts):
-        if verdict.forced is not None:
-            sid = verdict.forced
+    for row, sid in enumerate(reading.forced):
+        if sid is not None:
+            verdict = reading.verdict(row)
             why = f"forced by a {sid} rule ({verdict.reason})"
-            readings[i] = _Reading(sid, 1.0, [(sid, 1.0)], verdict, None, why)
+            readings[row] = _Reading(sid, 1.0, [(sid, 1.0)], verdict, None, why)
         elif rules.model is None:
-            readings[i] = _rules_alone(verdict, rules)
+            readings[row] = _rules_alone(reading.verdict(row), rules)
         else:
-            blended.append(i)
+            blended.append(row)
     if blended:
-        texts = [rules.text.affirmed(pieces[i]) for i in blended]
-        chosen = [verdicts[i] for i in blended]
-        for i, reading in zip(blended, _blend(texts, chosen, rules), strict=True):
-            readings[i] = reading
-    return [reading for reading in readings if reading is not None]
+        for row, blend in zip(blended, _blend(reading, blended, rules), strict=True):
+            readings[row] = blend
+    return [found for found in readings if found is not None]
 
 
 def _rules_alone(verdict: TextVerdict, rules: RuleSet) -> _Reading:
-    evidence = _rule_evidence(verdict, rules.engine.saturation)
-    evidence.pop(TRIAGE, None)
+    total = sum(verdict.scores.values()) + verdict.out_of_scope
+    saturation = rules.engine.saturation
+    evidence = (
+        {sid: min(1.0, s / saturation) * s / total for sid, s in verdict.scores.items()}
+        if total > 0
+        else {}
+    )
     if verdict.scenario_id is not None:
         evidence[verdict.scenario_id] = verdict.confidence
     ranked = sorted(evidence.items(), key=lambda item: (-item[1], item[0]))
     return _Reading(verdict.scenario_id, verdict.confidence, ranked, verdict, None, verdict.reason)
 
 
-def _blend(texts: list[str], verdicts: list[TextVerdict], rules: RuleSet) -> list[_Reading]:
+def _rule_evidence(
+    reading: TextReading, rows: list[int], saturation: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """Each scenario's rule confidence, a row per text: min(1, score / saturation) × its
+    share of all positive scores and the out-of-scope weight; and triage's the same way
+    from the out-of-scope weight. A row's values sum to at most 1; `matched` says which
+    rows have any rule evidence at all.
+    """
+    scores = reading.scores[rows]
+    positive = np.where(scores > 0, scores, 0.0)
+    oos = reading.out_of_scope[rows]
+    total = positive.sum(axis=1) + oos
+    matched = total > 0
+    share = np.where(matched, total, 1.0)
+    evidence = np.minimum(1.0, positive / saturation) * positive / share[:, None]
+    triage = np.where(matched & (oos > 0), np.minimum(1.0, oos / saturation) * oos / share, 0.0)
+    return evidence, triage, matched
+
+
+def _blend(reading: TextReading, rows: list[int], rules: RuleSet) -> list[_Reading]:
     """The rules' evidence and the model's probabilities, a row per text, as matrices.
 
     Per row: a vetoed scenario gets no model probability; a row with rule evidence
     is `(1 - rules_weight) × model + rules_weight × evidence` and must reach
     `threshold`, a row without is the model alone and must reach `alone_threshold`.
+    The model reads each text without what a negation cue denies.
     """
     scorer = rules.model
     assert scorer is not None  # narrowed by the caller
     settings = rules.engine.model
     weight = settings.rules_weight
     classes, index = scorer.classes, scorer.index
-    model = scorer.proba_many(texts)  # a fresh array: vetoes may write into it
+    model = scorer.proba_many([reading.affirmed(row) for row in rows])  # a fresh array
     evidence = np.zeros_like(model)
-    matched_any = np.zeros(len(texts), dtype=bool)
-    extra: dict[int, dict[str, float]] = {}  # rule evidence for scenarios the model never saw
-    for row, verdict in enumerate(verdicts):
-        for sid in verdict.vetoed:  # a veto forbids the scenario to the model too
-            column = index.get(sid)
-            if column is not None:
-                model[row, column] = 0.0
-        found = _rule_evidence(verdict, rules.engine.saturation)
-        if found:
-            matched_any[row] = True
-            for label, value in found.items():
-                column = index.get(label)
-                if column is None:
-                    extra.setdefault(row, {})[label] = weight * value
-                else:
-                    evidence[row, column] = value
+    found, triage, matched = _rule_evidence(reading, rows, rules.engine.saturation)
+    # The rules' own verdict is "out of scope" (its phrases weigh at least as much as the
+    # best scenario): that decides, as a force phrase or a veto does.
+    oos = reading.out_of_scope[rows]
+    ruled_out = (oos > 0) & (oos >= reading.scores[rows].max(axis=1, initial=0.0))
+    columns = np.array([index.get(sid, -1) for sid in rules.text.scenarios], dtype=np.int64)
+    known = columns >= 0
+    evidence[:, columns[known]] = found[:, known]
+    vetoed = reading.vetoed[rows][:, known]  # a veto forbids the scenario to the model too
+    model[:, columns[known]] = np.where(vetoed, 0.0, model[:, columns[known]])
+    extra: dict[int, dict[str, float]] = {}  # rule evidence for labels the model never saw
+    for column in np.flatnonzero(~known).tolist():
+        for row in np.flatnonzero(found[:, column] > 0).tolist():
+            extra.setdefault(row, {})[rules.text.scenarios[column]] = weight * found[row, column]
+    if TRIAGE in index:
+        evidence[:, index[TRIAGE]] = triage
+    else:
+        for row in np.flatnonzero(triage > 0).tolist():
+            extra.setdefault(row, {})[TRIAGE] = weight * triage[row]
     best = model.argmax(axis=1)
-    best_p = model[np.arange(len(texts)), best].tolist()
-    blend = np.where(matched_any[:, None], model * (1.0 - weight) + weight * evidence, model)
+    best_p = model[np.arange(len(rows)), best].tolist()
+    blend = np.where(matched[:, None], model * (1.0 - weight) + weight * evidence, model)
     order = np.argsort(-blend, axis=1, kind="stable")[:, : TOP + 1]
     top_values = np.take_along_axis(blend, order, axis=1).tolist()
     readings = []
-    for row, verdict in enumerate(verdicts):
+    for i, row in enumerate(rows):
         ranked = [
             (classes[column], value)
-            for column, value in zip(order[row].tolist(), top_values[row], strict=True)
+            for column, value in zip(order[i].tolist(), top_values[i], strict=True)
         ]
-        if row in extra:
-            ranked = sorted([*ranked, *extra[row].items()], key=lambda item: -item[1])
-        model_top = (classes[best[row]], best_p[row])
+        if i in extra:
+            ranked = sorted([*ranked, *extra[i].items()], key=lambda item: -item[1])
+        model_top = (classes[best[i]], best_p[i])
         readings.append(
             _decide(
                 ranked,
-                verdict,
+                reading.verdict(row),
                 model_top,
-                bool(matched_any[row]),
-                settings.threshold if matched_any[row] else settings.alone_threshold,
+                bool(matched[i]),
+                settings.threshold if matched[i] else settings.alone_threshold,
+                ruled_out=bool(ruled_out[i]),
             )
         )
     return readings
@@ -386,8 +394,11 @@ def _decide(
     model_top: tuple[str, float],
     matched_any: bool,
     threshold: float,
+    *,
+    ruled_out: bool = False,
 ) -> _Reading:
-    """One row of the blend: its best class, or triage when that is unclear."""
+    """One row of the blend: its best class, or triage when that is unclear or when the
+    rules found the call out of scope."""
     top, top_value = ranked[0]
     ranked = [(label, value) for label, value in ranked if label != TRIAGE and value > 0]
     confidence = round(min(top_value, 1.0), 3)
@@ -396,6 +407,9 @@ def _decide(
         if matched_any
         else f"no text rule matched; model {model_top[0]} {model_top[1]:.2f}"
     )
+    if ruled_out:
+        why = f"out of scope by the rules ({about})"
+        return _Reading(None, 0.0, ranked, verdict, model_top, why)
     if top == TRIAGE:
         return _Reading(None, 0.0, ranked, verdict, model_top, f"out of scope ({about})")
     if confidence < threshold:

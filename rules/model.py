@@ -27,6 +27,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -155,9 +156,7 @@ class Scorer:
         if self._max_n > 3:
             raise ValueError("grams longer than 3 characters do not fit a 64-bit key")
         keys = np.array([_key(gram) for gram in data.vocabulary], dtype=np.uint64)
-        order = np.argsort(keys)
-        self._keys = keys[order]
-        self._columns = order.astype(np.int64)
+        self._index = _GramIndex(keys)
         self._features = len(data.vocabulary)
         self._idf = data.idf.astype(np.float64)
         self._weights = np.ascontiguousarray(data.weights, dtype=np.float32)
@@ -167,9 +166,12 @@ class Scorer:
 
     def features(self, texts: Sequence[str]) -> csr_matrix:
         """Unit-length sublinear TF-IDF rows, one per text."""
-        # Text boundaries are 1, punctuation runs 0: neither is part of any gram.
-        joined = "\x01".join(_NOT_TEXT.sub("\x00", normalise(text)) for text in texts)
+        # Text boundaries are 1, punctuation 0: neither is part of any gram. Punctuation
+        # is looked up in a table of what _NOT_TEXT matches (a regex pass over the
+        # batch cost as much as the rest of this function).
+        joined = "\x01".join(map(normalise, texts))
         codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+        codes[_punctuation()[np.minimum(codes, _BMP - 1)] & (codes < _BMP)] = 0
         document = np.cumsum(codes == 1)
         usable = codes > 1
         keys = [codes[usable]]
@@ -182,21 +184,19 @@ class Scorer:
             owners.append(document[: len(valid)][valid])
         all_keys = np.concatenate(keys)
         all_owners = np.concatenate(owners)
-        # Looked up in key order: a sorted search is faster than an unsorted one, even
-        # with the sort (about 6 µs a text instead of 9 here).
-        order = np.argsort(all_keys)
-        all_keys, all_owners = all_keys[order], all_owners[order]
-        where = np.searchsorted(self._keys, all_keys)
-        where[where == len(self._keys)] = 0
-        known = self._keys[where] == all_keys
-        cells = all_owners[known].astype(np.int64) * self._features + self._columns[where[known]]
+        columns = self._index.find(all_keys)
+        known = columns >= 0
+        cells = all_owners[known].astype(np.int64) * self._features + columns[known]
         cells, counts = np.unique(cells, return_counts=True)
         rows, columns = np.divmod(cells, self._features)
         values = self._idf[columns] * (1.0 + np.log(counts))
         norms = np.sqrt(np.bincount(rows, values * values, minlength=len(texts)))
         values /= norms[rows]
+        # Cells are sorted by row, then column: the CSR arrays directly, no COO step.
+        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=len(texts)), out=indptr[1:])
         return csr_matrix(
-            (values.astype(np.float32), (rows, columns)), shape=(len(texts), self._features)
+            (values.astype(np.float32), columns, indptr), shape=(len(texts), self._features)
         )
 
     def _calibrate(self, decision: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -222,6 +222,78 @@ class Scorer:
         return self._calibrate(self.decision(texts))
 
 
+_BMP = 0x10000
+
+
+@lru_cache(maxsize=1)
+def _punctuation() -> npt.NDArray[np.bool_]:
+    """Which code points _NOT_TEXT matches, as a table (all of them lie in the BMP)."""
+    table = np.zeros(_BMP, dtype=bool)
+    every = "".join(chr(c) for c in range(_BMP) if not 0xD800 <= c < 0xE000)
+    offset = [c for c in range(_BMP) if not 0xD800 <= c < 0xE000]
+    for match in _NOT_TEXT.finditer(every):
+        table[offset[match.start()] : offset[match.end() - 1] + 1] = True
+    return table
+
+
+_EMPTY = np.uint64(2**64 - 1)  # no gram key is this large (63 bits at most)
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: spreads nearby keys apart
+
+
+class _GramIndex:
+    """The vocabulary column of each gram key: an open-addressing hash table in numpy.
+
+    Why: looking a batch's grams up needs no sort (a sorted search needed one), and
+    every probe is a vectorised step over the grams still unresolved. The table is at
+    least four times the vocabulary, so probe sequences stay short.
+    """
+
+    def __init__(self, keys: npt.NDArray[np.uint64]) -> None:
+        bits = max(4, (4 * len(keys)).bit_length())
+        self._shift = np.uint64(64 - bits)
+        self._mask = (1 << bits) - 1
+        self._keys = np.full(1 << bits, _EMPTY, dtype=np.uint64)
+        self._columns = np.full(1 << bits, -1, dtype=np.int64)
+        self._order = np.argsort(keys)
+        self._sorted = keys[self._order]
+        slot = self._home(keys)
+        pending = np.arange(len(keys))
+        while len(pending):
+            free = pending[self._keys[slot[pending]] == _EMPTY]
+            _, first = np.unique(slot[free], return_index=True)
+            placed = free[first]  # one key per free slot; the others probe on
+            self._keys[slot[placed]] = keys[placed]
+            self._columns[slot[placed]] = placed
+            pending = np.setdiff1d(pending, placed, assume_unique=True)
+            slot[pending] = (slot[pending] + 1) & self._mask
+
+    def _home(self, keys: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+        return ((keys * _MIX) >> self._shift).astype(np.int64)
+
+    def find(self, keys: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+        """Each key's column, or -1 when the vocabulary does not hold it."""
+        slot = self._home(keys)
+        stored = self._keys[slot]
+        hit = stored == keys
+        found: npt.NDArray[np.int64] = np.where(hit, self._columns[slot], -1)
+        todo = np.flatnonzero(~hit & (stored != _EMPTY))  # a collision: probe on
+        for _ in range(2):
+            if not len(todo):
+                return found
+            here = (slot[todo] + 1) & self._mask
+            slot[todo] = here
+            stored = self._keys[here]
+            hit = stored == keys[todo]
+            found[todo[hit]] = self._columns[here[hit]]
+            todo = todo[~hit & (stored != _EMPTY)]
+        if len(todo):  # the few in long probe runs: one sorted search, not a step each
+            where = np.searchsorted(self._sorted, keys[todo])
+            where[where == len(self._sorted)] = 0
+            known = self._sorted[where] == keys[todo]
+            found[todo[known]] = self._order[where[known]]
+        return found
+
+
 def _key(gram: str) -> int:
     """A gram of 1-3 characters as one integer: 21 bits a character, longer = larger."""
     key = 0
@@ -240,33 +312,57 @@ def build(
     *,
     evaluate: bool = True,
 ) -> ModelData:
-    """Fit the model with scikit-learn (imported here: loading never needs it)."""
+    """Fit the model with scikit-learn (imported here: loading never needs it); with
+    `evaluate`, cross-validate it too.
+
+    Why one BLAS thread: the sigmoid calibration runs L-BFGS on two numbers per class
+    (348 small problems a build), and OpenBLAS's two threads synchronising on every
+    tiny call cost about ten times the work itself, worst when the cores are busy
+    (measured: 54 ms wall and 11 ms CPU per calibration, against 6 and 1 in one
+    thread). The answers do not depend on it.
+    """
+    tokens = [grams(t.text, settings.max_n) for t in texts]
+    data = _fit(texts, tokens, corpus_sha256, settings)
+    if evaluate:
+        data.figures.update(cross_validate(texts, settings, tokens=tokens))
+    return data
+
+
+def _given(tokens: list[str]) -> list[str]:
+    """The analyzer of pre-computed grams: each text's grams are computed once a build."""
+    return tokens
+
+
+def _fit(
+    texts: Sequence[LabelledText],
+    tokens: Sequence[list[str]],
+    corpus_sha256: str,
+    settings: ModelSettings,
+) -> ModelData:
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.svm import LinearSVC
+    from threadpoolctl import threadpool_limits
 
-    def analyzer(text: str) -> list[str]:
-        return grams(text, settings.max_n)
-
-    docs = [t.text for t in texts]
     labels = [t.scenario_id or TRIAGE for t in texts]
     vectorizer = TfidfVectorizer(
-        analyzer=analyzer, sublinear_tf=True, min_df=settings.min_df, dtype=np.float32
+        analyzer=_given, sublinear_tf=True, min_df=settings.min_df, dtype=np.float32
     )
-    matrix = vectorizer.fit_transform(docs)
     model = CalibratedClassifierCV(
         LinearSVC(C=settings.c, random_state=0),
         cv=settings.folds,
         method="sigmoid",
         ensemble=False,
     )
-    model.fit(matrix, labels)
+    with threadpool_limits(limits=1):
+        matrix = vectorizer.fit_transform(tokens)
+        model.fit(matrix, labels)
     calibrated = model.calibrated_classifiers_[0]
     svc = calibrated.estimator
     vocabulary = [""] * len(vectorizer.vocabulary_)
     for gram, column in vectorizer.vocabulary_.items():
         vocabulary[column] = gram
-    data = ModelData(
+    return ModelData(
         classes=[str(label) for label in model.classes_],
         vocabulary=vocabulary,
         idf=vectorizer.idf_.astype(np.float32),
@@ -278,26 +374,38 @@ def build(
         corpus_sha256=corpus_sha256,
         figures={"texts": len(texts), "classes": len(model.classes_), "features": len(vocabulary)},
     )
-    if evaluate:
-        data.figures.update(cross_validate(texts, settings))
-    return data
 
 
-def cross_validate(texts: Sequence[LabelledText], settings: ModelSettings) -> dict[str, Any]:
-    """Stratified k-fold accuracy of the model alone, every fold refitted from scratch."""
+def cross_validate(
+    texts: Sequence[LabelledText],
+    settings: ModelSettings,
+    *,
+    tokens: Sequence[list[str]] | None = None,
+) -> dict[str, Any]:
+    """Stratified k-fold accuracy of the model alone, every fold refitted from scratch.
+
+    (Running the folds in two processes was tried: on this shared 2-core machine it
+    was no faster, spawned workers re-import scikit-learn, and forking BLAS is fragile.)
+    """
     from sklearn.model_selection import StratifiedKFold
 
+    if tokens is None:
+        tokens = [grams(t.text, settings.max_n) for t in texts]
     labels = [t.scenario_id or TRIAGE for t in texts]
-    folds = StratifiedKFold(n_splits=settings.folds, shuffle=True, random_state=0)
-    right = triaged = 0
-    for train, test in folds.split(np.zeros(len(labels)), labels):
-        fold = build([texts[i] for i in train], "", settings, evaluate=False)
-        scorer = Scorer(fold)
-        proba = scorer.proba_many([texts[i].text for i in test])
-        for i, row in zip(test, proba, strict=True):
-            got = fold.classes[int(row.argmax())]
-            right += got == labels[i]
-            triaged += got == TRIAGE
+    splits = StratifiedKFold(n_splits=settings.folds, shuffle=True, random_state=0)
+    folds = [
+        (
+            [texts[i] for i in train],
+            [tokens[i] for i in train],
+            [texts[i].text for i in test],
+            [labels[i] for i in test],
+            settings,
+        )
+        for train, test in splits.split(np.zeros(len(labels)), labels)
+    ]
+    scores = [_score_fold(fold) for fold in folds]
+    right = sum(r for r, _ in scores)
+    triaged = sum(t for _, t in scores)
     return {
         "cv_folds": settings.folds,
         "cv_right": right,
@@ -305,3 +413,16 @@ def cross_validate(texts: Sequence[LabelledText], settings: ModelSettings) -> di
         "cv_accuracy": round(right / len(texts), 4),
         "cv_triage": triaged,
     }
+
+
+_Fold = tuple[list[LabelledText], list[list[str]], list[str], list[str], ModelSettings]
+
+
+def _score_fold(fold: _Fold) -> tuple[int, int]:
+    """Train on a fold's training part; (right, sent to triage) on its test part."""
+    train, train_tokens, test_texts, test_labels, settings = fold
+    model = _fit(train, train_tokens, "", settings)
+    proba = Scorer(model).proba_many(test_texts)
+    got = [model.classes[int(column)] for column in proba.argmax(axis=1)]
+    right = sum(g == want for g, want in zip(got, test_labels, strict=True))
+    return right, sum(g == TRIAGE for g in got)

@@ -5,6 +5,7 @@ them there says nothing. Instead, for each held-out set, take the rules as they 
 just before that set was tuned in (from git), train a model on the sets written before
 it only, and score the set with the rules alone and with rules + model:
 
+    holdout_7: rules at b478cbe (main when it was written), corpus dev … holdout_6
     holdout_6: rules at 0d30819 (before it joined the corpus), corpus dev … holdout_5
     holdout_5: rules at 2078408, corpus dev … holdout_4
     holdout_4: rules at 65af4db, corpus dev … holdout_3
@@ -58,6 +59,7 @@ def _before(name: str) -> tuple[str, ...]:
 
 
 EXPERIMENTS = (
+    Experiment("rules_holdout_7", "b478cbe", _before("rules_holdout_7")),
     Experiment("rules_holdout_6", "0d30819", _before("rules_holdout_6")),
     Experiment("rules_holdout_5", "2078408", _before("rules_holdout_5")),
     Experiment("rules_holdout_4", "65af4db", _before("rules_holdout_4")),

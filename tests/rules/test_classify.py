@@ -192,6 +192,51 @@ def test_tight_negation_denies_only_the_next_phrase() -> None:
     assert _scenario(_text("电梯倒没困人，就是物业一直拖着不修电梯")) == "CH05"
 
 
+@pytest.mark.parametrize("tail", ["不是", "并不是", "没", "不", "燃气", "电梯", "垃圾桶满"])
+def test_texts_read_together_do_not_reach_into_each_other(tail: str) -> None:
+    # A batch is scanned as one joined string: a negation cue, a combo's first half or a
+    # keyword's beginning at the end of one text must not act on the next text.
+    heads = ["噪音很大吵得睡不着", "味很重", "困人了快来", "出来了没人收", "燃气味很重"]
+    texts = [f"{head}{tail}" for head in heads] + [f"{tail}{head}" for head in heads]
+    reading = RULES.text.read(texts)
+    assert [reading.verdict(row) for row in range(len(texts))] == [
+        RULES.text.verdict(text) for text in texts
+    ]
+    assert [reading.affirmed(row) for row in range(len(texts))] == [
+        RULES.text.affirmed(text) for text in texts
+    ]
+
+
+def test_a_combo_needing_nearness_is_not_completed_across_two_texts() -> None:
+    # For every two-group combo with `within`: one text ends with the first group's
+    # phrase, the next begins with the second's, one character apart in the joined scan;
+    # and texts holding both too far apart, side by side.
+    texts: list[str] = []
+    for rule in RULES.rules:
+        for combo in rule.text.combos:
+            first, second = combo.all[0][0], combo.all[1][0]
+            if combo.within is None or len(combo.all) != 2 or "@" in first + second:
+                continue
+            apart = "一" * (combo.within + 2)  # both groups, too far apart to count
+            texts += [f"今天{first}", f"{second}了", f"{first}", f"{second}"]
+            texts += [f"{first}{apart}{second}", f"{first}{apart}{second}"]
+    assert len(texts) >= 40
+    reading = RULES.text.read(texts)
+    assert [reading.verdict(row) for row in range(len(texts))] == [
+        RULES.text.verdict(text) for text in texts
+    ]
+
+
+def test_a_batch_of_texts_reads_as_each_text_alone() -> None:
+    texts = [line["text"] for line in _lines("dev_hotline.jsonl") if line.get("text")]
+    texts += ["", "，", "ＫＴＶ"]
+    for ordered in (texts, texts[::-1]):
+        reading = RULES.text.read(ordered)
+        assert [reading.verdict(row) for row in range(len(ordered))] == [
+            RULES.text.verdict(text) for text in ordered
+        ]
+
+
 def test_consultation_about_a_topic_goes_to_triage() -> None:
     assert _scenario(_text("来电人询问小区垃圾分类的投放时间是几点")) is None
 
