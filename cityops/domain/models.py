@@ -434,6 +434,21 @@ class WaitBudget(Message):
     deadline: AwareDatetime
 
 
+class SupervisorRequest(Message):
+    """Who supervises (督办) for the district center at `at`."""
+
+    at: AwareDatetime
+
+
+class DistrictSupervisor(Message):
+    """The district center's duty supervisor at an instant: the 督办 owner of a ticket
+    whose chain has pressed its top in vain, and who decides a district-tier unit's
+    extension; and how often a stalled ticket is supervised again."""
+
+    person: Assignment
+    supervise_every: timedelta = Field(default=timedelta(days=1), gt=timedelta(0))
+
+
 # --------------------------------------------------------------------------- updates and signals
 
 
