@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +24,8 @@ from cityops.domain.models import TicketIntake, TicketOutcome, TicketStatus
 from cityops.domain.stages import Source, Stage
 from cityops.org.models import DISTRICT_CENTER
 from cityops.org.routing import OrgRouter
-from cityops.rules.calendar import WorkingHours
+from cityops.rules.calendar import WorkingHours, is_working_day
+from cityops.rules.calendar_loader import project_working_hours
 from cityops.rules.handling import HandlingRules
 from cityops.service import tickets
 from cityops.workers.main import build_worker
@@ -42,6 +43,26 @@ async def advance_to_local_hour(env: WorkflowEnvironment, hour: int) -> datetime
     target = current.replace(hour=hour, minute=0, second=0, microsecond=0)
     if target <= current:
         target += timedelta(days=1)
+    await env.sleep(target - current)
+    return target.astimezone(UTC)
+
+
+async def advance_to_plain_week(
+    env: WorkflowEnvironment, weekday: int = 2, hour: int = 10
+) -> datetime:
+    """Move the time-skipping server's clock to HH:00 Shanghai time on the next `weekday`
+    (0 is Monday) that starts a plain fortnight on the project's working calendar: Monday
+    to Friday work, no holiday, no make-up day. A test whose waits count working time then
+    runs the same whatever the wall-clock date."""
+    hours = project_working_hours()
+    current = (await env.get_current_time()).astimezone(SHANGHAI)
+    day = current.date() + timedelta(days=1)
+    while day.weekday() != weekday or any(
+        is_working_day(d, hours) != (d.weekday() < 5)
+        for d in (day + timedelta(days=n) for n in range(14))
+    ):
+        day += timedelta(days=1)
+    target = datetime.combine(day, time(hour), SHANGHAI)
     await env.sleep(target - current)
     return target.astimezone(UTC)
 
