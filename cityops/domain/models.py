@@ -782,6 +782,15 @@ class TicketStatus(Message):
     )
     pending_reconsideration: ReconsiderationRequest | None = None
     chase_stopped: bool = False
+    stalled_since: datetime | None = Field(
+        default=None,
+        description="The wait's chain pressed its top in vain: since then the district "
+        "center's duty supervisor is told every day (督办) until someone acts",
+    )
+    stalled_clock: Clock | None = Field(default=None, description="Which wait is stalled")
+    stall_supervisor: str | None = Field(
+        default=None, description="Who was last told of the stalled ticket (督办)"
+    )
     classification: Classification | None = None
     history: list[HistoryEntry] = Field(default_factory=list)
     call: CallFacts | None = Field(
