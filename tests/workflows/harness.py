@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -47,6 +47,13 @@ async def advance_to_local_hour(env: WorkflowEnvironment, hour: int) -> datetime
     return target.astimezone(UTC)
 
 
+def plain_days(first: date, days: int, hours: WorkingHours) -> bool:
+    """Whether `hours` works exactly Monday to Friday over the `days` days from `first`:
+    no holiday, no make-up working day."""
+    span = [first + timedelta(days=n) for n in range(days)]
+    return all(is_working_day(day, hours) == (day.weekday() < 5) for day in span)
+
+
 async def advance_to_plain_week(
     env: WorkflowEnvironment, weekday: int = 2, hour: int = 10
 ) -> datetime:
@@ -57,10 +64,7 @@ async def advance_to_plain_week(
     hours = project_working_hours()
     current = (await env.get_current_time()).astimezone(SHANGHAI)
     day = current.date() + timedelta(days=1)
-    while day.weekday() != weekday or any(
-        is_working_day(d, hours) != (d.weekday() < 5)
-        for d in (day + timedelta(days=n) for n in range(14))
-    ):
+    while day.weekday() != weekday or not plain_days(day, 14, hours):
         day += timedelta(days=1)
     target = datetime.combine(day, time(hour), SHANGHAI)
     await env.sleep(target - current)
