@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
+from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
@@ -21,6 +22,7 @@ from cityops.activities.route import RoutingActivities
 from cityops.activities.store import StoreActivities
 from cityops.activities.testing import FakeRouter, RecordingNotifier, RecordingStore
 from cityops.domain.models import TicketIntake, TicketOutcome, TicketStatus
+from cityops.domain.register import RECORD_EVENT, RegisterEvent
 from cityops.domain.stages import Source, Stage
 from cityops.org.models import DISTRICT_CENTER
 from cityops.org.routing import OrgRouter
@@ -125,6 +127,20 @@ class Harness:
         await eventually(check)
 
 
+class LostAnswers:
+    """The real register writer whose first attempt at each event commits the row and then
+    fails, as when the database's answer is lost: the workflow's local activity retries."""
+
+    def __init__(self, store: StoreActivities) -> None:
+        self._store = store
+
+    @activity.defn(name=RECORD_EVENT)
+    def record_event(self, event: RegisterEvent) -> None:
+        self._store.record_event(event)
+        if activity.info().attempt == 1:
+            raise RuntimeError(f"lost the answer for {event.event_key}")
+
+
 @asynccontextmanager
 async def running(
     env: WorkflowEnvironment,
@@ -134,12 +150,14 @@ async def running(
     hours: WorkingHours | None = None,
     register: Engine | None = None,
     handling: HandlingRules | None = None,
+    lose_first_answers: bool = False,
 ) -> AsyncIterator[Harness]:
     """A worker on a fresh queue: the fake three-person organisation by default, or the
     seeded demo organisation (real routing, returns and transfers) with demo_org=True;
     `hours` replaces the project's working calendar, `handling` its SLA and chains;
     `register` writes the register into that database with the real store activities
-    instead of recording it."""
+    instead of recording it (`lose_first_answers`: each event's first write commits and
+    then fails, so every write is retried)."""
     queue = fresh_queue()
     notifier = RecordingNotifier(failing=failing or set())
     store = RecordingStore()
@@ -152,7 +170,7 @@ async def running(
         real = StoreActivities(register)
         activities = [
             notifier.send_notice,
-            real.record_event,
+            LostAnswers(real).record_event if lose_first_answers else real.record_event,
             real.record_ticket,
             NoticeGroupActivities().group_notice,
         ]

@@ -29,6 +29,7 @@ from cityops.domain.stages import (
 from cityops.domain.zones import UTC8
 from cityops.rules.calendar import is_working_day
 from cityops.rules.calendar_loader import project_working_hours
+from cityops.rules.handling import NoticeSettings, default_handling_rules
 from cityops.service import tickets
 from cityops.workflows.ticket import TicketWorkflow
 from tests.workflows.alarm_tickets import device_event, start_alarm, state, until
@@ -368,6 +369,55 @@ async def test_a_storm_of_one_incident_sends_one_follow_up_message_per_window(
     assert len(grouped.items) == 2 and {i.kind.value for i in grouped.items} == {"escalated"}
     tickets_told = {first.ticket_id, *(i.ticket_id for i in grouped.items)}
     assert tickets_told == {(await state(handle)).ticket_id for handle in handles}
+
+
+async def test_the_grouping_window_is_the_one_sla_yaml_configures(
+    env: WorkflowEnvironment,
+) -> None:
+    """With `notices.group_window: 10m` the storm's two later escalations wait ten minutes
+    for company, not two."""
+    rules = default_handling_rules()
+    slow = rules.model_copy(update={"notices": NoticeSettings(group_window=timedelta(minutes=10))})
+    async with running(env, handling=slow) as h:
+        received = await server_now(env)
+        handles = []
+        for n in range(3):
+            flood = device_event(
+                f"s{n}", "firing", device=f"WS-{n}", sensor="water_level", metric="depth_cm"
+            )
+            handles.append(await start_alarm(h, flood, received))
+        for handle in handles:
+            await until(handle, lambda s: s.assignee_id is not None)
+        await env.sleep(timedelta(minutes=5, seconds=20))
+        assert h.notifier.to("P-DIST-D") == ["escalated"]  # the first, at once
+        await env.sleep(timedelta(minutes=3))
+        assert "grouped" not in h.notifier.to("P-DIST-D")  # two minutes is not the window
+        await env.sleep(timedelta(minutes=7))  # ten minutes after the first
+        grouped = [
+            n
+            for n in h.notifier.notices
+            if n.kind.value == "grouped" and n.recipients[0].person_id == "P-DIST-D"
+        ]
+        assert [[i.kind.value for i in n.items] for n in grouped] == [["escalated", "escalated"]]
+
+
+async def test_a_village_ticket_climbs_every_tier_to_the_director(
+    env: WorkflowEnvironment, h: Harness
+) -> None:
+    """PS05 (P2, village tier, 30 minutes to accept): the work station, its street
+    sub-center, the district dispatcher, the duty leader, the director."""
+    await h.start(intake("N-VIL", scenario="PS05", received_at=await server_now(env)))
+    climbed = []
+    for _ in range(5):
+        climbed.append((await h.status("N-VIL")).assignee_id)
+        await env.sleep(timedelta(minutes=30, seconds=10))
+    assert climbed == ["P-T01-01-1", "P-T01-D", "P-DIST-D", "P-DIST-L", "P-DIR"]
+    for person in climbed[1:]:
+        assert "escalated" in h.notifier.to(person)
+    assert "supervise" in h.notifier.to("P-DIR")  # pressed at the top
+    await tickets.update(
+        h.client, "N-VIL", TicketWorkflow.accept, AcceptInput(person_id="P-T01-01-1")
+    )
 
 
 async def test_a_grouped_follow_up_nobody_receives_is_reported_back_to_its_tickets(

@@ -147,3 +147,24 @@ async def test_a_stalled_ticket_shows_in_the_city_views_vital_signs(
 
         await eventually(acted)
         assert await stalled_now() == 0.0
+
+
+async def test_a_retried_write_adds_no_second_row(
+    env: WorkflowEnvironment, database_url: str, engine: Engine
+) -> None:
+    """Every register write commits and then loses its answer, so every one is retried:
+    the key (the ticket and the entry's index) is the same on the retry, and the register
+    holds each entry once, `dispatched` included."""
+    upgrade(database_url)
+    async with running(env, register=engine, lose_first_answers=True) as h:
+        handle = await h.start(intake("T-RTY", scenario="CH01", received_at=datetime.now(UTC)))
+        await tickets.update(
+            h.client, "T-RTY", TicketWorkflow.accept, AcceptInput(person_id="P-T01-D")
+        )
+        assert await _register_shows(h, engine, "T-RTY") is Stage.ACCEPTED
+        history = (await h.status("T-RTY")).history
+        await handle.terminate("test over")
+    events = _events(engine, "T-RTY")
+    assert [e.event for e in events] == [e.event for e in history]
+    assert [e.event for e in events].count("dispatched") == 1
+    assert [e.seq for e in events] == list(range(len(history)))
