@@ -1716,6 +1716,10 @@ class TicketWorkflow:
             )
             if interrupted():
                 break
+            if self._chase_stopped and clock is Clock.ACCEPT:  # like the chain's own steps
+                self._note(self._stage, "step_skipped", detail="stalled: the sensor is normal")
+                await self._wait(interrupted, timeout=answer.supervise_every)
+                continue
             ladder = self._ladder_of(clock)
             holder = ladder.holder if ladder else self._owner.assignee
             assert holder is not None

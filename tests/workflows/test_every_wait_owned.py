@@ -137,6 +137,33 @@ async def test_a_triage_nobody_does_stalls_after_the_director_and_ends_when_dism
     assert events(status)[-2:] == ["stall_ended", "dismissed"]
 
 
+async def test_a_stalled_entrapment_that_clears_is_not_pressed_while_the_lift_is_normal(
+    env: WorkflowEnvironment, h: Harness
+) -> None:
+    """PF03 (3 minutes to accept, stop the chase when the lift reports normal): stalled at
+    21 minutes; the lift then clears, so the daily 督办 is skipped like the chain's own
+    steps; trapped again, the chase starts over with a fresh clock and the stall ends."""
+
+    def lift(event_id: str, status: str) -> AlarmEvent:
+        return device_event(
+            event_id, status, device="LIFT-W", sensor="elevator", metric="entrapment"
+        )
+
+    handle = await start_alarm(h, lift("l1", "firing"), await server_now(env))
+    await until(handle, lambda s: s.assignee_id is not None)
+    await env.sleep(timedelta(minutes=22))
+    assert (await state(handle)).stalled_clock is Clock.ACCEPT
+    assert h.notifier.to(SUPERVISOR) == ["supervise"]
+    await handle.signal(TicketWorkflow.alarm_event, lift("l2", "resolved"))
+    await until(handle, lambda s: s.chase_stopped)
+    await env.sleep(timedelta(days=1, minutes=1))
+    assert h.notifier.to(SUPERVISOR) == ["supervise"]
+    assert "step_skipped" in events(await state(handle))
+    await handle.signal(TicketWorkflow.alarm_event, lift("l3", "firing"))
+    status = await until(handle, lambda s: s.stalled_since is None and not s.chase_stopped)
+    assert events(status).count("stall_ended") == 1
+
+
 # --------------------------------------------------------------------------- sensor recovery
 
 
