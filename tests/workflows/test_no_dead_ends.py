@@ -5,6 +5,7 @@ district's binding ruling, what a sensor's recovery means, and who hears what.""
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
 
@@ -339,6 +340,25 @@ async def test_no_accept_link_once_accepted_and_each_reader_has_its_role(
     assert {r.reader for r in supervise.recipients} == {Reader.SUPERVISOR}
 
 
+async def flood_storm(h: Harness, received: datetime, prefix: str, size: int) -> list[Any]:
+    """`size` water-level alarms in one street (EM01 groups them as one incident), each
+    dispatched: their handles."""
+    handles = []
+    for n in range(size):
+        flood = device_event(
+            f"{prefix}{n}",
+            "firing",
+            device=f"W{prefix}-{n}",
+            sensor="water_level",
+            metric="depth_cm",
+        )
+        handles.append(await start_alarm(h, flood, received))
+    for handle in handles:
+        status = await until(handle, lambda s: s.assignee_id is not None)
+        assert status.scenario_id == "EM01"
+    return handles
+
+
 async def test_a_storm_of_one_incident_sends_one_follow_up_message_per_window(
     env: WorkflowEnvironment, h: Harness
 ) -> None:
@@ -347,15 +367,7 @@ async def test_a_storm_of_one_incident_sends_one_follow_up_message_per_window(
     when the window (2 minutes, rules/sla.yaml) ends, not three e-mails. Each ticket's first
     notice is never held back."""
     received = await server_now(env)
-    handles = []
-    for n in range(3):
-        flood = device_event(
-            f"w{n}", "firing", device=f"WL-{n}", sensor="water_level", metric="depth_cm"
-        )
-        handles.append(await start_alarm(h, flood, received))
-    for handle in handles:
-        status = await until(handle, lambda s: s.assignee_id is not None)
-        assert status.scenario_id == "EM01"
+    handles = await flood_storm(h, received, "L", 3)
     assert h.notifier.to("P-T01-D").count("assigned") == 3  # at once, one each
 
     await env.sleep(timedelta(minutes=5, seconds=20))  # all three escalate together
@@ -380,14 +392,7 @@ async def test_the_grouping_window_is_the_one_sla_yaml_configures(
     slow = rules.model_copy(update={"notices": NoticeSettings(group_window=timedelta(minutes=10))})
     async with running(env, handling=slow) as h:
         received = await server_now(env)
-        handles = []
-        for n in range(3):
-            flood = device_event(
-                f"s{n}", "firing", device=f"WS-{n}", sensor="water_level", metric="depth_cm"
-            )
-            handles.append(await start_alarm(h, flood, received))
-        for handle in handles:
-            await until(handle, lambda s: s.assignee_id is not None)
+        await flood_storm(h, received, "S", 3)
         await env.sleep(timedelta(minutes=5, seconds=20))
         assert h.notifier.to("P-DIST-D") == ["escalated"]  # the first, at once
         await env.sleep(timedelta(minutes=3))
@@ -411,8 +416,9 @@ async def test_a_village_ticket_climbs_every_tier_to_the_director(
     for _ in range(5):
         climbed.append((await h.status("N-VIL")).assignee_id)
         await env.sleep(timedelta(minutes=30, seconds=10))
-    assert climbed == ["P-T01-01-1", "P-T01-D", "P-DIST-D", "P-DIST-L", "P-DIR"]
-    for person in climbed[1:]:
+    ladder = ["P-T01-01-1", "P-T01-D", "P-DIST-D", "P-DIST-L", "P-DIR"]
+    assert climbed == ladder
+    for person in ladder[1:]:
         assert "escalated" in h.notifier.to(person)
     assert "supervise" in h.notifier.to("P-DIR")  # pressed at the top
     await tickets.update(
@@ -425,14 +431,7 @@ async def test_a_grouped_follow_up_nobody_receives_is_reported_back_to_its_ticke
 ) -> None:
     async with running(env, failing={"P-DIST-D"}) as h:
         received = await server_now(env)
-        handles = []
-        for n in range(2):
-            flood = device_event(
-                f"f{n}", "firing", device=f"WF-{n}", sensor="water_level", metric="depth_cm"
-            )
-            handles.append(await start_alarm(h, flood, received))
-        for handle in handles:
-            await until(handle, lambda s: s.assignee_id is not None)
+        handles = await flood_storm(h, received, "F", 2)
         await env.sleep(timedelta(minutes=5, seconds=20))  # both escalate to P-DIST-D
         await env.sleep(timedelta(minutes=2, seconds=10))  # the group's window ends
         for handle in handles:
