@@ -139,6 +139,17 @@ class Ownership:
         _, assignee = self._held()
         return [assignee.person_id, *self.previous]
 
+    def accept(self, person_id: str, *, takes_it: bool) -> None:
+        """`person_id` accepted. With `takes_it`, someone the ticket passed through on its
+        way up who accepts holds it again: they contact, pause, extend and are told (the
+        person it escalated to is relieved). Older tickets keep the escalated holder."""
+        self.accepted_by = person_id
+        if not takes_it:
+            return
+        held = {a.person_id: a for a in self.ladder()}
+        if person_id in held:
+            self.assignee = held[person_id]
+
     def escalate_to(self, target: Assignment) -> None:
         _, assignee = self._held()
         self.previous.append(assignee.person_id)

@@ -724,7 +724,7 @@ class TicketWorkflow:
         """Acceptance stops the accept chain and starts the resolve clock at once, so the
         answer carries the resolve deadline."""
         async with self._serialised(lambda: self._validate_accept(request)):
-            self._owner.accepted_by = request.person_id
+            self._owner.accept(request.person_id, takes_it=self._owned())
             await self._start_clock(Clock.RESOLVE)
             # Patched: tickets accepted before the first-contact clock existed replay without it.
             if (

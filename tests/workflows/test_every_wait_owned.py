@@ -16,6 +16,7 @@ from cityops.cli.tickets import print_status
 from cityops.domain.models import (
     AcceptInput,
     AlarmEvent,
+    ContactInput,
     DismissInput,
     ExtensionDecision,
     ExtensionRequest,
@@ -98,7 +99,10 @@ async def test_an_accept_chain_that_pressed_the_director_in_vain_is_supervised_d
     accepted = await tickets.update(
         h.client, "W-STL", TicketWorkflow.accept, AcceptInput(person_id="P-DEPT")
     )
-    assert accepted.stage is Stage.ACCEPTED
+    # The officer it passed through holds it again: they contact, pause, extend, are told.
+    assert (accepted.stage, accepted.assignee_id) == (Stage.ACCEPTED, "P-DEPT")
+    contacted = ContactInput(person_id="P-DEPT", note="已联系报警人")
+    await tickets.update(h.client, "W-STL", TicketWorkflow.contact_citizen, contacted)
 
     async def unstalled() -> TicketStatus:
         status = await h.status("W-STL")

@@ -72,3 +72,15 @@ def test_the_district_supervisor_asked_to_decide_may_and_the_asker_may_not() -> 
     assert owner.extension_deciders(DISTRICT.person_id) == [DISTRICT.person_id]  # before
     owner.extension_decider = DUTY_SUPERVISOR
     assert owner.extension_deciders(DISTRICT.person_id) == [DUTY_SUPERVISOR.person_id]
+
+
+def test_someone_it_passed_through_who_accepts_holds_it_again() -> None:
+    owner = owned()
+    owner.escalate_to(STREET)
+    owner.escalate_to(DISTRICT)
+    owner.accept(STATION.person_id, takes_it=True)
+    assert owner.assignee == STATION and owner.accepted_by == STATION.person_id
+    older = owned()
+    older.escalate_to(STREET)
+    older.accept(STATION.person_id, takes_it=False)  # tickets from before: the holder stays
+    assert older.assignee == STREET and older.accepted_by == STATION.person_id
