@@ -15,14 +15,17 @@ from temporalio.exceptions import ApplicationError
 
 from cityops.domain.incidents import StepUp, StepUpRequest, stepped_priority
 from cityops.domain.models import (
+    Assignment,
     Classification,
     DeadlinesRequest,
     DeadlinesResult,
     DispatchPlan,
+    DistrictSupervisor,
     NextWorkingDayRequest,
     PlanRequest,
     RoutePlan,
     ScenarioRef,
+    SupervisorRequest,
     TicketIntake,
     TriagePlan,
     TriageRequest,
@@ -55,6 +58,10 @@ class Router(Protocol):
         duty, with the center's duty leader and director above."""
         ...
 
+    def district_supervisor(self, at: datetime) -> Assignment:
+        """The district center's duty supervisor (督办) at `at`."""
+        ...
+
 
 class DispatchActivities:
     """Async on purpose: each is pure CPU work of well under a millisecond on in-memory
@@ -83,6 +90,7 @@ class DispatchActivities:
             self.plan_triage,
             self.next_working_day_budget,
             self.plan_step_up,
+            self.district_supervisor,
         ]
 
     @activity.defn(name="classify_ticket")
@@ -140,6 +148,15 @@ class DispatchActivities:
         if stepped is None:
             return StepUp()
         return StepUp(priority=stepped, sla=self._handling.sla_for(stepped))
+
+    @activity.defn(name="district_supervisor")
+    async def district_supervisor(self, request: SupervisorRequest) -> DistrictSupervisor:
+        """Who supervises (督办) for the district center at the instant, and how often a
+        stalled ticket is supervised again (sla.yaml `stalled`)."""
+        return DistrictSupervisor(
+            person=self._router.district_supervisor(request.at),
+            supervise_every=self._handling.stalled.supervise_every,
+        )
 
     @activity.defn(name="next_working_day_budget")
     async def next_working_day_budget(self, request: NextWorkingDayRequest) -> WaitBudget:

@@ -50,11 +50,15 @@ DISTRICT = Assignment(
 DUTY_LEADER = DISTRICT.model_copy(update={"person_id": "P-DIST-L", "person_name": "区城运值班长"})
 DIRECTOR = DISTRICT.model_copy(update={"person_id": "P-DIR", "person_name": "区城运中心主任"})
 LEADERS = [DUTY_LEADER, DIRECTOR]
+DUTY_SUPERVISOR = DISTRICT.model_copy(
+    update={"person_id": "P-DIST-S", "person_name": "区城运督办员"}
+)
 
 
 class FakeRouter:
     """Routes every ticket into street T01 of a small organisation: a station, its street,
-    a district department officer, the district dispatcher, duty leader and director."""
+    a district department officer, the district dispatcher, duty leader and director, and
+    the district's duty supervisor (督办)."""
 
     def triage(self, intake: TicketIntake, at: datetime) -> RoutePlan:
         return RoutePlan(
@@ -65,6 +69,9 @@ class FakeRouter:
             leaders=LEADERS,
             rule="triage",
         )
+
+    def district_supervisor(self, at: datetime) -> Assignment:
+        return DUTY_SUPERVISOR
 
     def route(self, scenario: ScenarioRef, intake: TicketIntake) -> RoutePlan:
         if scenario.handling_tier is Tier.VILLAGE:

@@ -108,6 +108,19 @@ class NoticeSettings(BaseModel):
         return parse_duration(value)
 
 
+class StallSettings(BaseModel):
+    """A wait whose chain pressed its top in vain: how often the district center's duty
+    supervisor is told of it (督办) until someone acts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    supervise_every: timedelta = Field(default=timedelta(days=1), gt=timedelta(0))
+
+    @field_validator("supervise_every", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return parse_duration(value)
+
+
 class _SlaFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     priorities: dict[Priority, _PrioritySla]
@@ -115,6 +128,7 @@ class _SlaFile(BaseModel):
     triage: TriageSettings = TriageSettings()
     verification: dict[ClosureCheck, _Wait] = Field(default_factory=dict)
     notices: NoticeSettings = NoticeSettings()
+    stalled: StallSettings = StallSettings()
 
 
 class _ChainFile(BaseModel):
@@ -130,15 +144,21 @@ class HandlingRules(BaseModel):
     triage: TriageSettings = TriageSettings()
     verification: dict[ClosureCheck, VerifyWait] = Field(default_factory=dict)
     notices: NoticeSettings = NoticeSettings()
+    stalled: StallSettings = StallSettings()
 
     def verify_waits(self, refined: timedelta | None = None) -> dict[ClosureCheck, VerifyWait]:
         """How long each closure check waits for its evidence; a scenario's `verify_within`
-        replaces the duration of the checks that have one (not the callback's day rule)."""
+        replaces the duration of the checks that have one (not the callback's day rule).
+        A sensor's recovery waits `closure.recovery_patience` unless sla.yaml says."""
+        waits = {
+            ClosureCheck.SENSOR_RECOVERY: VerifyWait(within=self.closure.recovery_patience),
+            **self.verification,
+        }
         if refined is None:
-            return dict(self.verification)
+            return waits
         return {
             check: wait.model_copy(update={"within": refined}) if wait.within else wait
-            for check, wait in self.verification.items()
+            for check, wait in waits.items()
         }
 
     def sla_for(
@@ -220,6 +240,7 @@ def load_handling_rules(rules_dir: Path = RULES_DIR) -> HandlingRules:
         triage=sla.triage,
         verification={check: wait.wait() for check, wait in sla.verification.items()},
         notices=sla.notices,
+        stalled=sla.stalled,
     )
 
 

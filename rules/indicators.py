@@ -77,6 +77,13 @@ class OverdueTickets(_TicketScope):
     kind: Literal["overdue_tickets"] = "overdue_tickets"
 
 
+class StalledTickets(_TicketScope):
+    """Work orders open now whose wait is stalled: its chain pressed the top (the director)
+    in vain and the district center's duty supervisor is told daily (督办)."""
+
+    kind: Literal["stalled_tickets"] = "stalled_tickets"
+
+
 class NewTickets(_TicketScope):
     """Work orders received in the last `window`."""
 
@@ -146,6 +153,7 @@ class KpiValue(_Compute):
 Compute = Annotated[
     OpenTickets
     | OverdueTickets
+    | StalledTickets
     | NewTickets
     | RepeatPlaces
     | AlarmsFiring

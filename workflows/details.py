@@ -50,6 +50,7 @@ def render_details(
         lines.append(f"| verify by | {_time(status.verify_deadline)} |")
     lines += [
         f"| SLA | {status.sla_colour}{' · **OVERDUE**' if status.overdue else ''} |",
+        *_stall_row(status),
         *_calendar_row(status),
         f"| escalations / reopens | {status.escalations} / {status.reopens} |",
         f"| place | {private(status.address) or '—'} |",
@@ -114,6 +115,20 @@ def calendar_warning(status: TicketStatus) -> str | None:
         f"calendar not confirmed after {last:%Y-%m-%d}: beyond it the deadline counts "
         "Monday to Friday only and may move once the State Council's schedule is listed"
     )
+
+
+def stall_line(status: TicketStatus) -> str | None:
+    """What a stalled ticket says wherever its status is shown."""
+    if status.stalled_since is None:
+        return None
+    clock = status.stalled_clock.value if status.stalled_clock else "wait"
+    told = f"; 督办 daily: {status.stall_supervisor}" if status.stall_supervisor else ""
+    return f"STALLED since {shown(status.stalled_since)} ({clock} chain pressed its top){told}"
+
+
+def _stall_row(status: TicketStatus) -> list[str]:
+    line = stall_line(status)
+    return [f"| stalled | ⚠ **{line}** |"] if line else []
 
 
 def _calendar_row(status: TicketStatus) -> list[str]:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from cityops.domain.models import Assignment, RoutePlan
 from cityops.domain.stages import Tier
-from cityops.workflows.ladder import distinct
+from cityops.workflows.ladder import PRESSES_AT_TOP, distinct
 
 _RANK = {Tier.VILLAGE: 0, Tier.STREET: 1, Tier.DISTRICT: 2}
 
@@ -37,6 +37,9 @@ class Ownership:
     ruling_pending: bool = False  # the district holds it after the last allowed return
     bound_unit: str | None = None  # the unit a district ruling named: it cannot return it
     presses_at_top: int = 0
+    # Who was asked to decide the pending extension when nobody above the assignee may:
+    # the district center's duty supervisor, for a district-tier assignee.
+    extension_decider: Assignment | None = None
 
     @property
     def dispatched(self) -> bool:
@@ -90,6 +93,21 @@ class Ownership:
             people += route.leaders
         return list(dict.fromkeys(a.person_id for a in people if a is not None))
 
+    def extension_deciders(self, requester: str) -> list[str]:
+        """Who may decide the pending extension: the dispatchers and tiers above, and the
+        district's duty supervisor when it was asked; never the one who asked (a district
+        dispatcher holding the ticket does not approve its own request)."""
+        ids = self.supervisor_ids()
+        if self.extension_decider is not None:
+            ids = [*ids, self.extension_decider.person_id]
+            ids = [i for i in dict.fromkeys(ids) if i != requester]
+        return ids
+
+    def press_top(self) -> bool:
+        """The accept chain is at the top: whether to press it again (and count it)."""
+        self.presses_at_top += 1
+        return self.presses_at_top <= PRESSES_AT_TOP
+
     def urge_targets(self) -> list[Assignment]:
         """催办 goes to the assignee and through the ticket's dispatcher (or the tier above
         when the assignee is the dispatcher)."""
@@ -120,6 +138,17 @@ class Ownership:
     def allowed_acceptors(self) -> list[str]:
         _, assignee = self._held()
         return [assignee.person_id, *self.previous]
+
+    def accept(self, person_id: str, *, takes_it: bool) -> None:
+        """`person_id` accepted. With `takes_it`, someone the ticket passed through on its
+        way up who accepts holds it again: they contact, pause, extend and are told (the
+        person it escalated to is relieved). Older tickets keep the escalated holder."""
+        self.accepted_by = person_id
+        if not takes_it:
+            return
+        held = {a.person_id: a for a in self.ladder()}
+        if person_id in held:
+            self.assignee = held[person_id]
 
     def escalate_to(self, target: Assignment) -> None:
         _, assignee = self._held()

@@ -35,7 +35,9 @@ STREET = SearchAttributeKey.for_keyword("TicketStreet")
 TIER = SearchAttributeKey.for_keyword("TicketTier")
 STAGE = SearchAttributeKey.for_keyword("TicketStage")
 ASSIGNEE = SearchAttributeKey.for_keyword("TicketAssignee")
-# KeywordList: the SQLite visibility store allows only 10 Keyword attributes.
+# KeywordList: the SQLite visibility store allows only 10 Keyword attributes. The colour,
+# then `paused` while the resolve clock stands still and `stalled` while a wait's chain has
+# pressed its top in vain (workflows/stall.py).
 SLA_COLOUR = SearchAttributeKey.for_keyword_list("TicketSla")
 ACCEPT_DEADLINE = SearchAttributeKey.for_datetime("TicketAcceptDeadline")
 RESOLVE_DEADLINE = SearchAttributeKey.for_datetime("TicketResolveDeadline")
@@ -106,7 +108,10 @@ def initial(intake: TicketIntake, *kinds: CallKind) -> TypedSearchAttributes:
 
 def updates(status: TicketStatus) -> list[SearchAttributeUpdate[Any]]:
     """What the workflow upserts: every attribute the ticket's status can fill."""
-    sla = [status.sla_colour, "paused"] if status.paused else [status.sla_colour]
+    # `TicketSla='paused'` and `TicketSla='stalled'` list those tickets, whatever the colour.
+    sla = [status.sla_colour]
+    sla += ["paused"] if status.paused else []
+    sla += ["stalled"] if status.stalled_since is not None else []
     changes: list[SearchAttributeUpdate[Any]] = [
         TICKET_ID.value_set(status.ticket_id),
         SOURCE.value_set(status.source.value),

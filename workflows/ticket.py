@@ -54,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
         DeadlinesRequest,
         DismissInput,
         DispatchPlan,
+        DistrictSupervisor,
         ExtensionDecision,
         ExtensionRequest,
         NextWorkingDayRequest,
@@ -76,6 +77,7 @@ with workflow.unsafe.imports_passed_through():
         SplitOutcome,
         SplitRecord,
         StatusInput,
+        SupervisorRequest,
         TicketIntake,
         TicketOutcome,
         TicketRecord,
@@ -108,7 +110,7 @@ from cityops.workflows.details import render_details
 from cityops.workflows.escalation import ChainPoint, ClockMark, chain_points
 from cityops.workflows.history import TicketHistory
 from cityops.workflows.incident_link import IncidentLinks
-from cityops.workflows.ladder import Ladder
+from cityops.workflows.ladder import PRESSES_AT_TOP, Ladder
 from cityops.workflows.ownership import Ownership, describe
 from cityops.workflows.split import (
     SPLIT_EVENT,
@@ -117,6 +119,7 @@ from cityops.workflows.split import (
     split_detail,
     split_record,
 )
+from cityops.workflows.stall import Stall
 from cityops.workflows.verification import (
     Verification,
     distance_m,
@@ -165,6 +168,14 @@ INCIDENT_LINKS = "incident-links"
 # could not tell its callers, leaves no caller waiting for ever.
 PRIMARY_WATCH = "primary-watch"
 PRIMARY_CHECK = timedelta(hours=6)
+# Tickets started since a sensor's recovery waits on the verify clock with an owner and a
+# ladder, and a chain that pressed its top in vain stalls into daily 督办 by the district
+# center's duty supervisor (workflows/stall.py): taken once, first thing in `run`.
+EVERY_WAIT_OWNED = "every-wait-owned"
+# An extension a district-tier unit asks for goes to the district center's duty supervisor
+# (nobody is above it by tier): asked first thing in `request_extension`, so a ticket in
+# flight takes it at its next request.
+EXTENSION_DECIDER = "extension-decider"
 # The alarm signal's name, for signal-with-start (which takes a name): the handler below is
 # declared with it, so the intake and the workflow cannot disagree.
 ALARM_EVENT_SIGNAL = "alarm_event"
@@ -178,6 +189,7 @@ class TicketWorkflow:
     def __init__(self, intake: TicketIntake) -> None:
         self._intake = intake
         self._v2: bool | None = None  # the NO_DEAD_ENDS patch, taken first thing in `run`
+        self._v3: bool | None = None  # the EVERY_WAIT_OWNED patch, taken right after it
         self._lock = asyncio.Lock()  # handlers that await, and chain steps that re-assign
         self._stage = Stage.INTAKE
         self._classification: Classification | None = None
@@ -199,6 +211,7 @@ class TicketWorkflow:
         self._chase_stopped = False  # a sensor reports normal: no reminders, urging, escalation
         self._recovered = False  # ... and stayed normal for the hold: closed as recovered
         self._history = TicketHistory()
+        self._stall = Stall()  # a wait whose chain pressed its top in vain
         self._ruling: RuleClosureInput | None = None
         self._dismissal: DismissInput | None = None
         self._split: SplitRecord | None = None  # the secondary issue became this ticket
@@ -216,6 +229,13 @@ class TicketWorkflow:
             self._v2 = workflow.patched(NO_DEAD_ENDS)
         return self._v2
 
+    def _owned(self) -> bool:
+        """Whether every wait keeps an owner who is told past the top of its chain, the
+        sensor's recovery included (the EVERY_WAIT_OWNED patch)."""
+        if self._v3 is None:
+            self._v3 = self._new() and workflow.patched(EVERY_WAIT_OWNED)
+        return self._v3
+
     def _since(self, patch: str) -> bool:
         """An earlier change: every ticket started with NO_DEAD_ENDS has it, without asking
         again. (Asking right after a local activity is fragile: a replay may see the marker
@@ -230,6 +250,7 @@ class TicketWorkflow:
         received = min(intake.received_at, workflow.now()) if self._new() else None
         self._links_on = workflow.patched(INCIDENT_LINKS)
         self._watch_primary = self._links_on and workflow.patched(PRIMARY_WATCH)
+        self._owned()  # before any command, like NO_DEAD_ENDS
         self._note(Stage.INTAKE, "received", detail=intake.source.value, at=received)
         if intake.split_from is not None:  # a note, not a command: replays unchanged
             self._note(Stage.INTAKE, SPLIT_FROM_EVENT, detail=f"ticket {intake.split_from}")
@@ -405,9 +426,19 @@ class TicketWorkflow:
         return self._check.review_passed
 
     async def _verify_by_sensor_recovery(self) -> bool:
-        assert self._plan is not None
+        """The device must report normal, then stay normal for the hold. The assignee who
+        reported the fix owns the wait, on the verify clock; the people above hear and
+        take it over when the device does not recover."""
+        assert self._plan is not None and self._owner.assignee is not None
         check = self._check
-        while check.recovered_at is None and self._ruling is None:
+        if self._owned() and check.recovered_at is None:
+            await self._await_evidence(
+                ClosureCheck.SENSOR_RECOVERY,
+                [self._owner.assignee, *self._owner.above()],
+                NoticeKind.RECOVERY_REQUEST,
+                done=lambda: check.recovered_at is not None,
+            )
+        while not self._owned() and check.recovered_at is None and self._ruling is None:
             recovered = await self._wait(
                 lambda: check.recovered_at is not None or self._ruling is not None,
                 timeout=self._plan.recovery_patience,
@@ -693,7 +724,7 @@ class TicketWorkflow:
         """Acceptance stops the accept chain and starts the resolve clock at once, so the
         answer carries the resolve deadline."""
         async with self._serialised(lambda: self._validate_accept(request)):
-            self._owner.accepted_by = request.person_id
+            self._owner.accept(request.person_id, takes_it=self._owned())
             await self._start_clock(Clock.RESOLVE)
             # Patched: tickets accepted before the first-contact clock existed replay without it.
             if (
@@ -959,7 +990,10 @@ class TicketWorkflow:
 
     @workflow.update
     async def request_extension(self, request: ExtensionRequest) -> TicketStatus:
-        """延期: the assignee asks for a later resolve deadline; the tier above decides."""
+        """延期: the assignee asks for a later resolve deadline; the tier above decides (for
+        a district-tier unit, the district center's duty supervisor)."""
+        # First, before any activity of this task: a replay finds the marker here.
+        district_decides = workflow.patched(EXTENSION_DECIDER)
         async with self._serialised(lambda: self._validate_request_extension(request)):
             self._pending_extension = request
             self._note(
@@ -968,9 +1002,12 @@ class TicketWorkflow:
                 by=request.person_id,
                 detail=f"to {shown(request.new_deadline)}: {request.reason}",
             )
+            deciders = (
+                await self._extension_deciders() if district_decides else self._owner.supervisors()
+            )
             await self._notify(
                 NoticeKind.EXTENSION_REQUESTED,
-                self._owner.supervisors(),
+                deciders,
                 reader=Reader.SUPERVISOR,
                 facts={
                     "by": request.person_id,
@@ -979,6 +1016,25 @@ class TicketWorkflow:
                 },
             )
             return self._status()
+
+    async def _extension_deciders(self) -> list[Assignment]:
+        """Who is asked to decide an extension: the nearest person above; for a district-
+        tier assignee (a department, the center itself: nobody above it by tier), the
+        district center's duty supervisor on duty now, who may then decide it."""
+        owner = self._owner
+        assignee = owner.assignee
+        assert assignee is not None
+        owner.extension_decider = None
+        if assignee.tier is not Tier.DISTRICT:
+            return owner.supervisors()
+        answer = await workflow.execute_local_activity_method(
+            DispatchActivities.district_supervisor,
+            SupervisorRequest(at=workflow.now()),
+            summary="who decides a district unit's extension: the duty supervisor",
+            start_to_close_timeout=LOCAL_TIMEOUT,
+        )
+        owner.extension_decider = answer.person
+        return [answer.person]
 
     @request_extension.validator
     def _validate_request_extension(self, request: ExtensionRequest) -> None:
@@ -1039,9 +1095,10 @@ class TicketWorkflow:
 
     @decide_extension.validator
     def _validate_decide_extension(self, decision: ExtensionDecision) -> None:
-        if self._pending_extension is None:
+        pending = self._pending_extension
+        if pending is None:
             raise ValueError("no extension request is waiting for a decision")
-        deciders = self._owner.supervisor_ids()
+        deciders = self._owner.extension_deciders(pending.person_id)
         if decision.by not in deciders:
             raise ValueError(f"{decision.by} may not decide (deciders: {', '.join(deciders)})")
 
@@ -1516,6 +1573,9 @@ class TicketWorkflow:
                 await self._take(point, clock.clock)
             if interrupted():
                 return
+        if self._stall.on(clock.clock):
+            await self._supervise_stall(clock.clock, interrupted)
+            return
         await self._wait(interrupted)
 
     async def _step(self, point: ChainPoint, clock: Clock) -> None:
@@ -1574,12 +1634,18 @@ class TicketWorkflow:
                 return  # accepted or moved meanwhile
             above = self._owner.tier_above()
             if above is None:
+                if self._owned() and not self._owner.press_top():
+                    self._begin_stall(Clock.ACCEPT, assignee)
+                    return
                 self._note(
                     self._stage, "supervised", detail=f"top of the chain: {describe(assignee)}"
                 )
                 await self._notify(
                     NoticeKind.SUPERVISE, [assignee], facts={"note": "已升级至最高层级，请立即接单"}
                 )
+                if self._owned():  # pressed (and counted) above: a fresh budget each time
+                    await self._restart(self._clocks[Clock.ACCEPT])
+                    return
                 self._owner.presses_at_top += 1
                 if self._owner.presses_at_top < 3:
                     await self._restart(self._clocks[Clock.ACCEPT])
@@ -1602,6 +1668,9 @@ class TicketWorkflow:
         was = ladder.holder
         climbed = ladder.climb()
         if climbed is None:
+            if self._owned() and not ladder.press_top():
+                self._begin_stall(clock, was)
+                return
             self._note(
                 self._stage, "supervised", detail=f"top of the {clock.value} chain: {describe(was)}"
             )
@@ -1611,7 +1680,7 @@ class TicketWorkflow:
                 reader=self._reader_of(was),
                 facts={"note": "已到最高层级，请立即处理"},
             )
-            if ladder.press_top():
+            if self._owned() or ladder.press_top():  # (counted above when owned)
                 await self._restart(state)
             return
         await self._restart(state)
@@ -1622,6 +1691,64 @@ class TicketWorkflow:
             reader=self._reader_of(climbed),
             facts={"note": f"已升级：{describe(was)} 未在时限内处理"},
         )
+
+    def _begin_stall(self, clock: Clock, holder: Assignment) -> None:
+        """The top was pressed in vain: the wait stalls (workflows/stall.py); its walk
+        then supervises it daily (`_supervise_stall`)."""
+        self._stall.begin(clock, workflow.now())
+        self._set_stage(
+            self._stage,
+            "stalled",
+            detail=f"{clock.value} chain: the top pressed {PRESSES_AT_TOP} times in vain; "
+            f"waiting on {describe(holder)}",
+        )
+
+    async def _supervise_stall(self, clock: Clock, interrupted: Callable[[], bool]) -> None:
+        """督办 at once and every `supervise_every` (a day) by the district center's duty
+        supervisor, with the one the wait is on, until the wait ends or its clock
+        restarts; then the stall ends."""
+        while not interrupted():
+            answer: DistrictSupervisor = await workflow.execute_local_activity_method(
+                DispatchActivities.district_supervisor,
+                SupervisorRequest(at=workflow.now()),
+                summary="the district center's duty supervisor (督办 of a stalled ticket)",
+                start_to_close_timeout=LOCAL_TIMEOUT,
+            )
+            if interrupted():
+                break
+            if self._chase_stopped and clock is Clock.ACCEPT:  # like the chain's own steps
+                self._note(self._stage, "step_skipped", detail="stalled: the sensor is normal")
+                await self._wait(interrupted, timeout=answer.supervise_every)
+                continue
+            ladder = self._ladder_of(clock)
+            holder = ladder.holder if ladder else self._owner.assignee
+            assert holder is not None
+            supervisor = answer.person
+            self._stall.supervised(supervisor)
+            self._set_stage(
+                self._stage,
+                "stall_supervised",
+                detail=f"{clock.value}: {describe(supervisor)}; waiting on {describe(holder)}",
+            )
+            extra = [] if supervisor.person_id == holder.person_id else [supervisor]
+            await self._notify(
+                NoticeKind.SUPERVISE,
+                [holder],
+                reader=self._reader_of(holder),
+                extra=[recipient_of(person, Reader.SUPERVISOR) for person in extra],
+                facts={
+                    "by": f"{supervisor.unit_name} {supervisor.person_name}",
+                    "note": f"已停滞：已向最高层级督办{PRESSES_AT_TOP}次仍无人处理，"
+                    f"每日督办直至办理（{describe(holder)}）",
+                },
+            )
+            await self._wait(
+                interrupted,
+                timeout=answer.supervise_every,
+                summary=f"stalled {clock.value}: 督办 again in {answer.supervise_every}",
+            )
+        self._stall.end()
+        self._set_stage(self._stage, "stall_ended", detail=clock.value)
 
     async def _mark(self, mark: ClockMark, clock: Clock) -> None:
         """Yellow at 80%, red at the deadline: the ticket's colour for accept and resolve."""
@@ -1663,6 +1790,7 @@ class TicketWorkflow:
             return {
                 ClosureCheck.CALLBACK: NoticeKind.CALLBACK_REQUEST,
                 ClosureCheck.VIDEO_RECHECK: NoticeKind.RECHECK_REQUEST,
+                ClosureCheck.SENSOR_RECOVERY: NoticeKind.RECOVERY_REQUEST,
             }.get(check, NoticeKind.REVIEW_REQUEST)
         return NoticeKind.REMINDER
 
@@ -1897,6 +2025,9 @@ class TicketWorkflow:
             bound_unit=owner.bound_unit,
             pending_reconsideration=self._reconsideration,
             chase_stopped=self._chase_stopped,
+            stalled_since=self._stall.since,
+            stalled_clock=self._stall.clock,
+            stall_supervisor=describe(self._stall.supervisor) if self._stall.supervisor else None,
             classification=self._classification,
             history=list(self._history.entries) if include_history else [],
             split=self._split,

@@ -49,7 +49,7 @@ from cityops.service import split as split_service
 from cityops.service.geography import Geography
 from cityops.service.tickets import TicketError, TicketUpdate
 from cityops.workers.client import connect
-from cityops.workflows.details import calendar_warning
+from cityops.workflows.details import calendar_warning, stall_line
 from cityops.workflows.ticket import TicketWorkflow
 
 T = TypeVar("T")
@@ -116,6 +116,7 @@ def print_status(status: TicketStatus, as_json: bool = False) -> None:
         *([("verify by", _time(status.verify_deadline))] if status.verify_deadline else []),
         *([("ruling", f"{status.bound_unit} handles it")] if status.bound_unit else []),
         ("sla", _sla(status)),
+        *([("stalled", line)] if (line := stall_line(status)) else []),
         ("escalations", str(status.escalations)),
         ("reopens", str(status.reopens)),
     ]
@@ -191,7 +192,15 @@ def _call_rows(status: TicketStatus) -> list[tuple[str, str]]:
 
 
 def _sla(status: TicketStatus) -> str:
-    flags = [flag for flag, on in (("OVERDUE", status.overdue), ("PAUSED", status.paused)) if on]
+    flags = [
+        flag
+        for flag, on in (
+            ("OVERDUE", status.overdue),
+            ("PAUSED", status.paused),
+            ("STALLED", status.stalled_since is not None),
+        )
+        if on
+    ]
     return " ".join([status.sla_colour, *flags])
 
 

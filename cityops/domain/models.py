@@ -434,6 +434,21 @@ class WaitBudget(Message):
     deadline: AwareDatetime
 
 
+class SupervisorRequest(Message):
+    """Who supervises (督办) for the district center at `at`."""
+
+    at: AwareDatetime
+
+
+class DistrictSupervisor(Message):
+    """The district center's duty supervisor at an instant: the 督办 owner of a ticket
+    whose chain has pressed its top in vain, and who decides a district-tier unit's
+    extension; and how often a stalled ticket is supervised again."""
+
+    person: Assignment
+    supervise_every: timedelta = Field(default=timedelta(days=1), gt=timedelta(0))
+
+
 # --------------------------------------------------------------------------- updates and signals
 
 
@@ -767,6 +782,15 @@ class TicketStatus(Message):
     )
     pending_reconsideration: ReconsiderationRequest | None = None
     chase_stopped: bool = False
+    stalled_since: datetime | None = Field(
+        default=None,
+        description="The wait's chain pressed its top in vain: since then the district "
+        "center's duty supervisor is told every day (督办) until someone acts",
+    )
+    stalled_clock: Clock | None = Field(default=None, description="Which wait is stalled")
+    stall_supervisor: str | None = Field(
+        default=None, description="Who was last told of the stalled ticket (督办)"
+    )
     classification: Classification | None = None
     history: list[HistoryEntry] = Field(default_factory=list)
     call: CallFacts | None = Field(

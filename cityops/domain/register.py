@@ -44,6 +44,8 @@ class TicketEvent(StrEnum):
     CALLBACK_UNSATISFIED = "callback_unsatisfied"
     CLOSED = "closed"
     CLOSED_UNFIXED = "closed_unfixed"
+    STALLED = "stalled"  # a wait's chain pressed its top in vain: supervised daily
+    STALL_ENDED = "stall_ended"  # ... until someone acted
 
 
 def event_key(ticket_id: str, seq: int) -> str:

@@ -165,6 +165,7 @@ class NoticeKind(StrEnum):
     RECONSIDERATION_REQUESTED = "reconsideration_requested"  # to the district that ruled
     RECONSIDERATION_DECIDED = "reconsideration_decided"  # to the unit that asked
     SENSOR_RECOVERED = "sensor_recovered"  # the device reports normal: confirm on site
+    RECOVERY_REQUEST = "recovery_request"  # sensor_recovery: fixed, but the device is not normal
     GROUPED = "grouped"  # several follow-ups about one incident to one person, in one message
 
     @property

@@ -254,6 +254,21 @@ class OrgDirectory:
                 found.append((on_shift or anyone)[0])
         return found
 
+    def duty_supervisor(self, at: datetime | None = None) -> Member | None:
+        """The district center's supervisor (督办) on duty at `at` when the roster says,
+        else its first one; without one, the center's duty leader (else its director),
+        else its dispatcher. None only for an organisation with no district center."""
+        center = self._units.get(DISTRICT_CENTER)
+        if center is None:
+            return None
+        role = PersonRole.SUPERVISOR
+        on_shift = [m for m in self.on_shift(center.code, at) if m.role is role] if at else []
+        anyone = [m for m in self._members_of.get(center.code, ()) if m.role is role]
+        if on_shift or anyone:
+            return (on_shift or anyone)[0]
+        leaders = self.leaders(at)
+        return leaders[0] if leaders else self.dispatcher_of(center.code, at)
+
     def _own_dispatcher(self, unit_code: str, at: datetime | None) -> Member | None:
         self.unit(unit_code)
         if at is not None:

@@ -32,8 +32,13 @@ from cityops.domain.models import (
     TicketIntake,
 )
 from cityops.domain.stages import Priority, Source, Tier
-from cityops.org.directory import Member, OrgDirectory, local_weekday_minute
-from cityops.org.models import UnitKind
+from cityops.org.directory import (
+    Member,
+    NobodyAvailableError,
+    OrgDirectory,
+    local_weekday_minute,
+)
+from cityops.org.models import DISTRICT_CENTER, UnitKind
 from cityops.rules.handling import RULES_DIR
 
 __all__ = [
@@ -196,6 +201,16 @@ def plan_triage(place: Place, directory: OrgDirectory, at: datetime) -> RoutePla
         "triage",
         f"{place.reason}; not classified: the district center triages it",
     )
+
+
+def district_supervisor(directory: OrgDirectory, at: datetime) -> Assignment:
+    """The district center's duty supervisor (督办) at `at`: who is told, every day, of a
+    ticket whose chain pressed its top in vain, and who decides a district-tier unit's
+    extension (see OrgDirectory.duty_supervisor)."""
+    person = directory.duty_supervisor(at)
+    if person is None:
+        raise NobodyAvailableError(f"no {DISTRICT_CENTER!r} unit: import the organisation first")
+    return _assign(directory, person)
 
 
 def plan_inbox(

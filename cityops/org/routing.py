@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from cityops.domain.models import (
+    Assignment,
     ContactChannel,
     Place,
     ReturnReason,
@@ -22,6 +23,7 @@ from cityops.org.jurisdiction import Jurisdiction
 from cityops.org.route import (
     RoutingRules,
     default_routing_rules,
+    district_supervisor,
     plan_inbox,
     plan_return,
     plan_route,
@@ -73,6 +75,9 @@ class OrgRouter:
         """Who triages an unclassified ticket: the district center's dispatcher on duty,
         the place located so far kept for them."""
         return plan_triage(self.locate(intake), self.directory, at)
+
+    def district_supervisor(self, at: datetime) -> Assignment:
+        return district_supervisor(self.directory, at)
 
     def return_ticket(
         self, current: RoutePlan, reason: ReturnReason, returns_so_far: int, at: datetime

@@ -89,6 +89,7 @@ class TicketFacts:
     callback: CallbackResult | None = None
     call_kind: CallKind | None = None  # a consultation, referral or suggestion
     converted: bool = False  # a call made a work order under the same number
+    stalled: bool = False  # a wait's chain pressed its top in vain; supervised daily (督办)
     events: list[str] = field(default_factory=list)
 
     @property
@@ -176,6 +177,10 @@ def _apply(facts: TicketFacts, record: EventRecord) -> None:
         facts.escalations += 1
     elif event in _CALLBACKS:
         facts.callback = _CALLBACKS[event]
+    elif event == TicketEvent.STALLED:
+        facts.stalled = True
+    elif event == TicketEvent.STALL_ENDED:
+        facts.stalled = False
     if record.stage.is_final and facts.closed_at is None:
         facts.closed_at = record.at
 

@@ -31,6 +31,7 @@ from cityops.rules.indicators import (
     OpenTickets,
     OverdueTickets,
     RepeatPlaces,
+    StalledTickets,
     Thresholds,
 )
 
@@ -100,6 +101,14 @@ def value_of(indicator: Indicator, scope: _Scope, at: datetime) -> float | None:
     if isinstance(compute, OverdueTickets):
         return float(
             sum(1 for t in scope.orders(compute.scenario, compute.dimension) if t.is_overdue(at))
+        )
+    if isinstance(compute, StalledTickets):
+        return float(
+            sum(
+                1
+                for t in scope.orders(compute.scenario, compute.dimension)
+                if t.stalled and not t.is_final
+            )
         )
     if isinstance(compute, NewTickets):
         return float(

@@ -220,9 +220,18 @@ def service_family() -> dict[str, Any]:
                          "min_tickets": 2},
              "thresholds": {"yellow": 3, "red": 10}, "street_thresholds": {"yellow": 1, "red": 3}}
         )  # fmt: skip
+        indicators.append(
+            {"id": f"service.{dimension}.stalled_now", "name_zh": f"{dim_zh}类停滞工单(督办中)",
+             "name_en": f"{dimension}: stalled tickets now (supervised daily)",
+             "dimension": dimension, "unit": "件",
+             "compute": {"kind": "stalled_tickets", "dimension": dimension},
+             "thresholds": {"yellow": 1, "red": 3}, "street_thresholds": {"yellow": 1, "red": 2}}
+        )  # fmt: skip
     return {
         "family": "service",
-        "description": "按维度的处置质量: 闭环率、按时率、满意率、时长和反复点位 (service quality)",
+        "description": (
+            "按维度的处置质量: 闭环率、按时率、满意率、时长、反复点位和停滞工单 (service quality)"
+        ),
         "indicators": indicators,
     }
 

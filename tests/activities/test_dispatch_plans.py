@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime, time, timedelta
+from pathlib import Path
 
 import pytest
 from temporalio.testing import ActivityEnvironment
@@ -13,13 +15,16 @@ from cityops.domain.models import (
     AlarmEvent,
     IncidentLink,
     NextWorkingDayRequest,
+    PlanRequest,
     RoutePlan,
     TicketIntake,
     TriageRequest,
+    VerifyWait,
 )
-from cityops.domain.stages import LinkKind, Source
+from cityops.domain.stages import ClosureCheck, LinkKind, Source
 from cityops.domain.zones import UTC8
 from cityops.rules.calendar import WorkingHours
+from cityops.rules.load import RULES_DIR, RuleSet, load_rules
 from cityops.rules.schema import Grouping
 
 HOURS = WorkingHours()
@@ -86,3 +91,37 @@ def test_alarm_tickets_of_a_grouped_scenario_share_an_incident_key() -> None:
         update={"incident": IncidentLink(incident_id="IN7", kind=LinkKind.REPEAT_CALL)}
     )
     assert incident_key("PS03", None, linked, route) == "incident:IN7"
+
+
+async def test_a_scenario_refines_its_verification_wait_in_its_yaml(tmp_path: Path) -> None:
+    """`verify_within` in a scenario's settings reaches the dispatch plan the ticket
+    follows: its photo review waits 30 minutes, not sla.yaml's 4 working hours."""
+    rules_dir = tmp_path / "scenarios"
+    shutil.copytree(RULES_DIR, rules_dir)
+    path = rules_dir / "PS.yaml"
+    text = path.read_text(encoding="utf-8")
+    block = text.index("  - id: PS04")
+    check = text.index("    closure_check: photo_review\n", block)
+    text = text[:check] + "    settings:\n      verify_within: 30m\n" + text[check:]
+    path.write_text(text, encoding="utf-8")
+    refined, plain = (
+        load_rules(rules_dir, corpus=None, model=None),
+        load_rules(corpus=None, model=None),
+    )
+
+    async def photo_wait(rules: RuleSet) -> VerifyWait:
+        activities = DispatchActivities(router=FakeRouter(), hours=HOURS, rules=rules)
+        intake = TicketIntake(
+            ticket_id="V", source=Source.HOTLINE, received_at=datetime.now(UTC8),
+            text="外墙瓷砖脱落", service_code="PS04",
+        )  # fmt: skip
+        env = ActivityEnvironment()
+        classification = await env.run(activities.classify_ticket, intake)
+        plan = await env.run(
+            activities.plan_dispatch,
+            PlanRequest(intake=intake, classification=classification, at=intake.received_at),
+        )
+        return plan.verify_waits[ClosureCheck.PHOTO_REVIEW]
+
+    assert (await photo_wait(refined)).within == timedelta(minutes=30)
+    assert (await photo_wait(plain)).within == timedelta(hours=4)

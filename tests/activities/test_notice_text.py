@@ -46,6 +46,7 @@ LEADS = {
     NoticeKind.RECONSIDERATION_REQUESTED: "【复议申请】",
     NoticeKind.RECONSIDERATION_DECIDED: "复议申请",
     NoticeKind.SENSOR_RECOVERED: "【设备恢复】",
+    NoticeKind.RECOVERY_REQUEST: "【待设备恢复】",
 }
 # A grouped message carries several tickets; it is tested on its own below.
 SINGLE_TICKET_KINDS = [kind for kind in NoticeKind if kind is not NoticeKind.GROUPED]
@@ -166,6 +167,13 @@ def test_each_reader_gets_its_own_wording() -> None:
         notice(NoticeKind.REMINDER, {"stage": "accepted"}), WANG, None, DETAILS
     )
     assert "请尽快办结" in reminder
+    # A fixed fault whose device is still abnormal: the assignee checks on site, whoever
+    # the wait climbs to coordinates.
+    recovery = notice(NoticeKind.RECOVERY_REQUEST, {**FACTS, "device": "GAS-9"})
+    to_assignee = render_notice(recovery, WANG, None, DETAILS)
+    assert "请到场核查" in to_assignee and "- 设备：GAS-9" in to_assignee
+    to_supervisor = render_notice(recovery, DISPATCHER, None, DETAILS)
+    assert "请协调到场核查" in to_supervisor and "您已报告" not in to_supervisor
 
 
 def test_a_grouped_message_lists_each_follow_up_with_its_links() -> None:

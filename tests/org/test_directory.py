@@ -134,3 +134,34 @@ def test_the_top_of_every_chain_is_the_centers_duty_leader_then_its_director(
     assert leader.unit_code == director.unit_code == "DISTRICT"
     assert demo.leaders(evening)[0] != leader and demo.leaders(evening)[1] == director
     assert _small_org([]).leaders(morning) == []  # none named: chains end at the dispatcher
+
+
+def supervisor_id(directory: OrgDirectory, at: datetime) -> str:
+    person = directory.duty_supervisor(at)
+    assert person is not None
+    return person.id
+
+
+def test_the_duty_supervisor_is_the_centers_supervisor_on_shift_else_a_leader(
+    demo: OrgDirectory,
+) -> None:
+    """Who supervises (督办) a stalled ticket and decides a district unit's extension."""
+    morning, evening = _at("2026-12-03T09:00:00+08:00"), _at("2026-12-03T20:00:00+08:00")
+    supervisor = demo.duty_supervisor(morning)
+    assert supervisor is not None and supervisor.role is PersonRole.SUPERVISOR
+    assert supervisor.unit_code == "DISTRICT"
+    units = [Unit("DISTRICT", "区城运中心", Tier.DISTRICT, UnitKind.CENTER, None, None, None)]
+    people = [
+        Member("P-S-1", "督办甲", "DISTRICT", PersonRole.SUPERVISOR),
+        Member("P-S-2", "督办乙", "DISTRICT", PersonRole.SUPERVISOR),
+        Member("P-L", "值班长", "DISTRICT", PersonRole.DUTY_LEADER),
+        Member("P-D", "调度", "DISTRICT", PersonRole.DISPATCHER),
+    ]
+    evenings = [Shift("DISTRICT", "P-S-2", None, 16 * 60, 24 * 60)]
+    rostered = OrgDirectory(units, people, evenings)
+    assert supervisor_id(rostered, evening) == "P-S-2"
+    assert supervisor_id(rostered, morning) == "P-S-1"
+    no_supervisor = OrgDirectory(units, people[2:], [])
+    assert supervisor_id(no_supervisor, morning) == "P-L"
+    assert supervisor_id(OrgDirectory(units, people[3:], []), morning) == "P-D"
+    assert supervisor_id(_small_org([]), morning) == "P-D-1"

@@ -3,7 +3,7 @@ var/temporal.db, WAL included) never hold a caller's phone or name in clear."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 
 from cityops.domain.models import AcceptInput, ContactInput
@@ -31,7 +31,9 @@ async def test_temporal_db_and_wal_hold_no_phone_or_name(tmp_path: Path) -> None
                     scenario="CH01",
                     text=f"{NAME}反映工地夜间施工，联系电话{PHONE}",
                     caller_name=NAME,
-                    received_at=datetime(2026, 12, 3, 2, 0, tzinfo=UTC),
+                    # The server's instant: a date hours behind it would run the accept
+                    # chain at once, racing the accept below.
+                    received_at=(await env.get_current_time()).astimezone(UTC),
                 )
             )
             person = "P-T01-D"

@@ -80,6 +80,9 @@ def test_triage_and_every_closure_check_wait_on_a_clock() -> None:
     assert waits[ClosureCheck.CALLBACK].by_end_of_next_working_day
     assert waits[ClosureCheck.PHOTO_REVIEW].within == timedelta(hours=4)
     assert waits[ClosureCheck.VIDEO_RECHECK].within == timedelta(hours=1)
+    assert waits[ClosureCheck.SENSOR_RECOVERY].within == timedelta(hours=1)
+    assert not waits[ClosureCheck.SENSOR_RECOVERY].working_time
+    assert rules.stalled.supervise_every == timedelta(days=1)
     for name in ("default", "emergency", "relaxed"):
         assert rules.chain(name).for_clock(Clock.VERIFY), name
     assert rules.notices.group_window == timedelta(minutes=2)
@@ -88,8 +91,19 @@ def test_triage_and_every_closure_check_wait_on_a_clock() -> None:
 def test_a_scenario_refines_the_waits_with_durations_but_not_the_callback_day_rule() -> None:
     waits = default_handling_rules().verify_waits(timedelta(minutes=30))
     assert waits[ClosureCheck.PHOTO_REVIEW].within == timedelta(minutes=30)
+    assert waits[ClosureCheck.SENSOR_RECOVERY].within == timedelta(minutes=30)
     assert waits[ClosureCheck.CALLBACK].within is None
     assert waits[ClosureCheck.CALLBACK].by_end_of_next_working_day
+
+
+def test_a_sensor_recovery_wait_defaults_to_the_recovery_patience(tmp_path: Path) -> None:
+    """An sla.yaml that lists no `sensor_recovery` wait still gives the check a clock."""
+    sla = (RULES / "sla.yaml").read_text(encoding="utf-8")
+    without = "\n".join(line for line in sla.splitlines() if "sensor_recovery:" not in line)
+    rules_dir = _rules_dir(tmp_path, (RULES / "escalation.yaml").read_text(encoding="utf-8"))
+    (rules_dir / "sla.yaml").write_text(without.replace("patience: 1h", "patience: 2h"))
+    waits = load_handling_rules(rules_dir).verify_waits()
+    assert waits[ClosureCheck.SENSOR_RECOVERY].within == timedelta(hours=2)
 
 
 def test_a_triage_chain_without_a_triage_step_is_refused(tmp_path: Path) -> None:

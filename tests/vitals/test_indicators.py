@@ -6,17 +6,18 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
+from cityops.domain.stages import Source, Stage
 from cityops.register.records import fold_all
 from cityops.rules.indicators import INDICATORS_DIR, default_indicators, load_indicators
 from cityops.rules.load import RuleFileError, default_rules
 from cityops.vitals.compute import AlarmRecord, vital_signs
-from tests.register.fixtures import ALARMS, DAY, records
+from tests.register.fixtures import ALARMS, DAY, Ticket, at, records
 
 AT = DAY + timedelta(days=1)  # the end of 1 December 2026, Shanghai
 
@@ -151,3 +152,29 @@ def test_a_street_view_uses_the_street_thresholds() -> None:
     assert (row["value"], row["status"]) == (1.0, "yellow")
     assert _row(t02, "alarm.gas_detector.lel_percent.peak")["status"] == "no_data"
     assert "streets" not in t02 and t02["street"] == "T02"
+
+
+def test_stalled_tickets_count_while_they_are_supervised_daily() -> None:
+    """A ticket whose chain pressed the director in vain is `stalled` in the register until
+    someone acts (`stall_ended`): the city view's vital signs count it meanwhile."""
+    gas = Ticket("S1", Source.IOT, at("09:00")).place("PS01", "T01", "T01-01").dispatch(at("09:00"))
+    gas.add("stalled", Stage.ESCALATED, at("09:35"))
+    gas.add("stall_supervised", Stage.ESCALATED, at("09:35"))
+    leak = (
+        Ticket("S2", Source.HOTLINE, at("09:00")).place("PS03", "T02", None).dispatch(at("09:01"))
+    )
+    leak.add("stalled", Stage.ESCALATED, at("09:36"))
+    leak.add("stall_ended", Stage.ESCALATED, at("12:00"))
+    records = [*gas.records, *leak.records]
+
+    def stalled(when: datetime, street: str | None = None) -> tuple[object, object]:
+        tickets = fold_all(records, when)
+        signs = vital_signs(default_indicators(), tickets, [], when, street=street)
+        row = _row(signs, "service.safe.stalled_now")
+        return row["value"], row["status"]
+
+    assert stalled(at("09:30")) == (0.0, "green")
+    assert stalled(at("10:00")) == (2.0, "yellow")  # both stalled; red from 3
+    assert stalled(at("13:00")) == (1.0, "yellow")  # S2 was acted on
+    assert stalled(at("13:00"), street="T02") == (0.0, "green")
+    assert [t.stalled for t in fold_all(records, at("13:00"))] == [True, False]

@@ -6,11 +6,12 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
+from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
@@ -21,10 +22,12 @@ from cityops.activities.route import RoutingActivities
 from cityops.activities.store import StoreActivities
 from cityops.activities.testing import FakeRouter, RecordingNotifier, RecordingStore
 from cityops.domain.models import TicketIntake, TicketOutcome, TicketStatus
+from cityops.domain.register import RECORD_EVENT, RegisterEvent
 from cityops.domain.stages import Source, Stage
 from cityops.org.models import DISTRICT_CENTER
 from cityops.org.routing import OrgRouter
-from cityops.rules.calendar import WorkingHours
+from cityops.rules.calendar import WorkingHours, is_working_day
+from cityops.rules.calendar_loader import project_working_hours
 from cityops.rules.handling import HandlingRules
 from cityops.service import tickets
 from cityops.workers.main import build_worker
@@ -42,6 +45,30 @@ async def advance_to_local_hour(env: WorkflowEnvironment, hour: int) -> datetime
     target = current.replace(hour=hour, minute=0, second=0, microsecond=0)
     if target <= current:
         target += timedelta(days=1)
+    await env.sleep(target - current)
+    return target.astimezone(UTC)
+
+
+def plain_days(first: date, days: int, hours: WorkingHours) -> bool:
+    """Whether `hours` works exactly Monday to Friday over the `days` days from `first`:
+    no holiday, no make-up working day."""
+    span = [first + timedelta(days=n) for n in range(days)]
+    return all(is_working_day(day, hours) == (day.weekday() < 5) for day in span)
+
+
+async def advance_to_plain_week(
+    env: WorkflowEnvironment, weekday: int = 2, hour: int = 10
+) -> datetime:
+    """Move the time-skipping server's clock to HH:00 Shanghai time on the next `weekday`
+    (0 is Monday) that starts a plain fortnight on the project's working calendar: Monday
+    to Friday work, no holiday, no make-up day. A test whose waits count working time then
+    runs the same whatever the wall-clock date."""
+    hours = project_working_hours()
+    current = (await env.get_current_time()).astimezone(SHANGHAI)
+    day = current.date() + timedelta(days=1)
+    while day.weekday() != weekday or not plain_days(day, 14, hours):
+        day += timedelta(days=1)
+    target = datetime.combine(day, time(hour), SHANGHAI)
     await env.sleep(target - current)
     return target.astimezone(UTC)
 
@@ -100,6 +127,20 @@ class Harness:
         await eventually(check)
 
 
+class LostAnswers:
+    """The real register writer whose first attempt at each event commits the row and then
+    fails, as when the database's answer is lost: the workflow's local activity retries."""
+
+    def __init__(self, store: StoreActivities) -> None:
+        self._store = store
+
+    @activity.defn(name=RECORD_EVENT)
+    def record_event(self, event: RegisterEvent) -> None:
+        self._store.record_event(event)
+        if activity.info().attempt == 1:
+            raise RuntimeError(f"lost the answer for {event.event_key}")
+
+
 @asynccontextmanager
 async def running(
     env: WorkflowEnvironment,
@@ -109,12 +150,14 @@ async def running(
     hours: WorkingHours | None = None,
     register: Engine | None = None,
     handling: HandlingRules | None = None,
+    lose_first_answers: bool = False,
 ) -> AsyncIterator[Harness]:
     """A worker on a fresh queue: the fake three-person organisation by default, or the
     seeded demo organisation (real routing, returns and transfers) with demo_org=True;
     `hours` replaces the project's working calendar, `handling` its SLA and chains;
     `register` writes the register into that database with the real store activities
-    instead of recording it."""
+    instead of recording it (`lose_first_answers`: each event's first write commits and
+    then fails, so every write is retried)."""
     queue = fresh_queue()
     notifier = RecordingNotifier(failing=failing or set())
     store = RecordingStore()
@@ -127,7 +170,7 @@ async def running(
         real = StoreActivities(register)
         activities = [
             notifier.send_notice,
-            real.record_event,
+            LostAnswers(real).record_event if lose_first_answers else real.record_event,
             real.record_ticket,
             NoticeGroupActivities().group_notice,
         ]

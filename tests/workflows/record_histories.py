@@ -407,6 +407,74 @@ async def repeat_waits(env: WorkflowEnvironment, h: Harness) -> str:
     return "H-RW1"
 
 
+async def stalled_then_accepted(env: WorkflowEnvironment, h: Harness) -> str:
+    """Nobody accepts a district P1: up to the director, pressed three times, stalled and
+    supervised daily (a day passes), then the officer accepts (every-wait-owned)."""
+    await h.start(intake("H-STL", scenario="PS01", received_at=datetime.now(UTC)))
+    await env.sleep(timedelta(minutes=36))
+    await env.sleep(timedelta(days=1))
+    await tickets.update(h.client, "H-STL", TicketWorkflow.accept, AcceptInput(person_id="P-DEPT"))
+    await tickets.update(
+        h.client, "H-STL", TicketWorkflow.resolve, ResolveInput(person_id="P-DEPT")
+    )
+    await h.until(lambda: "callback_request" in h.notifier.kinds())
+    satisfied = CallbackInput(result=CallbackResult.SATISFIED, by="agent")
+    await tickets.update(h.client, "H-STL", TicketWorkflow.callback, satisfied)
+    return "H-STL"
+
+
+async def sensor_wait_climbs(env: WorkflowEnvironment, h: Harness) -> str:
+    """A fixed gas leak whose detector stays abnormal: the verify clock's chain hands the
+    wait up, then the detector recovers and the hold passes (every-wait-owned)."""
+    handle = await h.start(
+        intake(
+            "H-SNS",
+            text=None,
+            source=Source.IOT,
+            received_at=datetime.now(UTC),
+            alarm=_event("s1", "firing", device="GAS-T01-3"),
+            caller_phone=None,
+        )
+    )
+    person = (await h.settled("H-SNS")).assignee_id
+    assert person is not None
+    await tickets.update(h.client, "H-SNS", TicketWorkflow.accept, AcceptInput(person_id=person))
+    await tickets.update(h.client, "H-SNS", TicketWorkflow.resolve, ResolveInput(person_id=person))
+    await env.sleep(timedelta(hours=2))
+    await handle.signal(TicketWorkflow.alarm_event, _event("s2", "resolved", device="GAS-T01-3"))
+    await env.sleep(timedelta(minutes=31))
+    return "H-SNS"
+
+
+async def district_extension(env: WorkflowEnvironment, h: Harness) -> str:
+    """A district department's extension, decided by the duty supervisor (extension-decider)."""
+    await h.start(intake("H-DXT", scenario="PS01", received_at=datetime.now(UTC)))
+    accepted = await tickets.update(
+        h.client, "H-DXT", TicketWorkflow.accept, AcceptInput(person_id="P-DEPT")
+    )
+    assert accepted.resolve_deadline is not None
+    wanted = accepted.resolve_deadline + timedelta(hours=4)
+    await tickets.update(
+        h.client,
+        "H-DXT",
+        TicketWorkflow.request_extension,
+        ExtensionRequest(person_id="P-DEPT", new_deadline=wanted, reason="需停气"),
+    )
+    await tickets.update(
+        h.client,
+        "H-DXT",
+        TicketWorkflow.decide_extension,
+        ExtensionDecision(by="P-DIST-S", approve=True),
+    )
+    await tickets.update(
+        h.client, "H-DXT", TicketWorkflow.resolve, ResolveInput(person_id="P-DEPT")
+    )
+    await h.until(lambda: "callback_request" in h.notifier.kinds())
+    satisfied = CallbackInput(result=CallbackResult.SATISFIED, by="agent")
+    await tickets.update(h.client, "H-DXT", TicketWorkflow.callback, satisfied)
+    return "H-DXT"
+
+
 Scenario = Callable[[WorkflowEnvironment, Harness], Awaitable[str]]
 SCENARIOS: dict[str, tuple[Scenario, bool]] = {  # name -> (scenario, on the demo organisation)
     "escalated_then_callback": (escalated_then_callback, False),
@@ -422,6 +490,9 @@ SCENARIOS: dict[str, tuple[Scenario, bool]] = {  # name -> (scenario, on the dem
     "repeat_call": (repeat_call, False),
     "repeat_primary": (repeat_primary, False),
     "repeat_waits": (repeat_waits, False),
+    "stalled_then_accepted": (stalled_then_accepted, False),
+    "sensor_wait_climbs": (sensor_wait_climbs, False),
+    "district_extension": (district_extension, False),
 }
 
 

@@ -25,8 +25,8 @@ from cityops.workflows import search_attributes as sa
 from cityops.workflows.incident_link import IncidentLinks
 from cityops.workflows.ticket import PRIMARY_CHECK, TicketWorkflow
 from tests.conftest import eventually
+from tests.workflows.alarm_tickets import device_event, start_alarm, state, until
 from tests.workflows.harness import Harness, advance_to_local_hour, intake
-from tests.workflows.test_no_dead_ends import _event, start_alarm, state, until
 
 INCIDENT = "INCA01TEST00001"
 
@@ -213,7 +213,7 @@ async def test_alarm_tickets_linked_after_start_are_listed_and_grouped_by_incide
     received = (await env.get_current_time()).astimezone(UTC)
     handles = []
     for n in range(2):
-        gas = _event(
+        gas = device_event(
             f"g{n}", "firing", device=f"GAS-L{n}", sensor="gas_detector", metric="lel_percent"
         )
         handles.append(await start_alarm(h, gas, received))

@@ -7,11 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from temporalio.client import WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.testing import WorkflowEnvironment
 
-from cityops.domain.alarms import alarm_intake, alarm_workflow_id
 from cityops.domain.models import (
     AcceptInput,
     AfterPhoto,
@@ -21,7 +18,6 @@ from cityops.domain.models import (
     RecheckInput,
     ResolveInput,
     ReviewInput,
-    TicketStatus,
     TriageDecision,
 )
 from cityops.domain.stages import (
@@ -34,11 +30,11 @@ from cityops.domain.stages import (
 from cityops.domain.zones import UTC8
 from cityops.rules.calendar import is_working_day
 from cityops.rules.calendar_loader import project_working_hours
+from cityops.rules.handling import NoticeSettings, default_handling_rules
 from cityops.service import tickets
-from cityops.workflows import search_attributes as sa
-from cityops.workflows.ticket import ALARM_EVENT_SIGNAL, TicketWorkflow
-from tests.conftest import eventually
-from tests.workflows.harness import Harness, intake, running
+from cityops.workflows.ticket import TicketWorkflow
+from tests.workflows.alarm_tickets import device_event, start_alarm, state, until
+from tests.workflows.harness import Harness, advance_to_plain_week, intake, running
 
 
 async def server_now(env: WorkflowEnvironment) -> datetime:
@@ -171,7 +167,8 @@ def _next_working_days_end(resolved: datetime, deadline: datetime) -> None:
 async def test_a_callback_is_due_by_the_end_of_the_next_working_day_and_climbs(
     env: WorkflowEnvironment, h: Harness
 ) -> None:
-    await h.start(intake("N-CB", scenario="CH01", received_at=await server_now(env)))
+    # Working time (the callback's day rule): on a plain week, not the wall-clock date.
+    await h.start(intake("N-CB", scenario="CH01", received_at=await advance_to_plain_week(env)))
     await tickets.update(h.client, "N-CB", TicketWorkflow.accept, AcceptInput(person_id="P-T01-D"))
     resolved = await server_now(env)
     await tickets.update(
@@ -203,11 +200,8 @@ async def test_a_photo_nobody_reviews_goes_up_from_the_reviewer(
     env: WorkflowEnvironment, h: Harness
 ) -> None:
     place = {"lat": 31.2051, "lon": 121.6003}
-    await h.start(
-        intake(
-            "N-PH", scenario="PS04", received_at=await server_now(env), lat=31.2051, lon=121.6003
-        )
-    )
+    received = await advance_to_plain_week(env)  # photo review counts working hours
+    await h.start(intake("N-PH", scenario="PS04", received_at=received, lat=31.2051, lon=121.6003))
     await tickets.update(h.client, "N-PH", TicketWorkflow.accept, AcceptInput(person_id="P-T01-D"))
     photo = AfterPhoto(
         url="https://img/1.jpg", taken_at=await server_now(env) + timedelta(seconds=5), **place
@@ -227,60 +221,10 @@ async def test_a_photo_nobody_reviews_goes_up_from_the_reviewer(
     await h.until_stage("N-PH", Stage.CLOSED)
 
 
-def _event(event_id: str, status: str, *, device: str, sensor: str, metric: str) -> AlarmEvent:
-    video = sensor == "video_ai"
-    return AlarmEvent.model_validate(
-        {
-            "event_id": event_id,
-            "device_id": device,
-            "sensor_type": sensor,
-            "metric": metric,
-            "value": 0.9 if video else 95,
-            "status": status,
-            "lat": 31.2051,
-            "lon": 121.6003,
-            "occurred_at": datetime.now(UTC),
-            "attributes": {"site": "碧波路690号", **({"detection": metric} if video else {})},
-        }
-    )
-
-
-async def start_alarm(
-    h: Harness, event: AlarmEvent, received: datetime
-) -> WorkflowHandle[Any, Any]:
-    """As the alarm intake does: signal-with-start on the device's workflow id."""
-    ticket = alarm_intake(event, received)
-    return await h.client.start_workflow(
-        TicketWorkflow.run,
-        ticket,
-        id=alarm_workflow_id(event.device_id, event.metric),
-        task_queue=h.task_queue,
-        start_signal=ALARM_EVENT_SIGNAL,
-        start_signal_args=[event],
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-        search_attributes=sa.initial(ticket),
-    )
-
-
-async def state(handle: WorkflowHandle[Any, Any]) -> TicketStatus:
-    status: TicketStatus = await handle.query(TicketWorkflow.status)
-    return status
-
-
-async def until(handle: WorkflowHandle[Any, Any], check: Any) -> TicketStatus:
-    async def probe() -> TicketStatus:
-        status = await state(handle)
-        assert check(status), status.stage
-        return status
-
-    return await eventually(probe)
-
-
 async def test_a_video_recheck_is_asked_of_the_camera_side_and_climbs(
     env: WorkflowEnvironment, h: Harness
 ) -> None:
-    event = _event("v1", "firing", device="CAM-1", sensor="video_ai", metric="street_vending")
+    event = device_event("v1", "firing", device="CAM-1", sensor="video_ai", metric="street_vending")
     handle = await start_alarm(h, event, await server_now(env))
     status = await until(handle, lambda s: s.assignee_id is not None)
     person = status.assignee_id
@@ -308,7 +252,9 @@ async def test_a_bin_that_empties_closes_as_recovered_and_a_new_firing_opens_a_n
     env: WorkflowEnvironment, h: Harness
 ) -> None:
     def bin_event(event_id: str, status: str) -> AlarmEvent:
-        return _event(event_id, status, device="BIN-7", sensor="smart_bin", metric="fill_percent")
+        return device_event(
+            event_id, status, device="BIN-7", sensor="smart_bin", metric="fill_percent"
+        )
 
     handle = await start_alarm(h, bin_event("b1", "firing"), await server_now(env))
     first = await until(handle, lambda s: s.assignee_id is not None)
@@ -330,7 +276,9 @@ async def test_an_entrapment_that_clears_stops_the_chase_and_tells_the_assignee(
     env: WorkflowEnvironment, h: Harness
 ) -> None:
     def lift(event_id: str, status: str) -> AlarmEvent:
-        return _event(event_id, status, device="LIFT-3", sensor="elevator", metric="entrapment")
+        return device_event(
+            event_id, status, device="LIFT-3", sensor="elevator", metric="entrapment"
+        )
 
     handle = await start_alarm(h, lift("l1", "firing"), await server_now(env))
     first = await until(handle, lambda s: s.assignee_id is not None)
@@ -353,7 +301,9 @@ async def test_a_gas_reading_back_to_normal_never_closes_the_ticket(
     env: WorkflowEnvironment, h: Harness
 ) -> None:
     def gas(event_id: str, status: str) -> AlarmEvent:
-        return _event(event_id, status, device="GAS-9", sensor="gas_detector", metric="lel_percent")
+        return device_event(
+            event_id, status, device="GAS-9", sensor="gas_detector", metric="lel_percent"
+        )
 
     handle = await start_alarm(h, gas("g1", "firing"), await server_now(env))
     await until(handle, lambda s: s.assignee_id is not None)
@@ -390,6 +340,25 @@ async def test_no_accept_link_once_accepted_and_each_reader_has_its_role(
     assert {r.reader for r in supervise.recipients} == {Reader.SUPERVISOR}
 
 
+async def flood_storm(h: Harness, received: datetime, prefix: str, size: int) -> list[Any]:
+    """`size` water-level alarms in one street (EM01 groups them as one incident), each
+    dispatched: their handles."""
+    handles = []
+    for n in range(size):
+        flood = device_event(
+            f"{prefix}{n}",
+            "firing",
+            device=f"W{prefix}-{n}",
+            sensor="water_level",
+            metric="depth_cm",
+        )
+        handles.append(await start_alarm(h, flood, received))
+    for handle in handles:
+        status = await until(handle, lambda s: s.assignee_id is not None)
+        assert status.scenario_id == "EM01"
+    return handles
+
+
 async def test_a_storm_of_one_incident_sends_one_follow_up_message_per_window(
     env: WorkflowEnvironment, h: Harness
 ) -> None:
@@ -398,13 +367,7 @@ async def test_a_storm_of_one_incident_sends_one_follow_up_message_per_window(
     when the window (2 minutes, rules/sla.yaml) ends, not three e-mails. Each ticket's first
     notice is never held back."""
     received = await server_now(env)
-    handles = []
-    for n in range(3):
-        flood = _event(f"w{n}", "firing", device=f"WL-{n}", sensor="water_level", metric="depth_cm")
-        handles.append(await start_alarm(h, flood, received))
-    for handle in handles:
-        status = await until(handle, lambda s: s.assignee_id is not None)
-        assert status.scenario_id == "EM01"
+    handles = await flood_storm(h, received, "L", 3)
     assert h.notifier.to("P-T01-D").count("assigned") == 3  # at once, one each
 
     await env.sleep(timedelta(minutes=5, seconds=20))  # all three escalate together
@@ -420,19 +383,55 @@ async def test_a_storm_of_one_incident_sends_one_follow_up_message_per_window(
     assert tickets_told == {(await state(handle)).ticket_id for handle in handles}
 
 
+async def test_the_grouping_window_is_the_one_sla_yaml_configures(
+    env: WorkflowEnvironment,
+) -> None:
+    """With `notices.group_window: 10m` the storm's two later escalations wait ten minutes
+    for company, not two."""
+    rules = default_handling_rules()
+    slow = rules.model_copy(update={"notices": NoticeSettings(group_window=timedelta(minutes=10))})
+    async with running(env, handling=slow) as h:
+        received = await server_now(env)
+        await flood_storm(h, received, "S", 3)
+        await env.sleep(timedelta(minutes=5, seconds=20))
+        assert h.notifier.to("P-DIST-D") == ["escalated"]  # the first, at once
+        await env.sleep(timedelta(minutes=3))
+        assert "grouped" not in h.notifier.to("P-DIST-D")  # two minutes is not the window
+        await env.sleep(timedelta(minutes=7))  # ten minutes after the first
+        grouped = [
+            n
+            for n in h.notifier.notices
+            if n.kind.value == "grouped" and n.recipients[0].person_id == "P-DIST-D"
+        ]
+        assert [[i.kind.value for i in n.items] for n in grouped] == [["escalated", "escalated"]]
+
+
+async def test_a_village_ticket_climbs_every_tier_to_the_director(
+    env: WorkflowEnvironment, h: Harness
+) -> None:
+    """PS05 (P2, village tier, 30 minutes to accept): the work station, its street
+    sub-center, the district dispatcher, the duty leader, the director."""
+    await h.start(intake("N-VIL", scenario="PS05", received_at=await server_now(env)))
+    climbed = []
+    for _ in range(5):
+        climbed.append((await h.status("N-VIL")).assignee_id)
+        await env.sleep(timedelta(minutes=30, seconds=10))
+    ladder = ["P-T01-01-1", "P-T01-D", "P-DIST-D", "P-DIST-L", "P-DIR"]
+    assert climbed == ladder
+    for person in ladder[1:]:
+        assert "escalated" in h.notifier.to(person)
+    assert "supervise" in h.notifier.to("P-DIR")  # pressed at the top
+    await tickets.update(
+        h.client, "N-VIL", TicketWorkflow.accept, AcceptInput(person_id="P-T01-01-1")
+    )
+
+
 async def test_a_grouped_follow_up_nobody_receives_is_reported_back_to_its_tickets(
     env: WorkflowEnvironment,
 ) -> None:
     async with running(env, failing={"P-DIST-D"}) as h:
         received = await server_now(env)
-        handles = []
-        for n in range(2):
-            flood = _event(
-                f"f{n}", "firing", device=f"WF-{n}", sensor="water_level", metric="depth_cm"
-            )
-            handles.append(await start_alarm(h, flood, received))
-        for handle in handles:
-            await until(handle, lambda s: s.assignee_id is not None)
+        handles = await flood_storm(h, received, "F", 2)
         await env.sleep(timedelta(minutes=5, seconds=20))  # both escalate to P-DIST-D
         await env.sleep(timedelta(minutes=2, seconds=10))  # the group's window ends
         for handle in handles:

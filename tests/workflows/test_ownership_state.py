@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cityops.activities.testing import DISTRICT, STATION, STREET
+from cityops.activities.testing import DISTRICT, DUTY_SUPERVISOR, STATION, STREET
 from cityops.domain.models import RoutePlan
 from cityops.workflows.ownership import Ownership, describe
 
@@ -55,3 +55,32 @@ def test_a_reroute_keeps_an_accepted_ticket_accepted_by_the_new_assignee() -> No
 
 def test_describe_names_unit_person_and_id() -> None:
     assert describe(STATION) == "碧波居委工作站 网格员甲 (P-T01-01-1)"
+
+
+def test_the_top_of_the_accept_chain_is_pressed_three_times() -> None:
+    owner = owned()
+    assert [owner.press_top() for _ in range(4)] == [True, True, True, False]
+
+
+def test_the_district_supervisor_asked_to_decide_may_and_the_asker_may_not() -> None:
+    """A district center dispatcher holding the ticket asks for more time: the duty
+    supervisor it was sent to decides; nobody approves their own request."""
+    owner = Ownership()
+    owner.take_route(
+        RoutePlan(street_code="T01", station_code=None, assignee=DISTRICT, dispatcher=DISTRICT)
+    )
+    assert owner.extension_deciders(DISTRICT.person_id) == [DISTRICT.person_id]  # before
+    owner.extension_decider = DUTY_SUPERVISOR
+    assert owner.extension_deciders(DISTRICT.person_id) == [DUTY_SUPERVISOR.person_id]
+
+
+def test_someone_it_passed_through_who_accepts_holds_it_again() -> None:
+    owner = owned()
+    owner.escalate_to(STREET)
+    owner.escalate_to(DISTRICT)
+    owner.accept(STATION.person_id, takes_it=True)
+    assert owner.assignee == STATION and owner.accepted_by == STATION.person_id
+    older = owned()
+    older.escalate_to(STREET)
+    older.accept(STATION.person_id, takes_it=False)  # tickets from before: the holder stays
+    assert older.assignee == STREET and older.accepted_by == STATION.person_id

@@ -3,7 +3,7 @@ encrypted; with the key it decodes and replays. Notices and UI details show them
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 
 from temporalio.api.history.v1 import History
 from temporalio.client import WorkflowHistory
@@ -48,7 +48,9 @@ async def run_ticket(h: Harness) -> WorkflowHistory:
             scenario="CH01",
             text=f"我是{NAME}，工地夜间施工太吵，电话{PHONE}",
             caller_name=NAME,
-            received_at=datetime(2026, 12, 3, 2, 0, tzinfo=UTC),
+            # The server's own instant: a fixed date hours behind the server's wall clock
+            # ran the accept chain at once, racing the test's accept.
+            received_at=(await h.env.get_current_time()).astimezone(UTC),
         )
     )
     person = "P-T01-D"

@@ -6,7 +6,7 @@ tickets are there too."""
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -16,7 +16,7 @@ from cityops.domain.models import AcceptInput, CallbackInput, DismissInput, Reso
 from cityops.domain.stages import CallbackResult, Stage
 from cityops.org.migrate import upgrade
 from cityops.register.tables import TicketEventRow, TicketRow
-from cityops.service import tickets
+from cityops.service import cityview, tickets
 from cityops.workflows.ticket import TicketWorkflow
 from tests.conftest import eventually
 from tests.workflows.harness import Harness, intake, running
@@ -117,3 +117,54 @@ async def test_a_dismissed_triage_ticket_is_in_the_register(
     assert events[-1].actor == "P-DIST-D" and events[-1].detail == "咨询类，已答复"
     row = _row(engine, "T-RDIS")
     assert row is not None and row.stage == "dismissed"
+
+
+async def test_a_stalled_ticket_shows_in_the_city_views_vital_signs(
+    env: WorkflowEnvironment, database_url: str, engine: Engine
+) -> None:
+    """PS01 (safe) nobody accepts: the director is pressed three times, then the ticket is
+    stalled; the register says so and the city view counts it until someone acts."""
+    upgrade(database_url)
+    async with running(env, register=engine) as h:
+        received = (await env.get_current_time()).astimezone(UTC)
+        await h.start(intake("T-STL", scenario="PS01", received_at=received))
+        await env.sleep(timedelta(minutes=36))
+        assert (await h.status("T-STL")).stalled_since is not None
+        await _register_shows(h, engine, "T-STL")
+
+        async def stalled_now() -> object:
+            now = (await env.get_current_time()).astimezone(UTC) + timedelta(seconds=1)
+            rows = cityview.vitals(engine, now)["indicators"]
+            return next(r["value"] for r in rows if r["id"] == "service.safe.stalled_now")
+
+        assert await stalled_now() == 1.0
+        await tickets.update(
+            h.client, "T-STL", TicketWorkflow.accept, AcceptInput(person_id="P-DEPT")
+        )
+
+        async def acted() -> None:
+            assert "stall_ended" in [e.event for e in _events(engine, "T-STL")]
+
+        await eventually(acted)
+        assert await stalled_now() == 0.0
+
+
+async def test_a_retried_write_adds_no_second_row(
+    env: WorkflowEnvironment, database_url: str, engine: Engine
+) -> None:
+    """Every register write commits and then loses its answer, so every one is retried:
+    the key (the ticket and the entry's index) is the same on the retry, and the register
+    holds each entry once, `dispatched` included."""
+    upgrade(database_url)
+    async with running(env, register=engine, lose_first_answers=True) as h:
+        handle = await h.start(intake("T-RTY", scenario="CH01", received_at=datetime.now(UTC)))
+        await tickets.update(
+            h.client, "T-RTY", TicketWorkflow.accept, AcceptInput(person_id="P-T01-D")
+        )
+        assert await _register_shows(h, engine, "T-RTY") is Stage.ACCEPTED
+        history = (await h.status("T-RTY")).history
+        await handle.terminate("test over")
+    events = _events(engine, "T-RTY")
+    assert [e.event for e in events] == [e.event for e in history]
+    assert [e.event for e in events].count("dispatched") == 1
+    assert [e.seq for e in events] == list(range(len(history)))

@@ -10,12 +10,12 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.testing import WorkflowEnvironment
 
 from cityops.domain.models import AcceptInput, ContactInput, PauseInput, ResumeInput
-from cityops.rules.calendar import OFFICIAL, WorkingHours, is_working_day
+from cityops.rules.calendar import OFFICIAL, WorkingHours
 from cityops.service import tickets
 from cityops.service.tickets import TicketRejected
 from cityops.workflows.details import render_details
 from cityops.workflows.ticket import TicketWorkflow
-from tests.workflows.harness import Harness, intake, running
+from tests.workflows.harness import Harness, intake, plain_days, running
 
 
 def now() -> datetime:
@@ -122,13 +122,6 @@ async def test_first_contact_in_time_stops_the_clock(env: WorkflowEnvironment, h
     assert not any(e.event == "first_contact_overdue" for e in status.history)
 
 
-def _plain_fortnight(friday: date) -> bool:
-    """Whether the project's calendar has no holiday or make-up day in the 11 days from
-    `friday`, so the test's own holiday and make-up day are the only exceptions."""
-    days = [friday + timedelta(days=n) for n in range(11)]
-    return all(is_working_day(day, WorkingHours()) == (day.weekday() < 5) for day in days)
-
-
 async def test_p4_ticket_on_a_friday_evening_before_a_holiday_counts_the_make_up_day(
     env: WorkflowEnvironment,
 ) -> None:
@@ -139,7 +132,9 @@ async def test_p4_ticket_on_a_friday_evening_before_a_holiday_counts_the_make_up
     shanghai = timezone(timedelta(hours=8))
     today = (await env.get_current_time()).astimezone(shanghai).date() + timedelta(days=1)
     friday = today + timedelta(days=(4 - today.weekday()) % 7)
-    while not _plain_fortnight(friday):  # skip weeks the real calendar already marks
+    # Skip weeks the real calendar already marks: the test's own holiday and make-up day
+    # are then the only exceptions in the 11 days from the Friday.
+    while not plain_days(friday, 11, WorkingHours()):
         friday += timedelta(days=7)
     monday, tuesday = friday + timedelta(days=3), friday + timedelta(days=4)
     saturday, next_monday = friday + timedelta(days=8), friday + timedelta(days=10)

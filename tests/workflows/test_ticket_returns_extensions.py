@@ -199,6 +199,44 @@ async def test_rejected_extension_keeps_the_deadline(
     assert "extension_decided" not in demo.notifier.to("hotline")  # it never asked
 
 
+@pytest.mark.parametrize("hour", LOCAL_HOURS)
+async def test_a_district_departments_extension_goes_to_the_duty_supervisor_on_duty(
+    env: WorkflowEnvironment, demo: Harness, hour: int
+) -> None:
+    """The gas company's officer (a district department: nobody above it by tier) asks for
+    more time; the district center's duty supervisor the organisation names for that
+    instant is told and decides."""
+    received = await advance_to_local_hour(env, hour)
+    await demo.start(intake("X-3", scenario="PS01", received_at=received))
+    person = (await demo.settled("X-3")).assignee_id
+    assert person is not None and person.startswith("P-gas_utility")
+    accepted = await tickets.update(
+        demo.client, "X-3", TicketWorkflow.accept, AcceptInput(person_id=person)
+    )
+    assert accepted.tier is Tier.DISTRICT and accepted.resolve_deadline is not None
+    asked_at = (await env.get_current_time()).astimezone(UTC)
+    supervisor = OrgRouter.demo().district_supervisor(asked_at).person_id
+    await tickets.update(
+        demo.client,
+        "X-3",
+        TicketWorkflow.request_extension,
+        ExtensionRequest(
+            person_id=person,
+            new_deadline=accepted.resolve_deadline + timedelta(hours=6),
+            reason="燃气管网抢修需停气",
+        ),
+    )
+    assert demo.notifier.to(supervisor) == ["extension_requested"]
+    decided = await tickets.update(
+        demo.client,
+        "X-3",
+        TicketWorkflow.decide_extension,
+        ExtensionDecision(by=supervisor, approve=False, note="请先降压"),
+    )
+    assert decided.extensions == 0 and "extension_rejected" in [e.event for e in decided.history]
+    assert "extension_decided" in demo.notifier.to(person)
+
+
 async def test_a_street_assignee_hands_the_ticket_down_to_its_own_work_station(
     demo: Harness,
 ) -> None:

@@ -1,0 +1,282 @@
+"""Every wait keeps an owner who is told, past the top of its chain too (issue 12), in the
+time-skipping server: a sensor's recovery waits on the verify clock with its own ladder; a
+chain that pressed the director three times in vain stalls, and the district center's duty
+supervisor is told every day until someone acts; a district-tier unit's extension goes to
+that supervisor, who decides it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from cityops.activities.testing import DUTY_SUPERVISOR
+from cityops.cli.tickets import print_status
+from cityops.domain.models import (
+    AcceptInput,
+    AlarmEvent,
+    ContactInput,
+    DismissInput,
+    ExtensionDecision,
+    ExtensionRequest,
+    ResolveInput,
+    TicketStatus,
+)
+from cityops.domain.stages import Clock, Reader, Stage
+from cityops.service import tickets
+from cityops.service.tickets import TicketRejected
+from cityops.workflows import search_attributes as sa
+from cityops.workflows.details import render_details
+from cityops.workflows.ladder import PRESSES_AT_TOP
+from cityops.workflows.ticket import TicketWorkflow
+from tests.conftest import eventually
+from tests.workflows.alarm_tickets import device_event, start_alarm, state, until
+from tests.workflows.harness import Harness, intake
+
+SUPERVISOR = DUTY_SUPERVISOR.person_id  # the fake organisation's duty supervisor
+
+
+async def server_now(env: WorkflowEnvironment) -> datetime:
+    return (await env.get_current_time()).astimezone(UTC)
+
+
+def events(status: TicketStatus) -> list[str]:
+    return [entry.event for entry in status.history]
+
+
+async def sla_attribute(h: Harness, ticket_id: str) -> list[str]:
+    """TicketSla as the server holds it (what the Temporal UI filters by)."""
+    handle = h.client.get_workflow_handle(tickets.workflow_id_for(ticket_id))
+    described = await handle.describe()
+    return list(described.typed_search_attributes.get(sa.SLA_COLOUR) or [])
+
+
+# --------------------------------------------------------------------------- stalled waits
+
+
+async def test_an_accept_chain_that_pressed_the_director_in_vain_is_supervised_daily(
+    env: WorkflowEnvironment, h: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """PS01 (5 minutes to accept): officer → district dispatcher → duty leader → director
+    by 15 minutes; the director is pressed at 20, 25 and 30 minutes; at 35 nobody has
+    acted: stalled. The duty supervisor and the director hear at once and every day after,
+    each time recorded, until the officer accepts."""
+    received = await server_now(env)
+    await h.start(intake("W-STL", scenario="PS01", received_at=received))
+    await env.sleep(timedelta(minutes=34))
+    status = await h.status("W-STL")
+    assert status.assignee_id == "P-DIR" and status.stalled_since is None
+    assert h.notifier.to("P-DIR").count("supervise") == PRESSES_AT_TOP
+    assert SUPERVISOR not in {r.person_id for n in h.notifier.notices for r in n.recipients}
+
+    await env.sleep(timedelta(minutes=2))  # the third press's budget runs out: stalled
+    status = await h.status("W-STL")
+    assert status.stalled_since is not None and status.stalled_clock is Clock.ACCEPT
+    assert received + timedelta(minutes=35) <= status.stalled_since
+    assert status.stalled_since < received + timedelta(minutes=36)
+    assert status.stall_supervisor is not None and SUPERVISOR in status.stall_supervisor
+    assert events(status).count("stalled") == 1
+    assert events(status).count("stall_supervised") == 1
+    [told] = [n for n in h.notifier.notices if any(r.person_id == SUPERVISOR for r in n.recipients)]
+    assert told.kind.value == "supervise" and "已停滞" in told.facts["note"]
+    readers = {r.person_id: r.reader for r in told.recipients}
+    assert readers == {"P-DIR": Reader.ASSIGNEE, SUPERVISOR: Reader.SUPERVISOR}
+    assert "stalled" in await sla_attribute(h, "W-STL")  # TicketSla='stalled' lists it
+    assert "STALLED since" in render_details(status)
+    print_status(status)
+    shown = capsys.readouterr().out
+    assert "STALLED" in shown and "督办 daily: " in shown and SUPERVISOR in shown
+    register = [e.event for e in h.store.register("W-STL")]
+    assert "stalled" in register  # the city view's vital signs count it
+
+    await env.sleep(timedelta(days=1))  # a day later, still nobody: told again
+    status = await h.status("W-STL")
+    assert events(status).count("stall_supervised") == 2
+    assert h.notifier.to(SUPERVISOR) == ["supervise", "supervise"]
+    assert h.notifier.to("P-DIR").count("supervise") == PRESSES_AT_TOP + 2
+
+    accepted = await tickets.update(
+        h.client, "W-STL", TicketWorkflow.accept, AcceptInput(person_id="P-DEPT")
+    )
+    # The officer it passed through holds it again: they contact, pause, extend, are told.
+    assert (accepted.stage, accepted.assignee_id) == (Stage.ACCEPTED, "P-DEPT")
+    contacted = ContactInput(person_id="P-DEPT", note="已联系报警人")
+    await tickets.update(h.client, "W-STL", TicketWorkflow.contact_citizen, contacted)
+
+    async def unstalled() -> TicketStatus:
+        status = await h.status("W-STL")
+        assert status.stalled_since is None and "stall_ended" in events(status)
+        assert "stalled" not in await sla_attribute(h, "W-STL")
+        return status
+
+    await eventually(unstalled)
+    await env.sleep(timedelta(days=1))  # no more 督办 once someone acted
+    assert h.notifier.to(SUPERVISOR) == ["supervise", "supervise"]
+    assert "stall_ended" in [e.event for e in h.store.register("W-STL")]
+
+
+async def test_a_triage_nobody_does_stalls_after_the_director_and_ends_when_dismissed(
+    env: WorkflowEnvironment, h: Harness
+) -> None:
+    """Triage (30 minutes a rung): dispatcher → duty leader at 30 → director at 60,
+    pressed at 90, 120 and 150 minutes; stalled at 180."""
+    await h.start(intake("W-TRI", text="喂喂，听得到吗", received_at=await server_now(env)))
+    await env.sleep(timedelta(minutes=179))
+    status = await h.status("W-TRI")
+    assert status.stage is Stage.TRIAGE and status.stalled_since is None
+    top = [e for e in status.history if e.event == "supervised" and "triage chain" in e.detail]
+    assert len(top) == PRESSES_AT_TOP and all("P-DIR" in e.detail for e in top)
+    await env.sleep(timedelta(minutes=2))
+    status = await h.status("W-TRI")
+    assert status.stalled_clock is Clock.TRIAGE and status.waiting_on is not None
+    assert "P-DIR" in status.waiting_on  # the wait keeps its owner
+    [told] = [n for n in h.notifier.notices if any(r.person_id == SUPERVISOR for r in n.recipients)]
+    assert {r.person_id for r in told.recipients} == {"P-DIR", SUPERVISOR}
+
+    dismissed = DismissInput(by="P-DIR", reason="误拨")
+    await tickets.update(h.client, "W-TRI", TicketWorkflow.dismiss, dismissed)
+    status = await h.until_stage("W-TRI", Stage.DISMISSED)
+    assert status.stalled_since is None
+    assert events(status)[-2:] == ["stall_ended", "dismissed"]
+
+
+async def test_a_stalled_entrapment_that_clears_is_not_pressed_while_the_lift_is_normal(
+    env: WorkflowEnvironment, h: Harness
+) -> None:
+    """PF03 (3 minutes to accept, stop the chase when the lift reports normal): stalled at
+    21 minutes; the lift then clears, so the daily 督办 is skipped like the chain's own
+    steps; trapped again, the chase starts over with a fresh clock and the stall ends."""
+
+    def lift(event_id: str, status: str) -> AlarmEvent:
+        return device_event(
+            event_id, status, device="LIFT-W", sensor="elevator", metric="entrapment"
+        )
+
+    handle = await start_alarm(h, lift("l1", "firing"), await server_now(env))
+    await until(handle, lambda s: s.assignee_id is not None)
+    await env.sleep(timedelta(minutes=22))
+    assert (await state(handle)).stalled_clock is Clock.ACCEPT
+    assert h.notifier.to(SUPERVISOR) == ["supervise"]
+    await handle.signal(TicketWorkflow.alarm_event, lift("l2", "resolved"))
+    await until(handle, lambda s: s.chase_stopped)
+    await env.sleep(timedelta(days=1, minutes=1))
+    assert h.notifier.to(SUPERVISOR) == ["supervise"]
+    assert "step_skipped" in events(await state(handle))
+    await handle.signal(TicketWorkflow.alarm_event, lift("l3", "firing"))
+    status = await until(handle, lambda s: s.stalled_since is None and not s.chase_stopped)
+    assert events(status).count("stall_ended") == 1
+
+
+# --------------------------------------------------------------------------- sensor recovery
+
+
+def gas(event_id: str, status: str) -> AlarmEvent:
+    return device_event(
+        event_id, status, device="GAS-W1", sensor="gas_detector", metric="lel_percent"
+    )
+
+
+async def test_a_fixed_gas_leak_whose_detector_stays_abnormal_climbs_and_then_stalls(
+    env: WorkflowEnvironment, h: Harness
+) -> None:
+    """The officer reports the leak fixed; the detector does not come back to normal. The
+    officer owns the wait for an hour on the verify clock (the emergency chain: reminded at
+    30 minutes, the one above hears at the hour, takes the wait at 90 minutes), and so on
+    up to the director, pressed three times; then it stalls. The detector's return to
+    normal ends the stall, and the ticket closes after the hold."""
+    handle = await start_alarm(h, gas("g1", "firing"), await server_now(env))
+    first = await until(handle, lambda s: s.assignee_id is not None)
+    assert (first.scenario_id, first.assignee_id) == ("PS01", "P-DEPT")
+    await handle.execute_update(TicketWorkflow.accept, AcceptInput(person_id="P-DEPT"))
+    resolved = await server_now(env)
+    await handle.execute_update(
+        TicketWorkflow.resolve, ResolveInput(person_id="P-DEPT", note="已关阀")
+    )
+    status = await until(handle, lambda s: s.stage is Stage.VERIFYING)
+    assert status.verify_deadline is not None and status.waiting_on is not None
+    assert timedelta(hours=1) <= status.verify_deadline - resolved < timedelta(hours=1, seconds=5)
+    assert "P-DEPT" in status.waiting_on
+    await h.until(lambda: "recovery_request" in h.notifier.to("P-DEPT"))
+    [asked] = [n for n in h.notifier.notices if n.kind.value == "recovery_request"]
+    assert [r.reader for r in asked.recipients] == [Reader.ASSIGNEE]
+    assert asked.facts["device"] == "GAS-W1" and "verify_deadline" in asked.facts
+
+    await env.sleep(timedelta(minutes=31))
+    assert h.notifier.to("P-DEPT").count("recovery_request") == 2  # reminded
+    await env.sleep(timedelta(minutes=30))
+    assert "supervise" in h.notifier.to("P-DIST-D")  # the one above hears at the hour
+    await env.sleep(timedelta(minutes=30))
+    status = await state(handle)
+    assert status.waiting_on is not None and "P-DIST-D" in status.waiting_on  # handed up
+    assert "recovery_request" in h.notifier.to("P-DIST-D")
+    assert "verify_escalated" in events(status)
+
+    # 1.5 h a rung: the duty leader at 3 h, the director at 4.5 h, pressed at 6, 7.5, 9 h.
+    await env.sleep(timedelta(hours=10, minutes=31) - timedelta(minutes=91))
+    status = await state(handle)
+    assert status.stalled_clock is Clock.VERIFY and status.stage is Stage.VERIFYING
+    assert status.waiting_on is not None and "P-DIR" in status.waiting_on
+    assert "supervise" in h.notifier.to(SUPERVISOR)
+
+    await handle.signal(TicketWorkflow.alarm_event, gas("g2", "resolved"))
+    status = await until(handle, lambda s: s.stalled_since is None)
+    assert "stall_ended" in events(status)
+    outcome = await handle.result()  # the 30-minute hold passes
+    assert outcome.stage is Stage.CLOSED and outcome.fixed
+    assert "sensor_recovered" in events(await state(handle))
+
+
+async def test_a_detector_already_normal_when_the_fix_is_reported_asks_nobody(
+    env: WorkflowEnvironment, h: Harness
+) -> None:
+    handle = await start_alarm(h, gas("n1", "firing"), await server_now(env))
+    await until(handle, lambda s: s.assignee_id is not None)
+    await handle.execute_update(TicketWorkflow.accept, AcceptInput(person_id="P-DEPT"))
+    await handle.signal(TicketWorkflow.alarm_event, gas("n2", "resolved"))
+    await until(handle, lambda s: "alarm_resolved" in events(s))
+    await handle.execute_update(TicketWorkflow.resolve, ResolveInput(person_id="P-DEPT"))
+    outcome = await handle.result()  # only the hold
+    assert outcome.stage is Stage.CLOSED and outcome.fixed
+    assert "recovery_request" not in h.notifier.kinds()
+
+
+# --------------------------------------------------------------------------- extensions
+
+
+async def test_a_district_department_asks_for_more_time_and_the_duty_supervisor_decides(
+    env: WorkflowEnvironment, h: Harness
+) -> None:
+    """Nobody is above a district department by tier: its request goes to the district
+    center's duty supervisor, who may decide it; the officer may not decide their own."""
+    await h.start(intake("W-EXT", scenario="PS01", received_at=await server_now(env)))
+    accepted = await tickets.update(
+        h.client, "W-EXT", TicketWorkflow.accept, AcceptInput(person_id="P-DEPT")
+    )
+    assert accepted.resolve_deadline is not None and accepted.tier is not None
+    wanted = accepted.resolve_deadline + timedelta(hours=4)
+    await tickets.update(
+        h.client,
+        "W-EXT",
+        TicketWorkflow.request_extension,
+        ExtensionRequest(person_id="P-DEPT", new_deadline=wanted, reason="需燃气公司配合"),
+    )
+    [asked] = [n for n in h.notifier.notices if n.kind.value == "extension_requested"]
+    assert [(r.person_id, r.reader) for r in asked.recipients] == [(SUPERVISOR, Reader.SUPERVISOR)]
+    with pytest.raises(TicketRejected, match="may not decide"):
+        await tickets.update(
+            h.client,
+            "W-EXT",
+            TicketWorkflow.decide_extension,
+            ExtensionDecision(by="P-DEPT", approve=True),
+        )
+    decided = await tickets.update(
+        h.client,
+        "W-EXT",
+        TicketWorkflow.decide_extension,
+        ExtensionDecision(by=SUPERVISOR, approve=True, note="同意"),
+    )
+    assert decided.extensions == 1 and decided.resolve_deadline is not None
+    assert abs(decided.resolve_deadline - wanted) < timedelta(seconds=1)
+    approved = [e for e in decided.history if e.event == "extension_approved"]
+    assert [e.by for e in approved] == [SUPERVISOR]
