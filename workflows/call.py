@@ -206,7 +206,13 @@ class CallWorkflow:
         if self._rating is not None:
             raise ApplicationError("this consultation was rated already", type="AlreadyRated")
         self._rating = request
-        self._note(self._stage, f"rated_{request.result.value}", by=request.by, detail=request.note)
+        self._note(
+            self._stage,
+            f"rated_{request.result.value}",
+            by=request.by,
+            acted_by=request.acted_by,
+            detail=request.note,
+        )
         await self._record(f"rated_{request.result.value}")
         return self._status()
 
@@ -225,7 +231,13 @@ class CallWorkflow:
         if self._reply is not None:
             raise ApplicationError("this suggestion was replied to already", type="Replied")
         self._reply = request
-        self._set_stage(Stage.REPLIED, "replied", by=request.by, detail=request.reply[:200])
+        self._set_stage(
+            Stage.REPLIED,
+            "replied",
+            by=request.by,
+            acted_by=request.acted_by,
+            detail=request.reply[:200],
+        )
         await self._record("replied")
         return self._status()
 
@@ -238,7 +250,8 @@ class CallWorkflow:
         allowed = self._inbox.may_reply()
         if request.by not in allowed:
             raise ValueError(
-                f"{request.by} does not own this suggestion (may reply: {', '.join(allowed)})"
+                f"{request.by} does not own this suggestion (its department, an earlier "
+                "owner or the tiers above may reply)"
             )
 
     @workflow.update
@@ -248,7 +261,13 @@ class CallWorkflow:
             raise ApplicationError("this call was converted already", type="Converted")
         self._conversion = request
         detail = f"{request.reason} → {request.scenario_id or 'rules'}"
-        self._set_stage(Stage.CONVERTED, "converted", by=request.by, detail=detail[:200])
+        self._set_stage(
+            Stage.CONVERTED,
+            "converted",
+            by=request.by,
+            acted_by=request.acted_by,
+            detail=detail[:200],
+        )
         await self._record("converted")
         return self._status()
 
@@ -269,15 +288,37 @@ class CallWorkflow:
     # ------------------------------------------------------------------ bookkeeping
 
     def _set_stage(
-        self, stage: Stage, event: str, *, by: str | None = None, detail: str = ""
+        self,
+        stage: Stage,
+        event: str,
+        *,
+        by: str | None = None,
+        detail: str = "",
+        acted_by: str | None = None,
     ) -> None:
         self._stage = stage
-        self._note(stage, event, by=by, detail=detail)
+        self._note(stage, event, by=by, detail=detail, acted_by=acted_by)
         self._upsert()
 
-    def _note(self, stage: Stage, event: str, *, by: str | None = None, detail: str = "") -> None:
+    def _note(
+        self,
+        stage: Stage,
+        event: str,
+        *,
+        by: str | None = None,
+        detail: str = "",
+        acted_by: str | None = None,
+    ) -> None:
+        """One history entry; `acted_by`: who did it on behalf of `by`, when someone else."""
         self._history.append(
-            HistoryEntry(at=workflow.now(), stage=stage, event=event, by=by, detail=detail)
+            HistoryEntry(
+                at=workflow.now(),
+                stage=stage,
+                event=event,
+                by=by,
+                acted_by=acted_by if acted_by != by else None,
+                detail=detail,
+            )
         )
 
     def _upsert(self) -> None:

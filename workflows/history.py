@@ -14,9 +14,26 @@ class TicketHistory:
     entries: list[HistoryEntry] = field(default_factory=list)
 
     def note(
-        self, at: datetime, stage: Stage, event: str, *, by: str | None = None, detail: str = ""
+        self,
+        at: datetime,
+        stage: Stage,
+        event: str,
+        *,
+        by: str | None = None,
+        detail: str = "",
+        acted_by: str | None = None,
     ) -> None:
-        self.entries.append(HistoryEntry(at=at, stage=stage, event=event, by=by, detail=detail))
+        """One entry; `acted_by`: who did it on behalf of `by` (kept only when it differs)."""
+        self.entries.append(
+            HistoryEntry(
+                at=at,
+                stage=stage,
+                event=event,
+                by=by,
+                acted_by=acted_by if acted_by != by else None,
+                detail=detail,
+            )
+        )
 
     def repeat(self, at: datetime, stage: Stage, event: str, event_id: str) -> None:
         """One more repeat of `event` (an alarm firing again): summarised in one row with

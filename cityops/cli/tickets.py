@@ -128,7 +128,7 @@ def print_status(status: TicketStatus, as_json: bool = False) -> None:
     if status.history:
         typer.echo("     history")
         for entry in status.history:
-            who = f" by {entry.by}" if entry.by else ""
+            who = f" by {entry.who}" if entry.who else ""
             detail = f"  {entry.detail}" if entry.detail else ""
             typer.echo(f"              {_time(entry.at)}  {entry.event}{who}{detail}")
 
