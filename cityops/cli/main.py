@@ -20,6 +20,7 @@ app.add_typer(bench_app, name="bench")
 def _register_all() -> None:
     # One line per command module; each owns its commands.
     from cityops.cli import (
+        apikey_cmd,
         calendar_cmd,
         calls_cmd,
         cityview_cmd,
@@ -40,6 +41,7 @@ def _register_all() -> None:
     org_cmd.register(app, bench_app)
     rules_cmd.register(app, bench_app)
     intake_cmd.register(app, bench_app)
+    apikey_cmd.register(app, bench_app)
     page_cmd.register(app, bench_app)
     incidents_cmd.register(app, bench_app)
     cityview_cmd.register(app, bench_app)
