@@ -37,7 +37,7 @@ from cityops.api import (
 from cityops.api.codec_server import create_codec_app
 from cityops.api.context import AppContext
 from cityops.api.keys import KeyStore, dev_keys
-from cityops.config import Settings, get_settings
+from cityops.config import Settings, check_secret, get_settings
 from cityops.db.engine import get_engine
 from cityops.domain.models import AcceptInput
 from cityops.privacy.keys import load_keyring
@@ -69,6 +69,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_format)
+        # Before anything connects: a weak secret beyond loopback stops the start here.
+        if (weakness := check_secret(settings)) is not None:
+            log.warning("weak_secret", detail=weakness)
         # The same "today" and calendar as GET /health, so a test can pin both.
         overrides = app.dependency_overrides
         announce_calendar(

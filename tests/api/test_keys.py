@@ -143,8 +143,10 @@ def test_apikey_create_list_and_revoke_as_an_operator_runs_them(
     seed_if_empty(url)
     made = runner.invoke(
         app,
-        ["apikey", "create", "--role", "responder", "--person", "P-T01-03-1"]
-        + ["--scope", "T01-03", "--expires", "30d", "--label", "tablet 7"],
+        [
+            *("apikey", "create", "--role", "responder", "--person", "P-T01-03-1"),
+            *("--scope", "T01-03", "--expires", "30d", "--label", "tablet 7"),
+        ],
     )
     assert made.exit_code == 0, made.output
     key = made.output.strip()
@@ -180,8 +182,10 @@ def test_apikey_create_list_and_revoke_as_an_operator_runs_them(
         (["--role", "responder", "--person", "P 1", "--scope", "district"], "person"),
         (["--role", "responder", "--person", "P-T01-03-1", "--scope", "city"], "scope"),
         (
-            ["--role", "sensor_gateway", "--person", "gw-1", "--scope", "district"]
-            + ["--expires", "2020-01-01"],
+            [
+                *("--role", "sensor_gateway", "--person", "gw-1", "--scope", "district"),
+                *("--expires", "2020-01-01"),
+            ],
             "has passed",
         ),
     ],
@@ -204,8 +208,10 @@ def test_a_system_key_names_itself_and_may_act_for_others(
     seed_if_empty(url)
     made = runner.invoke(
         app,
-        ["apikey", "create", "--role", "hotline_agent", "--person", "hotline-system"]
-        + ["--scope", "district", "--act-for"],
+        [
+            *("apikey", "create", "--role", "hotline_agent", "--person", "hotline-system"),
+            *("--scope", "district", "--act-for"),
+        ],
     )
     assert made.exit_code == 0, made.output
     caller = KeyStore(get_engine(url)).check(made.output.strip())
