@@ -43,15 +43,15 @@ class Acting:
 def acting(caller: Caller, named: str | None, field: str = "by") -> Acting:
     """The acting person: the key's, or (act_for) the one the body names. 403 when the
     body names someone else without act_for, or when the key is bound to no person."""
+    if caller.person is None and not caller.act_for:
+        raise HTTPException(
+            403,
+            "this key is bound to no person, so it may not act on tickets: create one with "
+            "`cityops apikey create --person …`",
+        )
     if named is None or named == caller.person:
-        if caller.person is None:
-            raise HTTPException(
-                403 if not caller.act_for else 422,
-                f"{field}: this key is bound to no person; name the person you act for"
-                if caller.act_for
-                else "this key is bound to no person, so it may not act on tickets: create "
-                "one with `cityops apikey create --person …`",
-            )
+        if caller.person is None:  # a system key that acts only for others
+            raise HTTPException(422, f"{field}: name the person this key acts for")
         return Acting(caller.person)
     if not caller.act_for:
         raise HTTPException(

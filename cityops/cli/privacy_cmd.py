@@ -171,7 +171,7 @@ def reveal_phone_command(
             _ring(settings),
             ticket_id,
             by=as_person,
-            via=f"cli:{operator()}"[:80],
+            via=f"cli by {operator()}"[:80],
             reason=reason,
         )
     except ContactError as exc:
