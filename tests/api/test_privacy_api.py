@@ -141,6 +141,10 @@ async def test_a_supervisor_key_decodes_by_header_or_bearer_as_the_cli_sends_it(
         assert answer.headers["access-control-allow-origin"] == UI
         assert answer.headers["access-control-allow-credentials"] == "true"
         assert PHONE in decoded_texts(answer.json()) and NAME in decoded_texts(answer.json())
+    street = ui_headers(**api.as_person(Role.SUPERVISOR, "P-T01-D", "T01"))
+    refused = await api.http.post("/codec/decode", content=body, headers=street)
+    assert refused.status_code == 403 and "sees street:T01 only" in refused.text
+    assert PHONE not in refused.text
 
 
 async def test_encode_then_decode_round_trips(api: Api) -> None:
