@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
     from cityops.workflows import search_attributes as sa
     from cityops.workflows.call_inbox import ReplyInbox, ReplyPoint
     from cityops.workflows.details import render_details
+    from cityops.workflows.history import entry as history_entry
 
 from cityops.workflows.ticket import TicketWorkflow
 
@@ -309,16 +310,8 @@ class CallWorkflow:
         detail: str = "",
         acted_by: str | None = None,
     ) -> None:
-        """One history entry; `acted_by`: who did it on behalf of `by`, when someone else."""
         self._history.append(
-            HistoryEntry(
-                at=workflow.now(),
-                stage=stage,
-                event=event,
-                by=by,
-                acted_by=acted_by if acted_by != by else None,
-                detail=detail,
-            )
+            history_entry(workflow.now(), stage, event, by=by, detail=detail, acted_by=acted_by)
         )
 
     def _upsert(self) -> None:

@@ -62,6 +62,14 @@ def acting(caller: Caller, named: str | None, field: str = "by") -> Acting:
     return Acting(named, caller.who)
 
 
+def named_person(
+    description: str = "Your person id (the key's; optional). Another person's only with a "
+    "key that may act for others: both are recorded",
+) -> Any:
+    """The body field that names the acting person: optional, the key's person if left out."""
+    return Field(default=None, min_length=1, max_length=64, description=description)
+
+
 def person_field(model: type[BaseModel]) -> str | None:
     """The field of an action's message that names the acting person, if it has one."""
     return next((name for name in PERSON_FIELDS if name in model.model_fields), None)
@@ -77,16 +85,7 @@ def body_model(model: type[BaseModel], person: str | None = None) -> type[BaseMo
         if name == ACTED_BY:
             continue
         if name == person:
-            fields[name] = (
-                str | None,
-                Field(
-                    default=None,
-                    min_length=1,
-                    max_length=64,
-                    description="Your person id (the key's; optional). Another person's "
-                    "only with a key that may act for others: both are recorded",
-                ),
-            )
+            fields[name] = (str | None, named_person())
         else:
             fields[name] = (info.annotation, info)
     config = ConfigDict(frozen=True, extra="forbid")

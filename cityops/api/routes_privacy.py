@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cityops.api.auth import require
 from cityops.api.context import AppContext, get_context
-from cityops.api.identity import acting, scoped_status
+from cityops.api.identity import acting, named_person, scoped_status
 from cityops.api.keys import Caller, Role
 from cityops.api.openapi_docs import responses
 from cityops.api.routes_tickets import ticket_errors
@@ -38,13 +38,7 @@ log = structlog.get_logger(__name__)
 class RevealRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    by: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=64,
-        description="Your person id (the key's; optional). Another person's only with a key "
-        "that may act for others",
-    )
+    by: str | None = named_person()
     reason: str = Field(
         min_length=4, max_length=200, description="Why you need the full number (kept)"
     )

@@ -24,6 +24,7 @@ from cityops.api.identity import (
     body_model,
     in_scope,
     message_from,
+    named_person,
     not_found,
     scoped_status,
     shown_to,
@@ -292,12 +293,9 @@ class SplitRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    by: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=64,
-        description="The dispatcher or supervisor splitting it: the key's person when left "
-        "out; another only with a key that may act for others",
+    by: str | None = named_person(
+        "The dispatcher or supervisor splitting it: the key's person when left out; another "
+        "only with a key that may act for others"
     )
 
 

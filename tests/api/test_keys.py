@@ -51,6 +51,14 @@ def engine(url: str) -> Engine:
     return get_engine(url)
 
 
+@pytest.fixture
+def seeded(url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The database the commands use, with the demo organisation in it."""
+    monkeypatch.setenv("DATABASE_URL", url)
+    seed_if_empty(url)
+    return url
+
+
 def test_keys_are_stored_only_as_a_hash_and_carry_person_and_scope(engine: Engine) -> None:
     key = create_key(
         engine,
@@ -136,11 +144,8 @@ def test_expiry_is_a_duration_a_date_or_an_instant() -> None:
         parse_expiry("soon", NOW)
 
 
-def test_apikey_create_list_and_revoke_as_an_operator_runs_them(
-    url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("DATABASE_URL", url)
-    seed_if_empty(url)
+def test_apikey_create_list_and_revoke_as_an_operator_runs_them(seeded: str) -> None:
+    url = seeded
     made = runner.invoke(
         app,
         [
@@ -191,21 +196,17 @@ def test_apikey_create_list_and_revoke_as_an_operator_runs_them(
     ],
 )
 def test_apikey_create_refuses_what_does_not_fit_the_organisation(
-    url: str, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+    seeded: str, args: list[str], message: str
 ) -> None:
-    monkeypatch.setenv("DATABASE_URL", url)
-    seed_if_empty(url)
+    url = seeded
     result = runner.invoke(app, ["apikey", "create", *args])
     assert result.exit_code == 2
     assert message in result.output
     assert list_keys(get_engine(url)) == []
 
 
-def test_a_system_key_names_itself_and_may_act_for_others(
-    url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("DATABASE_URL", url)
-    seed_if_empty(url)
+def test_a_system_key_names_itself_and_may_act_for_others(seeded: str) -> None:
+    url = seeded
     made = runner.invoke(
         app,
         [
