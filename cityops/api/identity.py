@@ -137,15 +137,24 @@ async def scoped_status(context: AppContext, caller: Caller, ticket_id: str) -> 
 
 
 def shown_to(caller: Caller, status: TicketStatus) -> TicketStatus:
-    """The status as this caller may read it: a sensor gateway gets no citizen's words."""
+    """The status as this caller may read it: a sensor gateway gets no citizen's words
+    (the text, the phone, the call, the reasons people gave, repeat calls' words)."""
     if caller.role is not Role.SENSOR_GATEWAY:
         return status
     classification = status.classification
     if classification is not None and classification.secondary is not None:
         secondary = classification.secondary.model_copy(update={"text": ""})
         classification = classification.model_copy(update={"secondary": secondary})
+    incident = status.incident
+    if incident is not None and incident.latest_calls:
+        calls = [
+            call.model_copy(update={"text": None, "caller_phone_masked": None})
+            for call in incident.latest_calls
+        ]
+        incident = incident.model_copy(update={"latest_calls": calls})
     return status.model_copy(
         update={
+            "incident": incident,
             "text": None,
             "caller_phone_masked": None,
             "call": None,

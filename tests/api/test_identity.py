@@ -117,11 +117,21 @@ async def test_keys_see_the_tickets_of_their_scope_only(api: Api) -> None:
 async def test_a_sensor_gateway_reads_no_complaint_text(api: Api) -> None:
     ticket = await submit(api)
     await dispatched(api, ticket)
+    await submit(api, caller_phone="13900005678")  # the same problem again: a repeat call
+
+    async def repeated() -> None:
+        incident = (await status(api, ticket))["incident"]
+        assert incident is not None and incident["latest_calls"], incident
+        assert incident["latest_calls"][0]["caller_phone_masked"] == "139****5678"
+
+    await eventually(repeated)
     gateway = api.as_person(Role.SENSOR_GATEWAY, "gateway-1")
     read = await api.http.get(f"/api/v1/tickets/{ticket}", headers=gateway)
     assert read.status_code == 200
     body = read.json()
     assert body["text"] is None and body["caller_phone_masked"] is None
+    [call] = body["incident"]["latest_calls"]
+    assert call["text"] is None and call["caller_phone_masked"] is None
     words = str(GARBAGE["text"])
     assert words not in read.text
     supervisor = await api.http.get(
