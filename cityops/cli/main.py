@@ -9,7 +9,9 @@ import typer
 
 app = typer.Typer(
     name="cityops",
-    help="cityops: work-order dispatch for a city operations center.",
+    help="cityops: work-order dispatch for a city operations center. The operator's tool: "
+    "actions taken --as a person are recorded as done by the operator (CITYOPS_OPERATOR, "
+    "else the OS user) on their behalf.",
     no_args_is_help=True,
     add_completion=False,
 )
