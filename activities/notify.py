@@ -124,7 +124,11 @@ class InMemoryContactDirectory:
 class NotifySettings:
     public_url: str
     token_secret: str
-    accept_link_ttl: timedelta = timedelta(hours=72)
+    # An accept link lasts until the ticket's accept deadline (computed by the workflow on
+    # the ticket's calendar: a P3 link sent on Friday evening runs into Monday's working
+    # hours) plus this grace; it works only while the ticket waits for its person anyway.
+    accept_link_grace: timedelta = timedelta(hours=1)
+    accept_link_ttl: timedelta = timedelta(hours=72)  # a notice that names no accept deadline
     attempts_per_channel: int = 2  # bounded: the activity's start-to-close timeout is 60 s
     first_backoff_seconds: float = 0.5
     max_backoff_seconds: float = 4.0
@@ -248,25 +252,36 @@ class NotifyActivities:
             await self._sleep(backoff)
             backoff = min(backoff * 2, self._settings.max_backoff_seconds)
 
-    def _accept_link(self, ticket_id: str, recipient: Recipient) -> str | None:
+    def _accept_link(
+        self, ticket_id: str, recipient: Recipient, facts: Mapping[str, str]
+    ) -> str | None:
         if recipient.reader is not Reader.ASSIGNEE:
             return None
         settings = self._settings
         token = sign_accept_token(
-            ticket_id,
-            recipient.person_id,
-            self._clock() + settings.accept_link_ttl,
-            settings.token_secret,
+            ticket_id, recipient.person_id, self._link_expiry(facts), settings.token_secret
         )
         return accept_url(settings.public_url, token)
+
+    def _link_expiry(self, facts: Mapping[str, str]) -> datetime:
+        """The ticket's accept deadline plus the grace; the fixed lifetime without one."""
+        now = self._clock()
+        try:
+            deadline = datetime.fromisoformat(facts.get("accept_deadline", ""))
+        except ValueError:
+            return now + self._settings.accept_link_ttl
+        if deadline.tzinfo is None:
+            return now + self._settings.accept_link_ttl
+        return max(deadline, now) + self._settings.accept_link_grace
 
     def _message_for(self, notice: Notice, recipient: Recipient) -> OutgoingMessage:
         settings = self._settings
         link = (
-            self._accept_link(notice.ticket_id, recipient)
+            self._accept_link(notice.ticket_id, recipient, notice.facts)
             if offers_accept(notice, recipient)
             else None
         )
+        item_facts = {item.ticket_id: item.facts for item in notice.items}
         details = ticket_url(settings.public_url, notice.ticket_id)
         page = self._page_link(notice, recipient)
         return OutgoingMessage(
@@ -283,7 +298,9 @@ class NotifyActivities:
                 details,
                 page,
                 link_for=lambda ticket_id: ticket_url(settings.public_url, ticket_id),
-                accept_for=lambda ticket_id: self._accept_link(ticket_id, recipient),
+                accept_for=lambda ticket_id: self._accept_link(
+                    ticket_id, recipient, item_facts.get(ticket_id, notice.facts)
+                ),
             ),
             facts=notice.facts,
             accept_url=link,

@@ -3,13 +3,21 @@ can run anywhere with the same settings."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The labelled development texts the benchmarks time, found from any working directory.
 DEV_HOTLINE = PROJECT_ROOT / "tests" / "data" / "dev_hotline.jsonl"
+
+
+# The secret a fresh checkout runs with: it signs accept and page links, so anyone who has
+# read the source can sign their own while it is in use. Good for one machine only.
+DEFAULT_SECRET = "dev-secret-change-me"
+MIN_SECRET_BYTES = 32
 
 
 def _env(name: str, default: str) -> str:
@@ -37,7 +45,7 @@ class Settings:
     public_url: str = field(
         default_factory=lambda: _env("CITYOPS_PUBLIC_URL", "http://127.0.0.1:8080")
     )
-    secret: str = field(default_factory=lambda: _env("CITYOPS_SECRET", "dev-secret-change-me"))
+    secret: str = field(default_factory=lambda: _env("CITYOPS_SECRET", DEFAULT_SECRET), repr=False)
     ui_port: int = field(default_factory=lambda: int(_env("CITYOPS_UI_PORT", "8233")))
     log_format: str = field(default_factory=lambda: _env("CITYOPS_LOG_FORMAT", "console"))
     # How the 12345 hotline's callback desk is reached: "kind:target", e.g. a webhook URL.
@@ -120,3 +128,50 @@ class Settings:
 
 def get_settings() -> Settings:
     return Settings()
+
+
+class InsecureSecret(RuntimeError):
+    """The API would be reachable from other machines with a secret anyone can know."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a host name or address only this machine can reach (127.0.0.0/8, ::1,
+    localhost). 0.0.0.0 and :: listen on every address: not loopback."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False  # a name: another machine may resolve it to us
+
+
+def secret_weakness(secret: str) -> str | None:
+    """What is wrong with the secret, or None when it is long enough and not the default."""
+    if secret == DEFAULT_SECRET:
+        return f"CITYOPS_SECRET is the default {DEFAULT_SECRET!r}, which anyone can read"
+    if len(secret.encode("utf-8")) < MIN_SECRET_BYTES:
+        return f"CITYOPS_SECRET is shorter than {MIN_SECRET_BYTES} bytes"
+    return None
+
+
+def check_secret(settings: Settings) -> str | None:
+    """Refuse (InsecureSecret) to serve beyond this machine with a weak secret: it signs
+    the accept and page links, so a known or guessable one lets anyone accept any ticket.
+    On loopback a weak secret is only a warning, returned for the caller to show."""
+    weakness = secret_weakness(settings.secret)
+    if weakness is None:
+        return None
+    exposed = []
+    if not is_loopback(settings.api_host):
+        exposed.append(f"CITYOPS_API_HOST={settings.api_host} is not a loopback address")
+    public_host = urlsplit(settings.public_url).hostname or ""
+    if not is_loopback(public_host):
+        exposed.append(f"CITYOPS_PUBLIC_URL={settings.public_url} is not on this machine")
+    fix = (
+        f"set CITYOPS_SECRET to {MIN_SECRET_BYTES}+ random bytes, e.g. "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(48))'` (docs/operations.md)"
+    )
+    if exposed:
+        raise InsecureSecret(f"refusing to start: {weakness}, and {'; '.join(exposed)}: {fix}")
+    return f"{weakness}: fine on this machine only; {fix} before serving others"

@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
     from cityops.workflows import search_attributes as sa
     from cityops.workflows.call_inbox import ReplyInbox, ReplyPoint
     from cityops.workflows.details import render_details
+    from cityops.workflows.history import entry as history_entry
 
 from cityops.workflows.ticket import TicketWorkflow
 
@@ -206,7 +207,13 @@ class CallWorkflow:
         if self._rating is not None:
             raise ApplicationError("this consultation was rated already", type="AlreadyRated")
         self._rating = request
-        self._note(self._stage, f"rated_{request.result.value}", by=request.by, detail=request.note)
+        self._note(
+            self._stage,
+            f"rated_{request.result.value}",
+            by=request.by,
+            acted_by=request.acted_by,
+            detail=request.note,
+        )
         await self._record(f"rated_{request.result.value}")
         return self._status()
 
@@ -225,7 +232,13 @@ class CallWorkflow:
         if self._reply is not None:
             raise ApplicationError("this suggestion was replied to already", type="Replied")
         self._reply = request
-        self._set_stage(Stage.REPLIED, "replied", by=request.by, detail=request.reply[:200])
+        self._set_stage(
+            Stage.REPLIED,
+            "replied",
+            by=request.by,
+            acted_by=request.acted_by,
+            detail=request.reply[:200],
+        )
         await self._record("replied")
         return self._status()
 
@@ -238,7 +251,8 @@ class CallWorkflow:
         allowed = self._inbox.may_reply()
         if request.by not in allowed:
             raise ValueError(
-                f"{request.by} does not own this suggestion (may reply: {', '.join(allowed)})"
+                f"{request.by} does not own this suggestion (its department, an earlier "
+                "owner or the tiers above may reply)"
             )
 
     @workflow.update
@@ -248,7 +262,13 @@ class CallWorkflow:
             raise ApplicationError("this call was converted already", type="Converted")
         self._conversion = request
         detail = f"{request.reason} → {request.scenario_id or 'rules'}"
-        self._set_stage(Stage.CONVERTED, "converted", by=request.by, detail=detail[:200])
+        self._set_stage(
+            Stage.CONVERTED,
+            "converted",
+            by=request.by,
+            acted_by=request.acted_by,
+            detail=detail[:200],
+        )
         await self._record("converted")
         return self._status()
 
@@ -269,15 +289,29 @@ class CallWorkflow:
     # ------------------------------------------------------------------ bookkeeping
 
     def _set_stage(
-        self, stage: Stage, event: str, *, by: str | None = None, detail: str = ""
+        self,
+        stage: Stage,
+        event: str,
+        *,
+        by: str | None = None,
+        detail: str = "",
+        acted_by: str | None = None,
     ) -> None:
         self._stage = stage
-        self._note(stage, event, by=by, detail=detail)
+        self._note(stage, event, by=by, detail=detail, acted_by=acted_by)
         self._upsert()
 
-    def _note(self, stage: Stage, event: str, *, by: str | None = None, detail: str = "") -> None:
+    def _note(
+        self,
+        stage: Stage,
+        event: str,
+        *,
+        by: str | None = None,
+        detail: str = "",
+        acted_by: str | None = None,
+    ) -> None:
         self._history.append(
-            HistoryEntry(at=workflow.now(), stage=stage, event=event, by=by, detail=detail)
+            history_entry(workflow.now(), stage, event, by=by, detail=detail, acted_by=acted_by)
         )
 
     def _upsert(self) -> None:

@@ -74,7 +74,7 @@ def render_details(
 
 
 def _entry(entry: HistoryEntry, private: Callable[[str | None], str]) -> str:
-    who = f" by {entry.by}" if entry.by else ""
+    who = f" by {entry.who}" if entry.who else ""
     detail = f": {private(entry.detail)}" if entry.detail else ""
     if entry.count > 1 and entry.last_at is not None:
         detail += f" (×{entry.count}, {_clock(entry.at)} – {_clock(entry.last_at)})"

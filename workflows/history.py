@@ -9,14 +9,41 @@ from cityops.domain.models import HistoryEntry
 from cityops.domain.stages import Stage
 
 
+def entry(
+    at: datetime,
+    stage: Stage,
+    event: str,
+    *,
+    by: str | None = None,
+    detail: str = "",
+    acted_by: str | None = None,
+) -> HistoryEntry:
+    """One entry; `acted_by`: who did it on behalf of `by` (kept only when it differs)."""
+    return HistoryEntry(
+        at=at,
+        stage=stage,
+        event=event,
+        by=by,
+        acted_by=acted_by if acted_by != by else None,
+        detail=detail,
+    )
+
+
 @dataclass
 class TicketHistory:
     entries: list[HistoryEntry] = field(default_factory=list)
 
     def note(
-        self, at: datetime, stage: Stage, event: str, *, by: str | None = None, detail: str = ""
+        self,
+        at: datetime,
+        stage: Stage,
+        event: str,
+        *,
+        by: str | None = None,
+        detail: str = "",
+        acted_by: str | None = None,
     ) -> None:
-        self.entries.append(HistoryEntry(at=at, stage=stage, event=event, by=by, detail=detail))
+        self.entries.append(entry(at, stage, event, by=by, detail=detail, acted_by=acted_by))
 
     def repeat(self, at: datetime, stage: Stage, event: str, event_id: str) -> None:
         """One more repeat of `event` (an alarm firing again): summarised in one row with

@@ -400,7 +400,11 @@ class TicketWorkflow:
         if self._ruling is not None or callback is None:
             return True
         self._note(
-            self._stage, f"callback_{callback.result.value}", by=callback.by, detail=callback.note
+            self._stage,
+            f"callback_{callback.result.value}",
+            by=callback.by,
+            acted_by=callback.acted_by,
+            detail=callback.note,
         )
         return self._check.callback_passed
 
@@ -421,7 +425,11 @@ class TicketWorkflow:
         if self._ruling is not None or review is None:
             return True
         self._note(
-            self._stage, f"photo_{review.decision.value}", by=review.by, detail=review.reason
+            self._stage,
+            f"photo_{review.decision.value}",
+            by=review.by,
+            acted_by=review.acted_by,
+            detail=review.reason,
         )
         return self._check.review_passed
 
@@ -555,7 +563,11 @@ class TicketWorkflow:
             )
         elif self._dismissal is not None:
             self._set_stage(
-                Stage.DISMISSED, "dismissed", by=self._dismissal.by, detail=self._dismissal.reason
+                Stage.DISMISSED,
+                "dismissed",
+                by=self._dismissal.by,
+                acted_by=self._dismissal.acted_by,
+                detail=self._dismissal.reason,
             )
         elif self._recovered:
             self._set_stage(Stage.CLOSED, "closed", detail="recovered, verified by sensor")
@@ -567,6 +579,7 @@ class TicketWorkflow:
                 Stage.CLOSED_UNFIXED,
                 "closed_unfixed",
                 by=self._ruling.by,
+                acted_by=self._ruling.acted_by,
                 detail=self._ruling.reason,
             )
         for task in self._background:
@@ -676,6 +689,7 @@ class TicketWorkflow:
                 Stage.CLASSIFIED,
                 "triaged",
                 by=decision.by,
+                acted_by=decision.acted_by,
                 detail=f"{decision.scenario_id} {decision.note}".strip(),
             )
             return self._status()
@@ -709,7 +723,9 @@ class TicketWorkflow:
         record = split_record(self._classification, request, workflow.now())
         self._split = record
         detail = split_detail(self._classification, record)
-        self._note(self._stage, SPLIT_EVENT, by=request.by, detail=detail)
+        self._note(
+            self._stage, SPLIT_EVENT, by=request.by, acted_by=request.acted_by, detail=detail
+        )
         workflow.set_current_details(render_details(self._status(), **self._caller()))
         return SplitOutcome(new_ticket_id=record.new_ticket_id, status=self._status())
 
@@ -740,7 +756,9 @@ class TicketWorkflow:
                         )
                     )
                 )
-            self._set_stage(Stage.ACCEPTED, "accepted", by=request.person_id)
+            self._set_stage(
+                Stage.ACCEPTED, "accepted", by=request.person_id, acted_by=request.acted_by
+            )
             return self._status()
 
     @accept.validator
@@ -751,10 +769,8 @@ class TicketWorkflow:
             )
         allowed = self._owner.allowed_acceptors()
         if request.person_id not in allowed:
-            raise ValueError(
-                f"{request.person_id} is not assigned to this ticket "
-                f"(assigned: {', '.join(allowed)})"
-            )
+            # Who is assigned is not said: a refusal must not tell anyone whom to pose as.
+            raise ValueError(f"{request.person_id} is not assigned to this ticket")
 
     @workflow.update
     async def return_ticket(self, request: ReturnInput) -> TicketStatus:
@@ -780,7 +796,13 @@ class TicketWorkflow:
             if self._new() and route.rule == FINAL_RULING:
                 owner.ruling_pending = True
             detail = f"{request.reason.code.value}: {request.reason.note}".strip(": ")
-            await self._reroute(route, "returned", by=request.person_id, detail=detail)
+            await self._reroute(
+                route,
+                "returned",
+                by=request.person_id,
+                acted_by=request.acted_by,
+                detail=detail,
+            )
             return self._status()
 
     @return_ticket.validator
@@ -808,10 +830,11 @@ class TicketWorkflow:
                 route,
                 "transferred",
                 by=request.by,
+                acted_by=request.acted_by,
                 detail=f"{request.target_unit}: {request.reason}",
             )
             if self._owner.ruling_pending:
-                self._rule(route, by=request.by)
+                self._rule(route, by=request.by, acted_by=request.acted_by)
             return self._status()
 
     @transfer.validator
@@ -832,9 +855,8 @@ class TicketWorkflow:
         dispatchers = self._owner.supervisor_ids()
         if request.by not in dispatchers and not assigning_down:
             raise ValueError(
-                f"{request.by} may not transfer this ticket "
-                f"(dispatchers: {', '.join(dispatchers)}; the assignee only to "
-                f"a unit under {assignee.unit_code})"
+                f"{request.by} may not transfer this ticket (its dispatcher and the "
+                f"tiers above may; the assignee only to a unit under {assignee.unit_code})"
             )
 
     async def _transfer_to(self, unit: str, reason: str) -> RoutePlan:
@@ -849,7 +871,7 @@ class TicketWorkflow:
             retry_policy=ROUTE_RETRY,
         )
 
-    def _rule(self, route: RoutePlan, *, by: str) -> None:
+    def _rule(self, route: RoutePlan, *, by: str, acted_by: str | None = None) -> None:
         """The district names the unit that handles the ticket: final for that unit."""
         self._owner.ruling_pending = False
         self._owner.bound_unit = route.assignee.unit_code
@@ -857,13 +879,22 @@ class TicketWorkflow:
             self._stage,
             "district_ruling",
             by=by,
+            acted_by=acted_by,
             detail=f"{route.assignee.unit_code} handles it; it cannot be returned again",
         )
 
-    async def _reroute(self, route: RoutePlan, event: str, *, by: str, detail: str) -> None:
+    async def _reroute(
+        self, route: RoutePlan, event: str, *, by: str, detail: str, acted_by: str | None = None
+    ) -> None:
         """Put the ticket in front of the new route's assignee."""
         self._owner.reroute(route)
-        self._set_stage(self._stage, event, by=by, detail=f"{detail} → {describe(route.assignee)}")
+        self._set_stage(
+            self._stage,
+            event,
+            by=by,
+            acted_by=acted_by,
+            detail=f"{detail} → {describe(route.assignee)}",
+        )
         await self._notify(
             NoticeKind.RETURNED, [route.assignee], facts={"by": by, "reason": detail}
         )
@@ -879,6 +910,7 @@ class TicketWorkflow:
                 self._stage,
                 "reconsideration_requested",
                 by=request.person_id,
+                acted_by=request.acted_by,
                 detail=f"{request.reason}{suggested}",
             )
             facts = {"by": request.person_id, "reason": request.reason}
@@ -913,7 +945,11 @@ class TicketWorkflow:
             self._reconsideration = None
             outcome = "approved" if decision.approve else "rejected"
             self._note(
-                self._stage, f"reconsideration_{outcome}", by=decision.by, detail=decision.note
+                self._stage,
+                f"reconsideration_{outcome}",
+                by=decision.by,
+                acted_by=decision.acted_by,
+                detail=decision.note,
             )
             asker = self._owner.assignee
             if decision.approve and decision.target_unit is not None:
@@ -922,9 +958,10 @@ class TicketWorkflow:
                     route,
                     "transferred",
                     by=decision.by,
+                    acted_by=decision.acted_by,
                     detail=f"{decision.target_unit}: reconsidered",
                 )
-                self._rule(route, by=decision.by)
+                self._rule(route, by=decision.by, acted_by=decision.acted_by)
             if asker is not None:
                 await self._notify(
                     NoticeKind.RECONSIDERATION_DECIDED,
@@ -939,7 +976,7 @@ class TicketWorkflow:
             raise ValueError("no reconsideration request is waiting for a decision")
         deciders = self._owner.supervisor_ids()
         if decision.by not in deciders:
-            raise ValueError(f"{decision.by} may not decide (the district: {', '.join(deciders)})")
+            raise ValueError(f"{decision.by} may not decide (only the district may)")
         if decision.approve and decision.target_unit is None:
             raise ValueError("target_unit: approving names the unit that takes the ticket")
 
@@ -949,7 +986,13 @@ class TicketWorkflow:
     def contact_citizen(self, request: ContactInput) -> TicketStatus:
         """The assignee has reached the citizen: the first-contact clock stops."""
         self._contacted_at = workflow.now()
-        self._note(self._stage, "citizen_contacted", by=request.person_id, detail=request.note)
+        self._note(
+            self._stage,
+            "citizen_contacted",
+            by=request.person_id,
+            acted_by=request.acted_by,
+            detail=request.note,
+        )
         return self._status()
 
     @contact_citizen.validator
@@ -962,7 +1005,13 @@ class TicketWorkflow:
     def pause_clock(self, request: PauseInput) -> TicketStatus:
         """Stop the resolve clock while the ticket waits on the citizen."""
         self._clocks[Clock.RESOLVE].pause(workflow.now())
-        self._set_stage(self._stage, "clock_paused", by=request.person_id, detail=request.reason)
+        self._set_stage(
+            self._stage,
+            "clock_paused",
+            by=request.person_id,
+            acted_by=request.acted_by,
+            detail=request.reason,
+        )
         return self._status()
 
     @pause_clock.validator
@@ -979,7 +1028,13 @@ class TicketWorkflow:
             clock = self._clocks[Clock.RESOLVE]
             clock.resume(workflow.now())
             clock.moved((await self._instants(clock, [1.0]))[0])
-            self._set_stage(self._stage, "clock_resumed", by=request.person_id, detail=request.note)
+            self._set_stage(
+                self._stage,
+                "clock_resumed",
+                by=request.person_id,
+                acted_by=request.acted_by,
+                detail=request.note,
+            )
             return self._status()
 
     @resume_clock.validator
@@ -1000,6 +1055,7 @@ class TicketWorkflow:
                 self._stage,
                 "extension_requested",
                 by=request.person_id,
+                acted_by=request.acted_by,
                 detail=f"to {shown(request.new_deadline)}: {request.reason}",
             )
             deciders = (
@@ -1075,6 +1131,7 @@ class TicketWorkflow:
                 self._stage,
                 "extension_approved" if decision.approve else "extension_rejected",
                 by=decision.by,
+                acted_by=decision.acted_by,
                 detail=decision.note,
             )
             facts = {
@@ -1100,12 +1157,18 @@ class TicketWorkflow:
             raise ValueError("no extension request is waiting for a decision")
         deciders = self._owner.extension_deciders(pending.person_id)
         if decision.by not in deciders:
-            raise ValueError(f"{decision.by} may not decide (deciders: {', '.join(deciders)})")
+            raise ValueError(f"{decision.by} may not decide (only the tiers above the assignee)")
 
     @workflow.update
     def resolve(self, request: ResolveInput) -> TicketStatus:
         self._check.resolution = request
-        self._set_stage(Stage.RESOLVED, "resolved", by=request.person_id, detail=request.note)
+        self._set_stage(
+            Stage.RESOLVED,
+            "resolved",
+            by=request.person_id,
+            acted_by=request.acted_by,
+            detail=request.note,
+        )
         return self._status()
 
     @resolve.validator
@@ -1120,7 +1183,7 @@ class TicketWorkflow:
         assignee = self._owner.assignee
         assert assignee is not None
         if request.person_id not in (assignee.person_id, self._owner.accepted_by):
-            raise ValueError(f"{request.person_id} is not the assignee ({assignee.person_id})")
+            raise ValueError(f"{request.person_id} is not the assignee of this ticket")
         if self._closure_check() is ClosureCheck.PHOTO_REVIEW:
             self._validate_photo(request)
 
@@ -1165,7 +1228,7 @@ class TicketWorkflow:
         reviewers = self._owner.supervisor_ids()
         if review.by not in reviewers:
             raise ValueError(
-                f"{review.by} may not review this photo (reviewers: {', '.join(reviewers)})"
+                f"{review.by} may not review this photo (its dispatcher and the tiers above may)"
             )
 
     @workflow.update
@@ -1184,7 +1247,13 @@ class TicketWorkflow:
         """A supervisor urges (催办) by hand."""
         async with self._serialised(lambda: self._validate_urge(request)):
             assert self._owner.assignee is not None
-            self._note(self._stage, "urged", by=request.by, detail=request.note)
+            self._note(
+                self._stage,
+                "urged",
+                by=request.by,
+                acted_by=request.acted_by,
+                detail=request.note,
+            )
             await self._notify(
                 NoticeKind.URGE,
                 [self._owner.assignee],
@@ -1236,7 +1305,7 @@ class TicketWorkflow:
         assignee = self._owner.assignee
         assert assignee is not None
         if person_id != assignee.person_id:
-            raise ValueError(f"{person_id} is not the assignee ({assignee.person_id})")
+            raise ValueError(f"{person_id} is not the assignee of this ticket")
 
     def _require_assignee_working(self, person_id: str) -> None:
         if self._stage not in _BEING_WORKED:
@@ -1892,12 +1961,19 @@ class TicketWorkflow:
         return effective_check(self._plan.scenario.closure_check, self._intake)
 
     def _set_stage(
-        self, stage: Stage, event: str, *, by: str | None = None, detail: str = ""
+        self,
+        stage: Stage,
+        event: str,
+        *,
+        by: str | None = None,
+        detail: str = "",
+        acted_by: str | None = None,
     ) -> None:
         """Change the stage (or note an event in it) and publish: call it after the state it
-        describes has changed, clocks included, so search attributes are never stale."""
+        describes has changed, clocks included, so search attributes are never stale.
+        `acted_by`: who did it on behalf of `by` (an operator, a delegate's key)."""
         self._stage = stage
-        self._note(stage, event, by=by, detail=detail)
+        self._note(stage, event, by=by, detail=detail, acted_by=acted_by)
         self._upsert()
 
     def _note(
@@ -1908,8 +1984,11 @@ class TicketWorkflow:
         by: str | None = None,
         detail: str = "",
         at: datetime | None = None,
+        acted_by: str | None = None,
     ) -> None:
-        self._history.note(at or workflow.now(), stage, event, by=by, detail=detail)
+        self._history.note(
+            at or workflow.now(), stage, event, by=by, detail=detail, acted_by=acted_by
+        )
         self._register_history()
 
     def _register_history(self) -> None:
@@ -1948,6 +2027,7 @@ class TicketWorkflow:
             at=entry.at,
             event=entry.event,
             actor=entry.by,
+            acted_by=entry.acted_by,
             detail=entry.detail[:500],
             from_stage=entries[seq - 1].stage if seq else None,
             to_stage=entry.stage,
@@ -2000,9 +2080,11 @@ class TicketWorkflow:
             scenario_name=scenario.name_zh if scenario else None,
             priority=self._priority(),
             street_code=owner.route.street_code if owner.route else None,
+            station_code=owner.route.station_code if owner.route else None,
             tier=assignee.tier if assignee else None,
             assignee_id=assignee.person_id if assignee else None,
             assignee_name=assignee.person_name if assignee else None,
+            accepted_by=owner.accepted_by,
             accept_deadline=self._deadline(Clock.ACCEPT),
             resolve_deadline=self._deadline(Clock.RESOLVE),
             contact_deadline=self._deadline(Clock.CONTACT),

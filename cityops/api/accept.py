@@ -8,13 +8,20 @@ obtained. The app wires it with::
     app.include_router(accept.router)
     app.dependency_overrides[accept.get_accept_action] = lambda: my_accept
 
-where ``my_accept(ticket_id, person_id)`` runs the workflow's accept update, raising
-``AcceptRefused`` when the ticket will not take it (someone else has it, it moved up a
-tier, it is closed). Refused tokens get a clear Chinese/English page and are logged.
+where ``my_accept(ticket_id, person_id)`` looks at the live ticket (``link_state``) and
+runs the workflow's accept update, answering ``ACCEPTED`` or ``ALREADY_ACCEPTED``.
+
+A link is bound to its ticket and its person, and works only while the ticket waits for
+that person to accept: once it was transferred, escalated to someone else or closed, the
+link is stale (410, a page that names nobody). Using it twice is harmless: the second
+time it says "already accepted" (200). Its signed expiry follows the ticket's accept
+deadline (activities/notify.py). Refused tokens get a clear Chinese/English page and
+are logged.
 
 Exceptions (one tree):
 
     AcceptRefused(Exception)   the ticket refused this accept; the message is shown
+    └── LinkStale              the ticket no longer waits for this person to accept
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -33,6 +41,8 @@ from fastapi.responses import HTMLResponse
 
 from cityops.api.openapi_docs import responses
 from cityops.config import get_settings
+from cityops.domain.models import TicketStatus
+from cityops.domain.stages import Stage
 from cityops.domain.tokens import (
     ACCEPT_PATH,
     AcceptClaim,
@@ -46,7 +56,15 @@ from cityops.domain.tokens import (
 
 log = structlog.get_logger(__name__)
 
-AcceptAction = Callable[[str, str], Awaitable[None]]
+
+class AcceptOutcome(StrEnum):
+    ACCEPTED = "accepted"
+    ALREADY_ACCEPTED = "already_accepted"
+
+
+AcceptAction = Callable[[str, str], Awaitable[AcceptOutcome]]
+# The stages in which a ticket waits for its assignee to accept.
+WAITING_FOR_ACCEPT = frozenset({Stage.AWAITING_ACCEPT, Stage.ESCALATED})
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 # The token is a credential in the URL: keep it out of caches and Referer headers.
 _PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -56,6 +74,26 @@ router = APIRouter(tags=["accept"])
 
 class AcceptRefused(Exception):
     """The ticket will not take this accept; str(error) is shown to the person."""
+
+
+class LinkStale(AcceptRefused):
+    """The ticket no longer waits for this link's person (moved, accepted by another,
+    closed): the link is dead. Nothing about who has the ticket now is said."""
+
+
+class LinkState(StrEnum):
+    ACCEPT = "accept"  # the ticket waits for this person: accept it
+    ALREADY = "already"  # this person accepted it already
+    STALE = "stale"  # the ticket is no longer waiting for this person
+
+
+def link_state(status: TicketStatus, person_id: str) -> LinkState:
+    """What a link of `person_id` may do on the ticket as it is now."""
+    if status.accepted_by is not None:
+        return LinkState.ALREADY if status.accepted_by == person_id else LinkState.STALE
+    if status.stage in WAITING_FOR_ACCEPT and status.assignee_id == person_id:
+        return LinkState.ACCEPT
+    return LinkState.STALE
 
 
 @dataclass(frozen=True)
@@ -85,6 +123,24 @@ _ACCEPTED = _Wording(
     "Accepted",
     "接单成功，请按时限到场处置。",
     "You have accepted the ticket. Please handle it before the deadline.",
+)
+_ALREADY = _Wording(
+    200,
+    "ok",
+    "已接单",
+    "Already accepted",
+    "您已接过这张工单，无需再次接单，请按时限处置。",
+    "You accepted this ticket already; nothing more to do here. Handle it before the deadline.",
+)
+_STALE = _Wording(
+    410,
+    "refused",
+    "链接已失效",
+    "Link no longer valid",
+    "这张工单已不再等待您接单（已转派、已升级、已被接单或已办结），此链接不再有效。"
+    "请以最新的通知为准。",
+    "This ticket no longer waits for you to accept it (transferred, escalated, accepted or "
+    "closed), so this link no longer works. Follow your latest notice.",
 )
 _UNAVAILABLE = _Wording(
     503,
@@ -150,7 +206,7 @@ Action = Annotated[AcceptAction | None, Depends(get_accept_action)]
 
 _LINK_PAGES = responses(400, 403, 503, html=True) | {
     410: {
-        "description": "The link has expired",
+        "description": "The link has expired, or the ticket no longer waits for its person",
         "content": {"text/html": {"schema": {"type": "string"}}},
     }
 }
@@ -185,7 +241,15 @@ async def accept(
         log.error("accept_not_wired", ticket_id=claim.ticket_id, person_id=claim.person_id)
         return _page(_UNAVAILABLE, claim)
     try:
-        await action(claim.ticket_id, claim.person_id)
+        outcome = await action(claim.ticket_id, claim.person_id)
+    except LinkStale as stale:
+        log.warning(
+            "accept_link_stale",
+            ticket_id=claim.ticket_id,
+            person_id=claim.person_id,
+            reason=str(stale),
+        )
+        return _page(_STALE, claim)
     except AcceptRefused as refused:
         log.warning(
             "accept_refused_by_ticket",
@@ -206,6 +270,9 @@ async def accept(
         # The workflow service is down or timed out: say so, and keep the link usable.
         log.exception("accept_failed", ticket_id=claim.ticket_id, person_id=claim.person_id)
         return _page(_UNAVAILABLE, claim)
+    if outcome is AcceptOutcome.ALREADY_ACCEPTED:
+        log.info("accept_link_used_again", ticket_id=claim.ticket_id, person_id=claim.person_id)
+        return _page(_ALREADY, claim)
     log.info("accepted_by_link", ticket_id=claim.ticket_id, person_id=claim.person_id)
     return _page(_ACCEPTED, claim)
 

@@ -37,7 +37,7 @@ from cityops.api import (
 from cityops.api.codec_server import create_codec_app
 from cityops.api.context import AppContext
 from cityops.api.keys import KeyStore, dev_keys
-from cityops.config import Settings, get_settings
+from cityops.config import Settings, check_secret, get_settings
 from cityops.db.engine import get_engine
 from cityops.domain.models import AcceptInput
 from cityops.privacy.keys import load_keyring
@@ -69,6 +69,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_format)
+        # Before anything connects: a weak secret beyond loopback stops the start here.
+        if (weakness := check_secret(settings)) is not None:
+            log.warning("weak_secret", detail=weakness)
         # The same "today" and calendar as GET /health, so a test can pin both.
         overrides = app.dependency_overrides
         announce_calendar(
@@ -138,13 +141,31 @@ def create_app(
 
 
 def _accept_action(client: Client, workers: WorkerWatch) -> accept.AcceptAction:
-    async def accept_ticket(ticket_id: str, person_id: str) -> None:
+    """The one-tap accept: only while the live ticket waits for the link's person; a
+    second tap (or a race with the first) finds it accepted by them and says so."""
+
+    async def state(ticket_id: str, person_id: str) -> accept.LinkState:
+        try:
+            status = await tickets.status(client, ticket_id, include_history=False, workers=workers)
+        except TicketNotFound as gone:
+            raise accept.LinkStale(str(gone)) from gone
+        return accept.link_state(status, person_id)
+
+    async def accept_ticket(ticket_id: str, person_id: str) -> accept.AcceptOutcome:
+        found = await state(ticket_id, person_id)
+        if found is accept.LinkState.ALREADY:
+            return accept.AcceptOutcome.ALREADY_ACCEPTED
+        if found is accept.LinkState.STALE:
+            raise accept.LinkStale(f"ticket {ticket_id} no longer waits for {person_id}")
         try:
             await tickets.update(
                 client, ticket_id, TicketWorkflow.accept, AcceptInput(person_id=person_id), workers
             )
         except (TicketRejected, TicketNotFound) as refused:
-            raise accept.AcceptRefused(str(refused)) from refused
+            if await state(ticket_id, person_id) is accept.LinkState.ALREADY:
+                return accept.AcceptOutcome.ALREADY_ACCEPTED
+            raise accept.LinkStale(str(refused)) from refused
+        return accept.AcceptOutcome.ACCEPTED
 
     return accept_ticket
 

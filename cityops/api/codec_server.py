@@ -34,7 +34,7 @@ from temporalio.api.common.v1 import Payloads
 
 from cityops.api.auth import authorize, presented_key
 from cityops.api.context import AppContext
-from cityops.api.keys import Caller, Role
+from cityops.api.keys import Caller, Role, ScopeKind
 from cityops.config import Settings
 from cityops.privacy.codec import EncryptionCodec
 from cityops.privacy.keys import KeyRingError
@@ -46,6 +46,15 @@ SESSION_SECONDS = 8 * 3600  # one shift
 MAX_BODY = 4 * 1024 * 1024  # a history page of payloads; more is refused, not parsed
 _SUPERVISOR_ONLY: frozenset[Role] = frozenset()  # authorize() always admits supervisors
 _HEADERS = ["Content-Type", "X-Namespace", "Authorization", "X-API-Key"]
+
+
+def _whole_district(caller: Caller) -> Caller:
+    """The codec decodes any ticket's payloads: only a key of the whole district may."""
+    if caller.scope.kind is not ScopeKind.DISTRICT:
+        raise HTTPException(
+            403, f"the codec server decodes every ticket: this key sees {caller.scope} only"
+        )
+    return caller
 
 
 def session_token(key_id: str, secret: str, now: float | None = None) -> str:
@@ -96,7 +105,7 @@ def create_codec_app(settings: Settings, context: Callable[[], AppContext | None
             if key_id is None:
                 raise HTTPException(401, "the codec session has expired: sign in again")
             return Caller(key_id=key_id, role=Role.SUPERVISOR)
-        return authorize(current, key, _SUPERVISOR_ONLY)
+        return _whole_district(authorize(current, key, _SUPERVISOR_ONLY))
 
     async def convert(request: Request, direction: str) -> Response:
         try:
@@ -152,7 +161,7 @@ def create_codec_app(settings: Settings, context: Callable[[], AppContext | None
             return HTMLResponse(_page("too long"), 413)
         key = parse_qs(body.decode("utf-8", "replace")).get("key", [""])[0].strip()
         try:
-            caller = authorize(ready(), key, _SUPERVISOR_ONLY)
+            caller = _whole_district(authorize(ready(), key, _SUPERVISOR_ONLY))
         except HTTPException as refused:
             return HTMLResponse(_page(str(refused.detail)), refused.status_code)
         page = HTMLResponse(_page("", signed_in=True), headers=_NO_STORE)

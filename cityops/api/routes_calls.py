@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cityops.api.auth import require
 from cityops.api.context import AppContext, get_context
+from cityops.api.identity import body_model, message_from, scoped_status, shown_to
 from cityops.api.keys import Caller, Role
 from cityops.api.openapi_docs import responses
 from cityops.api.routes_tickets import ticket_errors
@@ -24,6 +25,10 @@ from cityops.service import calls
 router = APIRouter(prefix="/api/v1/tickets", tags=["calls"])
 Context = Annotated[AppContext, Depends(get_context)]
 TicketNumber = Annotated[str, Field(min_length=1, max_length=64)]
+# The bodies: the messages without acted_by, the person optional (the key's person acts).
+RateBody = body_model(RateInput)
+ReplyBody = body_model(ReplyInput)
+ConvertBody = body_model(ConvertInput)
 
 
 class KindQuestion(BaseModel):
@@ -48,13 +53,15 @@ async def suggest_kind(
 )
 async def rate(
     ticket_id: str,
-    body: RateInput,
+    body: RateBody,  # type: ignore[valid-type]
     context: Context,
-    _: Annotated[Caller, Depends(require(Role.HOTLINE_AGENT))],
+    caller: Annotated[Caller, Depends(require(Role.HOTLINE_AGENT))],
 ) -> TicketStatus:
     """The caller's one-question rating of a consultation answered on the spot."""
+    message = message_from(body, RateInput, caller)
     with ticket_errors():
-        return await calls.rate(context.client, ticket_id, body)
+        await scoped_status(context, caller, ticket_id)
+        return shown_to(caller, await calls.rate(context.client, ticket_id, message))
 
 
 @router.post(
@@ -64,13 +71,15 @@ async def rate(
 )
 async def reply(
     ticket_id: str,
-    body: ReplyInput,
+    body: ReplyBody,  # type: ignore[valid-type]
     context: Context,
-    _: Annotated[Caller, Depends(require(Role.RESPONDER))],
+    caller: Annotated[Caller, Depends(require(Role.RESPONDER))],
 ) -> TicketStatus:
     """The department's reply to a suggestion (its owner, an earlier owner or above)."""
+    message = message_from(body, ReplyInput, caller)
     with ticket_errors():
-        return await calls.reply(context.client, ticket_id, body)
+        await scoped_status(context, caller, ticket_id)
+        return shown_to(caller, await calls.reply(context.client, ticket_id, message))
 
 
 @router.post(
@@ -80,11 +89,13 @@ async def reply(
 )
 async def convert(
     ticket_id: str,
-    body: ConvertInput,
+    body: ConvertBody,  # type: ignore[valid-type]
     context: Context,
-    _: Annotated[Caller, Depends(require(Role.HOTLINE_AGENT))],
+    caller: Annotated[Caller, Depends(require(Role.HOTLINE_AGENT))],
 ) -> TicketStatus:
     """A consultation or referral that needs action after all becomes a work order under
     the same number (stage converted; the work order's run follows at once)."""
+    message = message_from(body, ConvertInput, caller)
     with ticket_errors():
-        return await calls.convert(context.client, ticket_id, body)
+        await scoped_status(context, caller, ticket_id)
+        return shown_to(caller, await calls.convert(context.client, ticket_id, message))

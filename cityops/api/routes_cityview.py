@@ -5,7 +5,8 @@
 - ``GET /dashboard?street=&from=&to=``: the report's page, refreshing itself every minute;
 - ``GET /metrics``: Prometheus text (vital signs, ticket counts by street, scenario, stage).
 
-The JSON routes need a supervisor's key. The dashboard and /metrics are read without a
+The JSON routes need a supervisor's key; a street or station key gets its street's
+figures only (asking for another street is 403). The dashboard and /metrics are read without a
 key, like a ticket's page: they show figures, ticket numbers and places, never a
 citizen's words or contact. A bad parameter is a 422 whose detail names it.
 """
@@ -21,6 +22,7 @@ from fastapi.responses import HTMLResponse
 
 from cityops.api.auth import require
 from cityops.api.context import AppContext, get_context
+from cityops.api.identity import street_filter
 from cityops.api.keys import Caller, Role
 from cityops.api.metrics import render_metrics
 from cityops.api.openapi_docs import responses
@@ -54,12 +56,16 @@ def _bad(exc: CityViewInputError) -> HTTPException:
 
 @router.get("/api/v1/kpis", responses=responses(401, 403, 422, worded_422=True))
 async def get_kpis(
-    _: Supervisor, context: Context, start: FromQ = None, end: ToQ = None, street: StreetQ = None
+    caller: Supervisor,
+    context: Context,
+    start: FromQ = None,
+    end: ToQ = None,
+    street: StreetQ = None,
 ) -> dict[str, Any]:
     """KPIs of the tickets received in [from, to) (docs/kpis.md)."""
     try:
         window = cityview.window_of(start, end, _now())
-        code = cityview.check_street(context.engine, street)
+        code = cityview.check_street(context.engine, street_filter(caller, street))
     except CityViewInputError as exc:
         raise _bad(exc) from exc
     return await asyncio.to_thread(cityview.kpis, context.engine, window, code)
@@ -67,7 +73,7 @@ async def get_kpis(
 
 @router.get("/api/v1/vital-signs", responses=responses(401, 403, 422, worded_422=True))
 async def get_vital_signs(
-    _: Supervisor,
+    caller: Supervisor,
     context: Context,
     street: StreetQ = None,
     at: Annotated[str | None, Query(max_length=40, description="Instant (default now)")] = None,
@@ -75,7 +81,7 @@ async def get_vital_signs(
     """The city's vital signs (城市生命体征), or one street's."""
     try:
         instant = cityview.parse_instant(at, "at").astimezone(UTC) if at else _now()
-        code = cityview.check_street(context.engine, street)
+        code = cityview.check_street(context.engine, street_filter(caller, street))
     except CityViewInputError as exc:
         raise _bad(exc) from exc
     return await asyncio.to_thread(cityview.vitals, context.engine, instant, code)

@@ -3,6 +3,10 @@
 ``GET /api/v1/incidents[/{id}]``: alarm storms and citizens' reports alike
 (docs/incidents.md). ``/api/v1/silences``: planned works that keep alarms from opening
 tickets; a window naming gas or fire needs a supervisor's key and ``override_by``.
+
+A window is made and ended in the name of the key's person (``created_by``, ``override_by``
+and ``by`` may be left out; given, they must name that person). A street or station key
+sees the incidents of its street.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query
 
 from cityops.api.auth import require
 from cityops.api.context import AppContext, get_context
+from cityops.api.identity import body_model, message_from, street_filter
 from cityops.api.keys import Caller, Role
 from cityops.api.openapi_docs import responses
 from cityops.db.incidents import incident_view, list_incident_views
@@ -27,12 +32,13 @@ Context = Annotated[AppContext, Depends(get_context)]
 AnyRole = Annotated[Caller, Depends(require(*Role))]
 Planner = Annotated[Caller, Depends(require(Role.RESPONDER))]  # and supervisors
 ID = r"^[A-Z0-9]{4,64}$"
+SilenceBody = body_model(SilenceSpec, "created_by")
 
 
 @router.get("/incidents", response_model=list[Incident], responses=responses(401, 403, 422))
 async def get_incidents(
     context: Context,
-    _: AnyRole,
+    caller: AnyRole,
     street: Annotated[str | None, Query(max_length=8, description="e.g. T01")] = None,
     scenario: Annotated[str | None, Query(pattern=r"^[A-Z]{2}\d{2}$")] = None,
     open_only: Annotated[bool, Query(alias="open")] = False,
@@ -41,7 +47,7 @@ async def get_incidents(
     return list_incident_views(
         context.engine,
         datetime.now(UTC),
-        street_code=street,
+        street_code=street_filter(caller, street),
         scenario_id=scenario,
         open_only=open_only,
         limit=limit,
@@ -51,9 +57,10 @@ async def get_incidents(
 @router.get(
     "/incidents/{incident_id}", response_model=Incident, responses=responses(401, 403, 404, 422)
 )
-async def get_incident(incident_id: str, context: Context, _: AnyRole) -> Incident:
+async def get_incident(incident_id: str, context: Context, caller: AnyRole) -> Incident:
     found = incident_view(context.engine, incident_id[:64], datetime.now(UTC))
-    if found is None:
+    own = caller.scope.street
+    if found is None or (own is not None and found.street_code != own):
         raise HTTPException(404, f"no incident {incident_id[:64]}")
     return found
 
@@ -67,11 +74,14 @@ async def get_incident(incident_id: str, context: Context, _: AnyRole) -> Incide
 async def post_silence(
     context: Context,
     caller: Planner,
-    spec: Annotated[SilenceSpec, Body()],
+    body: Annotated[SilenceBody, Body()],  # type: ignore[valid-type]
 ) -> Silence:
     """A maintenance window. Alarm events inside it are recorded and counted but open no
     ticket. Gas and fire (rules/incidents.yaml) only with `override_by` and a supervisor's
     key."""
+    _own_name(caller, body.created_by, "created_by")  # type: ignore[attr-defined]
+    _own_name(caller, body.override_by, "override_by")  # type: ignore[attr-defined]
+    spec = message_from(body, SilenceSpec, caller, "created_by")
     refusal = protected_refusal(spec, default_incident_rules().protected)
     if refusal is not None:
         raise HTTPException(422, refusal)
@@ -111,11 +121,23 @@ async def post_end_silence(
     silence_id: str,
     context: Context,
     caller: Planner,
-    by: Annotated[str, Body(embed=True, min_length=1, max_length=64)],
+    by: Annotated[str | None, Body(embed=True, min_length=1, max_length=64)] = None,
 ) -> Silence:
-    """End a window now: later events open tickets again."""
-    ended = end_silence(context.engine, silence_id[:32], by, datetime.now(UTC))
+    """End a window now: later events open tickets again (in the key's person's name)."""
+    ended = end_silence(
+        context.engine, silence_id[:32], _own_name(caller, by, "by"), datetime.now(UTC)
+    )
     if ended is None:
         raise HTTPException(404, f"no window {silence_id[:32]}")
     context.alarms.windows.invalidate()
     return ended
+
+
+def _own_name(caller: Caller, named: str | None, field: str) -> str:
+    """A window is made, allowed and ended in one's own name: no acting for others (the
+    window's record has room for one name)."""
+    if caller.person is None:
+        raise HTTPException(403, "this key is bound to no person, so it may not plan windows")
+    if named is not None and named != caller.person:
+        raise HTTPException(403, f"{field}: {named!r} is not this key's person ({caller.person})")
+    return caller.person

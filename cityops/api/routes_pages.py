@@ -1,9 +1,13 @@
 """``GET /tickets/{id}``: the page a notice links to (``{public_url}/tickets/{id}``).
 
 Read-only and without a key, so a responder can open it from a chat message. It shows
-the work order's state, place, assignee, deadlines and history, and the caller's phone
-masked (139****1234), but not the citizen's complaint text or full contact: the full number
-is shown only by the keyed, logged reveal (``POST /api/v1/tickets/{id}/reveal-phone``).
+the work order's state, place, tier, deadlines and the events of its history, and the
+caller's phone masked (139****1234), but not the citizen's complaint text or full contact:
+the full number is shown only by the keyed, logged reveal
+(``POST /api/v1/tickets/{id}/reveal-phone``). It names nobody: no assignee, no person id,
+not who did what (history details name people too), since a person id and a ticket
+number are what an accept link binds. The assignee's own page (``/r/{token}``) and a
+key's ``GET /api/v1/tickets/{id}`` show them.
 """
 
 from __future__ import annotations

@@ -18,7 +18,20 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from cityops.api.auth import require
 from cityops.api.bodies import unavailable
 from cityops.api.context import AppContext, get_context
-from cityops.api.keys import Caller, Role
+from cityops.api.identity import (
+    Acting,
+    acting,
+    body_model,
+    in_scope,
+    message_from,
+    named_person,
+    not_found,
+    scoped_status,
+    shown_to,
+    station_rows,
+    street_filter,
+)
+from cityops.api.keys import Caller, Role, ScopeKind
 from cityops.api.openapi_docs import responses
 from cityops.domain.calls import LINK, CallIntake
 from cityops.domain.models import (
@@ -98,7 +111,12 @@ class SubmitTicket(BaseModel):
     department: str | None = Field(
         default=None, pattern=CODE, description="suggestion: the unit whose inbox it goes to"
     )
-    agent: str | None = Field(default=None, max_length=64, description="Who took the call")
+    agent: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Who took the call: the key's person when left out; another only with "
+        "a key that may act for others",
+    )
 
     @model_validator(mode="after")
     def _kind_has_its_fields(self) -> "SubmitTicket":
@@ -175,9 +193,12 @@ async def submit_ticket(
     body: SubmitTicket,
     response: Response,
     context: Context,
-    _: Annotated[Caller, Depends(require(Role.HOTLINE_AGENT))],
+    caller: Annotated[Caller, Depends(require(Role.HOTLINE_AGENT))],
 ) -> Submitted:
     received = datetime.now(UTC)
+    agent = body.agent or caller.person
+    if body.agent is not None and caller.person is not None:
+        agent = acting(caller, body.agent, "agent").person
     intake = TicketIntake(
         ticket_id=tickets.new_ticket_id(received, body.hotline_id),
         source=body.source,
@@ -199,7 +220,7 @@ async def submit_ticket(
             )
         else:
             call = CallIntake.model_validate(
-                {"intake": intake, "details": body.details(), "agent": body.agent}
+                {"intake": intake, "details": body.details(), "agent": agent}
             )
             result = await calls.submit_call(context.client, call, queue)
     if not result.created:
@@ -217,15 +238,20 @@ async def submit_ticket(
 @router.get(
     "/{ticket_id}", response_model=TicketStatus, responses=responses(401, 403, 404, 422, 503)
 )
-async def get_ticket(ticket_id: TicketNumber, context: Context, _: AnyRole) -> TicketStatus:
+async def get_ticket(ticket_id: TicketNumber, context: Context, caller: AnyRole) -> TicketStatus:
+    """The ticket, if it lies in the key's scope (else 404, as for an unknown number);
+    a sensor gateway's key reads no citizen's words."""
     with ticket_errors():
-        return await tickets.status(context.client, ticket_id, workers=context.workers)
+        status = await tickets.status(context.client, ticket_id, workers=context.workers)
+    if not in_scope(caller, status):
+        raise not_found(ticket_id)
+    return shown_to(caller, status)
 
 
 @router.get("", response_model=list[TicketSummary], responses=responses(401, 403, 409, 422, 503))
 async def list_tickets(
     context: Context,
-    _: AnyRole,
+    caller: AnyRole,
     street: Annotated[str | None, Query(pattern=CODE, description="e.g. T01")] = None,
     stage: Stage | None = None,
     scenario: Annotated[str | None, Query(pattern=CODE, description="e.g. PS03")] = None,
@@ -233,8 +259,11 @@ async def list_tickets(
     kind: CallKind | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[TicketSummary]:
+    """Tickets of the key's scope, newest first. A street key lists its street's; a
+    station key its station's, among the newest `limit` × 4 of its street."""
+    station = caller.scope.kind is ScopeKind.STATION
     filters = {
-        "TicketStreet": street,
+        "TicketStreet": street_filter(caller, street),
         "TicketStage": stage.value if stage else None,
         "TicketScenario": scenario,
         "TicketSource": source.value if source else None,
@@ -242,7 +271,10 @@ async def list_tickets(
     }
     query = " AND ".join(f"{key} = '{value}'" for key, value in filters.items() if value)
     with ticket_errors():
-        rows = await tickets.list_tickets(context.client, query, limit)
+        rows = await tickets.list_tickets(context.client, query, limit * 4 if station else limit)
+        if station:
+            inside = await station_rows(context, caller, (r.ticket_id for r in rows))
+            rows = [r for r in rows if r.ticket_id in inside][:limit]
     return [
         TicketSummary(
             ticket_id=r.ticket_id,
@@ -261,8 +293,9 @@ class SplitRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    by: str = Field(
-        min_length=1, max_length=64, description="The dispatcher or supervisor splitting it"
+    by: str | None = named_person(
+        "The dispatcher or supervisor splitting it: the key's person when left out; another "
+        "only with a key that may act for others"
     )
 
 
@@ -283,17 +316,24 @@ async def split_ticket(
     ticket_id: Annotated[str, FastApiPath(min_length=1, max_length=64)],
     body: SplitRequest,
     context: Context,
-    _: Annotated[Caller, Depends(require())],
+    caller: Annotated[Caller, Depends(require())],
 ) -> SplitResponse:
+    who: Acting = acting(caller, body.by, "by")
     with ticket_errors():
+        await scoped_status(context, caller, ticket_id)
         done = await split.split_secondary(
-            context.client, ticket_id, body.by, context.settings.task_queue, context.engine
+            context.client,
+            ticket_id,
+            who.person,
+            context.settings.task_queue,
+            context.engine,
+            acted_by=who.acted_by,
         )
     return SplitResponse(
         ticket_id=ticket_id,
         new_ticket_id=done.new_ticket_id,
         created=done.created,
-        status=done.outcome.status,
+        status=shown_to(caller, done.outcome.status),
     )
 
 
@@ -426,16 +466,23 @@ UPDATES: list[UpdateRoute] = [
 
 
 def _add_update_route(route: UpdateRoute) -> None:
+    """The body is the message without acted_by and with the person optional: the key's
+    person acts (docs/api.md, "Who may do what")."""
+    body_type = body_model(route.body)
+
     async def run_update(
         ticket_id: TicketNumber,
-        body: route.body,  # type: ignore[name-defined]  # one route per model, built here
+        body: body_type,  # type: ignore[valid-type]  # one route per model, built here
         context: Context,
-        _: Annotated[Caller, Depends(require(*route.roles))],
+        caller: Annotated[Caller, Depends(require(*route.roles))],
     ) -> TicketStatus:
+        message = message_from(body, route.body, caller)
         with ticket_errors():
-            return await tickets.update(
-                context.client, ticket_id, route.update, body, context.workers
+            await scoped_status(context, caller, ticket_id)
+            status = await tickets.update(
+                context.client, ticket_id, route.update, message, context.workers
             )
+        return shown_to(caller, status)
 
     run_update.__name__ = f"ticket_{getattr(route.update, '__name__', route.path)}"
     router.add_api_route(

@@ -1,4 +1,4 @@
-"""`cityops intake mqtt|rejected|replay`, `cityops apikey create`, `cityops bench intake`."""
+"""`cityops intake mqtt|rejected|replay`, `cityops bench intake`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from cityops.config import get_settings
 from cityops.workers.logging import configure_logging
 
 intake_app = typer.Typer(help="Alarm intake processes.", no_args_is_help=True)
-apikey_app = typer.Typer(help="API keys per role (stored hashed).", no_args_is_help=True)
 
 
 @intake_app.command("mqtt")
@@ -125,28 +124,6 @@ def _shanghai(value: datetime) -> str:
     return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M (UTC+8)")
 
 
-@apikey_app.command("create")
-def create(
-    role: Annotated[
-        str, typer.Option(help="hotline_agent, sensor_gateway, responder or supervisor")
-    ],
-    label: Annotated[str, typer.Option(help="Who or what holds it")] = "",
-) -> None:
-    """Create an API key; it is printed once and stored only as a hash."""
-    from cityops.api.keys import UnknownRole, create_key, parse_role
-    from cityops.db.engine import get_engine
-    from cityops.org.migrate import upgrade
-
-    try:
-        parsed = parse_role(role)
-    except UnknownRole as exc:
-        typer.secho(f"error: --role: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from exc
-    url = get_settings().database_url
-    upgrade(url)
-    typer.echo(create_key(get_engine(url), parsed, label))
-
-
 def bench_intake(
     ceiling: Annotated[int, typer.Option(help="Trivial workflows for the ceiling")] = 1000,
     throughput: Annotated[int, typer.Option(help="New alarms for the throughput run")] = 1000,
@@ -184,5 +161,4 @@ def bench_intake(
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     app.add_typer(intake_app, name="intake")
-    app.add_typer(apikey_app, name="apikey")
     bench_app.command("intake")(bench_intake)

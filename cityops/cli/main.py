@@ -9,7 +9,9 @@ import typer
 
 app = typer.Typer(
     name="cityops",
-    help="cityops: work-order dispatch for a city operations center.",
+    help="cityops: work-order dispatch for a city operations center. The operator's tool: "
+    "actions taken --as a person are recorded as done by the operator (CITYOPS_OPERATOR, "
+    "else the OS user) on their behalf.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -20,6 +22,7 @@ app.add_typer(bench_app, name="bench")
 def _register_all() -> None:
     # One line per command module; each owns its commands.
     from cityops.cli import (
+        apikey_cmd,
         calendar_cmd,
         calls_cmd,
         cityview_cmd,
@@ -40,6 +43,7 @@ def _register_all() -> None:
     org_cmd.register(app, bench_app)
     rules_cmd.register(app, bench_app)
     intake_cmd.register(app, bench_app)
+    apikey_cmd.register(app, bench_app)
     page_cmd.register(app, bench_app)
     incidents_cmd.register(app, bench_app)
     cityview_cmd.register(app, bench_app)

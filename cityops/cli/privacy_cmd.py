@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import Engine
 
+from cityops.cli.tickets import operator
 from cityops.config import Settings, get_settings
 from cityops.privacy.keys import KeyRing, KeyRingError, append_key, generate_key, load_keyring
 
@@ -170,7 +171,7 @@ def reveal_phone_command(
             _ring(settings),
             ticket_id,
             by=as_person,
-            via="cli",
+            via=f"cli by {operator()}"[:80],
             reason=reason,
         )
     except ContactError as exc:

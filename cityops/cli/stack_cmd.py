@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cityops.config import get_settings
+from cityops.config import InsecureSecret, check_secret, get_settings
 from cityops.workers.logging import configure_logging
 
 
@@ -22,6 +22,13 @@ def up(
 
     settings = get_settings()
     configure_logging(settings.log_format)
+    try:
+        weakness = check_secret(settings)
+    except InsecureSecret as exc:  # before Temporal or anything else is started
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+    if weakness is not None:
+        typer.secho(f"warning: {weakness}", fg=typer.colors.YELLOW, err=True)
     run_up(settings, with_mqtt=mqtt, workers=workers)
 
 

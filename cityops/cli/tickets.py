@@ -1,10 +1,18 @@
-"""Ticket commands for hotline agents, responders and supervisors: submit, accept, resolve,
-status, list, and the closure and supervision steps. Each talks to Temporal."""
+"""Ticket commands: submit, accept, resolve, status, list, and the closure and supervision
+steps. Each talks to Temporal directly, with no API key: this is the operator's tool (the
+people themselves use the API, the responder's page and the links in their notices).
+
+`--as` names the person an action is for; every action is recorded in the ticket's
+history as done by the operator on their behalf ("operator:alice on behalf of P-T01-1"),
+the operator being CITYOPS_OPERATOR or else the user running the command."""
 
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
+import os
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +27,7 @@ from cityops.db.engine import get_engine
 from cityops.domain.calls import CallIntake
 from cityops.domain.models import (
     AcceptInput,
+    Acted,
     AfterPhoto,
     CallbackInput,
     ContactInput,
@@ -56,7 +65,16 @@ T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
 TicketArg = Annotated[str, typer.Argument(help="Ticket number, e.g. PD20261128A1B2C3D4")]
-AsOpt = Annotated[str, typer.Option("--as", help="Your person id, e.g. P-T01-01-1")]
+AsOpt = Annotated[
+    str,
+    typer.Option(
+        "--as",
+        help="The person the action is for, e.g. P-T01-01-1 (recorded as done by the "
+        "operator on their behalf)",
+    ),
+]
+OPERATOR_ENV = "CITYOPS_OPERATOR"
+_OPERATOR = re.compile(r"^[A-Za-z0-9_.@-]{1,32}$")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text")]
 
 
@@ -85,7 +103,26 @@ def _workers(client: Client) -> tickets.WorkerWatch:
     return tickets.WorkerWatch(client, settings.task_queue, settings.temporal_namespace)
 
 
+def operator() -> str:
+    """Who is at the keyboard, as the history records it: ``operator:<CITYOPS_OPERATOR>``,
+    else ``operator:<the OS user>``. A malformed CITYOPS_OPERATOR is an error (exit 2)."""
+    named = os.environ.get(OPERATOR_ENV, "").strip()
+    if named:
+        if not _OPERATOR.match(named):
+            _fail(f"{OPERATOR_ENV}: 1-32 letters, digits and _ . @ - (got {named[:40]!r})")
+        return f"operator:{named}"
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        user = f"uid{os.getuid()}"
+    return f"operator:{user if _OPERATOR.match(user) else f'uid{os.getuid()}'}"
+
+
 def _message(model: type[BaseModel], **fields: Any) -> Any:
+    """The message, validated as the API validates it (exit 2 naming the field); an
+    action done for a person records the operator as who did it."""
+    if issubclass(model, Acted):
+        fields.setdefault("acted_by", operator())
     try:
         return model(**fields)
     except ValidationError as exc:
@@ -129,7 +166,7 @@ def print_status(status: TicketStatus, as_json: bool = False) -> None:
     if status.history:
         typer.echo("     history")
         for entry in status.history:
-            who = f" by {entry.by}" if entry.by else ""
+            who = f" by {entry.who}" if entry.who else ""
             detail = f"  {entry.detail}" if entry.detail else ""
             typer.echo(f"              {_time(entry.at)}  {entry.event}{who}{detail}")
 
@@ -580,7 +617,12 @@ def split(ticket: TicketArg, person: AsOpt, as_json: JsonOpt = False) -> None:
     settings = get_settings()
     done = _run(
         lambda client: split_service.split_secondary(
-            client, ticket, person, settings.task_queue, get_engine(settings.database_url)
+            client,
+            ticket,
+            person,
+            settings.task_queue,
+            get_engine(settings.database_url),
+            acted_by=operator(),
         )
     )
     if as_json:

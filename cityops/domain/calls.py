@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, Field, model_validator
 
 from cityops.domain.models import (
+    Acted,
     CallFacts,
     HistoryEntry,
     Message,
@@ -142,7 +143,7 @@ class CallPlan(Message):
 # --------------------------------------------------------------------------- updates
 
 
-class RateInput(Message):
+class RateInput(Acted):
     """Update: the caller's one-question rating of a consultation, at the end of the call."""
 
     result: CallbackResult
@@ -150,14 +151,14 @@ class RateInput(Message):
     note: str = Field(default="", max_length=500)
 
 
-class ReplyInput(Message):
+class ReplyInput(Acted):
     """Update: the department's reply to a suggestion."""
 
     by: str = PERSON
     reply: str = Field(min_length=1, max_length=2000)
 
 
-class ConvertInput(Message):
+class ConvertInput(Acted):
     """Update: a consultation or referral turns out to need action: it becomes a work
     order with the same number. A scenario id, when the agent knows it, skips the rules."""
 

@@ -452,17 +452,35 @@ class DistrictSupervisor(Message):
 # --------------------------------------------------------------------------- updates and signals
 
 
-class TriageDecision(Message):
+def on_behalf(by: str | None, acted_by: str | None) -> str | None:
+    """How an action P-X did for P-Y reads: "P-X on behalf of P-Y"; P-Y when P-Y did it."""
+    if acted_by is None or acted_by == by:
+        return by
+    return f"{acted_by} on behalf of {by}" if by else acted_by
+
+
+class Acted(Message):
+    """An action done by a named person (its `by` or `person_id`), perhaps through someone
+    else: `acted_by` is who actually did it on their behalf (the operator at the CLI, or
+    an API key with the act_for permission). Set by the API and the CLI from who is
+    calling, never taken from a request body; the history records both."""
+
+    acted_by: str | None = Field(
+        default=None, max_length=100, description="Who did it on the named person's behalf"
+    )
+
+
+class TriageDecision(Acted):
     scenario_id: str = Field(min_length=4, max_length=8)
     by: str = Field(min_length=1)
     note: str = ""
 
 
-class AcceptInput(Message):
+class AcceptInput(Acted):
     person_id: str = Field(min_length=1)
 
 
-class ResolveInput(Message):
+class ResolveInput(Acted):
     person_id: str = Field(min_length=1)
     note: str = Field(default="", max_length=2000)
     photo: AfterPhoto | None = None
@@ -475,13 +493,13 @@ class AfterPhoto(Message):
     lon: float
 
 
-class CallbackInput(Message):
+class CallbackInput(Acted):
     result: CallbackResult
     by: str = Field(min_length=1)
     note: str = ""
 
 
-class ReviewInput(Message):
+class ReviewInput(Acted):
     decision: ReviewDecision
     by: str = Field(min_length=1)
     reason: str = ""
@@ -495,38 +513,38 @@ class RecheckInput(Message):
     checked_at: AwareDatetime | None = None
 
 
-class UrgeInput(Message):
+class UrgeInput(Acted):
     by: str = Field(min_length=1)
     note: str = ""
 
 
-class RuleClosureInput(Message):
+class RuleClosureInput(Acted):
     """A supervisor's ruling that closes a ticket although the fix was never proven."""
 
     by: str = Field(min_length=1)
     reason: str = Field(min_length=1, max_length=2000)
 
 
-class PauseInput(Message):
+class PauseInput(Acted):
     """Update: the assignee stops the resolve clock while waiting on the citizen."""
 
     person_id: str = Field(min_length=1)
     reason: str = Field(min_length=1, max_length=2000)
 
 
-class ResumeInput(Message):
+class ResumeInput(Acted):
     person_id: str = Field(min_length=1)
     note: str = Field(default="", max_length=2000)
 
 
-class ContactInput(Message):
+class ContactInput(Acted):
     """Update: the assignee has spoken to the citizen (first contact)."""
 
     person_id: str = Field(min_length=1)
     note: str = Field(default="", max_length=2000)
 
 
-class ExtensionRequest(Message):
+class ExtensionRequest(Acted):
     """Update: the assignee asks for more time (延期) before the resolve deadline."""
 
     person_id: str = Field(min_length=1)
@@ -534,7 +552,7 @@ class ExtensionRequest(Message):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-class ExtensionDecision(Message):
+class ExtensionDecision(Acted):
     """Update: the tier above approves or rejects the pending extension."""
 
     by: str = Field(min_length=1)
@@ -542,7 +560,7 @@ class ExtensionDecision(Message):
     note: str = Field(default="", max_length=2000)
 
 
-class DismissInput(Message):
+class DismissInput(Acted):
     """Update: a district dispatcher closes a triage ticket that is no work order."""
 
     by: str = Field(min_length=1)
@@ -680,9 +698,17 @@ class HistoryEntry(Message):
     stage: Stage
     event: str
     by: str | None = None
+    acted_by: str | None = Field(
+        default=None, description="Who did it on behalf of `by` (an operator, a delegate)"
+    )
     detail: str = ""
     count: int = Field(default=1, description="Repeats summarised in this row (alarm events)")
     last_at: datetime | None = Field(default=None, description="The last of the repeats")
+
+    @property
+    def who(self) -> str | None:
+        """Who did it as people read it: "P-X on behalf of P-Y" when someone acted for `by`."""
+        return on_behalf(self.by, self.acted_by)
 
 
 class Referral(Message):
@@ -716,7 +742,7 @@ class CallFacts(Message):
 SPLITTER_ROLES = frozenset({"dispatcher", "supervisor"})
 
 
-class SplitInput(Message):
+class SplitInput(Acted):
     """Update: record that the secondary issue became the ticket `new_ticket_id`.
 
     The service starts that ticket first (its number derived from this one, so a retry
@@ -751,9 +777,15 @@ class TicketStatus(Message):
     scenario_name: str | None = None
     priority: Priority | None = None
     street_code: str | None = None
+    station_code: str | None = Field(
+        default=None, description="The work station the route names, if any (e.g. T01-03)"
+    )
     tier: Tier | None = None
     assignee_id: str | None = None
     assignee_name: str | None = None
+    accepted_by: str | None = Field(
+        default=None, description="Who has accepted it; None while it waits for acceptance"
+    )
     accept_deadline: datetime | None = None
     resolve_deadline: datetime | None = None
     contact_deadline: datetime | None = None
@@ -912,14 +944,14 @@ class ReturnReason(Message):
     )
 
 
-class ReturnInput(Message):
+class ReturnInput(Acted):
     """Update: the assignee returns the ticket as not theirs."""
 
     person_id: str = Field(min_length=1)
     reason: ReturnReason
 
 
-class ReconsiderationRequest(Message):
+class ReconsiderationRequest(Acted):
     """Update: the unit a binding district ruling named asks the district to reconsider."""
 
     person_id: str = Field(min_length=1)
@@ -927,7 +959,7 @@ class ReconsiderationRequest(Message):
     suggested_unit: str | None = Field(default=None, min_length=1, max_length=32)
 
 
-class ReconsiderationDecision(Message):
+class ReconsiderationDecision(Acted):
     """Update: the district decides a reconsideration; approving names the unit that
     takes the ticket instead (the new ruling binds that unit)."""
 
@@ -937,7 +969,7 @@ class ReconsiderationDecision(Message):
     note: str = Field(default="", max_length=2000)
 
 
-class TransferInput(Message):
+class TransferInput(Acted):
     """Update: a dispatcher hands the ticket to another unit."""
 
     by: str = Field(min_length=1)

@@ -63,6 +63,9 @@ class RegisterEvent(Message):
     at: AwareDatetime
     event: str = Field(min_length=1, max_length=64, description="What happened (TicketEvent)")
     actor: str | None = Field(default=None, max_length=64, description="Who; None: the system")
+    acted_by: str | None = Field(
+        default=None, max_length=100, description="Who did it on the actor's behalf"
+    )
     detail: str = Field(default="", max_length=500)
     from_stage: Stage | None = Field(default=None, description="Stage before; None at intake")
     to_stage: Stage

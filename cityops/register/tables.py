@@ -62,6 +62,7 @@ class TicketEventRow(SQLModel, table=True):
     stage: str = Field(max_length=32)  # the stage after the event
     from_stage: str | None = Field(default=None, max_length=32)
     actor: str | None = Field(default=None, max_length=64)
+    acted_by: str | None = Field(default=None, max_length=100)  # on the actor's behalf
     detail: str | None = Field(default=None, max_length=500)
     at: datetime = Field(index=True)
     source: str | None = Field(default=None, max_length=16)

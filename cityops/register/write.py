@@ -43,6 +43,7 @@ def event_values(event: RegisterEvent) -> dict[str, Any]:
         "stage": event.to_stage.value,
         "from_stage": event.from_stage.value if event.from_stage else None,
         "actor": event.actor,
+        "acted_by": event.acted_by,
         "detail": event.detail or None,
         "at": _utc(event.at),
         "source": event.source.value,

@@ -79,8 +79,15 @@ def role_of(person_id: str, engine: Engine | None) -> str:
 
 
 async def split_secondary(
-    client: Client, ticket_id: str, by: str, task_queue: str, engine: Engine | None
+    client: Client,
+    ticket_id: str,
+    by: str,
+    task_queue: str,
+    engine: Engine | None,
+    *,
+    acted_by: str | None = None,
 ) -> Split:
+    """`by` splits it (a dispatcher or supervisor); `acted_by`: who did it on their behalf."""
     role = role_of(by, engine)
     if role not in SPLITTER_ROLES:
         raise TicketRejected(
@@ -99,7 +106,7 @@ async def split_secondary(
     intake = split_intake(original, secondary, datetime.now(UTC))
     started = await tickets.submit(client, intake, task_queue)
     handle = await tickets.resolve_handle(client, ticket_id)
-    request = SplitInput(by=by, by_role=role, new_ticket_id=intake.ticket_id)
+    request = SplitInput(by=by, by_role=role, new_ticket_id=intake.ticket_id, acted_by=acted_by)
     try:
         outcome = await handle.execute_update(TicketWorkflow.split_secondary, request)
     except WorkflowUpdateFailedError as exc:

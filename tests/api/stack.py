@@ -1,6 +1,8 @@
 """The intake API on a real Temporal dev server: the app from `create_app`, a worker with
 the real rules and organisation (seeded SQLite in tmp) and a recording notifier, an
-httpx client, and API keys of every role created in the database (hashed at rest)."""
+httpx client, and API keys created in the database (hashed at rest): one of every role
+bound to no person (it reads and posts), and keys bound to a person and scope on demand
+(`as_person`), since only those act on tickets."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -24,7 +26,7 @@ from cityops.activities.grouping import NoticeGroupActivities
 from cityops.activities.route import RoutingActivities
 from cityops.activities.testing import RecordingNotifier, RecordingStore
 from cityops.api.app import create_app
-from cityops.api.keys import Role, create_key
+from cityops.api.keys import DISTRICT, Role, create_key, parse_scope
 from cityops.config import Settings
 from cityops.db.engine import get_engine
 from cityops.org.migrate import upgrade
@@ -61,9 +63,27 @@ class Api:
     notifier: RecordingNotifier
     keys: dict[Role, str]
     base_url: str = "http://test"
+    _person_keys: dict[tuple[Role, str, str, bool], str] = field(default_factory=dict)
 
     def as_role(self, role: Role) -> dict[str, str]:
+        """A key of the role bound to no person: it reads and posts, it acts as nobody."""
         return {"X-API-Key": self.keys[role]}
+
+    def as_person(
+        self, role: Role, person: str, scope: str = "district", *, act_for: bool = False
+    ) -> dict[str, str]:
+        """A key of the role held by `person`, seeing `scope` (made once per test)."""
+        wanted = (role, person, scope, act_for)
+        if wanted not in self._person_keys:
+            self._person_keys[wanted] = create_key(
+                self.engine,
+                role,
+                label="test",
+                person=person,
+                scope=parse_scope(scope) if scope != "district" else DISTRICT,
+                act_for=act_for,
+            )
+        return {"X-API-Key": self._person_keys[wanted]}
 
 
 def free_port() -> int:

@@ -11,7 +11,18 @@ from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
 
 from cityops.api import accept as accept_module
-from cityops.api.accept import AcceptRefused, get_accept_action, get_now, get_token_secret
+from cityops.api.accept import (
+    AcceptOutcome,
+    AcceptRefused,
+    LinkStale,
+    LinkState,
+    get_accept_action,
+    get_now,
+    get_token_secret,
+    link_state,
+)
+from cityops.domain.models import TicketStatus
+from cityops.domain.stages import Source, Stage
 from cityops.domain.tokens import sign_accept_token
 
 SECRET = "accept-page-secret"
@@ -23,11 +34,13 @@ class RecordingAccept:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
         self.refuse_with: Exception | None = None
+        self.outcome = AcceptOutcome.ACCEPTED
 
-    async def __call__(self, ticket_id: str, person_id: str) -> None:
+    async def __call__(self, ticket_id: str, person_id: str) -> AcceptOutcome:
         self.calls.append((ticket_id, person_id))
         if self.refuse_with is not None:
             raise self.refuse_with
+        return self.outcome
 
 
 @pytest.fixture
@@ -163,3 +176,54 @@ def test_ids_are_html_escaped(client: TestClient) -> None:
     page = client.get(f"/a/{token}")
     assert "<script>x</script>" not in page.text
     assert "&lt;script&gt;" in page.text
+
+
+def test_a_second_use_says_already_accepted(client: TestClient, accepted: RecordingAccept) -> None:
+    accepted.outcome = AcceptOutcome.ALREADY_ACCEPTED
+    with capture_logs() as logs:
+        page = client.post(f"/a/{token_for()}")
+    assert page.status_code == 200
+    assert "Already accepted" in page.text and "已接单" in page.text
+    assert any(entry["event"] == "accept_link_used_again" for entry in logs)
+
+
+def test_a_link_the_ticket_no_longer_waits_for_is_gone_and_names_nobody(
+    client: TestClient, accepted: RecordingAccept
+) -> None:
+    accepted.refuse_with = LinkStale("ticket T20260930-0007 no longer waits for p-zhang")
+    page = client.post(f"/a/{token_for()}")
+    assert page.status_code == 410
+    assert "链接已失效" in page.text and "no longer works" in page.text
+    assert "p-li" not in page.text  # who holds it now is never said
+
+
+def status_of(stage: Stage, assignee: str | None, accepted_by: str | None = None) -> TicketStatus:
+    return TicketStatus(
+        ticket_id="T1",
+        stage=stage,
+        source=Source.HOTLINE,
+        text=None,
+        address=None,
+        assignee_id=assignee,
+        accepted_by=accepted_by,
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "state"),
+    [
+        (status_of(Stage.AWAITING_ACCEPT, "p-zhang"), LinkState.ACCEPT),
+        (status_of(Stage.ESCALATED, "p-zhang"), LinkState.ACCEPT),  # escalated to Zhang
+        (status_of(Stage.ESCALATED, "p-li"), LinkState.STALE),  # escalated away from Zhang
+        (status_of(Stage.AWAITING_ACCEPT, "p-li"), LinkState.STALE),  # transferred
+        (status_of(Stage.ACCEPTED, "p-zhang", "p-zhang"), LinkState.ALREADY),
+        (status_of(Stage.CLOSED, "p-zhang", "p-zhang"), LinkState.ALREADY),
+        (status_of(Stage.ACCEPTED, "p-li", "p-li"), LinkState.STALE),
+        (status_of(Stage.TRIAGE, None), LinkState.STALE),
+        (status_of(Stage.DISMISSED, "p-zhang"), LinkState.STALE),
+    ],
+)
+def test_a_link_works_only_while_the_ticket_waits_for_its_person(
+    status: TicketStatus, state: LinkState
+) -> None:
+    assert link_state(status, "p-zhang") is state

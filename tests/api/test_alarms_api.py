@@ -117,7 +117,7 @@ async def test_after_the_ticket_closes_a_new_firing_opens_a_new_ticket(api: Api)
     ruling = await api.http.post(
         f"/api/v1/tickets/{first}/rule-closure",
         json={"by": "P-DIST-D", "reason": "device removed"},
-        headers=api.as_role(Role.SUPERVISOR),
+        headers=api.as_person(Role.SUPERVISOR, "P-DIST-D"),
     )
     assert ruling.status_code == 200, ruling.text
 

@@ -150,16 +150,19 @@ async def test_a_call_about_what_the_gas_detector_reported_is_known_from_sensors
     await eventually(alarm_ticket_joined)
 
 
-async def add_window(api: Api, role: Role = Role.RESPONDER, **spec: Any) -> Any:
+async def add_window(
+    api: Api, role: Role = Role.RESPONDER, person: str = "P-T15-1", **spec: Any
+) -> Any:
+    """A window planned by `person` with a key of theirs (created_by is theirs)."""
     now = datetime.now(UTC)
     body = {
         "starts_at": (now - timedelta(days=60)).isoformat(),
         "ends_at": (now + timedelta(hours=1)).isoformat(),
         "reason": "道路开挖（管线迁改）",
-        "created_by": "P-T15-1",
+        "created_by": person,
         **spec,
     }
-    return await api.http.post("/api/v1/silences", json=body, headers=api.as_role(role))
+    return await api.http.post("/api/v1/silences", json=body, headers=api.as_person(role, person))
 
 
 async def test_the_dev_alarm_set_with_a_window_over_one_street(api: Api) -> None:
@@ -245,6 +248,7 @@ async def test_gas_is_silenced_only_with_a_supervisors_override(api: Api) -> Non
     overridden = await add_window(
         api,
         Role.SUPERVISOR,
+        "P-DISTRICT-SUP",
         device_prefix=f"{device}-2",
         scenario_ids=["PS01"],
         override_by="P-DISTRICT-SUP",
@@ -257,7 +261,7 @@ async def test_gas_is_silenced_only_with_a_supervisors_override(api: Api) -> Non
     ended = await api.http.post(
         f"/api/v1/silences/{overridden.json()['silence_id']}/end",
         json={"by": "P-DISTRICT-SUP"},
-        headers=api.as_role(Role.SUPERVISOR),
+        headers=api.as_person(Role.SUPERVISOR, "P-DISTRICT-SUP"),
     )
     assert ended.status_code == 200 and ended.json()["ended_by"] == "P-DISTRICT-SUP"
     after = {**later, "event_id": unique("g"), "occurred_at": datetime.now(UTC).isoformat()}

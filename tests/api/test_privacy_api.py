@@ -57,18 +57,17 @@ async def test_revealing_the_phone_needs_a_key_and_a_reason_and_is_recorded(api:
     assert (await api.http.post(path, json=body)).status_code == 401
     refused = await api.http.post(path, json=body, headers=api.as_role(Role.SENSOR_GATEWAY))
     assert refused.status_code == 403
-    short = await api.http.post(
-        path, json={"by": "P-T01-3", "reason": "x"}, headers=api.as_role(Role.RESPONDER)
-    )
+    responder = api.as_person(Role.RESPONDER, "P-T01-3")
+    short = await api.http.post(path, json={"by": "P-T01-3", "reason": "x"}, headers=responder)
     assert short.status_code == 422
     assert reveals_of(api.engine, ticket_id) == []  # refusals reveal and record nothing
 
-    shown = await api.http.post(path, json=body, headers=api.as_role(Role.RESPONDER))
+    shown = await api.http.post(path, json=body, headers=responder)
     assert shown.status_code == 200, shown.text
     assert shown.json() == {"ticket_id": ticket_id, "caller_phone": PHONE, "caller_name": NAME}
     assert shown.headers["cache-control"] == "no-store"
     [logged] = reveals_of(api.engine, ticket_id)
-    responder_key_id = api.keys[Role.RESPONDER].split("_")[1]
+    responder_key_id = responder["X-API-Key"].split("_")[1]
     assert (logged.person_id, logged.reason, logged.via) == (
         "P-T01-3",
         "上门前电话确认地址",
@@ -76,7 +75,7 @@ async def test_revealing_the_phone_needs_a_key_and_a_reason_and_is_recorded(api:
     )
 
     missing = await api.http.post(
-        "/api/v1/tickets/HLNOSUCH/reveal-phone", json=body, headers=api.as_role(Role.RESPONDER)
+        "/api/v1/tickets/HLNOSUCH/reveal-phone", json=body, headers=responder
     )
     assert missing.status_code == 404
 
@@ -88,7 +87,7 @@ async def test_after_erasure_the_phone_is_gone(api: Api) -> None:
     gone = await api.http.post(
         f"/api/v1/tickets/{ticket_id}/reveal-phone",
         json={"by": "P-T01-3", "reason": "回访核实情况"},
-        headers=api.as_role(Role.RESPONDER),
+        headers=api.as_person(Role.RESPONDER, "P-T01-3"),
     )
     assert gone.status_code == 410
 
@@ -142,6 +141,10 @@ async def test_a_supervisor_key_decodes_by_header_or_bearer_as_the_cli_sends_it(
         assert answer.headers["access-control-allow-origin"] == UI
         assert answer.headers["access-control-allow-credentials"] == "true"
         assert PHONE in decoded_texts(answer.json()) and NAME in decoded_texts(answer.json())
+    street = ui_headers(**api.as_person(Role.SUPERVISOR, "P-T01-D", "T01"))
+    refused = await api.http.post("/codec/decode", content=body, headers=street)
+    assert refused.status_code == 403 and "sees street:T01 only" in refused.text
+    assert PHONE not in refused.text
 
 
 async def test_encode_then_decode_round_trips(api: Api) -> None:

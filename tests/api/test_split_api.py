@@ -51,8 +51,9 @@ async def _ticket(api: Api, ticket_id: str, stage: str = "awaiting_accept") -> d
 
 
 async def _split(api: Api, ticket_id: str, by: str, role: Role = Role.SUPERVISOR) -> Any:
+    """Split with a key of `by` (the key's person splits; the body names them too)."""
     return await api.http.post(
-        f"/api/v1/tickets/{ticket_id}/split", json={"by": by}, headers=api.as_role(role)
+        f"/api/v1/tickets/{ticket_id}/split", json={"by": by}, headers=api.as_person(role, by)
     )
 
 

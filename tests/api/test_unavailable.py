@@ -32,7 +32,7 @@ async def app_without_worker(
         return client
 
     app = create_app(settings, provide)
-    key = create_key(org.engine, Role.SUPERVISOR, label="test")
+    key = create_key(org.engine, Role.SUPERVISOR, label="test", person="P-T01-D")
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,

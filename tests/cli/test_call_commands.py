@@ -54,7 +54,7 @@ async def test_a_consultation_answered_rated_and_converted_as_typed(h: Harness) 
     )  # fmt: skip
     assert code == 0 and "stage  converted" in out, err
     out = await _stage(h, ticket, "awaiting_accept")
-    assert "PS03" in out and "converted by hotline-agent-7" in out
+    assert "PS03" in out and "converted by operator:alice on behalf of hotline-agent-7" in out
 
     async def listed() -> None:
         code, out, _ = await cityops(h, "list", "--query", f"TicketId='{ticket}'")

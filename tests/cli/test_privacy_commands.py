@@ -48,6 +48,7 @@ def operator_env(tmp_path: Path, h: Harness) -> dict[str, str]:
         "DATABASE_URL": f"sqlite:///{tmp_path / 'cityops.db'}",
         "TEMPORAL_ADDRESS": h.client.service_client.config.target_host,
         "CITYOPS_TASK_QUEUE": h.task_queue,
+        "CITYOPS_OPERATOR": "ops-1",
     }
 
 
@@ -115,7 +116,11 @@ async def test_reveal_phone_prints_the_number_and_records_who_and_why(
     assert out.split() == [PHONE, NAME]
     engine = get_engine(operator_env["DATABASE_URL"])
     [logged] = reveals_of(engine, "HLREV1")
-    assert (logged.person_id, logged.via, logged.reason) == ("P-T01-3", "cli", "上门前确认")
+    assert (logged.person_id, logged.via, logged.reason) == (
+        "P-T01-3",
+        "cli by operator:ops-1",
+        "上门前确认",
+    )
     code, _, err = await cityops(
         operator_env, "reveal-phone", "HLREV1", "--as", "P", "--reason", "x"
     )

@@ -23,10 +23,11 @@ async def h(dev_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
         yield harness
 
 
-async def cityops(h: Harness, *args: str) -> tuple[int, str, str]:
+async def cityops(h: Harness, *args: str, operator: str = "alice") -> tuple[int, str, str]:
     env = os.environ | {
         "TEMPORAL_ADDRESS": h.client.service_client.config.target_host,
         "CITYOPS_TASK_QUEUE": h.task_queue,
+        "CITYOPS_OPERATOR": operator,
     }
     process = await asyncio.create_subprocess_exec(
         CITYOPS, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
@@ -55,6 +56,16 @@ async def test_submit_accept_and_status_as_typed(h: Harness) -> None:
     code, out, _ = await cityops(h, "status", ticket)
     assert code == 0
     assert "PS03 井盖缺失或位移 P1" in out and "P-T01-D" in out and "dispatched" in out
+    # The CLI is the operator's: the history says who typed it, for whom.
+    assert "accepted by operator:alice on behalf of P-T01-D" in out
+    status = await h.status(ticket)
+    entry = next(e for e in status.history if e.event == "accepted")
+    assert (entry.by, entry.acted_by) == ("P-T01-D", "operator:alice")
+
+
+async def test_a_malformed_operator_name_is_refused_before_anything_happens(h: Harness) -> None:
+    code, _, err = await cityops(h, "accept", "HLNONE", "--as", "P-T01-D", operator="a b")
+    assert code == 2 and "CITYOPS_OPERATOR" in err
 
 
 async def test_unknown_ticket_and_bad_input_say_what_is_wrong(h: Harness) -> None:
@@ -95,7 +106,10 @@ async def test_status_shows_candidates_and_the_secondary_issue_and_split_splits_
     new = out.split("new ticket ")[1].split()[0]
     assert new.startswith("PD") and new != ticket
     code, out, _ = await cityops(h, "status", ticket)
-    assert f"→ split into {new}" in out and "secondary_split by P-DISTRICT-1" in out
+    assert (
+        f"→ split into {new}" in out
+        and "secondary_split by operator:alice on behalf of P-DISTRICT-1" in out
+    )
     await h.settled(new)
     code, out, _ = await cityops(h, "status", new)
     assert code == 0 and "PF01 " in out and f"split from  {ticket}" in out

@@ -101,7 +101,7 @@ def test_transfer_down_needs_units_below() -> None:
 @pytest.mark.parametrize(
     ("message", "chinese"),
     [
-        ("P-9 is not assigned to this ticket (assigned: P-T01-3)", "不由您处理"),
+        ("P-9 is not assigned to this ticket", "不由您处理"),
         ("ticket is accepted; only a dispatched ticket can be accepted", "不在待接单"),
         ("photo.lat/lon: taken 512 m from the place (limit 200 m)", "约 512 米，超出 200 米"),
         ("no more extensions: the limit is 2 per ticket", "最多 2 次"),

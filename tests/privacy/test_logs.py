@@ -117,7 +117,7 @@ async def test_a_full_ticket_flow_logs_no_phone_or_name(
             return str(status["assignee_id"])
 
         person = await eventually(dispatched)
-        responder = keys[Role.RESPONDER]
+        responder = {"X-API-Key": create_key(org.engine, Role.RESPONDER, person=person)}
 
         async def post(path: str, body: dict[str, Any], headers: dict[str, str]) -> Any:
             response = await http.post(f"{base}/{path}", json=body, headers=headers)
@@ -138,9 +138,8 @@ async def test_a_full_ticket_flow_logs_no_phone_or_name(
             assert stage == "verifying", stage
 
         await eventually(verifying)
-        answered = await http.post(
-            f"{base}/callback", json=callback, headers=keys[Role.HOTLINE_AGENT]
-        )
+        agent = {"X-API-Key": create_key(org.engine, Role.HOTLINE_AGENT, person="hotline-agent-7")}
+        answered = await http.post(f"{base}/callback", json=callback, headers=agent)
         assert answered.status_code in (200, 409), answered.text  # 409: closed already
 
         async def closed() -> None:  # the register's row: no query replays a closed run

@@ -1,29 +1,16 @@
 """Pure parts of alarm intake: reading items one by one (events, Alertmanager alerts),
-workflow ids and ticket numbers; and API keys (hashed at rest, dev keys from the environment)."""
+workflow ids and ticket numbers. (API keys: tests/api/test_keys.py.)"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import Session
 
-from cityops.api.keys import (
-    ApiKeyError,
-    ApiKeyRow,
-    KeyStore,
-    Role,
-    UnknownRole,
-    create_key,
-    dev_keys,
-)
 from cityops.db.deadletters import Channel
-from cityops.db.engine import get_engine
 from cityops.domain.alarms import alarm_intake, alarm_ticket_id, alarm_workflow_id
 from cityops.domain.models import AlarmEvent
-from cityops.org.migrate import upgrade
 from cityops.service.alarms import AlarmBatchInvalid, read_item, split_payload
 from cityops.service.items import ItemRefused
 
@@ -130,27 +117,3 @@ def test_a_video_event_is_a_video_ticket_and_a_sensor_event_an_iot_ticket() -> N
     received = datetime.fromisoformat("2026-11-28T23:31:00+00:00")
     assert alarm_intake(sensor, received).source.value == "iot"
     assert alarm_intake(video, received).source.value == "video"
-
-
-def test_keys_are_stored_only_as_a_hash_and_check_by_role(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'keys.db'}"
-    upgrade(url)
-    engine = get_engine(url)
-    key = create_key(engine, Role.RESPONDER, "tablet 7")
-    store = KeyStore(engine)
-    caller = store.check(key)
-    assert caller is not None and caller.role is Role.RESPONDER
-    with Session(engine) as session:
-        row = session.get(ApiKeyRow, caller.key_id)
-    assert row is not None and key not in row.key_hash
-    assert store.check(key[:-1] + ("A" if key[-1] != "A" else "B")) is None
-    assert store.check("not-a-key") is None
-
-
-def test_dev_keys_come_from_the_environment_and_bad_entries_are_errors() -> None:
-    keys = dev_keys({"CITYOPS_DEV_API_KEYS": "sensor_gateway=0123456789abcdef0"})
-    assert keys == {"0123456789abcdef0": Role.SENSOR_GATEWAY}
-    with pytest.raises(ApiKeyError, match="role=key"):
-        dev_keys({"CITYOPS_DEV_API_KEYS": "sensor_gateway=short"})
-    with pytest.raises(UnknownRole):
-        dev_keys({"CITYOPS_DEV_API_KEYS": "mayor=0123456789abcdef0"})

@@ -27,6 +27,18 @@ def test_history_keeps_who_did_what() -> None:
     assert history.entries[1].by == "P-1"
 
 
+def test_history_keeps_who_acted_on_whose_behalf() -> None:
+    history = TicketHistory()
+    history.note(T0, Stage.ACCEPTED, "accepted", by="P-1", acted_by="operator:alice")
+    history.note(T0, Stage.ACCEPTED, "clock_paused", by="P-1", acted_by="P-1")
+    history.note(T0, Stage.ACCEPTED, "urged", by="chain")
+    delegated, own, system = history.entries
+    assert (delegated.by, delegated.acted_by) == ("P-1", "operator:alice")
+    assert delegated.who == "operator:alice on behalf of P-1"
+    assert own.acted_by is None and own.who == "P-1"  # acting for oneself is no delegation
+    assert system.who == "chain"
+
+
 def test_each_event_counts_once_and_a_firing_after_close_is_kept_for_the_next_ticket() -> None:
     stream = AlarmStream()
     assert stream.take(event("e1"), ticket_closed=False) is Seen.FIRING
