@@ -53,9 +53,10 @@ async def test_triage_has_an_owner_a_clock_and_a_chain_to_the_director(
     assert status.stage is Stage.TRIAGE and status.triage_deadline is not None
     assert status.triage_deadline - received == timedelta(minutes=30)
     assert status.waiting_on is not None and "P-DIST-D" in status.waiting_on
-    assert h.notifier.to("P-DIST-D") == ["triage_request"]  # the owner is told at once
-    register = [e.event for e in h.store.register("N-TRI")]
-    assert register == ["received", "needs_triage", "triage_assigned"]  # the register has it
+    # The owner is told at once, and the register has it (both just after the stage shows).
+    await h.until(lambda: h.notifier.to("P-DIST-D") == ["triage_request"])
+    registered = ["received", "needs_triage", "triage_assigned"]
+    await h.until(lambda: [e.event for e in h.store.register("N-TRI")] == registered)
 
     await env.sleep(timedelta(minutes=16))  # half the budget: reminded
     assert h.notifier.to("P-DIST-D").count("triage_request") == 2
@@ -285,7 +286,7 @@ async def test_an_entrapment_that_clears_stops_the_chase_and_tells_the_assignee(
     assert first.scenario_id == "PF03" and first.assignee_id == "P-DEPT"
     await handle.signal(TicketWorkflow.alarm_event, lift("l2", "resolved"))
     await until(handle, lambda s: s.chase_stopped)
-    assert "sensor_recovered" in h.notifier.to("P-DEPT")
+    await h.until(lambda: "sensor_recovered" in h.notifier.to("P-DEPT"))  # told just after
     await env.sleep(timedelta(minutes=10))  # 3-minute accept clock: nothing more
     status = await state(handle)
     assert status.stage is Stage.AWAITING_ACCEPT and status.escalations == 0
@@ -368,7 +369,7 @@ async def test_a_storm_of_one_incident_sends_one_follow_up_message_per_window(
     notice is never held back."""
     received = await server_now(env)
     handles = await flood_storm(h, received, "L", 3)
-    assert h.notifier.to("P-T01-D").count("assigned") == 3  # at once, one each
+    await h.until(lambda: h.notifier.to("P-T01-D").count("assigned") == 3)  # at once, one each
 
     await env.sleep(timedelta(minutes=5, seconds=20))  # all three escalate together
     for handle in handles:
