@@ -10,10 +10,18 @@ from typing import Annotated
 import typer
 from temporalio.client import Client
 
-from cityops.cli.tickets import AsOpt, JsonOpt, TicketArg, _message, _run, print_status
+from cityops.cli.tickets import (
+    AsOpt,
+    JsonOpt,
+    TicketArg,
+    _message,
+    _run,
+    print_status,
+)
 from cityops.domain.calls import ConvertInput, RateInput, ReplyInput
 from cityops.domain.models import TicketStatus
 from cityops.domain.stages import CallbackResult
+from cityops.domain.submission import KindQuestion
 from cityops.service import calls
 
 
@@ -61,7 +69,8 @@ def convert(
 
 def suggest_kind(text: Annotated[str, typer.Option(help="What the caller said")]) -> None:
     """The kind the rules suggest for a caller's words; the agent decides."""
-    suggestion = calls.suggest_kind(text)
+    question: KindQuestion = _message(KindQuestion, text=text)
+    suggestion = calls.suggest_kind(question.text)
     typer.echo(f"{suggestion.kind.value}  ({suggestion.reason})")
 
 
