@@ -54,7 +54,9 @@ async def rate(
     message = message_from(body, RateInput, caller)
     with ticket_errors():
         await scoped_status(context, caller, ticket_id)
-        return shown_to(caller, await calls.rate(context.client, ticket_id, message))
+        return shown_to(
+            caller, await calls.rate(context.client, ticket_id, message, context.workers)
+        )
 
 
 @router.post(
@@ -72,7 +74,9 @@ async def reply(
     message = message_from(body, ReplyInput, caller)
     with ticket_errors():
         await scoped_status(context, caller, ticket_id)
-        return shown_to(caller, await calls.reply(context.client, ticket_id, message))
+        return shown_to(
+            caller, await calls.reply(context.client, ticket_id, message, context.workers)
+        )
 
 
 @router.post(
@@ -91,4 +95,6 @@ async def convert(
     message = message_from(body, ConvertInput, caller)
     with ticket_errors():
         await scoped_status(context, caller, ticket_id)
-        return shown_to(caller, await calls.convert(context.client, ticket_id, message))
+        return shown_to(
+            caller, await calls.convert(context.client, ticket_id, message, context.workers)
+        )
