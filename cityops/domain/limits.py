@@ -311,6 +311,12 @@ def check_site(value: Any) -> Any:
     return value
 
 
+# A ticket's Temporal history: Temporal ends a run at 51,200 events or 50 MiB. Past this
+# budget a ticket takes no more actions that can repeat without moving it on (urges,
+# pauses, requests); the room above is for the ones that do.
+HISTORY_EVENTS_BUDGET = 20_000
+HISTORY_BYTES_BUDGET = 20 * 1024 * 1024
+
 KEY_LENGTH = 200  # the register's grouping keys (an incident's site, a normalised address)
 
 
