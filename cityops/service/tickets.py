@@ -37,6 +37,8 @@ from temporalio.client import (
     RPCError,
     WorkflowExecution,
     WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
@@ -420,6 +422,9 @@ async def status(
         conversion = await run.memo_value(CONVERSION_MEMO, None, type_hint=Conversion)
     except RPCError as exc:
         raise rpc_error(ticket_id, exc) from exc
+    except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as exc:
+        # The ticket exists but cannot answer (its workflow task fails): say so, never crash.
+        raise TicketRejected(f"ticket {ticket_id} cannot be read now: {str(exc)[:300]}") from exc
     if conversion is None:
         return result
     history = [*conversion.history, *result.history] if include_history else []
