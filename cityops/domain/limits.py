@@ -122,7 +122,7 @@ TICKET_ID = Limit(
     64,
     1,
     "ticket numbers in paths and bodies, `hotline_id`, `new_ticket_id`, `split_from`, "
-    "incident and silence ids",
+    "incident ids (a silence id: 32)",
 )
 # A ticket number as paths and commands take it: letters, digits and dashes.
 TICKET_NUMBER = r"^[A-Za-z0-9-]{1,64}$"
@@ -241,7 +241,6 @@ Url = Annotated[str, URL]
 Link = Annotated[str, LINK]
 Open311Id = Annotated[str, OPEN311_ID]
 ApiKey = Annotated[str, API_KEY]
-AttributeKey = Annotated[str, ATTRIBUTE_KEY]
 
 
 class _AttributesSchema:
@@ -277,7 +276,8 @@ Attributes = Annotated[dict[str, Any], _AttributesSchema]
 
 
 def check_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
-    """An alarm's `attributes`: at most 32 names, 4 KiB as JSON, `site` an address."""
+    """An alarm's `attributes`: at most 32 names of at most 64 characters, 4 KiB as JSON
+    (`site`, an address, is checked on its own: its error names `attributes.site`)."""
     if _lenient():
         return attributes
     if len(attributes) > ATTRIBUTES_MAX_KEYS:
@@ -286,6 +286,8 @@ def check_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
             "at most {max} attributes",
             {"max": ATTRIBUTES_MAX_KEYS},
         )
+    for name in attributes:
+        ATTRIBUTE_KEY.check(name)
     try:
         size = len(json.dumps(attributes, ensure_ascii=False, allow_nan=False).encode())
     except (ValueError, TypeError, UnicodeEncodeError):

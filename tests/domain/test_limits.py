@@ -129,6 +129,7 @@ def test_an_alarm_site_over_an_address_is_refused_naming_attributes_site() -> No
         {"blob": "x" * 5000},  # too large as JSON
         {"reading": float("nan")},  # not plain JSON
         {"note": "\ud800"},  # not Unicode
+        {"n" * 65: 1},  # a name over its limit
     ],
 )
 def test_alarm_attributes_are_bounded_as_a_whole(attributes: dict[str, Any]) -> None:
