@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict
 
+from cityops.activities.notice_text import to_html
 from cityops.config import Settings
 from cityops.domain.models import ChannelKind, ContactChannel
 
@@ -188,7 +189,8 @@ def _send_email(settings: SmtpSettings, address: str, message: OutgoingMessage) 
     digest = hashlib.sha256(f"{message.idempotency_key}/{message.person_id}".encode()).hexdigest()
     mail["Message-ID"] = f"<{digest[:32]}@{domain}>"
     mail["X-Cityops-Ticket"] = message.ticket_id
-    mail.set_content(message.text)
+    mail.set_content(message.text)  # the plain part: untrusted text already neutralised
+    mail.add_alternative(to_html(message.text), subtype="html")
     try:
         with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_seconds) as smtp:
             if settings.starttls:

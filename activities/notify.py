@@ -39,7 +39,7 @@ from cityops.activities.channels import (
     TransientChannelError,
 )
 from cityops.activities.delivery_log import DeliveryLog, channel_key
-from cityops.activities.notice_text import render_notice, ticket_url
+from cityops.activities.notice_text import neutral, own_photo, render_notice, ticket_url
 from cityops.config import Settings, get_settings
 from cityops.domain.models import (
     CAMERA_DESK_ID,
@@ -290,7 +290,7 @@ class NotifyActivities:
             idempotency_key=notice.idempotency_key,
             person_id=recipient.person_id,
             person_name=recipient.name,
-            title=notice.title,
+            title=neutral(notice.title),  # an e-mail subject, a robot's title: one plain line
             text=render_notice(
                 notice,
                 recipient,
@@ -301,6 +301,7 @@ class NotifyActivities:
                 accept_for=lambda ticket_id: self._accept_link(
                     ticket_id, recipient, item_facts.get(ticket_id, notice.facts)
                 ),
+                photo_link=own_photo(notice.facts.get("photo_url", ""), settings.public_url),
             ),
             facts=notice.facts,
             accept_url=link,

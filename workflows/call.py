@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from cityops.activities.dispatch import DispatchActivities
     from cityops.activities.notify import NotifyActivities
     from cityops.activities.store import StoreActivities
+    from cityops.domain import limits
     from cityops.domain.calls import (
         CONVERSION_MEMO,
         CallIntake,
@@ -219,6 +220,7 @@ class CallWorkflow:
 
     @rate.validator
     def _validate_rate(self, request: RateInput) -> None:
+        limits.refuse_overlong(request)  # new input only: validators never replay
         if self._call.kind is not CallKind.CONSULTATION:
             raise ValueError(f"a {self._call.kind.value} is not rated; only a consultation is")
         if self._stage is not Stage.ANSWERED:
@@ -244,6 +246,7 @@ class CallWorkflow:
 
     @reply.validator
     def _validate_reply(self, request: ReplyInput) -> None:
+        limits.refuse_overlong(request)  # new input only: validators never replay
         if self._stage is not Stage.RECORDED or self._inbox is None:
             raise ValueError(
                 f"call is {self._stage.value}; only a recorded suggestion takes a reply"
@@ -274,6 +277,7 @@ class CallWorkflow:
 
     @convert.validator
     def _validate_convert(self, request: ConvertInput) -> None:
+        limits.refuse_overlong(request)  # new input only: validators never replay
         stage = CONVERTIBLE.get(self._call.kind)
         if stage is None:
             raise ValueError(

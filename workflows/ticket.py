@@ -29,11 +29,14 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel
+
     from cityops.activities.dispatch import DispatchActivities
     from cityops.activities.grouping import NoticeGroupActivities
     from cityops.activities.notify import NotifyActivities
     from cityops.activities.route import RoutingActivities
     from cityops.activities.store import StoreActivities
+    from cityops.domain import limits
     from cityops.domain.alarms import alarm_intake
     from cityops.domain.incidents import (
         IncidentJoined,
@@ -176,6 +179,11 @@ EVERY_WAIT_OWNED = "every-wait-owned"
 # (nobody is above it by tier): asked first thing in `request_extension`, so a ticket in
 # flight takes it at its next request.
 EXTENSION_DECIDER = "extension-decider"
+# Tickets started after this change keep a bounded state: a history row's detail is cut
+# at 2,000 characters (marked), and a status shows the first 20 and last 80 rows of the
+# history (the register keeps every row), so no number of notes can grow an update's
+# answer past Temporal's payload limit. Taken with the first history row.
+BOUNDED_STATE = "bounded-state"
 # The alarm signal's name, for signal-with-start (which takes a name): the handler below is
 # declared with it, so the intake and the workflow cannot disagree.
 ALARM_EVENT_SIGNAL = "alarm_event"
@@ -190,6 +198,7 @@ class TicketWorkflow:
         self._intake = intake
         self._v2: bool | None = None  # the NO_DEAD_ENDS patch, taken first thing in `run`
         self._v3: bool | None = None  # the EVERY_WAIT_OWNED patch, taken right after it
+        self._v4: bool | None = None  # the BOUNDED_STATE patch, taken with the first note
         self._lock = asyncio.Lock()  # handlers that await, and chain steps that re-assign
         self._stage = Stage.INTAKE
         self._classification: Classification | None = None
@@ -228,6 +237,13 @@ class TicketWorkflow:
         if self._v2 is None:
             self._v2 = workflow.patched(NO_DEAD_ENDS)
         return self._v2
+
+    def _bounded(self) -> bool:
+        """Whether this ticket keeps a bounded history (the BOUNDED_STATE patch)."""
+        if self._v4 is None:
+            self._v4 = workflow.patched(BOUNDED_STATE)
+            self._history.bounded = self._v4
+        return self._v4
 
     def _owned(self) -> bool:
         """Whether every wait keeps an owner who is told past the top of its chain, the
@@ -696,6 +712,7 @@ class TicketWorkflow:
 
     @classify.validator
     def _validate_classify(self, decision: TriageDecision) -> None:
+        self._admit(decision)
         if self._stage is not Stage.TRIAGE:
             raise ValueError(f"ticket is {self._stage.value}, not waiting for triage")
 
@@ -708,6 +725,7 @@ class TicketWorkflow:
 
     @dismiss.validator
     def _validate_dismiss(self, request: DismissInput) -> None:
+        self._admit(request)
         if self._stage is not Stage.TRIAGE:
             raise ValueError(
                 f"ticket is {self._stage.value}; only a ticket waiting for triage can be "
@@ -731,6 +749,7 @@ class TicketWorkflow:
 
     @split_secondary.validator
     def _validate_split_secondary(self, request: SplitInput) -> None:
+        self._admit(request)
         check_split(self._classification, self._split, request)
 
     # ================================================================== updates: acceptance
@@ -763,6 +782,7 @@ class TicketWorkflow:
 
     @accept.validator
     def _validate_accept(self, request: AcceptInput) -> None:
+        self._admit(request)
         if self._stage not in _WAITING_FOR_ACCEPT or self._owner.accepted_by:
             raise ValueError(
                 f"ticket is {self._stage.value}; only a dispatched ticket can be accepted"
@@ -807,6 +827,7 @@ class TicketWorkflow:
 
     @return_ticket.validator
     def _validate_return(self, request: ReturnInput) -> None:
+        self._admit(request)
         if self._stage not in _WAITING_FOR_ACCEPT:
             raise ValueError(
                 f"ticket is {self._stage.value}; only a ticket not yet accepted can be returned"
@@ -839,6 +860,7 @@ class TicketWorkflow:
 
     @transfer.validator
     def _validate_transfer(self, request: TransferInput) -> None:
+        self._admit(request)
         assignee = self._owner.assignee
         if (
             assignee is None
@@ -926,6 +948,7 @@ class TicketWorkflow:
 
     @request_reconsideration.validator
     def _validate_request_reconsideration(self, request: ReconsiderationRequest) -> None:
+        self._admit(request, repeatable=True)
         assignee = self._owner.assignee
         if assignee is None or not self._owner.bound(assignee.unit_code):
             raise ValueError("no district ruling binds this ticket's unit: return it instead")
@@ -972,6 +995,7 @@ class TicketWorkflow:
 
     @decide_reconsideration.validator
     def _validate_decide_reconsideration(self, decision: ReconsiderationDecision) -> None:
+        self._admit(decision)
         if self._reconsideration is None:
             raise ValueError("no reconsideration request is waiting for a decision")
         deciders = self._owner.supervisor_ids()
@@ -997,6 +1021,7 @@ class TicketWorkflow:
 
     @contact_citizen.validator
     def _validate_contact(self, request: ContactInput) -> None:
+        self._admit(request)
         self._require_assignee_working(request.person_id)
         if self._contacted_at is not None:
             raise ValueError(f"first contact already recorded at {shown(self._contacted_at)}")
@@ -1016,6 +1041,7 @@ class TicketWorkflow:
 
     @pause_clock.validator
     def _validate_pause(self, request: PauseInput) -> None:
+        self._admit(request, repeatable=True)
         self._require_assignee_working(request.person_id)
         since = self._clocks[Clock.RESOLVE].paused_since
         if since is not None:
@@ -1039,6 +1065,7 @@ class TicketWorkflow:
 
     @resume_clock.validator
     def _validate_resume(self, request: ResumeInput) -> None:
+        self._admit(request)
         self._require_assignee_working(request.person_id)
         if not self._clocks[Clock.RESOLVE].paused:
             raise ValueError("the clock is not paused")
@@ -1094,6 +1121,7 @@ class TicketWorkflow:
 
     @request_extension.validator
     def _validate_request_extension(self, request: ExtensionRequest) -> None:
+        self._admit(request, repeatable=True)
         if self._stage not in _BEING_WORKED:
             raise ValueError(
                 f"ticket is {self._stage.value}; only an accepted ticket can be extended"
@@ -1152,6 +1180,7 @@ class TicketWorkflow:
 
     @decide_extension.validator
     def _validate_decide_extension(self, decision: ExtensionDecision) -> None:
+        self._admit(decision)
         pending = self._pending_extension
         if pending is None:
             raise ValueError("no extension request is waiting for a decision")
@@ -1173,6 +1202,7 @@ class TicketWorkflow:
 
     @resolve.validator
     def _validate_resolve(self, request: ResolveInput) -> None:
+        self._admit(request)
         if self._stage not in _BEING_WORKED:
             hint = (
                 "accept it before resolving"
@@ -1215,6 +1245,7 @@ class TicketWorkflow:
 
     @callback.validator
     def _validate_callback(self, result: CallbackInput) -> None:
+        self._admit(result)
         self._require_verifying(ClosureCheck.CALLBACK)
 
     @workflow.update
@@ -1224,6 +1255,7 @@ class TicketWorkflow:
 
     @review.validator
     def _validate_review(self, review: ReviewInput) -> None:
+        self._admit(review)
         self._require_verifying(ClosureCheck.PHOTO_REVIEW)
         reviewers = self._owner.supervisor_ids()
         if review.by not in reviewers:
@@ -1238,6 +1270,7 @@ class TicketWorkflow:
 
     @recheck.validator
     def _validate_recheck(self, result: RecheckInput) -> None:
+        self._admit(result)
         self._require_verifying(ClosureCheck.VIDEO_RECHECK)
 
     # ================================================================== updates: supervision
@@ -1263,6 +1296,7 @@ class TicketWorkflow:
 
     @urge.validator
     def _validate_urge(self, request: UrgeInput) -> None:
+        self._admit(request, repeatable=True)
         if not self._owner.dispatched or self._stage.is_final:
             raise ValueError(
                 f"ticket is {self._stage.value}; only an open, dispatched ticket can be urged"
@@ -1276,6 +1310,7 @@ class TicketWorkflow:
 
     @rule_closure.validator
     def _validate_rule_closure(self, ruling: RuleClosureInput) -> None:
+        self._admit(ruling)
         if self._stage.is_final or not self._owner.dispatched:
             raise ValueError(
                 f"ticket is {self._stage.value}; "
@@ -1283,6 +1318,28 @@ class TicketWorkflow:
             )
 
     # ------------------------------------------------------------------ shared validation
+
+    def _admit(self, request: BaseModel, *, repeatable: bool = False) -> None:
+        """What every update's validator checks first, for new input only: each field
+        within its length limit (a caller that went around the API, e.g. Temporal's own
+        CLI, is refused naming the field; inside the workflow the limits are otherwise not
+        enforced, so its own history always decodes), and for an action that can repeat
+        without moving the ticket on (an urge, a pause, a request), that the ticket's
+        history is still far from Temporal's limits. Validators run only when an update
+        arrives, never on replay; their re-check under the lock (`_serialised`) runs in the
+        handler, where this is skipped, so replay never depends on it."""
+        if not workflow.unsafe.is_read_only():
+            return
+        limits.refuse_overlong(request)
+        info = workflow.info()
+        length, size = info.get_current_history_length(), info.get_current_history_size()
+        if repeatable and (
+            length > limits.HISTORY_EVENTS_BUDGET or size > limits.HISTORY_BYTES_BUDGET
+        ):
+            raise ValueError(
+                f"this ticket's history is long ({length} events, {size // 1024} KiB): it "
+                "takes only actions that move it on (accept, resolve, a decision, a ruling)"
+            )
 
     @asynccontextmanager
     async def _serialised(self, check: Callable[[], None] | None = None) -> AsyncIterator[None]:
@@ -1546,7 +1603,9 @@ class TicketWorkflow:
 
     @workflow.query
     def status(self, request: StatusInput | None = None) -> TicketStatus:
-        return self._status(include_history=request is None or request.include_history)
+        return self._status(
+            include_history=request is None or request.include_history, answer=False
+        )
 
     # ================================================================== clocks and chains
 
@@ -1986,6 +2045,7 @@ class TicketWorkflow:
         at: datetime | None = None,
         acted_by: str | None = None,
     ) -> None:
+        self._bounded()  # before the register's local activity: the patch comes first
         self._history.note(
             at or workflow.now(), stage, event, by=by, detail=detail, acted_by=acted_by
         )
@@ -2063,7 +2123,10 @@ class TicketWorkflow:
         workflow.upsert_search_attributes(sa.updates(status))
         workflow.set_current_details(render_details(status, **self._caller()))
 
-    def _status(self, include_history: bool = True) -> TicketStatus:
+    def _status(self, include_history: bool = True, *, answer: bool = True) -> TicketStatus:
+        """The ticket's status: as an update's answer (the default: it is written into the
+        ticket's history, so a bounded ticket keeps its history part short) or, with
+        answer=False, as the status query shows it."""
         intake, owner = self._intake, self._owner
         scenario = self._classification.scenario if self._classification else None
         assignee = owner.assignee
@@ -2111,7 +2174,7 @@ class TicketWorkflow:
             stalled_clock=self._stall.clock,
             stall_supervisor=describe(self._stall.supervisor) if self._stall.supervisor else None,
             classification=self._classification,
-            history=list(self._history.entries) if include_history else [],
+            history=self._history.shown(answer=answer) if include_history else [],
             split=self._split,
             split_from=intake.split_from,
             incident=self._links.summary(),

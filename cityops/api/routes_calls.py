@@ -10,31 +10,24 @@ a work order; a closed record), 404 for an unknown number, 422 for a malformed b
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
 
 from cityops.api.auth import require
 from cityops.api.context import AppContext, get_context
 from cityops.api.identity import body_model, message_from, scoped_status, shown_to
 from cityops.api.keys import Caller, Role
 from cityops.api.openapi_docs import responses
-from cityops.api.routes_tickets import ticket_errors
+from cityops.api.routes_tickets import TicketNumber, ticket_errors
 from cityops.domain.calls import ConvertInput, KindSuggestion, RateInput, ReplyInput
 from cityops.domain.models import TicketStatus
+from cityops.domain.submission import KindQuestion
 from cityops.service import calls
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["calls"])
 Context = Annotated[AppContext, Depends(get_context)]
-TicketNumber = Annotated[str, Field(min_length=1, max_length=64)]
 # The bodies: the messages without acted_by, the person optional (the key's person acts).
 RateBody = body_model(RateInput)
 ReplyBody = body_model(ReplyInput)
 ConvertBody = body_model(ConvertInput)
-
-
-class KindQuestion(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    text: str = Field(min_length=1, max_length=4000, description="What the caller said")
 
 
 @router.post("/kind-suggestion", response_model=KindSuggestion, responses=responses(401, 403, 422))
@@ -52,7 +45,7 @@ async def suggest_kind(
     responses=responses(401, 403, 404, 409, 422, 503),
 )
 async def rate(
-    ticket_id: str,
+    ticket_id: TicketNumber,
     body: RateBody,  # type: ignore[valid-type]
     context: Context,
     caller: Annotated[Caller, Depends(require(Role.HOTLINE_AGENT))],
@@ -61,7 +54,9 @@ async def rate(
     message = message_from(body, RateInput, caller)
     with ticket_errors():
         await scoped_status(context, caller, ticket_id)
-        return shown_to(caller, await calls.rate(context.client, ticket_id, message))
+        return shown_to(
+            caller, await calls.rate(context.client, ticket_id, message, context.workers)
+        )
 
 
 @router.post(
@@ -70,7 +65,7 @@ async def rate(
     responses=responses(401, 403, 404, 409, 422, 503),
 )
 async def reply(
-    ticket_id: str,
+    ticket_id: TicketNumber,
     body: ReplyBody,  # type: ignore[valid-type]
     context: Context,
     caller: Annotated[Caller, Depends(require(Role.RESPONDER))],
@@ -79,7 +74,9 @@ async def reply(
     message = message_from(body, ReplyInput, caller)
     with ticket_errors():
         await scoped_status(context, caller, ticket_id)
-        return shown_to(caller, await calls.reply(context.client, ticket_id, message))
+        return shown_to(
+            caller, await calls.reply(context.client, ticket_id, message, context.workers)
+        )
 
 
 @router.post(
@@ -88,7 +85,7 @@ async def reply(
     responses=responses(401, 403, 404, 409, 422, 503),
 )
 async def convert(
-    ticket_id: str,
+    ticket_id: TicketNumber,
     body: ConvertBody,  # type: ignore[valid-type]
     context: Context,
     caller: Annotated[Caller, Depends(require(Role.HOTLINE_AGENT))],
@@ -98,4 +95,6 @@ async def convert(
     message = message_from(body, ConvertInput, caller)
     with ticket_errors():
         await scoped_status(context, caller, ticket_id)
-        return shown_to(caller, await calls.convert(context.client, ticket_id, message))
+        return shown_to(
+            caller, await calls.convert(context.client, ticket_id, message, context.workers)
+        )

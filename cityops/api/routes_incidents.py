@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query
 
 from cityops.api.auth import require
 from cityops.api.context import AppContext, get_context
@@ -33,6 +33,8 @@ AnyRole = Annotated[Caller, Depends(require(*Role))]
 Planner = Annotated[Caller, Depends(require(Role.RESPONDER))]  # and supervisors
 ID = r"^[A-Z0-9]{4,64}$"
 SilenceBody = body_model(SilenceSpec, "created_by")
+IncidentId = Annotated[str, Path(min_length=1, max_length=64)]
+SilenceId = Annotated[str, Path(min_length=1, max_length=32)]
 
 
 @router.get("/incidents", response_model=list[Incident], responses=responses(401, 403, 422))
@@ -40,7 +42,7 @@ async def get_incidents(
     context: Context,
     caller: AnyRole,
     street: Annotated[str | None, Query(max_length=8, description="e.g. T01")] = None,
-    scenario: Annotated[str | None, Query(pattern=r"^[A-Z]{2}\d{2}$")] = None,
+    scenario: Annotated[str | None, Query(max_length=8, pattern=r"^[A-Z]{2}\d{2}$")] = None,
     open_only: Annotated[bool, Query(alias="open")] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[Incident]:
@@ -57,11 +59,11 @@ async def get_incidents(
 @router.get(
     "/incidents/{incident_id}", response_model=Incident, responses=responses(401, 403, 404, 422)
 )
-async def get_incident(incident_id: str, context: Context, caller: AnyRole) -> Incident:
-    found = incident_view(context.engine, incident_id[:64], datetime.now(UTC))
+async def get_incident(incident_id: IncidentId, context: Context, caller: AnyRole) -> Incident:
+    found = incident_view(context.engine, incident_id, datetime.now(UTC))
     own = caller.scope.street
     if found is None or (own is not None and found.street_code != own):
-        raise HTTPException(404, f"no incident {incident_id[:64]}")
+        raise HTTPException(404, f"no incident {incident_id}")
     return found
 
 
@@ -105,10 +107,10 @@ async def get_silences(
 @router.get(
     "/silences/{silence_id}", response_model=Silence, responses=responses(401, 403, 404, 422)
 )
-async def get_one_silence(silence_id: str, context: Context, _: AnyRole) -> Silence:
-    found = get_silence(context.engine, silence_id[:32])
+async def get_one_silence(silence_id: SilenceId, context: Context, _: AnyRole) -> Silence:
+    found = get_silence(context.engine, silence_id)
     if found is None:
-        raise HTTPException(404, f"no window {silence_id[:32]}")
+        raise HTTPException(404, f"no window {silence_id}")
     return found
 
 
@@ -118,17 +120,15 @@ async def get_one_silence(silence_id: str, context: Context, _: AnyRole) -> Sile
     responses=responses(401, 403, 404, 422),
 )
 async def post_end_silence(
-    silence_id: str,
+    silence_id: SilenceId,
     context: Context,
     caller: Planner,
     by: Annotated[str | None, Body(embed=True, min_length=1, max_length=64)] = None,
 ) -> Silence:
     """End a window now: later events open tickets again (in the key's person's name)."""
-    ended = end_silence(
-        context.engine, silence_id[:32], _own_name(caller, by, "by"), datetime.now(UTC)
-    )
+    ended = end_silence(context.engine, silence_id, _own_name(caller, by, "by"), datetime.now(UTC))
     if ended is None:
-        raise HTTPException(404, f"no window {silence_id[:32]}")
+        raise HTTPException(404, f"no window {silence_id}")
     context.alarms.windows.invalidate()
     return ended
 

@@ -28,7 +28,7 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from cityops.api.auth import authorize, presented_key
 from cityops.api.bodies import RETRY_AFTER_SECONDS
@@ -45,6 +45,18 @@ from cityops.api.open311_format import (
     responses_doc,
 )
 from cityops.db.open311 import Open311RequestRow, find_requests, get_request, record_request
+from cityops.domain.limits import (
+    NAME,
+    Address,
+    ApiKey,
+    Email,
+    Open311Id,
+    Phone,
+    ScenarioId,
+    Text,
+    Url,
+    first_problem,
+)
 from cityops.domain.models import TicketIntake, TicketStatus
 from cityops.domain.stages import Source, Stage
 from cityops.service import tickets
@@ -79,26 +91,33 @@ class Open311Error(Exception):
         return error_response(self.status, self.description, fmt, headers)
 
 
+# A coordinate as Open311 sends it: a decimal number as text.
+CoordinateText = Annotated[str, StringConstraints(max_length=40)]
+GivenName = Annotated[str, StringConstraints(max_length=32), NAME]
+
+
 class RequestForm(BaseModel):
-    """POST requests: form-encoded as GeoReport clients send it (JSON is taken too)."""
+    """POST requests: form-encoded as GeoReport clients send it (JSON is taken too). Every
+    field is checked against its length limit (docs/api.md, "Length limits") before
+    anything else: 400 naming the field."""
 
     model_config = ConfigDict(extra="allow")
 
-    api_key: str | None = Field(default=None, description="Or the X-API-Key header")
-    jurisdiction_id: str | None = None
-    service_code: str = Field(description="A service_code from services.json, e.g. PS03")
-    lat: str | None = Field(default=None, description="WGS84 latitude; with long")
-    long: str | None = Field(default=None, description="WGS84 longitude; with lat")
-    address_string: str | None = Field(default=None, max_length=500)
-    address_id: str | None = Field(default=None, max_length=64)
-    email: str | None = Field(default=None, max_length=254)
-    device_id: str | None = None
-    account_id: str | None = None
-    first_name: str | None = Field(default=None, max_length=32)
-    last_name: str | None = Field(default=None, max_length=32)
-    phone: str | None = Field(default=None, max_length=32)
-    description: str | None = Field(default=None, max_length=4000)
-    media_url: str | None = Field(default=None, max_length=2000)
+    api_key: ApiKey | None = Field(default=None, description="Or the X-API-Key header")
+    jurisdiction_id: Open311Id | None = None
+    service_code: ScenarioId = Field(description="A service_code from services.json, e.g. PS03")
+    lat: CoordinateText | None = Field(default=None, description="WGS84 latitude; with long")
+    long: CoordinateText | None = Field(default=None, description="WGS84 longitude; with lat")
+    address_string: Address | None = None
+    address_id: Open311Id | None = None
+    email: Email | None = None
+    device_id: Open311Id | None = None
+    account_id: Open311Id | None = None
+    first_name: GivenName | None = None
+    last_name: GivenName | None = None
+    phone: Phone | None = None
+    description: Text | None = None
+    media_url: Url | None = None
 
 
 _FORM_SCHEMA = RequestForm.model_json_schema()
@@ -194,6 +213,7 @@ async def post_request(format: FormatParam, request: Request, context: Context) 
             authorize(context, key, frozenset({Role.HOTLINE_AGENT}))
         except HTTPException as exc:  # keep the Open311 error shape
             raise Open311Error(exc.status_code, f"api_key: {exc.detail}") from exc
+        _check_form(fields)
         _check_jurisdiction(context, fields.get("jurisdiction_id"))
         intake = _intake(fields, context)
         result = await tickets.submit(
@@ -325,6 +345,17 @@ async def _fields(request: Request) -> dict[str, str]:
         raise Open311Error(400, "body: not UTF-8") from exc
     parsed = parse_qs(text, keep_blank_values=False)
     return {key: values[0] for key, values in parsed.items()}
+
+
+def _check_form(fields: dict[str, str]) -> None:
+    """Every known field within its limit, and text that is Unicode: else 400 naming it."""
+    try:
+        RequestForm.model_validate(fields)
+    except ValidationError as exc:
+        field, problem = first_problem(exc)
+        if exc.errors()[0]["type"] == "missing":
+            problem = "required"
+        raise Open311Error(400, f"{field}: {problem}") from exc
 
 
 def _coordinate(fields: dict[str, str], name: str, bound: float) -> float | None:

@@ -27,6 +27,7 @@ from cityops.api.identity import acting, named_person, scoped_status
 from cityops.api.keys import Caller, Role
 from cityops.api.openapi_docs import responses
 from cityops.api.routes_tickets import ticket_errors
+from cityops.domain.limits import RevealReason
 from cityops.privacy.register import ContactErased, NoContact, reveal_phone
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["privacy"])
@@ -39,9 +40,7 @@ class RevealRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     by: str | None = named_person()
-    reason: str = Field(
-        min_length=4, max_length=200, description="Why you need the full number (kept)"
-    )
+    reason: RevealReason = Field(description="Why you need the full number (kept)")
 
 
 class RevealedContact(BaseModel):

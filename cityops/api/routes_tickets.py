@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi import Path as FastApiPath
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from cityops.api.auth import require
 from cityops.api.bodies import unavailable
@@ -33,7 +33,6 @@ from cityops.api.identity import (
 )
 from cityops.api.keys import Caller, Role, ScopeKind
 from cityops.api.openapi_docs import responses
-from cityops.domain.calls import LINK, CallIntake
 from cityops.domain.models import (
     AcceptInput,
     CallbackInput,
@@ -45,19 +44,18 @@ from cityops.domain.models import (
     RecheckInput,
     ReconsiderationDecision,
     ReconsiderationRequest,
-    Referral,
     ResolveInput,
     ResumeInput,
     ReturnInput,
     ReviewInput,
     RuleClosureInput,
-    TicketIntake,
     TicketStatus,
     TransferInput,
     TriageDecision,
     UrgeInput,
 )
 from cityops.domain.stages import CallKind, LinkKind, Source, Stage
+from cityops.domain.submission import SubmitTicket
 from cityops.service import calls, split, tickets
 from cityops.service.tickets import (
     TicketNotFound,
@@ -76,71 +74,6 @@ TicketNumber = Annotated[
     str,
     FastApiPath(max_length=64, pattern=r"^[A-Za-z0-9-]+$", description="e.g. PD20261128A1B2C3D4"),
 ]
-
-
-class SubmitTicket(BaseModel):
-    """A complaint from the hotline, a grid inspector or opinion monitoring."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    text: str = Field(min_length=1, max_length=4000, description="What the caller said")
-    address: str | None = Field(default=None, max_length=500)
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
-    caller_name: str | None = Field(default=None, max_length=64)
-    caller_phone: str | None = Field(default=None, max_length=32)
-    source: Literal[Source.HOTLINE, Source.GRID, Source.OPINION] = Source.HOTLINE
-    hotline_id: str | None = Field(
-        default=None, min_length=1, max_length=64, description="The hotline's own number"
-    )
-    service_code: str | None = Field(
-        default=None, pattern=r"^[A-Z]{2}\d{2}$", description="A scenario id, if known"
-    )
-    kind: CallKind = Field(
-        default=CallKind.COMPLAINT,
-        description="complaint: a work order; consultation, referral, suggestion: a call "
-        "the hotline closes itself (answered / referred / recorded)",
-    )
-    answer: str | None = Field(
-        default=None, max_length=2000, description="consultation: the answer given"
-    )
-    referral: Referral | None = Field(
-        default=None, description="referral: the outside body and the reference given"
-    )
-    link: str | None = Field(default=None, max_length=500, pattern=LINK)
-    department: str | None = Field(
-        default=None, pattern=CODE, description="suggestion: the unit whose inbox it goes to"
-    )
-    agent: str | None = Field(
-        default=None,
-        max_length=64,
-        description="Who took the call: the key's person when left out; another only with "
-        "a key that may act for others",
-    )
-
-    @model_validator(mode="after")
-    def _kind_has_its_fields(self) -> "SubmitTicket":
-        kind = self.kind
-        needs = {CallKind.CONSULTATION: "answer", CallKind.REFERRAL: "referral"}
-        for needed_by, name in needs.items():
-            given = getattr(self, name) is not None
-            if kind is needed_by and not given:
-                raise ValueError(f"{name}: required for a {kind.value}")
-            if kind is not needed_by and given:
-                raise ValueError(f"{name}: only for a {needed_by.value}, not a {kind.value}")
-        if self.department is not None and kind is not CallKind.SUGGESTION:
-            raise ValueError(f"department: only for a suggestion, not a {kind.value}")
-        if self.link is not None and kind is CallKind.COMPLAINT:
-            raise ValueError("link: not for a complaint")
-        if self.service_code is not None and kind is not CallKind.COMPLAINT:
-            raise ValueError(f"service_code: only for a complaint, not a {kind.value}")
-        return self
-
-    def details(self) -> dict[str, Any]:
-        """The fields of the call's kind, for CallIntake.details."""
-        return self.model_dump(
-            include={"kind", "answer", "referral", "link", "department"}, exclude_none=True
-        )
 
 
 class Submitted(BaseModel):
@@ -199,19 +132,7 @@ async def submit_ticket(
     agent = body.agent or caller.person
     if body.agent is not None and caller.person is not None:
         agent = acting(caller, body.agent, "agent").person
-    intake = TicketIntake(
-        ticket_id=tickets.new_ticket_id(received, body.hotline_id),
-        source=body.source,
-        text=body.text,
-        address=body.address,
-        lat=body.lat,
-        lon=body.lon,
-        caller_name=body.caller_name,
-        caller_phone=body.caller_phone,
-        received_at=received,
-        external_id=body.hotline_id,
-        service_code=body.service_code,
-    )
+    intake = body.intake(tickets.new_ticket_id(received, body.hotline_id), received)
     queue = context.settings.task_queue
     with ticket_errors():
         if body.kind is CallKind.COMPLAINT:
@@ -219,10 +140,7 @@ async def submit_ticket(
                 context.client, intake, queue, context.engine, geography=context.geography
             )
         else:
-            call = CallIntake.model_validate(
-                {"intake": intake, "details": body.details(), "agent": agent}
-            )
-            result = await calls.submit_call(context.client, call, queue)
+            result = await calls.submit_call(context.client, body.call(intake, agent), queue)
     if not result.created:
         response.status_code = 200
     return Submitted(
@@ -252,9 +170,13 @@ async def get_ticket(ticket_id: TicketNumber, context: Context, caller: AnyRole)
 async def list_tickets(
     context: Context,
     caller: AnyRole,
-    street: Annotated[str | None, Query(pattern=CODE, description="e.g. T01")] = None,
+    street: Annotated[
+        str | None, Query(max_length=32, pattern=CODE, description="e.g. T01")
+    ] = None,
     stage: Stage | None = None,
-    scenario: Annotated[str | None, Query(pattern=CODE, description="e.g. PS03")] = None,
+    scenario: Annotated[
+        str | None, Query(max_length=32, pattern=CODE, description="e.g. PS03")
+    ] = None,
     source: Source | None = None,
     kind: CallKind | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,

@@ -10,10 +10,19 @@ from typing import Annotated
 import typer
 from temporalio.client import Client
 
-from cityops.cli.tickets import AsOpt, JsonOpt, TicketArg, _message, _run, print_status
+from cityops.cli.tickets import (
+    AsOpt,
+    JsonOpt,
+    TicketArg,
+    _message,
+    _run,
+    _workers,
+    print_status,
+)
 from cityops.domain.calls import ConvertInput, RateInput, ReplyInput
 from cityops.domain.models import TicketStatus
 from cityops.domain.stages import CallbackResult
+from cityops.domain.submission import KindQuestion
 from cityops.service import calls
 
 
@@ -31,7 +40,7 @@ def rate(
 ) -> None:
     """Record the caller's rating of a consultation answered on the spot."""
     request = _message(RateInput, result=result, by=person, note=note)
-    _act(lambda client: calls.rate(client, ticket, request), as_json)
+    _act(lambda client: calls.rate(client, ticket, request, _workers(client)), as_json)
 
 
 def reply(
@@ -42,7 +51,7 @@ def reply(
 ) -> None:
     """Reply to a suggestion in your inbox (its owner, an earlier owner or a tier above)."""
     request = _message(ReplyInput, by=person, reply=text)
-    _act(lambda client: calls.reply(client, ticket, request), as_json)
+    _act(lambda client: calls.reply(client, ticket, request, _workers(client)), as_json)
 
 
 def convert(
@@ -56,12 +65,13 @@ def convert(
 ) -> None:
     """Turn a consultation or referral into a work order under the same number."""
     request = _message(ConvertInput, by=person, reason=reason, scenario_id=scenario)
-    _act(lambda client: calls.convert(client, ticket, request), as_json)
+    _act(lambda client: calls.convert(client, ticket, request, _workers(client)), as_json)
 
 
 def suggest_kind(text: Annotated[str, typer.Option(help="What the caller said")]) -> None:
     """The kind the rules suggest for a caller's words; the agent decides."""
-    suggestion = calls.suggest_kind(text)
+    question: KindQuestion = _message(KindQuestion, text=text)
+    suggestion = calls.suggest_kind(question.text)
     typer.echo(f"{suggestion.kind.value}  ({suggestion.reason})")
 
 

@@ -16,7 +16,7 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar, cast
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
@@ -25,6 +25,7 @@ from temporalio.client import Client
 from cityops.config import PROJECT_ROOT, get_settings
 from cityops.db.engine import get_engine
 from cityops.domain.calls import CallIntake
+from cityops.domain.limits import TICKET_NUMBER
 from cityops.domain.models import (
     AcceptInput,
     Acted,
@@ -45,13 +46,13 @@ from cityops.domain.models import (
     ReturnReasonCode,
     ReviewInput,
     RuleClosureInput,
-    TicketIntake,
     TicketStatus,
     TransferInput,
     TriageDecision,
     UrgeInput,
 )
 from cityops.domain.stages import CallbackResult, CallKind, LinkKind, ReviewDecision, Source
+from cityops.domain.submission import SubmitTicket
 from cityops.domain.zones import SHANGHAI, shown
 from cityops.service import calls, tickets
 from cityops.service import split as split_service
@@ -64,7 +65,18 @@ from cityops.workflows.ticket import TicketWorkflow
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
-TicketArg = Annotated[str, typer.Argument(help="Ticket number, e.g. PD20261128A1B2C3D4")]
+
+def _ticket_number(value: str) -> str:
+    """A ticket number as the API's paths take it (docs/api.md, "Length limits")."""
+    if not re.match(TICKET_NUMBER, value):
+        raise typer.BadParameter("a ticket number: 1 to 64 letters, digits and dashes")
+    return value
+
+
+TicketArg = Annotated[
+    str,
+    typer.Argument(help="Ticket number, e.g. PD20261128A1B2C3D4", callback=_ticket_number),
+]
 AsOpt = Annotated[
     str,
     typer.Option(
@@ -103,6 +115,11 @@ def _workers(client: Client) -> tickets.WorkerWatch:
     return tickets.WorkerWatch(client, settings.task_queue, settings.temporal_namespace)
 
 
+def _fail(message: str) -> NoReturn:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
+
+
 def operator() -> str:
     """Who is at the keyboard, as the history records it: ``operator:<CITYOPS_OPERATOR>``,
     else ``operator:<the OS user>``. A malformed CITYOPS_OPERATOR is an error (exit 2)."""
@@ -118,15 +135,60 @@ def operator() -> str:
     return f"operator:{user if _OPERATOR.match(user) else f'uid{os.getuid()}'}"
 
 
-def _message(model: type[BaseModel], **fields: Any) -> Any:
-    """The message, validated as the API validates it (exit 2 naming the field); an
-    action done for a person records the operator as who did it."""
+# The option a message's field comes from, where its name differs (the CLI validates with
+# the API's models, and names the option in what it refuses).
+OPTIONS = {
+    "person_id": "--as",
+    "by": "--as",
+    "caller_phone": "--phone",
+    "caller_name": "--name",
+    "service_code": "--scenario",
+    "scenario_id": "--scenario",
+    "hotline_id": "--hotline-id",
+    "camera_id": "--camera",
+    "target_unit": "--to",
+    "suggested_unit": "--suggest",
+    "new_deadline": "--until",
+    "referral.body": "--refer-to",
+    "body": "--refer-to",
+    "reference": "--reference",
+    "referral.reference": "--reference",
+    "referral": "--refer-to/--reference",
+}
+
+
+def _option(field: str, options: dict[str, str]) -> str:
+    if field in options:
+        return options[field]
+    if field in OPTIONS:
+        return OPTIONS[field]
+    last = field.rpartition(".")[2]
+    return OPTIONS.get(last) or f"--{last.replace('_', '-')}"
+
+
+def _problem(error: Any, options: dict[str, str]) -> str:
+    """One pydantic error as `--option: what is wrong`; a model-level message that names
+    its field first ("answer: only for a consultation") names the option instead."""
+    field = ".".join(str(part) for part in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if not field:
+        field, sep, rest = message.partition(": ")
+        if not sep or " " in field:
+            return message
+        message = rest
+    return f"{_option(field, options)}: {message}"
+
+
+def _message(model: type[BaseModel], options: dict[str, str] | None = None, **fields: Any) -> Any:
+    """The model from the options, validated as the API validates it; else exit 2 naming
+    each option that is wrong. `options` maps a field to its option where the name differs.
+    An action done for a person records the operator as who did it."""
     if issubclass(model, Acted):
         fields.setdefault("acted_by", operator())
     try:
         return model(**fields)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(_problem(e, options or {}) for e in exc.errors())
         typer.secho(f"error: {problems}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc
 
@@ -288,26 +350,35 @@ def submit(
     as_json: JsonOpt = False,
 ) -> None:
     """Submit a call: a complaint (a work order), or a consultation answered on the spot,
-    a referral, a suggestion; prints the ticket number at once."""
-    received = datetime.now(UTC)
-    intake = _message(
-        TicketIntake,
-        ticket_id=tickets.new_ticket_id(received, hotline_id),
-        source=source,
+    a referral, a suggestion; prints the ticket number at once. Validated as the API's
+    POST /api/v1/tickets is (the same model): a blank --text is refused."""
+    referral = (
+        {"body": refer_to, "reference": reference}
+        if refer_to is not None or reference is not None
+        else None
+    )
+    body: SubmitTicket = _message(
+        SubmitTicket,
         text=text,
         address=address,
         caller_phone=phone,
         caller_name=name,
-        received_at=received,
-        external_id=hotline_id,
+        source=source,
+        hotline_id=hotline_id,
         lat=lat,
         lon=lon,
         service_code=scenario,
+        kind=kind,
+        answer=answer,
+        referral=referral,
+        link=link,
+        department=department,
+        agent=agent,
     )
+    received = datetime.now(UTC)
+    intake = body.intake(tickets.new_ticket_id(received, hotline_id), received)
     settings = get_settings()
     if kind is CallKind.COMPLAINT:
-        if any(v is not None for v in (answer, refer_to, reference, link, department)):
-            _fail("--answer, --refer-to, --reference, --link, --department: not for a complaint")
         engine = get_engine(settings.database_url)
         geography = Geography(engine)
         result = _run(
@@ -316,7 +387,7 @@ def submit(
             )
         )
     else:
-        call = call_intake(intake, kind, answer, refer_to, reference, link, department, agent)
+        call = _message(CallIntake, intake=intake, details=body.details(), agent=agent)
         result = _run(lambda client: calls.submit_call(client, call, settings.task_queue))
     if as_json:
         typer.echo(json.dumps(result.__dict__))
@@ -337,43 +408,6 @@ def _incident_note(result: tickets.Submitted) -> str:
     return f"  ({what}: incident {result.incident_id}, open ticket {result.primary_ticket_id})"
 
 
-def _fail(message: str) -> NoReturn:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)
-
-
-def call_intake(
-    intake: TicketIntake,
-    kind: CallKind,
-    answer: str | None,
-    refer_to: str | None,
-    reference: str | None,
-    link: str | None,
-    department: str | None,
-    agent: str | None,
-) -> CallIntake:
-    """The call's kind and its own fields; another kind's field is refused (exit 2)."""
-    given = {
-        "--answer": (answer, CallKind.CONSULTATION),
-        "--refer-to": (refer_to, CallKind.REFERRAL),
-        "--reference": (reference, CallKind.REFERRAL),
-        "--department": (department, CallKind.SUGGESTION),
-    }
-    for option, (value, owner) in given.items():
-        if value is not None and kind is not owner:
-            _fail(f"{option}: only for a {owner.value}, not a {kind.value}")
-    if intake.service_code is not None:
-        _fail(f"--scenario: only for a complaint, not a {kind.value}")
-    details: dict[str, Any] = {"kind": kind, "link": link}
-    if kind is CallKind.CONSULTATION:
-        details["answer"] = answer
-    elif kind is CallKind.REFERRAL:
-        details["referral"] = {"body": refer_to, "reference": reference}
-    else:
-        details["department"] = department
-    return cast(CallIntake, _message(CallIntake, intake=intake, details=details, agent=agent))
-
-
 def accept(ticket: TicketArg, person: AsOpt, as_json: JsonOpt = False) -> None:
     """Accept a ticket assigned to you."""
     _update(ticket, TicketWorkflow.accept, _message(AcceptInput, person_id=person), as_json)
@@ -392,7 +426,12 @@ def resolve(
     photo = None
     if photo_url is not None:
         photo = _message(
-            AfterPhoto, url=photo_url, taken_at=datetime.now(UTC), lat=photo_lat, lon=photo_lon
+            AfterPhoto,
+            {"url": "--photo-url", "lat": "--photo-lat", "lon": "--photo-lon"},
+            url=photo_url,
+            taken_at=datetime.now(UTC),
+            lat=photo_lat,
+            lon=photo_lon,
         )
     _update(
         ticket,
@@ -498,7 +537,9 @@ def return_(
     as_json: JsonOpt = False,
 ) -> None:
     """Return (退单) a ticket that is not your jurisdiction or duty."""
-    why = _message(ReturnReason, code=reason, note=note, suggested_unit=suggest)
+    why = _message(
+        ReturnReason, {"code": "--reason"}, code=reason, note=note, suggested_unit=suggest
+    )
     _update(
         ticket,
         TicketWorkflow.return_ticket,

@@ -11,8 +11,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
+from cityops.domain.limits import LINK as LINK_LIMIT
+from cityops.domain.limits import SCENARIO, SCENARIO_ID, UNIT_CODE, Note, PersonId, Reason
 from cityops.domain.models import (
     Acted,
     CallFacts,
@@ -26,15 +28,15 @@ from cityops.domain.stages import CallbackResult, CallKind, Stage, StepKind
 
 LINK = r"^https?://\S{1,490}$"
 CODE = r"^[A-Za-z0-9_-]{1,32}$"
-PERSON = Field(min_length=1, max_length=64)
+CallLink = Annotated[str, StringConstraints(pattern=LINK), LINK_LIMIT]
 
 
 class Consultation(Message):
     """A question answered on the spot: the answer given, and a link if one was read out."""
 
     kind: Literal[CallKind.CONSULTATION] = CallKind.CONSULTATION
-    answer: str = Field(min_length=1, max_length=2000)
-    link: str | None = Field(default=None, max_length=500, pattern=LINK)
+    answer: Reason
+    link: CallLink | None = None
 
 
 class ReferralCall(Message):
@@ -43,7 +45,7 @@ class ReferralCall(Message):
 
     kind: Literal[CallKind.REFERRAL] = CallKind.REFERRAL
     referral: Referral
-    link: str | None = Field(default=None, max_length=500, pattern=LINK)
+    link: CallLink | None = None
 
 
 class Suggestion(Message):
@@ -52,8 +54,8 @@ class Suggestion(Message):
     decides, and the district center when they cannot."""
 
     kind: Literal[CallKind.SUGGESTION] = CallKind.SUGGESTION
-    department: str | None = Field(default=None, pattern=CODE)
-    link: str | None = Field(default=None, max_length=500, pattern=LINK)
+    department: Annotated[str, StringConstraints(pattern=CODE), UNIT_CODE] | None = None
+    link: CallLink | None = None
 
 
 CallDetails = Annotated[Consultation | ReferralCall | Suggestion, Field(discriminator="kind")]
@@ -64,7 +66,7 @@ class CallIntake(Message):
 
     intake: TicketIntake
     details: CallDetails
-    agent: str | None = Field(default=None, max_length=64, description="Who took the call")
+    agent: PersonId | None = Field(default=None, description="Who took the call")
 
     @model_validator(mode="after")
     def _suggestion_has_words(self) -> CallIntake:
@@ -147,24 +149,24 @@ class RateInput(Acted):
     """Update: the caller's one-question rating of a consultation, at the end of the call."""
 
     result: CallbackResult
-    by: str = PERSON
-    note: str = Field(default="", max_length=500)
+    by: PersonId
+    note: Note = ""
 
 
 class ReplyInput(Acted):
     """Update: the department's reply to a suggestion."""
 
-    by: str = PERSON
-    reply: str = Field(min_length=1, max_length=2000)
+    by: PersonId
+    reply: Reason
 
 
 class ConvertInput(Acted):
     """Update: a consultation or referral turns out to need action: it becomes a work
     order with the same number. A scenario id, when the agent knows it, skips the rules."""
 
-    by: str = PERSON
-    reason: str = Field(min_length=1, max_length=2000)
-    scenario_id: str | None = Field(default=None, pattern=r"^[A-Z]{2}\d{2}$")
+    by: PersonId
+    reason: Reason
+    scenario_id: Annotated[str, StringConstraints(pattern=SCENARIO), SCENARIO_ID] | None = None
 
 
 # --------------------------------------------------------------------------- results

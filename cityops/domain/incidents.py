@@ -17,6 +17,7 @@ from enum import StrEnum
 from pydantic import AwareDatetime, Field
 
 from cityops.domain.geo import distance_m
+from cityops.domain.limits import fitted_key
 from cityops.domain.models import Message, SlaPolicy
 from cityops.domain.stages import LinkKind, Priority, Source, Stage
 
@@ -49,7 +50,7 @@ def normalise_address(address: str | None) -> str | None:
     if town and len(text) > town.end():
         text = text[town.end() :]
     text = _TRAILING.sub("", text)
-    return text if len(text) >= 3 and not _WHOLE_ROAD.search(text) else None
+    return fitted_key(text) if len(text) >= 3 and not _WHOLE_ROAD.search(text) else None
 
 
 class LinkBasis(StrEnum):

@@ -16,10 +16,35 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
     Strict,
     field_validator,
 )
+from pydantic_core import core_schema
 
+from cityops.domain.limits import (
+    MEASURE,
+    Address,
+    Attributes,
+    CameraId,
+    DeviceId,
+    Email,
+    Instant,
+    Measure,
+    Name,
+    Note,
+    PersonId,
+    Phone,
+    Reason,
+    Reference,
+    ReferralBody,
+    ScenarioId,
+    SensorWord,
+    Text,
+    TicketId,
+    UnitCode,
+    Url,
+)
 from cityops.domain.stages import (
     CallbackResult,
     CallKind,
@@ -80,7 +105,30 @@ def _timestamp_text(value: Any) -> Any:
 # Wire types of the edge: a number is a JSON number (not false, not "31.2"), a time is text.
 Latitude = Annotated[float, Strict(), Field(ge=-90, le=90)]
 Longitude = Annotated[float, Strict(), Field(ge=-180, le=180)]
-WireTimestamp = Annotated[AwareDatetime, BeforeValidator(_timestamp_text)]
+WireTimestamp = Annotated[Instant, BeforeValidator(_timestamp_text)]
+# A wire time that may be a sentinel outside the years an instant may take (Alertmanager's
+# "0001-01-01T00:00:00Z", no end yet).
+WireTimestampOrZero = Annotated[AwareDatetime, BeforeValidator(_timestamp_text)]
+
+
+class _Reading:
+    """An alarm's measured `value`: a number or a short text; one error naming `value`
+    (not one per member of the union) when it is neither."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.union_schema(
+            [core_schema.float_schema(allow_inf_nan=False), handler.generate_schema(Measure)],
+            custom_error_type="reading_type",
+            custom_error_message=(
+                f"must be a number or text of at most {MEASURE.max_length} characters"
+            ),
+        )
+
+
+Reading = Annotated[float | str, _Reading]
 
 
 # --------------------------------------------------------------------------- intake
@@ -91,17 +139,21 @@ class AlarmEvent(Message):
 
     model_config = ConfigDict(frozen=True, extra="ignore")  # platforms add fields; we keep ours
 
-    event_id: str = Field(min_length=1, max_length=128)
-    device_id: str = Field(min_length=1, max_length=128)
-    sensor_type: str = Field(min_length=1, max_length=64)
-    metric: str = Field(min_length=1, max_length=64)
-    value: float | str | None = None
-    unit: str | None = None
+    event_id: DeviceId
+    device_id: DeviceId
+    sensor_type: SensorWord
+    metric: SensorWord
+    value: Reading | None = None
+    unit: Measure | None = None
     status: Literal["firing", "resolved"]
     lat: Latitude
     lon: Longitude
     occurred_at: WireTimestamp
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    attributes: Attributes = Field(
+        default_factory=dict,
+        description="The platform's own fields (at most 32, 4 KiB as JSON); `site` is the "
+        "place (an address, at most 500 characters)",
+    )
 
     @property
     def site(self) -> str | None:
@@ -119,10 +171,10 @@ class IncidentLink(Message):
     repeat call or a report of what a sensor saw has a primary ticket, which carries the
     work and whose closure closes this one."""
 
-    incident_id: str = Field(min_length=1, max_length=64)
+    incident_id: TicketId
     kind: LinkKind
-    primary_ticket_id: str | None = Field(
-        default=None, max_length=64, description="None when this ticket opened the incident"
+    primary_ticket_id: TicketId | None = Field(
+        default=None, description="None when this ticket opened the incident"
     )
     primary_workflow_id: str | None = Field(
         default=None,
@@ -167,37 +219,35 @@ class TicketIncidents(Message):
 class TicketIntake(Message):
     """Everything known about a complaint or alarm when it arrives: the workflow input."""
 
-    ticket_id: str = Field(min_length=1, max_length=64, description="Our ticket number")
+    ticket_id: TicketId = Field(description="Our ticket number")
     source: Source
-    text: str | None = Field(default=None, max_length=4000)
-    address: str | None = Field(default=None, max_length=500)
+    text: Text | None = None
+    address: Address | None = None
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
-    caller_name: str | None = Field(default=None, max_length=64)
-    caller_phone: str | None = Field(default=None, max_length=32)
+    caller_name: Name | None = None
+    caller_phone: Phone | None = None
     received_at: AwareDatetime
-    external_id: str | None = Field(
-        default=None, max_length=64, description="The hotline's own number, for idempotency"
+    external_id: TicketId | None = Field(
+        default=None, description="The hotline's own number, for idempotency"
     )
-    service_code: str | None = Field(
+    service_code: ScenarioId | None = Field(
         default=None, description="A scenario id chosen by the submitter (Open311): skips text"
     )
     alarm: AlarmEvent | None = None
     incident: IncidentLink | None = None
-    split_from: str | None = Field(
-        default=None,
-        max_length=64,
-        description="The ticket whose secondary issue this one was split from",
+    split_from: TicketId | None = Field(
+        default=None, description="The ticket whose secondary issue this one was split from"
     )
     triage_reason: str | None = Field(
         default=None,
         max_length=500,
         description="Set by intake: a person must look first (e.g. outside Pudong), and why",
     )
-    media_url: str | None = Field(
-        default=None, max_length=2000, description="A photo of the problem (Open311 media_url)"
+    media_url: Url | None = Field(
+        default=None, description="A photo of the problem (Open311 media_url)"
     )
-    caller_email: str | None = Field(default=None, max_length=254)
+    caller_email: Email | None = None
 
     @field_validator("text", "address", "caller_name")
     @classmethod
@@ -251,7 +301,7 @@ class SecondaryIssue(Message):
 
     scenario: ScenarioRef
     confidence: float = Field(ge=0.0, le=1.0)
-    text: str = Field(max_length=4000)  # the part of the call that names it
+    text: Text  # the part of the call that names it
 
 
 class Classification(Message):
@@ -471,100 +521,100 @@ class Acted(Message):
 
 
 class TriageDecision(Acted):
-    scenario_id: str = Field(min_length=4, max_length=8)
-    by: str = Field(min_length=1)
-    note: str = ""
+    scenario_id: ScenarioId
+    by: PersonId
+    note: Note = ""
 
 
 class AcceptInput(Acted):
-    person_id: str = Field(min_length=1)
+    person_id: PersonId
 
 
 class ResolveInput(Acted):
-    person_id: str = Field(min_length=1)
-    note: str = Field(default="", max_length=2000)
+    person_id: PersonId
+    note: Note = ""
     photo: AfterPhoto | None = None
 
 
 class AfterPhoto(Message):
-    url: str = Field(min_length=1)
-    taken_at: AwareDatetime
-    lat: float
-    lon: float
+    url: Url
+    taken_at: Instant
+    lat: float = Field(allow_inf_nan=False)
+    lon: float = Field(allow_inf_nan=False)
 
 
 class CallbackInput(Acted):
     result: CallbackResult
-    by: str = Field(min_length=1)
-    note: str = ""
+    by: PersonId
+    note: Note = ""
 
 
 class ReviewInput(Acted):
     decision: ReviewDecision
-    by: str = Field(min_length=1)
-    reason: str = ""
+    by: PersonId
+    reason: Note = ""
 
 
 class RecheckInput(Message):
     """A video re-detection result: still_detected False means the problem is gone."""
 
     still_detected: bool
-    camera_id: str = ""
-    checked_at: AwareDatetime | None = None
+    camera_id: CameraId = ""
+    checked_at: Instant | None = None
 
 
 class UrgeInput(Acted):
-    by: str = Field(min_length=1)
-    note: str = ""
+    by: PersonId
+    note: Note = ""
 
 
 class RuleClosureInput(Acted):
     """A supervisor's ruling that closes a ticket although the fix was never proven."""
 
-    by: str = Field(min_length=1)
-    reason: str = Field(min_length=1, max_length=2000)
+    by: PersonId
+    reason: Reason
 
 
 class PauseInput(Acted):
     """Update: the assignee stops the resolve clock while waiting on the citizen."""
 
-    person_id: str = Field(min_length=1)
-    reason: str = Field(min_length=1, max_length=2000)
+    person_id: PersonId
+    reason: Reason
 
 
 class ResumeInput(Acted):
-    person_id: str = Field(min_length=1)
-    note: str = Field(default="", max_length=2000)
+    person_id: PersonId
+    note: Note = ""
 
 
 class ContactInput(Acted):
     """Update: the assignee has spoken to the citizen (first contact)."""
 
-    person_id: str = Field(min_length=1)
-    note: str = Field(default="", max_length=2000)
+    person_id: PersonId
+    note: Note = ""
 
 
 class ExtensionRequest(Acted):
     """Update: the assignee asks for more time (延期) before the resolve deadline."""
 
-    person_id: str = Field(min_length=1)
-    new_deadline: AwareDatetime
-    reason: str = Field(min_length=1, max_length=2000)
+    person_id: PersonId
+    new_deadline: Instant
+    reason: Reason
 
 
 class ExtensionDecision(Acted):
     """Update: the tier above approves or rejects the pending extension."""
 
-    by: str = Field(min_length=1)
+    by: PersonId
     approve: bool
-    note: str = Field(default="", max_length=2000)
+    note: Note = ""
 
 
 class DismissInput(Acted):
     """Update: a district dispatcher closes a triage ticket that is no work order."""
 
-    by: str = Field(min_length=1)
-    reason: str = Field(min_length=1, max_length=2000)
+    by: PersonId
+    reason: Reason
 
 
 class StatusInput(Message):
@@ -715,8 +765,8 @@ class Referral(Message):
     """Where a referral sent the caller: the outside body, and the reference given to them
     (its phone number, case number or address)."""
 
-    body: str = Field(min_length=1, max_length=100, description="e.g. 浦东供电公司 95598")
-    reference: str = Field(min_length=1, max_length=200, description="What the caller was told")
+    body: ReferralBody = Field(description="e.g. 浦东供电公司 95598")
+    reference: Reference = Field(description="What the caller was told")
 
 
 class CallFacts(Message):
@@ -750,9 +800,9 @@ class SplitInput(Acted):
     authority on whether the split may happen.
     """
 
-    by: str = Field(min_length=1, max_length=64)
+    by: PersonId
     by_role: str = Field(min_length=1, max_length=32, description="The person's org role")
-    new_ticket_id: str = Field(min_length=1, max_length=64)
+    new_ticket_id: TicketId
 
 
 class SplitRecord(Message):
@@ -938,43 +988,43 @@ class ReturnReasonCode(StrEnum):
 
 class ReturnReason(Message):
     code: ReturnReasonCode
-    note: str = Field(default="", max_length=2000)
-    suggested_unit: str | None = Field(
-        default=None, max_length=32, description="The unit the returner says is right"
+    note: Note = ""
+    suggested_unit: UnitCode | None = Field(
+        default=None, description="The unit the returner says is right"
     )
 
 
 class ReturnInput(Acted):
     """Update: the assignee returns the ticket as not theirs."""
 
-    person_id: str = Field(min_length=1)
+    person_id: PersonId
     reason: ReturnReason
 
 
 class ReconsiderationRequest(Acted):
     """Update: the unit a binding district ruling named asks the district to reconsider."""
 
-    person_id: str = Field(min_length=1)
-    reason: str = Field(min_length=1, max_length=2000)
-    suggested_unit: str | None = Field(default=None, min_length=1, max_length=32)
+    person_id: PersonId
+    reason: Reason
+    suggested_unit: UnitCode | None = None
 
 
 class ReconsiderationDecision(Acted):
     """Update: the district decides a reconsideration; approving names the unit that
     takes the ticket instead (the new ruling binds that unit)."""
 
-    by: str = Field(min_length=1)
+    by: PersonId
     approve: bool
-    target_unit: str | None = Field(default=None, min_length=1, max_length=32)
-    note: str = Field(default="", max_length=2000)
+    target_unit: UnitCode | None = None
+    note: Note = ""
 
 
 class TransferInput(Acted):
     """Update: a dispatcher hands the ticket to another unit."""
 
-    by: str = Field(min_length=1)
-    target_unit: str = Field(min_length=1, max_length=32)
-    reason: str = Field(min_length=1, max_length=2000)
+    by: PersonId
+    target_unit: UnitCode
+    reason: Reason
 
 
 class ReturnRequest(Message):

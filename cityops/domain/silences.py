@@ -14,9 +14,18 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
 from cityops.domain.geo import distance_m, in_polygon
+from cityops.domain.limits import (
+    DEVICE_ID,
+    SCENARIO,
+    SCENARIO_ID,
+    DeviceId,
+    Instant,
+    PersonId,
+    Reason,
+)
 from cityops.domain.models import AlarmEvent, Message
 
 LatLon = tuple[Annotated[float, Field(ge=-90, le=90)], Annotated[float, Field(ge=-180, le=180)]]
@@ -46,20 +55,18 @@ Area = Annotated[Circle | Polygon, Field(discriminator="shape")]
 class SilenceSpec(Message):
     """What a person asks to silence, and why."""
 
-    device_id: str | None = Field(default=None, min_length=1, max_length=128)
-    device_prefix: str | None = Field(default=None, min_length=2, max_length=128)
+    device_id: DeviceId | None = None
+    device_prefix: Annotated[str, StringConstraints(min_length=2), DEVICE_ID] | None = None
     area: Area | None = None
-    scenario_ids: list[Annotated[str, Field(pattern=r"^[A-Z]{2}\d{2}$")]] = Field(
+    scenario_ids: list[Annotated[str, StringConstraints(pattern=SCENARIO), SCENARIO_ID]] = Field(
         default_factory=list, max_length=57
     )
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
-    reason: str = Field(min_length=1, max_length=500)
-    created_by: str = Field(min_length=1, max_length=64)
-    override_by: str | None = Field(
+    starts_at: Instant
+    ends_at: Instant
+    reason: Reason
+    created_by: PersonId
+    override_by: PersonId | None = Field(
         default=None,
-        min_length=1,
-        max_length=64,
         description="The supervisor who allows this window to silence protected scenarios",
     )
 

@@ -42,6 +42,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client, RPCError, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -58,6 +59,7 @@ from cityops.db.audit import (
 from cityops.db.deadletters import Channel, Refusal, store_refusals
 from cityops.domain.alarms import alarm_intake, alarm_workflow_id
 from cityops.domain.incidents import IncidentJoined
+from cityops.domain.limits import fitted_key
 from cityops.domain.models import AlarmEvent, Place
 from cityops.rules.classify import classify
 from cityops.rules.load import RuleSet, default_rules
@@ -479,9 +481,17 @@ class AlarmIntake:
             ):
                 group = self._group_key(event, result.scenario_id)
                 if group is not None:
-                    incident = link_to_incident(
-                        self._engine, group, result.ticket_id, event.device_id, event.occurred_at
-                    )
+                    try:
+                        incident = link_to_incident(
+                            self._engine,
+                            group,
+                            result.ticket_id,
+                            event.device_id,
+                            event.occurred_at,
+                        )
+                    except SQLAlchemyError:  # the audit rows are written: the link waits
+                        log.exception("incident link failed for %s", event.event_id)
+                        continue
                     linked[event.event_id] = replace(result, incident_id=incident)
         return linked
 
@@ -502,7 +512,7 @@ class AlarmIntake:
             key = place.station_code if place else None
         if key is None:
             return None  # not placed: the ticket stands alone
-        return GroupKey(scenario_id, grouping.by, key, grouping.window, street)
+        return GroupKey(scenario_id, grouping.by, fitted_key(key), grouping.window, street)
 
     def _locate(self, event: AlarmEvent) -> Place:
         if self._locator is not None:

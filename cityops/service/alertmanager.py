@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
-from cityops.domain.models import WireTimestamp
+from cityops.domain.models import WireTimestamp, WireTimestampOrZero
 from cityops.service.items import ItemRefused, first_error
 
 ALARM_LABELS = ("device_id", "sensor_type", "metric", "lat", "lon")
@@ -37,7 +37,7 @@ class Alert(BaseModel):
     labels: Labels
     annotations: Labels = Field(default_factory=dict)
     startsAt: WireTimestamp
-    endsAt: WireTimestamp | None = Field(
+    endsAt: WireTimestampOrZero | None = Field(
         default=None, description='"0001-01-01T00:00:00Z" while firing'
     )
     generatorURL: str = Field(default="", max_length=2000)

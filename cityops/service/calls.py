@@ -1,14 +1,11 @@
 """Calls that are not work orders, over a Temporal client: submit one, and its three
-actions (rate, reply, convert) through the CallWorkflow's update definitions. Errors are
-service/tickets.py's (TicketError and below)."""
+actions (rate, reply, convert) through the CallWorkflow's update definitions, on the same
+bounded path as a work order's actions (`tickets.run_update`: no worker, 503 at once; a
+busy worker, 15 s). Errors are service/tickets.py's (TicketError and below)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import BaseModel
-from temporalio.client import Client, RPCError, WorkflowUpdateFailedError
-from temporalio.workflow import UpdateMethodMultiParam
+from temporalio.client import Client
 
 from cityops.domain.calls import CallIntake, ConvertInput, KindSuggestion, RateInput, ReplyInput
 from cityops.domain.masking import redact_text
@@ -17,13 +14,7 @@ from cityops.domain.stages import CallKind
 from cityops.rules.calls import default_call_rules
 from cityops.rules.classify import classify
 from cityops.rules.load import default_rules
-from cityops.service.tickets import (
-    Submitted,
-    refused,
-    resolve_handle,
-    rpc_error,
-    start_numbered,
-)
+from cityops.service.tickets import Submitted, WorkerWatch, run_update, start_numbered
 from cityops.workflows import search_attributes as sa
 from cityops.workflows.call import CallWorkflow
 
@@ -64,29 +55,23 @@ async def submit_call(client: Client, call: CallIntake, task_queue: str) -> Subm
     )
 
 
-async def _call_update(
-    client: Client,
-    ticket_id: str,
-    update: UpdateMethodMultiParam[[Any, Any], TicketStatus],
-    request: BaseModel,
+async def rate(
+    client: Client, ticket_id: str, request: RateInput, workers: WorkerWatch | None = None
 ) -> TicketStatus:
-    handle = await resolve_handle(client, ticket_id)
-    try:
-        result: TicketStatus = await handle.execute_update(update, request)
-    except WorkflowUpdateFailedError as exc:
-        raise refused(ticket_id, exc, "a work order, not a call") from exc
-    except RPCError as exc:
-        raise rpc_error(ticket_id, exc) from exc
-    return result
+    return await run_update(client, ticket_id, CallWorkflow.rate, request, workers, _WORK_ORDER)
 
 
-async def rate(client: Client, ticket_id: str, request: RateInput) -> TicketStatus:
-    return await _call_update(client, ticket_id, CallWorkflow.rate, request)
+async def reply(
+    client: Client, ticket_id: str, request: ReplyInput, workers: WorkerWatch | None = None
+) -> TicketStatus:
+    return await run_update(client, ticket_id, CallWorkflow.reply, request, workers, _WORK_ORDER)
 
 
-async def reply(client: Client, ticket_id: str, request: ReplyInput) -> TicketStatus:
-    return await _call_update(client, ticket_id, CallWorkflow.reply, request)
+async def convert(
+    client: Client, ticket_id: str, request: ConvertInput, workers: WorkerWatch | None = None
+) -> TicketStatus:
+    return await run_update(client, ticket_id, CallWorkflow.convert, request, workers, _WORK_ORDER)
 
 
-async def convert(client: Client, ticket_id: str, request: ConvertInput) -> TicketStatus:
-    return await _call_update(client, ticket_id, CallWorkflow.convert, request)
+# What a ticket that has none of a call's actions is.
+_WORK_ORDER = "a work order, not a call"

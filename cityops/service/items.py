@@ -46,11 +46,21 @@ def claimed_event_id(raw: Any) -> str | None:
     """The event id a refused item claims, if it has a usable one."""
     if isinstance(raw, dict):
         value = raw.get("event_id")
-        if isinstance(value, str) and 0 < len(value) <= 128:
+        if isinstance(value, str) and 0 < len(value) <= 128 and _storable(value):
             return value
     return None
 
 
 def as_text(raw: Any) -> str:
-    """The item as JSON text, unchanged in content, for the dead-letter table."""
-    return json.dumps(raw, ensure_ascii=False)
+    """The item as JSON text, unchanged in content, for the dead-letter table. Text that
+    cannot be stored as it is (a lone surrogate) is kept as JSON escapes instead."""
+    text = json.dumps(raw, ensure_ascii=False)
+    return text if _storable(text) else json.dumps(raw, ensure_ascii=True)
+
+
+def _storable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

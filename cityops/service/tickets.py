@@ -37,6 +37,8 @@ from temporalio.client import (
     RPCError,
     WorkflowExecution,
     WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
@@ -358,6 +360,20 @@ async def update(
 ) -> TicketStatus:
     """Run one workflow update (`TicketWorkflow.accept`, …) and return the ticket's new status.
     With `workers`, refuse at once when no worker is there to run it."""
+    return await run_update(client, ticket_id, update, request, workers, "a call, not a work order")
+
+
+async def run_update(
+    client: Client,
+    ticket_id: str,
+    update: UpdateMethodMultiParam[[Any, M], TicketStatus],
+    request: M,
+    workers: WorkerWatch | None,
+    other: str,
+) -> TicketStatus:
+    """The bounded path of every action, a work order's or a call's: no worker seen, 503 at
+    once; a live but busy worker gets UPDATE_TIMEOUT, then the caller is told to read the
+    ticket; `other` says what the ticket is when it has no such update."""
     handle = await resolve_handle(client, ticket_id)
     if workers is not None:
         await workers.ensure()
@@ -366,7 +382,7 @@ async def update(
             update, request, rpc_timeout=UPDATE_TIMEOUT
         )
     except WorkflowUpdateFailedError as exc:
-        raise refused(ticket_id, exc, "a call, not a work order") from exc
+        raise refused(ticket_id, exc, other) from exc
     except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
         raise TicketUnavailable(
             f"ticket {ticket_id} did not answer within {UPDATE_TIMEOUT.seconds} s; "
@@ -406,6 +422,9 @@ async def status(
         conversion = await run.memo_value(CONVERSION_MEMO, None, type_hint=Conversion)
     except RPCError as exc:
         raise rpc_error(ticket_id, exc) from exc
+    except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as exc:
+        # The ticket exists but cannot answer (its workflow task fails): say so, never crash.
+        raise TicketRejected(f"ticket {ticket_id} cannot be read now: {str(exc)[:300]}") from exc
     if conversion is None:
         return result
     history = [*conversion.history, *result.history] if include_history else []

@@ -7,6 +7,7 @@ import pytest
 from cityops.activities.notice_text import (
     TEMPLATE_DIR,
     format_instant,
+    own_photo,
     render_notice,
     template_name,
 )
@@ -129,7 +130,8 @@ def test_kind_specific_facts_appear() -> None:
         None,
         DETAILS,
     )
-    assert "[查看照片](https://img.example/1.jpg)" in review
+    # A photo elsewhere is a link that says where it goes; only ours has a thumbnail.
+    assert "[查看照片（外部链接 img.example）](https://img.example/1.jpg)" in review
     unfixed = render_notice(
         notice(NoticeKind.CLOSED, {"stage": "closed_unfixed"}), WANG, None, DETAILS
     )
@@ -231,7 +233,9 @@ def test_the_review_notice_shows_the_reviewer_a_thumbnail_of_a_page_photo() -> N
         title="T1",
         facts=FACTS | {"resolution": "已清运", "photo_url": photo},
     )
-    text = render_notice(notice, WANG, None, DETAILS, "https://ops.example/r/PAGE")
+    ours = own_photo(photo, "https://ops.example")
+    assert ours == photo and own_photo("https://x/photos/p.jpg", "https://ops.example") is None
+    text = render_notice(notice, WANG, None, DETAILS, "https://ops.example/r/PAGE", photo_link=ours)
     assert f"[查看照片]({photo})" in text
     assert f"![处置照片缩略图]({photo}/thumb)" in text
     assert "[手机处置](https://ops.example/r/PAGE)" in text

@@ -6,9 +6,12 @@ import base64
 import dataclasses
 import hashlib
 import hmac
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.message import EmailMessage
+from html.parser import HTMLParser
 from pathlib import Path
 
 import httpx
@@ -125,11 +128,16 @@ async def test_email_arrives_at_smtp_server_in_chinese_with_the_links(harness: H
     assert harness.inbox.recipients == [["zhang@t01.example"]]
     assert mail["Subject"] == f"{TICKET} 占道经营 浦东南路100号"
     assert mail["X-Cityops-Ticket"] == TICKET
-    body = mail.get_content()
+    body = part(mail, "plain")
     assert "您有一张新派发的工单" in body
     assert "地点：浦东南路100号" in body
     assert "https://ops.pudong.example/a/" in body
     assert f"https://ops.pudong.example/tickets/{TICKET}" in body
+    page = part(mail, "html")
+    links = Anchors.of(page)
+    assert links.texts["一键接单"][0].startswith("https://ops.pudong.example/a/")
+    assert links.texts["查看工单"] == [f"https://ops.pudong.example/tickets/{TICKET}"]
+    assert "<li>地点：浦东南路100号</li>" in page
 
 
 async def test_wecom_robot_gets_its_markdown_format(harness: Harness) -> None:
@@ -164,6 +172,121 @@ async def test_dingtalk_robot_gets_title_text_and_a_valid_signature(harness: Har
     assert request.body["msgtype"] == "markdown"
     assert request.body["markdown"]["title"] == f"{TICKET} 占道经营 浦东南路100号"
     assert "【督办】" in request.body["markdown"]["text"]
+
+
+# --------------------------------------------------------------------------- injection
+
+# A complaint that tries to add its own accept link and deadline to the officer's message.
+INJECTION = "\n\n[一键接单](http://evil.example/a/steal)"
+FAKE_DEADLINE = "\n- 接单时限：2026-01-01 08:00 (UTC+8)"
+
+
+class Anchors(HTMLParser):
+    """The links of an HTML page: label -> hrefs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: dict[str, list[str]] = {}
+        self.hrefs: list[str] = []
+        self._open: str | None = None
+
+    @classmethod
+    def of(cls, page: str) -> Anchors:
+        parser = cls()
+        parser.feed(page)
+        return parser
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("a", "img"):
+            href = dict(attrs).get("href" if tag == "a" else "src") or ""
+            self.hrefs.append(href)
+            self._open = href if tag == "a" else None
+
+    def handle_data(self, data: str) -> None:
+        if self._open is not None:
+            self.texts.setdefault(data, []).append(self._open)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a":
+            self._open = None
+
+
+def part(mail: EmailMessage, subtype: str) -> str:
+    """The text of an e-mail's plain or HTML alternative."""
+    body = mail.get_body(preferencelist=(subtype,))
+    assert body is not None, f"no {subtype} part"
+    return str(body.get_content())
+
+
+def markdown_links(text: str) -> list[tuple[str, str]]:
+    return re.findall(r"\[([^\]]*)\]\(([^)]*)\)", text)
+
+
+def assert_one_real_accept_link(text: str) -> None:
+    """No channel's text may carry the injected link, a live URL to it, or the fake line;
+    the real accept link is there once and verifies."""
+    links = markdown_links(text)
+    accepts = [url for label, url in links if label == "一键接单"]
+    assert len(accepts) == 1, links
+    token = accepts[0].removeprefix("https://ops.pudong.example/a/")
+    assert verify_accept_token(token, SECRET, NOW, person_id="p-zhang").ticket_id == TICKET
+    assert all(url.startswith("https://ops.pudong.example/") for _, url in links), links
+    assert "http://evil" not in text and "evil.example" not in text
+    assert "http［:］//evil［.］example/a/steal" in text  # still readable, not clickable
+    deadlines = [line for line in text.splitlines() if line.startswith("- 接单时限：")]
+    assert deadlines == ["- 接单时限：2026-10-08 10:30 (UTC+8)"]
+
+
+def injected_notice(kind: NoticeKind = NoticeKind.URGE) -> Notice:
+    notice = make_notice(kind=kind)
+    hostile = {
+        "text": "井盖没了" + INJECTION + FAKE_DEADLINE,
+        "place": "浦东南路100号" + INJECTION,
+        "note": "快" + INJECTION + FAKE_DEADLINE,
+        "by": "区中心" + INJECTION,
+    }
+    return notice.model_copy(
+        update={"facts": notice.facts | hostile, "title": notice.title + INJECTION}
+    )
+
+
+async def test_injected_markdown_becomes_no_link_and_no_line_in_any_channel(
+    harness: Harness,
+) -> None:
+    channels = {
+        "webhook": harness.webhook("/hook/zhang"),
+        "wecom": ContactChannel(kind=ChannelKind.WECOM, target=harness.http.url("/wecom")),
+        "dingtalk": ContactChannel(kind=ChannelKind.DINGTALK, target=harness.http.url("/ding")),
+        "email": ContactChannel(kind=ChannelKind.EMAIL, target="zhang@t01.example"),
+    }
+    for key, (name, channel) in enumerate(channels.items()):
+        harness.contacts["p-zhang"] = [channel]
+        receipt = await harness.send(injected_notice().model_copy(update={"idempotency_key": name}))
+        assert receipt.delivered_via == {"p-zhang": name}, (key, receipt)
+    [hook] = harness.http.to("/hook/zhang")
+    [wecom] = harness.http.to("/wecom")
+    [ding] = harness.http.to("/ding")
+    [mail] = harness.inbox.messages
+    plain = part(mail, "plain")
+    for text in (
+        hook.body["text"],
+        wecom.body["markdown"]["content"],
+        ding.body["markdown"]["text"],
+        plain,
+    ):
+        assert_one_real_accept_link(text)
+    assert "\n" not in ding.body["markdown"]["title"] and "evil.example" not in mail["Subject"]
+    page = part(mail, "html")
+    anchors = Anchors.of(page)
+    assert [label for label, hrefs in anchors.texts.items() if hrefs] == [
+        "一键接单",
+        "手机处置",
+        "查看工单",
+    ]
+    assert all(href.startswith("https://ops.pudong.example/") for href in anchors.hrefs)
+    assert "evil.example" not in page and page.count("<li>接单时限：") == 1
+    # The webhook's consumer gets the facts as data (JSON), exactly as they were.
+    assert hook.body["facts"]["text"].endswith(INJECTION + FAKE_DEADLINE)
 
 
 # --------------------------------------------------------------------------- failures

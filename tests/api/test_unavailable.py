@@ -68,6 +68,33 @@ async def test_with_no_worker_reads_and_actions_are_503_at_once(
         assert_fast_503(page, started)
 
 
+async def test_with_no_worker_a_calls_actions_are_503_at_once(
+    dev_env: WorkflowEnvironment, org: Organisation
+) -> None:
+    """rate, reply and convert take a work order's bounded path: no worker seen, 503 at
+    once (they used to wait on Temporal with no time limit)."""
+    async with app_without_worker(dev_env.client, org) as (http, headers):
+        submitted = await http.post(
+            "/api/v1/tickets",
+            json={"text": "公园几点关门", "kind": "consultation", "answer": "晚上九点"},
+            headers=headers,
+        )
+        assert submitted.status_code == 201, submitted.text
+        ticket = submitted.json()["ticket_id"]
+        actions = {
+            "rate": {"result": "satisfied", "by": "agent-7"},
+            "reply": {"by": "P-DEPT", "reply": "已采纳"},
+            "convert": {"by": "agent-7", "reason": "需要上门"},
+        }
+        for action, body in actions.items():
+            started = time.monotonic()
+            answer = await http.post(
+                f"/api/v1/tickets/{ticket}/{action}", json=body, headers=headers
+            )
+            assert_fast_503(answer, started)
+            assert "no worker" in answer.text
+
+
 async def test_with_temporal_down_lists_submissions_and_alarms_are_503_fast(
     org: Organisation,
 ) -> None:

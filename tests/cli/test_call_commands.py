@@ -82,4 +82,4 @@ async def test_a_suggestion_is_replied_by_its_owner_and_a_referral_needs_its_ref
     )
     assert code == 2 and "reference" in err
     code, _, err = await cityops(h, "submit", "--text", "井盖没了", "--answer", "已答复")
-    assert code == 2 and "not for a complaint" in err
+    assert code == 2 and "--answer: only for a consultation, not a complaint" in err

@@ -75,6 +75,25 @@ async def test_unknown_ticket_and_bad_input_say_what_is_wrong(h: Harness) -> Non
     assert code == 2 and "lat" in err
 
 
+async def test_the_cli_refuses_what_the_api_refuses_naming_the_option(h: Harness) -> None:
+    """The same models as POST /api/v1/tickets and the update routes: a blank text, a note
+    over its limit, a person id over its limit, a ticket number no ticket can have."""
+    for blank in ("", "   "):
+        code, out, err = await cityops(h, "submit", "--text", blank)
+        assert code == 2 and "--text: String should have at least 1 character" in err, err
+        assert out == ""
+    code, _, err = await cityops(h, "submit", "--text", "井" * 4001)
+    assert code == 2 and "--text: String should have at most 4000 characters" in err
+    code, _, err = await cityops(h, "urge", "PD1", "--as", "P-1", "--note", "催" * 2001)
+    assert code == 2 and "--note: String should have at most 2000 characters" in err
+    code, _, err = await cityops(h, "accept", "PD1", "--as", "P" * 65)
+    assert code == 2 and "--as: String should have at most 64 characters" in err
+    code, _, err = await cityops(h, "status", "x" * 65)
+    assert code == 2 and "a ticket number" in err
+    code, _, err = await cityops(h, "suggest-kind", "--text", "")
+    assert code == 2 and "--text" in err
+
+
 async def test_status_shows_candidates_and_the_secondary_issue_and_split_splits_it(
     h: Harness,
 ) -> None:

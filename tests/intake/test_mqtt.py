@@ -311,3 +311,31 @@ async def test_a_mixed_message_takes_the_good_events_and_keeps_the_rest_for_repl
     (after,) = _letters_with(org, f"naive-{suffix}")
     assert after.status == LetterStatus.REPLAYED.value and after.attempts == 2
     assert after.replay_ticket_id == row.ticket_id
+
+
+async def test_hostile_events_over_mqtt_are_dead_letters_naming_the_field(
+    dev_env: WorkflowEnvironment, org: Organisation, broker: Broker, tmp_path: Path
+) -> None:
+    """The limits hold on MQTT as on HTTP: an over-long site, a year-9999 instant and a
+    lone surrogate are kept as dead letters naming the field (the message is still
+    acknowledged: nothing in it is lost), the good event beside them is recorded."""
+    suffix = tag()
+    good = event(f"fine-{suffix}", f"SMK-F-{suffix}")
+    long_site = {**event(f"site-{suffix}", "SMK-X"), "attributes": {"site": "路" * 501}}
+    far = {**event(f"far-{suffix}", "SMK-Y"), "occurred_at": "9999-12-31T23:59:59+00:00"}
+    surrogate = {**event(f"sur-{suffix}", "SMK-Z"), "unit": "\ud800"}
+    payload = json.dumps([long_site, good, far, surrogate])  # ASCII: "\ud800" as its escape
+    async with consuming(dev_env, org, broker) as intake:
+        await mosquitto_pub(broker, payload.encode(), tmp_path)
+
+        async def taken() -> None:
+            assert intake.stats.events == 1 and intake.stats.invalid == 3
+
+        await eventually(taken, timeout=30)
+    assert [row.outcome for row in _rows_of(org, f"SMK-F-{suffix}")] == ["new_ticket"]
+    fields = {
+        key: letter.field
+        for key in ("site", "far", "sur")
+        for letter in _letters_with(org, f"{key}-{suffix}")
+    }
+    assert fields == {"site": "attributes.site", "far": "occurred_at", "sur": "unit"}

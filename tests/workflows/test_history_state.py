@@ -7,7 +7,16 @@ from datetime import UTC, datetime
 from cityops.domain.models import AlarmEvent
 from cityops.domain.stages import Stage
 from cityops.workflows.alarm_stream import AlarmStream, Seen
-from cityops.workflows.history import TicketHistory
+from cityops.workflows.history import (
+    ANSWER_DETAIL_CHARS,
+    ANSWER_LAST,
+    DETAIL_CHARS,
+    SHOWN_FIRST,
+    SHOWN_LAST,
+    TRIMMED_EVENT,
+    TicketHistory,
+    fitted,
+)
 
 T0 = datetime(2026, 12, 3, 2, 0, tzinfo=UTC)
 
@@ -50,3 +59,32 @@ def test_each_event_counts_once_and_a_firing_after_close_is_kept_for_the_next_ti
     assert stream.take(event("e5"), ticket_closed=True) is Seen.AFTER_CLOSE
     assert stream.next_firing is not None and stream.next_firing.event_id == "e4"
     assert stream.count == 5
+
+
+def test_a_bounded_history_cuts_long_details_with_a_marker() -> None:
+    assert fitted("短") == "短"
+    cut = fitted("催" * 5000)
+    assert len(cut) == DETAIL_CHARS and cut.endswith("…[cut: 5000 characters in all]")
+    bounded, unbounded = TicketHistory(bounded=True), TicketHistory()
+    for history in (bounded, unbounded):
+        history.note(T0, Stage.ACCEPTED, "urged", by="P-1", detail="催" * 5000)
+    assert bounded.entries[0].detail == cut
+    assert unbounded.entries[0].detail == "催" * 5000  # tickets from before keep theirs
+
+
+def test_a_bounded_status_shows_the_first_and_last_rows_and_says_how_many_are_left_out() -> None:
+    bounded, unbounded = TicketHistory(bounded=True), TicketHistory()
+    for history in (bounded, unbounded):
+        for index in range(150):
+            history.note(T0, Stage.ACCEPTED, f"e{index}", detail=f"{index} " + "催" * 1000)
+    shown = bounded.shown()
+    assert [e.event for e in shown[:SHOWN_FIRST]] == [f"e{i}" for i in range(SHOWN_FIRST)]
+    assert shown[SHOWN_FIRST].event == TRIMMED_EVENT
+    assert shown[SHOWN_FIRST].count == 150 - SHOWN_FIRST - SHOWN_LAST
+    assert [e.event for e in shown[SHOWN_FIRST + 1 :]] == [f"e{i}" for i in range(70, 150)]
+    answer = bounded.shown(answer=True)
+    assert answer[0].event == TRIMMED_EVENT and answer[0].count == 150 - ANSWER_LAST
+    assert [e.event for e in answer[1:]] == [f"e{i}" for i in range(130, 150)]
+    assert all(len(e.detail) <= ANSWER_DETAIL_CHARS for e in answer)
+    assert bounded.entries[-1].detail.endswith("催")  # the row itself keeps its detail
+    assert len(unbounded.shown()) == len(unbounded.shown(answer=True)) == 150
