@@ -11,7 +11,7 @@ from temporalio.worker import Worker
 
 from cityops.benchmarks.ceiling import CEILING_QUEUE, CeilingWorkflow, noop
 from cityops.workers.client import connect
-from cityops.workers.main import sandbox_runner
+from cityops.workers.main import workflow_runner
 
 
 async def run() -> None:
@@ -25,7 +25,7 @@ async def run() -> None:
         task_queue=CEILING_QUEUE,
         workflows=[CeilingWorkflow],
         activities=[noop],
-        workflow_runner=sandbox_runner(),
+        workflow_runner=workflow_runner(),
         max_concurrent_activities=200,
     ):
         await stop.wait()

@@ -41,7 +41,7 @@ from cityops.benchmarks.stack import BenchStack, bench_stack
 from cityops.db.audit import AlarmEventRow
 from cityops.db.engine import get_engine
 from cityops.service import tickets
-from cityops.workers.main import sandbox_runner
+from cityops.workers.main import workflow_runner
 
 LATENCY_SHARE = 0.6  # of the ceiling, when no --rate is given
 
@@ -110,7 +110,7 @@ async def measure_ceiling(stack: BenchStack, count: int) -> float:
         task_queue=local_queue,
         workflows=[CeilingWorkflow],
         activities=[noop],
-        workflow_runner=sandbox_runner(),
+        workflow_runner=workflow_runner(),
         max_concurrent_activities=200,
     ):
         in_bench = await _trivial_workflows(stack.client, local_queue, count)
