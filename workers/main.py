@@ -123,6 +123,7 @@ def production_activities(settings: Settings) -> list[Callable[..., Any]]:
         NoticeGroupActivities().group_notice,
         store.record_ticket,
         store.record_event,
+        store.record_events,
     ]
 
 

@@ -106,6 +106,7 @@ class BenchStack:
     api: Process
     workers: list[Process]
     ceiling_workers: list[Process]
+    supervisor: dict[str, str]  # headers of a supervisor's API key
     bench: Process = field(default_factory=lambda: Process("bench", os.getpid()))
 
     @property
@@ -263,6 +264,7 @@ async def bench_stack(workers: int, database_url: str | None = None) -> AsyncIte
                 env,
             )  # fmt: skip
             key = create_key(get_engine(url), Role.SENSOR_GATEWAY, "bench")
+            supervisor = create_key(get_engine(url), Role.SUPERVISOR, "bench supervisor")
             async with httpx.AsyncClient(
                 base_url=settings.public_url,
                 headers={"X-API-Key": key},
@@ -282,6 +284,7 @@ async def bench_stack(workers: int, database_url: str | None = None) -> AsyncIte
                     api=api,
                     workers=worker_processes,
                     ceiling_workers=ceiling_processes,
+                    supervisor={"X-API-Key": supervisor},
                 )
         finally:
             await children.stop()

@@ -80,6 +80,31 @@ def bench_storm(
     )
 
 
+def bench_growth(
+    open_tickets: Annotated[
+        str, typer.Option("--open", help="Levels of open tickets, comma-separated")
+    ] = "1000,10000",
+    big: Annotated[bool, typer.Option("--big", help="Also 50,000 (takes long to build)")] = False,
+    rate: Annotated[float, typer.Option(help="New alarms/s for the latency at each level")] = 10.0,
+    seconds: Annotated[float, typer.Option(help="Length of each latency run")] = 30.0,
+    workers: Workers = None,
+    ceiling: Ceiling = 1000,
+) -> None:
+    """Open tickets waiting on timers, level by level: the dev server's database size,
+    every process's memory, a supervisor's list query and alarm-to-notice latency."""
+    from cityops.benchmarks.growth import run_growth
+
+    try:
+        levels = [int(part) for part in open_tickets.split(",") if part.strip()]
+    except ValueError as exc:
+        raise typer.BadParameter("comma-separated whole numbers", param_hint="--open") from exc
+    if not levels or min(levels) < 1:
+        raise typer.BadParameter("at least one level, each 1 or more", param_hint="--open")
+    if big:
+        levels.append(50_000)
+    asyncio.run(run_growth(workers or default_workers(), ceiling, levels, rate, seconds))
+
+
 def bench_profile(
     workers: Workers = None,
     ceiling: Ceiling = 1000,
@@ -100,3 +125,4 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     bench_app.command("intake")(bench_intake)
     bench_app.command("storm")(bench_storm)
     bench_app.command("profile")(bench_profile)
+    bench_app.command("growth")(bench_growth)
