@@ -90,22 +90,45 @@ def write_event(engine: Engine, event: RegisterEvent) -> bool:
 
 
 def write_events(engine: Engine, events: Sequence[RegisterEvent]) -> int:
-    """Store events of one or more tickets in one transaction, in order; how many were
-    new. Safe to repeat and to run concurrently."""
-    inserted = 0
+    """Store events of one or more tickets in one transaction; how many were new. Safe to
+    repeat and to run concurrently. An insert per event (its rowcount says whether it
+    was new), then one upsert per ticket, from its latest event in the batch (the row is
+    that event's snapshot, and an older one never overwrites a newer), then the text and
+    address from the events that carry them."""
+    if not events:
+        return 0
+    latest: dict[str, RegisterEvent] = {}
+    for event in events:
+        if event.ticket_id not in latest or latest[event.ticket_id].seq < event.seq:
+            latest[event.ticket_id] = event
     with engine.begin() as connection:
+        inserted = 0
+        for event in events:  # one statement each: rowcount tells which were new
+            inserted += connection.execute(
+                _insert(engine, EVENTS)
+                .values(event_values(event))
+                .on_conflict_do_nothing(index_elements=["event_key"])
+            ).rowcount
+        for event in latest.values():
+            _upsert_ticket(engine, connection, event)
         for event in events:
-            inserted += _write(engine, connection, event)
+            if event.address is not None or event.text is not None:
+                connection.execute(
+                    update(TICKETS)
+                    .where(
+                        and_(
+                            TICKETS.c.ticket_id == event.ticket_id,
+                            TICKETS.c.text.is_(None),
+                            TICKETS.c.address.is_(None),
+                        )
+                    )
+                    .values(text=event.text, address=event.address)
+                )
     return inserted
 
 
-def _write(engine: Engine, connection: Connection, event: RegisterEvent) -> int:
+def _upsert_ticket(engine: Engine, connection: Connection, event: RegisterEvent) -> None:
     ticket = _ticket_values(event)
-    inserted: int = connection.execute(
-        _insert(engine, EVENTS)
-        .values(event_values(event))
-        .on_conflict_do_nothing(index_elements=["event_key"])
-    ).rowcount
     statement = _insert(engine, TICKETS).values(ticket_id=event.ticket_id, **ticket)
     connection.execute(
         statement.on_conflict_do_update(
@@ -114,16 +137,3 @@ def _write(engine: Engine, connection: Connection, event: RegisterEvent) -> int:
             where=or_(TICKETS.c.last_seq.is_(None), TICKETS.c.last_seq < event.seq),
         )
     )
-    if event.address is not None or event.text is not None:
-        connection.execute(
-            update(TICKETS)
-            .where(
-                and_(
-                    TICKETS.c.ticket_id == event.ticket_id,
-                    TICKETS.c.text.is_(None),
-                    TICKETS.c.address.is_(None),
-                )
-            )
-            .values(text=event.text, address=event.address)
-        )
-    return inserted
