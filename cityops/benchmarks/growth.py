@@ -30,6 +30,7 @@ from cityops.benchmarks.intake import (
     latency_summary,
     measure_latency,
     post_alarms,
+    retried,
     say,
     wait_for_notices,
     with_ceiling,
@@ -77,19 +78,16 @@ async def build_open_tickets(stack: BenchStack, count: int, run: str, offset: in
     each has sent its first notice."""
     places = streets()
     slots = asyncio.Semaphore(IN_FLIGHT)
-    ticket_ids: set[str] = set()
+    alarms = [spread_alarm(run, offset + i, places) for i in range(count)]
 
     async def send(start: int) -> None:
-        batch = [
-            spread_alarm(run, offset + i, places) for i in range(start, min(start + BATCH, count))
-        ]
         async with slots:
-            replies = await post_alarms(stack, batch)
-        ticket_ids.update(r["ticket_id"] for r in replies if r.get("ticket_id"))
+            await post_alarms(stack, alarms[start : start + BATCH])
 
     started = time.perf_counter()
     await asyncio.gather(*(send(start) for start in range(0, count, BATCH)))
-    await wait_for_notices(stack, ticket_ids, timeout=max(600.0, count / 2))
+    devices = {event["device_id"] for event in alarms}
+    await wait_for_notices(stack, devices, timeout=max(600.0, count / 2))
     return count / (time.perf_counter() - started)
 
 
@@ -130,7 +128,7 @@ async def run_growth(
                 speed = await build_open_tickets(stack, level - built, run, built)
                 say(
                     f"({level} open tickets) built {level - built} more at {speed:.1f} new "
-                    f"tickets/s ({speed / ceiling:.0%} of the ceiling)"
+                    f"tickets/s ({speed / ceiling:.0%} of the ceiling){retried(stack)}"
                 )
                 built = level
             await asyncio.sleep(3)  # the last tickets' tasks after their first notice
@@ -145,7 +143,7 @@ async def run_growth(
             latencies = await measure_latency(stack, rate, seconds)
             say(
                 f"    alarm → first notification at {rate:g} new alarms/s for {seconds:g} s "
-                f"({len(latencies)} alarms): {latency_summary(latencies)}"
+                f"({len(latencies)} alarms): {latency_summary(latencies)}{retried(stack)}"
             )
             built += len(latencies)  # those are open tickets too
 
