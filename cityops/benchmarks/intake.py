@@ -44,6 +44,7 @@ from cityops.service import tickets
 from cityops.workers.main import workflow_runner
 
 LATENCY_SHARE = 0.6  # of the ceiling, when no --rate is given
+CEILING_IN_FLIGHT = 400
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,10 @@ def _dialect(url: str) -> str:
 
 
 async def _trivial_workflows(client: Client, queue: str, count: int) -> float:
-    """`count` trivial one-activity workflows started 100 at a time; per second."""
-    slots = asyncio.Semaphore(100)
+    """`count` trivial one-activity workflows, up to CEILING_IN_FLIGHT at a time (as many as
+    the throughput run has tickets in flight: a rate the engine sustains, not a latency);
+    per second."""
+    slots = asyncio.Semaphore(CEILING_IN_FLIGHT)
     stamp = time.time_ns()
 
     async def one(index: int) -> None:
