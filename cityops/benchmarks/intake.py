@@ -223,6 +223,7 @@ async def measure_latency(
     async def send(index: int) -> None:
         event = make(run, index)
         sent_at[event["device_id"]] = time.perf_counter()
+        stack.sent_wall[event["device_id"]] = time.time()
         await post_alarms(stack, [event])
 
     begin = time.perf_counter()

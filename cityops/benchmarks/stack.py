@@ -61,6 +61,7 @@ class WebhookReceiver:
 
     first_notice: dict[str, float] = field(default_factory=dict)
     first_by_device: dict[str, float] = field(default_factory=dict)
+    first_wall_by_device: dict[str, float] = field(default_factory=dict)  # time.time()
     notices: int = 0
     port: int = 0
     _server: asyncio.Server | None = None
@@ -85,13 +86,14 @@ class WebhookReceiver:
                     if name.lower() == "content-length":
                         length = int(value)
                 body = await reader.readexactly(length)
-                arrived = time.perf_counter()
+                arrived, arrived_wall = time.perf_counter(), time.time()
                 notice = json.loads(body)  # the webhook channel's body
                 self.notices += 1
                 self.first_notice.setdefault(str(notice["ticket_id"]), arrived)
                 device = (notice.get("facts") or {}).get("device")
                 if device:
                     self.first_by_device.setdefault(str(device), arrived)
+                    self.first_wall_by_device.setdefault(str(device), arrived_wall)
                 writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -113,6 +115,7 @@ class BenchStack:
     ceiling_workers: list[Process]
     supervisor: dict[str, str]  # headers of a supervisor's API key
     retried: int = 0  # alarm requests sent again after a 503 (Temporal too slow to take them)
+    sent_wall: dict[str, float] = field(default_factory=dict)  # device -> time.time() sent
     bench: Process = field(default_factory=lambda: Process("bench", os.getpid()))
 
     @property
