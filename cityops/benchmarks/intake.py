@@ -333,7 +333,7 @@ async def storm_report(
     storm = await run_storm(stack, devices, events, seconds)
     say(
         f"{label} storm: {storm.sent} events from {storm.devices} devices "
-        f"in {storm.seconds:.1f} s: "
+        f"in {storm.seconds:.1f} s ({storm.sent / storm.seconds:.0f} events/s taken): "
         f"tickets opened {storm.tickets_opened} (distinct device alarms {storm.devices}), "
         f"events recorded {storm.events_recorded} (sent {storm.sent}), "
         f"events counted by the tickets {storm.events_in_workflows}, lost {storm.lost}"

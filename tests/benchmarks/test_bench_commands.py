@@ -88,7 +88,7 @@ def test_bench_intake_on_postgresql_names_it() -> None:
 def test_bench_storm_counts_tickets_events_and_memory() -> None:
     output = bench("storm", *TINY, "--events", "40", "--devices", "8", "--seconds", "1")
     assert_header_and_ceiling(output, "storm")
-    storm = line(output, r"^\(b\) storm: 40 events from 8 devices")
+    storm = line(output, r"^\(b\) storm: 40 events from 8 devices in [\d.]+ s \(\d+ events/s taken")
     assert "tickets opened 8" in storm and "events recorded 40 (sent 40)" in storm
     assert re.search(r"lost 0\b", storm)
     assert_memory(line(output, r"peak RSS during the storm"), "temporal", "api", "worker-1")
