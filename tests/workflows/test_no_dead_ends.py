@@ -285,7 +285,11 @@ async def test_an_entrapment_that_clears_stops_the_chase_and_tells_the_assignee(
     assert first.scenario_id == "PF03" and first.assignee_id == "P-DEPT"
     await handle.signal(TicketWorkflow.alarm_event, lift("l2", "resolved"))
     await until(handle, lambda s: s.chase_stopped)
-    assert "sensor_recovered" in h.notifier.to("P-DEPT")
+
+    async def told() -> None:  # the notice is sent just after the stage says so
+        assert "sensor_recovered" in h.notifier.to("P-DEPT")
+
+    await eventually(told)
     await env.sleep(timedelta(minutes=10))  # 3-minute accept clock: nothing more
     status = await state(handle)
     assert status.stage is Stage.AWAITING_ACCEPT and status.escalations == 0
