@@ -33,6 +33,7 @@ from cityops.rules.calendar_loader import project_working_hours
 from cityops.rules.handling import NoticeSettings, default_handling_rules
 from cityops.service import tickets
 from cityops.workflows.ticket import TicketWorkflow
+from tests.conftest import eventually
 from tests.workflows.alarm_tickets import device_event, start_alarm, state, until
 from tests.workflows.harness import Harness, advance_to_plain_week, intake, running
 
