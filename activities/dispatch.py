@@ -21,6 +21,8 @@ from cityops.domain.models import (
     DeadlinesResult,
     DispatchPlan,
     DistrictSupervisor,
+    NewTicketPlan,
+    NewTicketRequest,
     NextWorkingDayRequest,
     PlanRequest,
     RoutePlan,
@@ -31,8 +33,10 @@ from cityops.domain.models import (
     TriageRequest,
     WaitBudget,
 )
+from cityops.domain.stages import Clock
 from cityops.rules.calendar import (
     RED_AT,
+    YELLOW_AT,
     WorkingHours,
     add_working_time,
     instant_at_fraction,
@@ -85,6 +89,7 @@ class DispatchActivities:
         """All of them, for a worker's activity list."""
         return [
             self.classify_ticket,
+            self.plan_new_ticket,
             self.plan_dispatch,
             self.compute_deadlines,
             self.plan_triage,
@@ -127,6 +132,34 @@ class DispatchActivities:
             verify_waits=self._handling.verify_waits(settings.verify_within),
             incident_key=incident_key(scenario.id, settings.grouping, request.intake, route),
             notice_group_window=self._handling.notices.group_window,
+        )
+
+    @activity.defn(name="plan_new_ticket")
+    async def plan_new_ticket(self, request: NewTicketRequest) -> NewTicketPlan:
+        """classify_ticket, plan_dispatch and the accept clock's compute_deadlines in one
+        local activity: a new ticket reaches its first notice with one, not three. The
+        accept clock's instants cover its deadline and every point its chain names (the
+        yellow and red marks, each step's firings); the workflow uses those it needs."""
+        classification = await self.classify_ticket(request.intake)
+        if classification.needs_triage:
+            return NewTicketPlan(classification=classification)
+        plan = await self.plan_dispatch(
+            PlanRequest(intake=request.intake, classification=classification, at=request.at)
+        )
+        fractions = [RED_AT, YELLOW_AT]
+        for step in plan.escalation.for_clock(Clock.ACCEPT):
+            fractions.extend(f for f in step.fire_points() if f not in fractions)
+        accept = DeadlinesRequest(
+            start=request.accept_start,
+            budget=plan.sla.accept_within,
+            fractions=fractions,
+            working_time=plan.sla.working_time,
+        )
+        return NewTicketPlan(
+            classification=classification,
+            plan=plan,
+            accept=accept,
+            accept_instants=await self.compute_deadlines(accept),
         )
 
     @activity.defn(name="plan_triage")

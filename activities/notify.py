@@ -178,7 +178,19 @@ class NotifyActivities:
 
     @activity.defn(name="send_notice")
     async def send_notice(self, notice: Notice) -> NoticeReceipt:
-        outcomes = await asyncio.gather(*(self._deliver(notice, r) for r in notice.recipients))
+        info = activity.info()
+        attempt = info.attempt
+        # A key minted by the very run that scheduled this activity (workflow/run/sequence)
+        # can only have been delivered by an earlier attempt of it: the first attempt skips
+        # the lookup. A notice passed on by another workflow (a notice group sending a
+        # ticket's follow-up) is always looked up.
+        minted_here = notice.idempotency_key.startswith(
+            f"{info.workflow_id}/{info.workflow_run_id}/"
+        )
+        look_up = attempt > 1 or not minted_here
+        outcomes = await asyncio.gather(
+            *(self._deliver(notice, r, look_up=look_up) for r in notice.recipients)
+        )
         receipt = NoticeReceipt(
             delivered_to=[o.person_id for o in outcomes if o.channel],
             failed=[o.person_id for o in outcomes if not o.channel],
@@ -190,7 +202,6 @@ class NotifyActivities:
             ],
         )
         worth_retrying = any(o.transient for o in outcomes if not o.channel)
-        attempt = activity.info().attempt
         if (
             notice.recipients
             and not receipt.delivered_to
@@ -204,9 +215,13 @@ class NotifyActivities:
             )
         return receipt
 
-    async def _deliver(self, notice: Notice, recipient: Recipient) -> _Outcome:
+    async def _deliver(self, notice: Notice, recipient: Recipient, *, look_up: bool) -> _Outcome:
         outcome = _Outcome(recipient.person_id)
-        earlier = await self._log.accepted_channel(notice.idempotency_key, recipient.person_id)
+        earlier = (
+            await self._log.accepted_channel(notice.idempotency_key, recipient.person_id)
+            if look_up
+            else None
+        )
         if earlier is not None:
             outcome.channel = earlier.partition(":")[0]
             return outcome

@@ -24,11 +24,11 @@ from temporalio import activity
 from cityops.db.engine import get_engine
 from cityops.domain.masking import redact_text
 from cityops.domain.models import TicketRecord
-from cityops.domain.register import RECORD_EVENT, RegisterEvent
+from cityops.domain.register import RECORD_EVENT, RECORD_EVENTS, RegisterEvent
 from cityops.privacy.keys import KeyRing, load_keyring
 from cityops.privacy.register import CallerContactRow, contact_row, sealed_contact
 from cityops.register.tables import TicketEventRow, TicketRow
-from cityops.register.write import write_event
+from cityops.register.write import write_events
 
 __all__ = ["StoreActivities", "TicketEventRow", "TicketRow", "save_record"]
 
@@ -98,17 +98,21 @@ class StoreActivities:
 
     @activity.defn(name=RECORD_EVENT)
     def record_event(self, event: RegisterEvent) -> None:
+        self.record_events([event])
+
+    @activity.defn(name=RECORD_EVENTS)
+    def record_events(self, events: list[RegisterEvent]) -> None:
+        """The entries a workflow task added, in one transaction (tickets started with the
+        plan-at-intake change batch them; earlier ones write one entry at a time)."""
         engine = self._engine or get_engine()
         # The register keeps the complaint with the caller masked; the caller's phone and
         # name go sealed into caller_contacts, never in clear.
-        names, phones = [event.caller_name], [event.caller_phone]
-        if event.text:
-            event = event.model_copy(
-                update={"text": redact_text(event.text, names=names, phones=phones) or None}
-            )
-        write_event(engine, event.model_copy(update={"caller_phone": None, "caller_name": None}))
-        if event.caller_phone or event.caller_name:
-            with Session(engine) as session:
+        write_events(engine, [_masked(event) for event in events])
+        callers = [e for e in events if e.caller_phone or e.caller_name]
+        if not callers:
+            return
+        with Session(engine) as session:
+            for event in callers:
                 if session.get(CallerContactRow, event.ticket_id) is None:
                     session.add(
                         sealed_contact(
@@ -119,9 +123,17 @@ class StoreActivities:
                             event.at,
                         )
                     )
-                    session.commit()
+                    session.flush()
+            session.commit()
 
     def _keyring(self) -> KeyRing:
         if self._ring is None:
             self._ring = load_keyring()
         return self._ring
+
+
+def _masked(event: RegisterEvent) -> RegisterEvent:
+    """The event as the register keeps it: the text with the caller masked, no contact."""
+    names, phones = [event.caller_name], [event.caller_phone]
+    text = redact_text(event.text, names=names, phones=phones) or None if event.text else None
+    return event.model_copy(update={"text": text, "caller_phone": None, "caller_name": None})

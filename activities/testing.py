@@ -23,7 +23,7 @@ from cityops.domain.models import (
     TicketIntake,
     TicketRecord,
 )
-from cityops.domain.register import RECORD_EVENT, RegisterEvent
+from cityops.domain.register import RECORD_EVENT, RECORD_EVENTS, RegisterEvent
 from cityops.domain.stages import Tier
 
 STATION = Assignment(
@@ -176,7 +176,7 @@ class RecordingStore:
     closing: asyncio.Event = field(default_factory=asyncio.Event)
 
     def activities(self) -> list[Callable[..., Any]]:
-        return [self.record_event, self.record_ticket]
+        return [self.record_event, self.record_events, self.record_ticket]
 
     def register(self, ticket_id: str) -> list[RegisterEvent]:
         """One ticket's register events in history order."""
@@ -191,6 +191,11 @@ class RecordingStore:
             if self.gate_closing is not None:
                 await self.gate_closing.wait()
         self.events[event.event_key] = event
+
+    @activity.defn(name=RECORD_EVENTS)
+    async def record_events(self, events: list[RegisterEvent]) -> None:
+        for event in events:
+            await self.record_event(event)
 
     @activity.defn(name="record_ticket")
     async def record_ticket(self, record: TicketRecord) -> None:

@@ -175,3 +175,25 @@ def check_secret(settings: Settings) -> str | None:
     if exposed:
         raise InsecureSecret(f"refusing to start: {weakness}, and {'; '.join(exposed)}: {fix}")
     return f"{weakness}: fine on this machine only; {fix} before serving others"
+
+
+MAX_WORKERS = 16
+
+
+def default_workers() -> int:
+    """Ticket worker processes `cityops up` starts: CITYOPS_WORKERS, else one per core this
+    process may use. A worker runs workflow code on one core at a time (Python's GIL), and
+    the measured throughput grows with worker processes up to the cores
+    (docs/performance.md); the Temporal server and the API share those cores."""
+    configured = os.environ.get("CITYOPS_WORKERS", "").strip()
+    if configured:
+        return max(1, min(MAX_WORKERS, int(configured)))
+    return max(1, min(MAX_WORKERS, usable_cores()))
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity; all cores where that is unknown)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1

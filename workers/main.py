@@ -15,7 +15,7 @@ from typing import Any
 import pydantic
 import structlog
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from cityops.config import Settings, get_settings
@@ -28,10 +28,12 @@ from cityops.workflows.notice_group import NoticeGroupWorkflow
 from cityops.workflows.ticket import TicketWorkflow
 
 WORKFLOWS: list[type] = [TicketWorkflow, CallWorkflow, NoticeGroupWorkflow]
-# Modules the sandbox shares instead of re-importing them for every workflow run: the pure
-# messages, and in production the workflow package itself. Re-importing the workflow
-# package per ticket costs about 45% more worker CPU per ticket (`cityops bench sandbox`,
-# docs/performance.md), so production passes it through. Its determinism is enforced in CI
+# Production runs the workflows without Temporal's sandbox. The sandbox re-imports what it
+# does not share for every workflow run and enters itself (an exec of a code string, an
+# import hook) for every activation and every payload: with the workflow package passed
+# through it still cost about a fifth of a worker's CPU per ticket (`cityops bench
+# profile`, `cityops bench sandbox`, docs/performance.md), for no protection, since the
+# shared workflow package was never checked inside it. Determinism is enforced in CI
 # instead, twice: ruff bans clocks, randomness and I/O in workflows/ (pyproject.toml), and
 # every workflow test and replay runs the CHECKED runner below, in which the workflow
 # package is sandboxed, so a `datetime.now()` or an `open()` there fails the tests
@@ -43,12 +45,20 @@ log = structlog.get_logger()
 
 
 def sandbox_runner(*, check_workflow_code: bool = False) -> SandboxedWorkflowRunner:
-    """The production runner; with check_workflow_code the workflow package runs inside
-    the sandbox, whose restrictions raise on clocks, randomness and I/O (tests use it)."""
+    """The sandbox with the workflow package shared (passed through), or, with
+    check_workflow_code, run inside it, where restrictions raise on clocks, randomness and
+    I/O (tests use it)."""
     shared = SHARED if check_workflow_code else PASSTHROUGH
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*shared)
     )
+
+
+def workflow_runner(*, check_workflow_code: bool = False) -> WorkflowRunner:
+    """Production's runner (no sandbox), or the checked sandbox the tests run."""
+    if check_workflow_code:
+        return sandbox_runner(check_workflow_code=True)
+    return UnsandboxedWorkflowRunner()
 
 
 def build_worker(
@@ -65,7 +75,7 @@ def build_worker(
         task_queue=task_queue,
         workflows=WORKFLOWS,
         activities=activities,
-        workflow_runner=sandbox_runner(check_workflow_code=check_workflow_code),
+        workflow_runner=workflow_runner(check_workflow_code=check_workflow_code),
         # A malformed message can never become valid by retrying: fail the workflow.
         workflow_failure_exception_types=[pydantic.ValidationError],
         max_concurrent_activities=max_concurrent_activities,
@@ -113,6 +123,7 @@ def production_activities(settings: Settings) -> list[Callable[..., Any]]:
         NoticeGroupActivities().group_notice,
         store.record_ticket,
         store.record_event,
+        store.record_events,
     ]
 
 

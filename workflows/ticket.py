@@ -55,11 +55,14 @@ with workflow.unsafe.imports_passed_through():
         Classification,
         ContactInput,
         DeadlinesRequest,
+        DeadlinesResult,
         DismissInput,
         DispatchPlan,
         DistrictSupervisor,
         ExtensionDecision,
         ExtensionRequest,
+        NewTicketPlan,
+        NewTicketRequest,
         NextWorkingDayRequest,
         Notice,
         NoticeUndelivered,
@@ -184,6 +187,14 @@ EXTENSION_DECIDER = "extension-decider"
 # history (the register keeps every row), so no number of notes can grow an update's
 # answer past Temporal's payload limit. Taken with the first history row.
 BOUNDED_STATE = "bounded-state"
+# Tickets started since a new ticket reaches its first notice with one local activity
+# instead of three (classify, plan the dispatch and the accept clock's instants:
+# plan_new_ticket) and writes the register's entries of a workflow task in one batch
+# (record_events). It is asked first of all and implies NO_DEAD_ENDS, INCIDENT_LINKS,
+# PRIMARY_WATCH and EVERY_WAIT_OWNED: a new ticket records one patch marker (and one
+# TemporalChangeVersion upsert, which the SDK adds to each) instead of four. Tickets in
+# flight answer no to it and ask the others as they did.
+PLAN_AT_INTAKE = "plan-at-intake"
 # The alarm signal's name, for signal-with-start (which takes a name): the handler below is
 # declared with it, so the intake and the workflow cannot disagree.
 ALARM_EVENT_SIGNAL = "alarm_event"
@@ -199,6 +210,8 @@ class TicketWorkflow:
         self._v2: bool | None = None  # the NO_DEAD_ENDS patch, taken first thing in `run`
         self._v3: bool | None = None  # the EVERY_WAIT_OWNED patch, taken right after it
         self._v4: bool | None = None  # the BOUNDED_STATE patch, taken with the first note
+        self._fresh = False  # the PLAN_AT_INTAKE patch, asked before all, implies them all
+        self._planned: NewTicketPlan | None = None  # plan_new_ticket's answer, until dispatch
         self._lock = asyncio.Lock()  # handlers that await, and chain steps that re-assign
         self._stage = Stage.INTAKE
         self._classification: Classification | None = None
@@ -231,11 +244,15 @@ class TicketWorkflow:
         self._links = IncidentLinks.of(intake)  # its incidents, repeat calls, its primary
         self._links_on: bool | None = None  # the INCIDENT_LINKS patch, taken first in `run`
         self._watch_primary = False  # the PRIMARY_WATCH patch, taken first in `run`
+        self._register_batch: list[RegisterEvent] = []  # PLAN_AT_INTAKE: not yet written
+        self._hold_register = False  # classified, dispatched in this task: one batch for both
 
     def _new(self) -> bool:
-        """Whether this ticket runs with every stage on a clock (the NO_DEAD_ENDS patch)."""
+        """Whether this ticket runs with every stage on a clock (the NO_DEAD_ENDS patch,
+        or PLAN_AT_INTAKE, which implies it)."""
         if self._v2 is None:
-            self._v2 = workflow.patched(NO_DEAD_ENDS)
+            self._fresh = workflow.patched(PLAN_AT_INTAKE)
+            self._v2 = True if self._fresh else workflow.patched(NO_DEAD_ENDS)
         return self._v2
 
     def _bounded(self) -> bool:
@@ -245,11 +262,15 @@ class TicketWorkflow:
             self._history.bounded = self._v4
         return self._v4
 
+    def _plans_at_intake(self) -> bool:
+        """Whether this ticket plans at intake and batches its register writes."""
+        return self._new() and self._fresh
+
     def _owned(self) -> bool:
         """Whether every wait keeps an owner who is told past the top of its chain, the
-        sensor's recovery included (the EVERY_WAIT_OWNED patch)."""
+        sensor's recovery included (the EVERY_WAIT_OWNED patch, or PLAN_AT_INTAKE)."""
         if self._v3 is None:
-            self._v3 = self._new() and workflow.patched(EVERY_WAIT_OWNED)
+            self._v3 = self._new() and (self._fresh or workflow.patched(EVERY_WAIT_OWNED))
         return self._v3
 
     def _since(self, patch: str) -> bool:
@@ -264,8 +285,8 @@ class TicketWorkflow:
     @workflow.run
     async def run(self, intake: TicketIntake) -> TicketOutcome:
         received = min(intake.received_at, workflow.now()) if self._new() else None
-        self._links_on = workflow.patched(INCIDENT_LINKS)
-        self._watch_primary = self._links_on and workflow.patched(PRIMARY_WATCH)
+        self._links_on = self._fresh or workflow.patched(INCIDENT_LINKS)
+        self._watch_primary = self._links_on and (self._fresh or workflow.patched(PRIMARY_WATCH))
         self._owned()  # before any command, like NO_DEAD_ENDS
         self._note(Stage.INTAKE, "received", detail=intake.source.value, at=received)
         if intake.split_from is not None:  # a note, not a command: replays unchanged
@@ -292,12 +313,28 @@ class TicketWorkflow:
         return outcome
 
     async def _classify(self) -> Classification:
-        classification = await workflow.execute_local_activity_method(
-            DispatchActivities.classify_ticket,
-            self._intake,
-            summary="classify the ticket by the rules",
-            start_to_close_timeout=LOCAL_TIMEOUT,
-        )
+        if self._plans_at_intake():
+            self._planned = await workflow.execute_local_activity_method(
+                DispatchActivities.plan_new_ticket,
+                NewTicketRequest(
+                    intake=self._intake, at=workflow.now(), accept_start=self._received_at()
+                ),
+                summary="classify by the rules; route, SLA, chain and accept clock",
+                start_to_close_timeout=LOCAL_TIMEOUT,
+            )
+            classification = self._planned.classification
+            # Dispatch follows in this workflow task (unless it triages or waits on a
+            # primary): the received, classified and dispatched entries go in one batch.
+            self._hold_register = not classification.needs_triage and not (
+                self._links_on and self._links.waits_on_primary(self._intake)
+            )
+        else:
+            classification = await workflow.execute_local_activity_method(
+                DispatchActivities.classify_ticket,
+                self._intake,
+                summary="classify the ticket by the rules",
+                start_to_close_timeout=LOCAL_TIMEOUT,
+            )
         if classification.needs_triage and self._new():
             # Published once its owner and clock are known (_await_triage).
             self._stage = Stage.TRIAGE
@@ -351,14 +388,19 @@ class TicketWorkflow:
     async def _dispatch(self) -> None:
         assert self._classification is not None
         triaged = Clock.TRIAGE in self._clocks
-        self._plan = plan = await workflow.execute_local_activity_method(
-            DispatchActivities.plan_dispatch,
-            PlanRequest(
-                intake=self._intake, classification=self._classification, at=workflow.now()
-            ),
-            summary="route to a unit and person; snapshot SLA and escalation chain",
-            start_to_close_timeout=LOCAL_TIMEOUT,
-        )
+        planned, self._planned = self._planned, None
+        if planned is not None and planned.plan is not None and not triaged:
+            self._plan = plan = planned.plan  # planned with the classification
+        else:
+            planned = None
+            self._plan = plan = await workflow.execute_local_activity_method(
+                DispatchActivities.plan_dispatch,
+                PlanRequest(
+                    intake=self._intake, classification=self._classification, at=workflow.now()
+                ),
+                summary="route to a unit and person; snapshot SLA and escalation chain",
+                start_to_close_timeout=LOCAL_TIMEOUT,
+            )
         for clock in (Clock.ACCEPT, Clock.CONTACT, Clock.RESOLVE, Clock.VERIFY):
             self._clocks[clock] = SlaClock(clock, chain_points(plan.escalation, clock))
         self._owner.take_route(plan.route)
@@ -367,7 +409,8 @@ class TicketWorkflow:
         self._owner.dispatched_at = workflow.now()
         # The accept clock runs from when the ticket came in (a triaged one: from triage).
         start = self._received_at() if self._new() and not triaged else None
-        await self._start_clock(Clock.ACCEPT, start=start)
+        await self._start_clock(Clock.ACCEPT, start=start, planned=planned)
+        self._hold_register = False
         self._set_stage(Stage.AWAITING_ACCEPT, "dispatched", detail=describe(assignee))
         await self._notify(NoticeKind.ASSIGNED, [assignee])
         if plan.route.co_handlers:
@@ -1615,9 +1658,11 @@ class TicketWorkflow:
         budget: timedelta | None = None,
         working_time: bool | None = None,
         start: datetime | None = None,
+        planned: NewTicketPlan | None = None,
     ) -> None:
         """(Re)start a clock from `start` (default now); by default with the plan's budget
-        and calendar."""
+        and calendar. The instants `planned` computed at intake are used when they are
+        of this very start, budget and calendar."""
         assert self._plan is not None
         sla = self._plan.sla
         state = self._clocks[clock]
@@ -1628,7 +1673,9 @@ class TicketWorkflow:
         )
         if self._since("chain-instants-at-clock-start"):
             # One local activity for the deadline and every step of the first walk.
-            state.started(await self._instants(state, state.start_fractions()))
+            fractions = state.start_fractions()
+            known = self._planned_instants(state, fractions, planned)
+            state.started(known or await self._instants(state, fractions))
         else:
             state.deadline = (await self._instants(state, [1.0]))[0]
         if clock.colours_ticket:
@@ -1647,12 +1694,37 @@ class TicketWorkflow:
             summary=f"{clock.clock.value} clock on the {calendar}",
             start_to_close_timeout=LOCAL_TIMEOUT,
         )
+        self._note_calendar(clock, fractions, result)
+        return result.instants
+
+    def _planned_instants(
+        self, clock: SlaClock, fractions: list[float], planned: NewTicketPlan | None
+    ) -> list[datetime] | None:
+        """The instants plan_new_ticket computed, if they answer this request."""
+        if planned is None or planned.accept is None or planned.accept_instants is None:
+            return None
+        asked, request = planned.accept, clock.request(fractions)
+        if (asked.start, asked.budget, asked.working_time, asked.pauses) != (
+            request.start,
+            request.budget,
+            request.working_time,
+            request.pauses,
+        ):
+            return None
+        table = dict(zip(asked.fractions, planned.accept_instants.instants, strict=True))
+        if any(f not in table for f in fractions):
+            return None
+        self._note_calendar(clock, fractions, planned.accept_instants)
+        return [table[f] for f in fractions]
+
+    def _note_calendar(
+        self, clock: SlaClock, fractions: list[float], result: DeadlinesResult
+    ) -> None:
         if 1.0 in fractions:  # the deadline itself: does it fall where the calendar is unknown?
             if result.unconfirmed_after is None:
                 self._unconfirmed.pop(clock.clock, None)
             else:
                 self._unconfirmed[clock.clock] = result.unconfirmed_after
-        return result.instants
 
     def _calendar_unconfirmed_after(self) -> date | None:
         """The earliest unconfirmed-calendar day among the deadlines still standing."""
@@ -2061,9 +2133,13 @@ class TicketWorkflow:
         if self._stage is Stage.INTAKE or not self._since("register-events"):
             return
         entries = self._history.entries
+        batched = self._plans_at_intake()
         while self._registered < len(entries):
-            event = self._register_event(self._registered)
+            event = self._register_event(self._registered)  # as things stand now
             self._registered += 1
+            if batched:
+                self._register_batch.append(event)
+                continue
             self._register_writes.append(
                 workflow.start_local_activity_method(
                     StoreActivities.record_event,
@@ -2072,6 +2148,22 @@ class TicketWorkflow:
                     start_to_close_timeout=RECORD_TIMEOUT,
                 )
             )
+        if batched and not self._hold_register:
+            self._write_register_batch()
+
+    def _write_register_batch(self) -> None:
+        """PLAN_AT_INTAKE: the entries not yet written, in one local activity."""
+        if not self._register_batch:
+            return
+        events, self._register_batch = self._register_batch, []
+        self._register_writes.append(
+            workflow.start_local_activity_method(
+                StoreActivities.record_events,
+                events,
+                summary="register: " + ", ".join(e.event for e in events),
+                start_to_close_timeout=RECORD_TIMEOUT,
+            )
+        )
 
     def _register_event(self, seq: int) -> RegisterEvent:
         entries = self._history.entries
@@ -2292,6 +2384,7 @@ class TicketWorkflow:
         the lasting register, wait for the event writes `_register_history` started;
         tickets from before it write their row here, as they did."""
         if self._since("register-events"):  # every entry is written by _register_history
+            self._write_register_batch()
             writes, self._register_writes = self._register_writes, []
             await asyncio.gather(*writes)
             return

@@ -9,6 +9,8 @@ from datetime import timedelta
 
 from temporalio import activity, workflow
 
+CEILING_QUEUE = "bench-ceiling"
+
 
 @activity.defn(name="bench_noop")
 async def noop(value: int) -> int:

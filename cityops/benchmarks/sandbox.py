@@ -1,24 +1,31 @@
-"""`cityops bench sandbox`: what running the workflow package inside Temporal's sandbox costs.
+"""`cityops bench sandbox`: what running the workflows inside Temporal's sandbox costs.
 
-Replays the stored ticket histories (tests/data/histories) many times with the worker's two
-runners: the production one, which passes the workflow package through the sandbox, and the
-checked one the tests use, which re-imports it inside the sandbox for every workflow run. A
-replay runs a ticket's whole life through the same code a worker runs, with no server, so
-the difference per ticket is the price of the stricter sandbox on this machine.
+Replays the stored ticket histories (tests/data/histories) many times with three runners:
+production's (no sandbox), the sandbox with the workflow package passed through (production
+before), and the checked one the tests use, which re-imports the workflow package inside
+the sandbox for every workflow run. A replay runs a ticket's whole life through the same
+code a worker runs, with no server, so the differences per ticket are the sandbox's price
+on this machine.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer
+from temporalio.worker import Replayer, WorkflowRunner
 
-from cityops.workers.main import WORKFLOWS, sandbox_runner
+from cityops.workers.main import WORKFLOWS, sandbox_runner, workflow_runner
+
+RUNNERS: dict[str, Callable[[], WorkflowRunner]] = {
+    "production (no sandbox)": lambda: workflow_runner(),
+    "sandbox, workflow package passed through": lambda: sandbox_runner(),
+    "checked (workflow package sandboxed)": lambda: sandbox_runner(check_workflow_code=True),
+}
 
 
 @dataclass(frozen=True)
@@ -41,11 +48,11 @@ async def _each(histories: Iterable[WorkflowHistory]) -> AsyncIterator[WorkflowH
         yield history
 
 
-async def measure(histories: list[tuple[str, str]], rounds: int, checked: bool) -> Figure:
+async def measure(histories: list[tuple[str, str]], rounds: int, runner: str) -> Figure:
     replayer = Replayer(
         workflows=WORKFLOWS,
         data_converter=pydantic_data_converter,
-        workflow_runner=sandbox_runner(check_workflow_code=checked),
+        workflow_runner=RUNNERS[runner](),
     )
     batch = [
         WorkflowHistory.from_json(f"{workflow_id}-{n}", text)
@@ -59,7 +66,7 @@ async def measure(histories: list[tuple[str, str]], rounds: int, checked: bool) 
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     assert not results.replay_failures
     return Figure(
-        "checked (workflow package sandboxed)" if checked else "production (passed through)",
+        runner,
         len(batch),
         cpu * 1000 / len(batch),
         wall * 1000 / len(batch),

@@ -1,4 +1,4 @@
-"""`cityops intake mqtt|rejected|replay`, `cityops bench intake`."""
+"""`cityops intake mqtt|rejected|replay`."""
 
 from __future__ import annotations
 
@@ -124,41 +124,5 @@ def _shanghai(value: datetime) -> str:
     return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M (UTC+8)")
 
 
-def bench_intake(
-    ceiling: Annotated[int, typer.Option(help="Trivial workflows for the ceiling")] = 1000,
-    throughput: Annotated[int, typer.Option(help="New alarms for the throughput run")] = 1000,
-    rate: Annotated[float, typer.Option(help="New alarms per second for the latency run")] = 10.0,
-    latency_seconds: Annotated[int, typer.Option(help="Length of the latency run")] = 30,
-    storm_devices: Annotated[int, typer.Option(help="Devices in the storm")] = 200,
-    storm_events: Annotated[int, typer.Option(help="Events in the storm")] = 10_000,
-    storm_seconds: Annotated[float, typer.Option(help="Storm duration")] = 60.0,
-    worker_process: Annotated[
-        bool,
-        typer.Option(
-            "--worker-process/--in-process-worker",
-            help="Run the worker as its own process, as `cityops up` does",
-        ),
-    ] = True,
-    workers: Annotated[int, typer.Option(min=1, max=16, help="Worker processes")] = 1,
-) -> None:
-    """Start a dev server, a worker and the HTTP intake; print ceiling, throughput,
-    alarm-to-notification latency and storm figures. Loopback only; stops by itself."""
-    from cityops.benchmarks.intake import BenchOptions, run_bench
-
-    options = BenchOptions(
-        ceiling=ceiling,
-        throughput=throughput,
-        rate=rate,
-        latency_seconds=latency_seconds,
-        storm_devices=storm_devices,
-        storm_events=storm_events,
-        storm_seconds=storm_seconds,
-        worker_process=worker_process,
-        workers=workers,
-    )
-    asyncio.run(run_bench(options))
-
-
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     app.add_typer(intake_app, name="intake")
-    bench_app.command("intake")(bench_intake)

@@ -23,6 +23,7 @@ def _register_all() -> None:
     # One line per command module; each owns its commands.
     from cityops.cli import (
         apikey_cmd,
+        bench_cmd,
         calendar_cmd,
         calls_cmd,
         cityview_cmd,
@@ -50,6 +51,7 @@ def _register_all() -> None:
     privacy_cmd.register(app, bench_app)
     simulate_cmd.register(app, bench_app)
     calendar_cmd.register(app, bench_app)
+    bench_cmd.register(app, bench_app)
 
 
 _register_all()

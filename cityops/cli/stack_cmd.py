@@ -7,17 +7,22 @@ from typing import Annotated
 
 import typer
 
-from cityops.config import InsecureSecret, check_secret, get_settings
+from cityops.config import MAX_WORKERS, InsecureSecret, check_secret, default_workers, get_settings
 from cityops.workers.logging import configure_logging
 
 
 def up(
     mqtt: Annotated[bool, typer.Option("--mqtt/--no-mqtt", help="Also run the MQTT intake")] = True,
     workers: Annotated[
-        int, typer.Option(min=1, max=16, help="Worker processes (stateless; more for more load)")
-    ] = 1,
+        int | None,
+        typer.Option(
+            min=1,
+            max=MAX_WORKERS,
+            help="Worker processes (stateless); default CITYOPS_WORKERS, else one per core",
+        ),
+    ] = None,
 ) -> None:
-    """Start Temporal, the worker, the intake API and the MQTT intake; Ctrl-C stops all."""
+    """Start Temporal, the workers, the intake API and the MQTT intake; Ctrl-C stops all."""
     from cityops.workers.stack import run_up
 
     settings = get_settings()
@@ -29,7 +34,7 @@ def up(
         raise typer.Exit(2) from exc
     if weakness is not None:
         typer.secho(f"warning: {weakness}", fg=typer.colors.YELLOW, err=True)
-    run_up(settings, with_mqtt=mqtt, workers=workers)
+    run_up(settings, with_mqtt=mqtt, workers=workers or default_workers())
 
 
 def worker() -> None:

@@ -726,13 +726,13 @@ def bench_sandbox(
     ] = PROJECT_ROOT / "tests" / "data" / "histories",
     rounds: Annotated[int, typer.Option(min=1, help="Replays of each history per runner")] = 20,
 ) -> None:
-    """Worker CPU per ticket with the workflow package passed through the sandbox
-    (production) and run inside it (tests), by replaying recorded tickets."""
-    from cityops.benchmarks.sandbox import load_histories, measure
+    """Worker CPU per ticket with no sandbox (production), with the workflow package
+    passed through the sandbox, and run inside it (tests), by replaying recorded tickets."""
+    from cityops.benchmarks.sandbox import RUNNERS, load_histories, measure
 
     loaded = load_histories(histories)
-    for checked in (False, True, False, True):  # twice each: the first pair may still warm
-        figure = asyncio.run(measure(loaded, rounds, checked))
+    for runner in [*RUNNERS, *RUNNERS]:  # twice each: the first round may still warm up
+        figure = asyncio.run(measure(loaded, rounds, runner))
         typer.echo(
             f"{figure.runner}: {figure.cpu_ms_per_ticket:.1f} ms CPU and "
             f"{figure.wall_ms_per_ticket:.1f} ms wall per ticket ({figure.tickets} replays)"

@@ -959,6 +959,25 @@ class PlanRequest(Message):
     at: AwareDatetime
 
 
+class NewTicketRequest(Message):
+    """Everything a new ticket needs before its first notice, asked in one local activity:
+    classify; if classified, plan the dispatch and compute the accept clock's instants
+    from `accept_start` (when the ticket came in)."""
+
+    intake: TicketIntake
+    at: AwareDatetime
+    accept_start: AwareDatetime
+
+
+class NewTicketPlan(Message):
+    classification: Classification
+    plan: DispatchPlan | None = Field(default=None, description="None: it needs triage")
+    accept: DeadlinesRequest | None = Field(
+        default=None, description="The accept clock's request: every fraction its chain names"
+    )
+    accept_instants: DeadlinesResult | None = None
+
+
 # ------------------------------------------------------------ jurisdiction, returns, transfers
 
 

@@ -19,6 +19,7 @@ from cityops.domain.stages import Dimension, Priority, Source, Stage, Tier
 
 # The activity's registered name; the workflow starts it by this name.
 RECORD_EVENT = "record_event"
+RECORD_EVENTS = "record_events"  # a batch: the entries one workflow task added
 
 
 class TicketEvent(StrEnum):

@@ -1,4 +1,4 @@
-"""Writing the register: one event in, idempotently.
+"""Writing the register: events in, one transaction a batch, idempotently.
 
 A retried or duplicated write of the same `event_key` adds nothing. Events of one ticket
 may arrive out of order (the workflow starts its writes without waiting for each), so
@@ -8,10 +8,11 @@ seen: the row's stage is always the stage after the ticket's latest event.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Table, and_, or_, update
+from sqlalchemy import Connection, Engine, Table, and_, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cityops.domain.register import RegisterEvent
@@ -85,31 +86,54 @@ def _ticket_values(event: RegisterEvent) -> dict[str, Any]:
 
 def write_event(engine: Engine, event: RegisterEvent) -> bool:
     """Store one event; True when it was new. Safe to repeat and to run concurrently."""
-    ticket = _ticket_values(event)
+    return write_events(engine, [event]) == 1
+
+
+def write_events(engine: Engine, events: Sequence[RegisterEvent]) -> int:
+    """Store events of one or more tickets in one transaction; how many were new. Safe to
+    repeat and to run concurrently. An insert per event (its rowcount says whether it
+    was new), then one upsert per ticket, from its latest event in the batch (the row is
+    that event's snapshot, and an older one never overwrites a newer), then the text and
+    address from the events that carry them."""
+    if not events:
+        return 0
+    latest: dict[str, RegisterEvent] = {}
+    for event in events:
+        if event.ticket_id not in latest or latest[event.ticket_id].seq < event.seq:
+            latest[event.ticket_id] = event
     with engine.begin() as connection:
-        inserted = connection.execute(
-            _insert(engine, EVENTS)
-            .values(event_values(event))
-            .on_conflict_do_nothing(index_elements=["event_key"])
-        ).rowcount
-        statement = _insert(engine, TICKETS).values(ticket_id=event.ticket_id, **ticket)
-        connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=["ticket_id"],
-                set_={name: getattr(statement.excluded, name) for name in ticket},
-                where=or_(TICKETS.c.last_seq.is_(None), TICKETS.c.last_seq < event.seq),
-            )
-        )
-        if event.address is not None or event.text is not None:
-            connection.execute(
-                update(TICKETS)
-                .where(
-                    and_(
-                        TICKETS.c.ticket_id == event.ticket_id,
-                        TICKETS.c.text.is_(None),
-                        TICKETS.c.address.is_(None),
+        inserted = 0
+        for event in events:  # one statement each: rowcount tells which were new
+            inserted += connection.execute(
+                _insert(engine, EVENTS)
+                .values(event_values(event))
+                .on_conflict_do_nothing(index_elements=["event_key"])
+            ).rowcount
+        for event in latest.values():
+            _upsert_ticket(engine, connection, event)
+        for event in events:
+            if event.address is not None or event.text is not None:
+                connection.execute(
+                    update(TICKETS)
+                    .where(
+                        and_(
+                            TICKETS.c.ticket_id == event.ticket_id,
+                            TICKETS.c.text.is_(None),
+                            TICKETS.c.address.is_(None),
+                        )
                     )
+                    .values(text=event.text, address=event.address)
                 )
-                .values(text=event.text, address=event.address)
-            )
-    return inserted == 1
+    return inserted
+
+
+def _upsert_ticket(engine: Engine, connection: Connection, event: RegisterEvent) -> None:
+    ticket = _ticket_values(event)
+    statement = _insert(engine, TICKETS).values(ticket_id=event.ticket_id, **ticket)
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["ticket_id"],
+            set_={name: getattr(statement.excluded, name) for name in ticket},
+            where=or_(TICKETS.c.last_seq.is_(None), TICKETS.c.last_seq < event.seq),
+        )
+    )

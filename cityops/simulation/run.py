@@ -456,6 +456,7 @@ class Simulation:
             NoticeGroupActivities().group_notice,
             store.record_ticket,
             store.record_event,
+            store.record_events,
             routing.return_ticket,
             routing.transfer_ticket,
             *dispatch.activities(),

@@ -84,9 +84,14 @@ class Harness:
             sleep=record_sleep,
         )
 
-    async def send(self, notice: Notice, attempt: int = 1) -> NoticeReceipt:
+    async def send(
+        self, notice: Notice, attempt: int = 1, *, run: tuple[str, str] | None = None
+    ) -> NoticeReceipt:
+        """As the activity of workflow `run` (workflow id, run id), else of the test's own."""
         env = ActivityEnvironment()
         env.info = dataclasses.replace(env.info, attempt=attempt)
+        if run is not None:
+            env.info = dataclasses.replace(env.info, workflow_id=run[0], workflow_run_id=run[1])
         return await env.run(self.activities().send_notice, notice)
 
 
@@ -407,6 +412,39 @@ async def test_retried_activity_does_not_resend_to_a_channel_that_accepted(
     assert second.delivered_via == {"p-zhang": "webhook", "p-li": "webhook"}
     assert len(harness.http.to("/zhang")) == 1  # not sent again
     assert len(harness.http.to("/li-later")) == 3
+
+
+class CountingLog(InMemoryDeliveryLog):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lookups = 0
+
+    async def accepted_channel(self, idempotency_key: str, person_id: str) -> str | None:
+        self.lookups += 1
+        return await super().accepted_channel(idempotency_key, person_id)
+
+
+async def test_a_runs_own_notice_is_looked_up_only_when_retried(harness: Harness) -> None:
+    """Its key (workflow/run/sequence) is minted by the run that schedules the activity, so
+    only an earlier attempt can have delivered it: the first attempt asks the log nothing."""
+    log = harness.log = CountingLog()
+    harness.contacts["p-zhang"] = [harness.webhook("/zhang")]
+    await harness.send(make_notice(key="wf/run/1"), run=("wf", "run"))
+    assert log.lookups == 0 and len(harness.http.to("/zhang")) == 1
+    await harness.send(make_notice(key="wf/run/1"), attempt=2, run=("wf", "run"))
+    assert log.lookups == 1 and len(harness.http.to("/zhang")) == 1  # not sent again
+
+
+async def test_a_notice_passed_on_by_another_workflow_is_never_sent_twice(
+    harness: Harness,
+) -> None:
+    """A notice group sends a ticket's follow-up under the ticket's key: even its first
+    attempt asks the log, so a notice a closed group already sent is not sent again."""
+    harness.contacts["p-zhang"] = [harness.webhook("/zhang")]
+    await harness.send(make_notice(key="ticket-1/run-a/3"), run=("group-1", "run-x"))
+    again = await harness.send(make_notice(key="ticket-1/run-a/3"), run=("group-1", "run-y"))
+    assert again.delivered_via == {"p-zhang": "webhook"}
+    assert len(harness.http.to("/zhang")) == 1
 
 
 async def test_sql_delivery_log_survives_a_new_worker(harness: Harness, tmp_path: Path) -> None:

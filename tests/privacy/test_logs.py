@@ -83,6 +83,7 @@ async def test_a_full_ticket_flow_logs_no_phone_or_name(
         notify.send_notice,
         store.record_ticket,
         store.record_event,
+        store.record_events,
         NoticeGroupActivities().group_notice,
     ]
     worker = build_worker(dev_env.client, settings.task_queue, activities, check_workflow_code=True)

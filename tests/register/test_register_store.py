@@ -88,6 +88,33 @@ def test_each_event_is_stored_once_and_the_ticket_shows_the_latest_stage(
         ]
 
 
+def test_a_batch_stores_what_the_events_one_by_one_store(database_url: str, engine: Engine) -> None:
+    """record_events (one transaction a batch, one ticket upsert per ticket) leaves the
+    rows that writing each event alone leaves; a batch repeated adds nothing."""
+    upgrade(database_url)
+    store = StoreActivities(engine)
+    env = ActivityEnvironment()
+    one_by_one, batched = events("PB1"), events("PB2")
+    for event in one_by_one:
+        env.run(store.record_event, event)
+
+    def row_of(ticket_id: str) -> tuple[object, ...]:
+        with Session(engine) as session:
+            row = session.get(TicketRow, ticket_id)
+            assert row is not None
+            return (row.stage, row.last_seq, row.street_code, row.text, row.address,
+                    utc(row.received_at), row.closed_at, row.assignee_id)  # fmt: skip
+
+    # Batches out of order, the later one holding an older event again (a retried write).
+    env.run(store.record_events, [batched[2], *batched[:2]])
+    assert row_of("PB2")[:2] == (batched[2].to_stage.value, 2)  # the batch's latest
+    env.run(store.record_events, [*batched[3:], batched[0]])
+    env.run(store.record_events, batched)
+    assert _count(engine, TicketEventRow) == 2 * len(STAGES)
+    assert row_of("PB2") == row_of("PB1")
+    assert row_of("PB2")[:2] == ("reopened", 7)
+
+
 def test_a_final_event_closes_the_ticket_and_a_late_earlier_event_does_not_reopen_it(
     database_url: str, engine: Engine
 ) -> None:

@@ -22,7 +22,7 @@ from cityops.activities.route import RoutingActivities
 from cityops.activities.store import StoreActivities
 from cityops.activities.testing import FakeRouter, RecordingNotifier, RecordingStore
 from cityops.domain.models import TicketIntake, TicketOutcome, TicketStatus
-from cityops.domain.register import RECORD_EVENT, RegisterEvent
+from cityops.domain.register import RECORD_EVENT, RECORD_EVENTS, RegisterEvent
 from cityops.domain.stages import Source, Stage
 from cityops.org.models import DISTRICT_CENTER
 from cityops.org.routing import OrgRouter
@@ -140,6 +140,12 @@ class LostAnswers:
         if activity.info().attempt == 1:
             raise RuntimeError(f"lost the answer for {event.event_key}")
 
+    @activity.defn(name=RECORD_EVENTS)
+    def record_events(self, events: list[RegisterEvent]) -> None:
+        self._store.record_events(events)
+        if activity.info().attempt == 1:
+            raise RuntimeError(f"lost the answer for {events[0].event_key} and after")
+
 
 @asynccontextmanager
 async def running(
@@ -171,6 +177,7 @@ async def running(
         activities = [
             notifier.send_notice,
             LostAnswers(real).record_event if lose_first_answers else real.record_event,
+            LostAnswers(real).record_events if lose_first_answers else real.record_events,
             real.record_ticket,
             NoticeGroupActivities().group_notice,
         ]

@@ -1,0 +1,150 @@
+"""`cityops bench growth`: how the system behaves as open tickets pile up.
+
+On the stack `cityops up` runs, after the ceiling, open tickets are built up level by
+level (by default 1,000 then 10,000; --big adds 50,000): alarms from distinct devices
+spread over Pudong's 36 streets and towns, posted to the HTTP intake 500 a request with
+several requests in flight, until every ticket has sent its first notice and waits on
+its accept clock's timers. At each level the bench prints
+
+- how long the level took to build (new tickets per second);
+- the dev server's database size (SQLite file with its WAL);
+- each worker's memory (resident now and at its peak), the API's and the server's;
+- a supervisor's list query, `TicketStage='awaiting_accept' AND TicketStreet='T01'`,
+  through the API's GET /api/v1/tickets (the service the CLI's `cityops list` calls too):
+  median and slowest of several, with the rows it returned and how many match in all;
+- p50/p95/p99 alarm → first notification at a steady rate of new alarms (10/s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cityops.benchmarks.intake import (
+    alarm,
+    latency_summary,
+    measure_latency,
+    post_alarms,
+    retried,
+    say,
+    wait_for_notices,
+    with_ceiling,
+)
+from cityops.benchmarks.procstat import memory_line
+from cityops.benchmarks.stack import BenchStack
+from cityops.org.seed import STREETS_CSV
+
+LIST_QUERY = {"stage": "awaiting_accept", "street": "T01"}
+TEMPORAL_QUERY = "TicketStage = 'awaiting_accept' AND TicketStreet = 'T01'"
+BATCH = 500  # alarms a request while building
+IN_FLIGHT = 4  # requests at a time while building
+
+
+@dataclass(frozen=True)
+class Street:
+    code: str
+    name: str
+    lat: float
+    lon: float
+
+
+def streets() -> list[Street]:
+    with STREETS_CSV.open(encoding="utf-8") as handle:
+        return [
+            Street(row["code"], row["name_zh"], float(row["approx_lat"]), float(row["approx_lon"]))
+            for row in csv.DictReader(handle)
+        ]
+
+
+def spread_alarm(run: str, index: int, places: list[Street]) -> dict[str, Any]:
+    """A new device's alarm in the index-th street (round robin), placed by its address."""
+    street = places[index % len(places)]
+    return alarm(
+        f"{run}-{index}",
+        f"MHC-{run}-{index}",
+        site=f"浦东新区{street.name}测试路{index % 900 + 1}号",
+        lat=street.lat,
+        lon=street.lon,
+    )
+
+
+async def build_open_tickets(stack: BenchStack, count: int, run: str, offset: int) -> float:
+    """`count` more open tickets (alarms of new devices); new tickets per second, until
+    each has sent its first notice."""
+    places = streets()
+    slots = asyncio.Semaphore(IN_FLIGHT)
+    alarms = [spread_alarm(run, offset + i, places) for i in range(count)]
+
+    async def send(start: int) -> None:
+        async with slots:
+            await post_alarms(stack, alarms[start : start + BATCH])
+
+    started = time.perf_counter()
+    await asyncio.gather(*(send(start) for start in range(0, count, BATCH)))
+    devices = {event["device_id"] for event in alarms}
+    await wait_for_notices(stack, devices, timeout=max(600.0, count / 2))
+    return count / (time.perf_counter() - started)
+
+
+def temporal_db_mib(stack: BenchStack) -> float:
+    files = [stack.temporal_db, *(Path(f"{stack.temporal_db}{s}") for s in ("-wal", "-shm"))]
+    return sum(f.stat().st_size for f in files if f.exists()) / (1 << 20)
+
+
+async def time_list_query(stack: BenchStack, repeat: int = 5) -> tuple[list[float], int, int]:
+    """Milliseconds of each GET /api/v1/tickets?stage=awaiting_accept&street=T01, the rows
+    the last returned, and how many tickets match in all."""
+    times: list[float] = []
+    rows = 0
+    for _ in range(repeat):
+        started = time.perf_counter()
+        response = await stack.http.get(
+            "/api/v1/tickets", params=LIST_QUERY, headers=stack.supervisor
+        )
+        times.append((time.perf_counter() - started) * 1000)
+        response.raise_for_status()
+        rows = len(response.json())
+    matching = (await stack.client.count_workflows(TEMPORAL_QUERY)).count
+    return times, rows, matching
+
+
+async def run_growth(
+    workers: int,
+    ceiling_count: int,
+    levels: list[int],
+    rate: float,
+    seconds: float,
+) -> None:
+    async def work(stack: BenchStack, ceiling: float) -> None:
+        run = f"gr{time.time_ns()}"
+        built = 0
+        for level in sorted(set(levels)):
+            if level > built:
+                speed = await build_open_tickets(stack, level - built, run, built)
+                say(
+                    f"({level} open tickets) built {level - built} more at {speed:.1f} new "
+                    f"tickets/s ({speed / ceiling:.0%} of the ceiling){retried(stack)}"
+                )
+                built = level
+            await asyncio.sleep(3)  # the last tickets' tasks after their first notice
+            say(f"    Temporal dev server database: {temporal_db_mib(stack):.1f} MiB")
+            say(f"    memory: {memory_line([stack.temporal, stack.api, *stack.workers])}")
+            times, rows, matching = await time_list_query(stack)
+            say(
+                f"    supervisor list query ({TEMPORAL_QUERY}, via GET /api/v1/tickets): "
+                f"median {statistics.median(times):.0f} ms, slowest {max(times):.0f} ms "
+                f"of {len(times)}; {rows} rows returned, {matching} matching"
+            )
+            latencies = await measure_latency(stack, rate, seconds)
+            say(
+                f"    alarm → first notification at {rate:g} new alarms/s for {seconds:g} s "
+                f"({len(latencies)} alarms): {latency_summary(latencies)}{retried(stack)}"
+            )
+            built += len(latencies)  # those are open tickets too
+
+    await with_ceiling(workers, ceiling_count, None, work)
