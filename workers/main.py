@@ -14,11 +14,22 @@ from typing import Any
 
 import pydantic
 import structlog
+from temporalio import workflow
+from temporalio.bridge.proto.workflow_activation import WorkflowActivation
+from temporalio.bridge.proto.workflow_completion import WorkflowActivationCompletion
 from temporalio.client import Client
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
+from temporalio.converter import SerializationContext
+from temporalio.worker import (
+    UnsandboxedWorkflowRunner,
+    Worker,
+    WorkflowInstance,
+    WorkflowInstanceDetails,
+    WorkflowRunner,
+)
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from cityops.config import Settings, get_settings
+from cityops.domain import limits
 from cityops.domain.models import CAMERA_DESK_ID, HOTLINE_DESK_ID
 from cityops.workers.calendar_watch import announce_calendar
 from cityops.workers.client import connect
@@ -55,10 +66,54 @@ def sandbox_runner(*, check_workflow_code: bool = False) -> SandboxedWorkflowRun
 
 
 def workflow_runner(*, check_workflow_code: bool = False) -> WorkflowRunner:
-    """Production's runner (no sandbox), or the checked sandbox the tests run."""
+    """Production's runner (no sandbox), or the checked sandbox the tests run; either way
+    every activation reads history (HistoryReading)."""
     if check_workflow_code:
-        return sandbox_runner(check_workflow_code=True)
-    return UnsandboxedWorkflowRunner()
+        return HistoryReading(sandbox_runner(check_workflow_code=True))
+    return HistoryReading(UnsandboxedWorkflowRunner())
+
+
+class HistoryReading(WorkflowRunner):
+    """A runner whose every workflow activation runs inside `limits.reading_history`: a
+    ticket decodes its start input, updates and signals as its history holds them, never
+    refused by a length limit added since (cityops/domain/limits.py). Without it, a
+    ticket updated before a limit with a longer value would fail to replay on a worker
+    without the sandbox (production's)."""
+
+    def __init__(self, inner: WorkflowRunner) -> None:
+        self.inner = inner
+
+    def prepare_workflow(self, defn: Any) -> None:
+        self.inner.prepare_workflow(defn)
+
+    def create_instance(self, det: WorkflowInstanceDetails) -> WorkflowInstance:
+        return _ReadingHistory(self.inner.create_instance(det))
+
+    def set_worker_level_failure_exception_types(
+        self, types: Sequence[type[BaseException]]
+    ) -> None:
+        self.inner.set_worker_level_failure_exception_types(types)
+
+
+class _ReadingHistory(WorkflowInstance):
+    def __init__(self, inner: WorkflowInstance) -> None:
+        self._inner = inner
+
+    def activate(self, act: WorkflowActivation) -> WorkflowActivationCompletion:
+        with limits.reading_history():
+            return self._inner.activate(act)
+
+    def get_serialization_context(self, command_info: Any) -> SerializationContext | None:
+        return self._inner.get_serialization_context(command_info)
+
+    def get_external_store_context(self, command_info: Any) -> Any:
+        return self._inner.get_external_store_context(command_info)
+
+    def get_info(self) -> workflow.Info:
+        return self._inner.get_info()
+
+    def get_thread_id(self) -> int | None:
+        return self._inner.get_thread_id()
 
 
 def build_worker(

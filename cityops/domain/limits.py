@@ -10,10 +10,11 @@ schema carries ``minLength``/``maxLength`` (the OpenAPI document shows them), an
 value over it fails validation as pydantic's ``string_too_long`` at the field. A text
 that is not Unicode (a lone surrogate such as ``"\\ud800"``) is refused the same way.
 
-One exception, on purpose: a workflow never refuses what its own history holds. Inside
-the workflow sandbox (a ticket decoding its start input, an update or a signal, first
-time or on replay) a limit is not enforced: a ticket started or updated before a limit
-existed must replay to the same decisions. New values reach a workflow only through its
+One exception, on purpose: a workflow never refuses what its own history holds. While a
+workflow activation runs (a ticket decoding its start input, an update or a signal,
+first time or on replay: the workers' runner marks every activation, `reading_history`,
+cityops/workers/main.py) a limit is not enforced: a ticket started or updated before a
+limit existed must replay to the same decisions. New values reach a workflow only through its
 update validators, which check the limits again (``enforced`` below) and refuse, so
 nothing over a limit enters a history from now on.
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -45,11 +47,28 @@ from pydantic_core import PydanticCustomError, core_schema
 from temporalio import workflow
 
 _ENFORCED: contextvars.ContextVar[bool] = contextvars.ContextVar("limits_enforced", default=False)
+# Set on the thread that runs a workflow activation (the workers' runner wraps every
+# activation in `reading_history`, sandboxed or not): what it decodes is history.
+_ACTIVATION = threading.local()
+
+
+@contextmanager
+def reading_history() -> Iterator[None]:
+    """Mark this thread as running a workflow activation, for the activation's length."""
+    outer = getattr(_ACTIVATION, "on", False)
+    _ACTIVATION.on = True
+    try:
+        yield
+    finally:
+        _ACTIVATION.on = outer
 
 
 def _lenient() -> bool:
-    """Inside a workflow, a message read from its history is taken as it is."""
-    return workflow.unsafe.in_sandbox() and not _ENFORCED.get()
+    """Inside a workflow, a message read from its history is taken as it is: during an
+    activation (production's runner has no sandbox, so the workers' runner marks it), or
+    anywhere in the sandbox."""
+    inside = getattr(_ACTIVATION, "on", False) or workflow.unsafe.in_sandbox()
+    return inside and not _ENFORCED.get()
 
 
 @contextmanager

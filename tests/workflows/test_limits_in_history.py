@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 from temporalio.client import WorkflowHistory
-from temporalio.worker import Replayer
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from cityops.domain.models import UrgeInput
 from cityops.workers.client import data_converter
-from cityops.workers.main import WORKFLOWS, sandbox_runner
+from cityops.workers.main import WORKFLOWS, workflow_runner
 
 HISTORY = Path(__file__).parent.parent / "data" / "histories" / "H-EXT-v3.json"
 LONG_NOTE = "抓紧" * 3000
@@ -38,16 +38,32 @@ def _with_long_urge(events: list[dict[str, Any]]) -> int:
     return changed
 
 
-async def test_a_history_with_an_urge_over_the_limits_replays() -> None:
+def _long_history() -> WorkflowHistory:
     recorded = json.loads(HISTORY.read_text())
     assert _with_long_urge(recorded["events"]) == 1
+    return WorkflowHistory.from_json("ticket-H-EXT", json.dumps(recorded))
+
+
+@pytest.mark.parametrize("checked", [False, True], ids=["production runner", "checked sandbox"])
+async def test_a_history_with_an_urge_over_the_limits_replays(checked: bool) -> None:
     replayer = Replayer(
         workflows=WORKFLOWS,
         data_converter=data_converter(),
-        workflow_runner=sandbox_runner(check_workflow_code=True),
+        workflow_runner=workflow_runner(check_workflow_code=checked),
     )
-    history = WorkflowHistory.from_json("ticket-H-EXT", json.dumps(recorded))
-    await replayer.replay_workflow(history)
+    await replayer.replay_workflow(_long_history())
+
+
+async def test_without_the_workers_runner_the_same_history_would_not_replay() -> None:
+    """Why every activation is marked (HistoryReading): a bare runner without the sandbox,
+    as production runs, would refuse the old urge and fail the replay."""
+    replayer = Replayer(
+        workflows=WORKFLOWS,
+        data_converter=data_converter(),
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    )
+    result = await replayer.replay_workflow(_long_history(), raise_on_replay_failure=False)
+    assert result.replay_failure is not None
 
 
 def test_the_same_urge_is_refused_outside_a_workflow() -> None:

@@ -14,7 +14,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from cityops.workers.client import data_converter
-from cityops.workers.main import WORKFLOWS, sandbox_runner
+from cityops.workers.main import WORKFLOWS, workflow_runner
 
 HISTORIES = sorted((Path(__file__).parent.parent / "data" / "histories").glob("*.json"))
 
@@ -28,7 +28,7 @@ async def test_stored_history_replays_without_nondeterminism(path: Path) -> None
     replayer = Replayer(
         workflows=WORKFLOWS,
         data_converter=data_converter(),
-        workflow_runner=sandbox_runner(check_workflow_code=True),
+        workflow_runner=workflow_runner(check_workflow_code=True),
     )
     history = WorkflowHistory.from_json(f"ticket-{path.stem}", path.read_text())
     await replayer.replay_workflow(history)
