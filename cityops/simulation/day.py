@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -34,6 +35,9 @@ def file_logger(handle: TextIO) -> Any:
             structlog.processors.TimeStamper(fmt="iso"),
             structlog.processors.JSONRenderer(ensure_ascii=False, sort_keys=True),
         ],
+        # Its own level filter: the app's global set-up (INFO) must not drop the debug
+        # lines of every simulated action when an API ran in the same process first.
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
     )
 
 
