@@ -245,7 +245,9 @@ def open_tickets_wait_on_a_clock(
     simulation: Simulation, statuses: dict[str, TicketStatus]
 ) -> list[str]:
     """Every open ticket has its stage's deadline and a timer of its run still to fire:
-    nothing waits for someone with nobody to be told when it does not come."""
+    nothing waits for someone with nobody to be told when it does not come. A ticket
+    whose resolve clock is paused (挂起) waits on the citizen with its clock stopped: its
+    deadline moves when the assignee resumes, and no timer runs meanwhile."""
     wrong = []
     for ticket_id, status in sorted(statuses.items()):
         if status.stage.is_final:
@@ -253,6 +255,8 @@ def open_tickets_wait_on_a_clock(
         track = simulation.tracks[ticket_id]
         clock, deadline = stage_deadline(status, simulation.check_of(track, status))
         timers = simulation.timers_at_end.get(ticket_id, 0)
+        if status.paused and status.stage in (Stage.ACCEPTED, Stage.REOPENED):
+            timers = timers or 1  # stopped on purpose, see above
         if deadline is None or timers == 0:
             missing = "no deadline" if deadline is None else "no timer"
             wrong.append(f"{ticket_id} ({status.stage.value}: {clock}, {missing})")

@@ -158,6 +158,7 @@ def build(simulation: Simulation, statuses: dict[str, TicketStatus]) -> DayResul
         "reopens": sum(s.reopens for s in statuses.values()),
         "extensions": sum(s.extensions for s in statuses.values()),
         "pauses": events["clock_paused"],
+        "paused_at_midnight": sum(1 for s in work_orders.values() if s.paused),
         "first_contact": _first_contact(work_orders),
         "after_photos_refused": dict(sorted(ledger.photos.items())),
         "notices": dict(sorted(ledger.notices.items())),
