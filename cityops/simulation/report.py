@@ -96,7 +96,7 @@ def build(simulation: Simulation, statuses: dict[str, TicketStatus]) -> DayResul
     stages = Counter(status.stage.value for status in statuses.values())
     work_orders = {t: s for t, s in statuses.items() if inv.is_work_order(s)}
     closed = sum(1 for s in work_orders.values() if s.stage is Stage.CLOSED)
-    events = inv.history_events(statuses)
+    counts = inv.engine_counts(simulation, statuses)
 
     to_accept: dict[str, list[int]] = defaultdict(list)
     for ticket_id, track in simulation.tracks.items():
@@ -151,13 +151,13 @@ def build(simulation: Simulation, statuses: dict[str, TicketStatus]) -> DayResul
         "repeat_calls_linked": inv.joins(calls, simulation),
         "closed_loop_rate": _rate(closed, len(work_orders)),
         "resolved": sum(1 for t in work_orders if simulation.tracks[t].resolved_minutes),
-        "escalations": sum(s.escalations for s in statuses.values() if s.call is None),
-        "returns": sum(s.returns for s in statuses.values()),
-        "transfers": events["transferred"],
-        "district_rulings": events["district_ruling"],
-        "reopens": sum(s.reopens for s in statuses.values()),
-        "extensions": sum(s.extensions for s in statuses.values()),
-        "pauses": events["clock_paused"],
+        "escalations": counts["escalations"],
+        "returns": counts["returns"],
+        "transfers": counts["transfers"],
+        "district_rulings": counts["district_rulings"],
+        "reopens": counts["reopens"],
+        "extensions": counts["extensions"],
+        "pauses": counts["pauses"],
         "paused_at_midnight": sum(1 for s in work_orders.values() if s.paused),
         "first_contact": _first_contact(work_orders),
         "after_photos_refused": dict(sorted(ledger.photos.items())),
@@ -167,6 +167,7 @@ def build(simulation: Simulation, statuses: dict[str, TicketStatus]) -> DayResul
             "waiting_in_a_group_at_midnight": simulation.held_in_groups,
         },
         "people_actions": dict(sorted(ledger.actions.items())),
+        "actions_no_longer_wanted": dict(sorted(ledger.actions_skipped.items())),
         "refused_actions": dict(sorted(ledger.refused_actions.items())),
         "slowest_streets": slowest,
         "top_overdue": overdue,

@@ -180,6 +180,9 @@ class Due:
     what: str = field(compare=False)
     ticket: str | None = field(compare=False, default=None)
     workflow_id: str | None = field(compare=False, default=None)
+    # Whether it is still worth doing, by what the simulation knows (an accept of a
+    # ticket someone has accepted is not): if not, nothing is asked of the server.
+    wanted: Callable[[], bool] | None = field(compare=False, default=None)
 
 
 @dataclass(frozen=True)
@@ -288,6 +291,9 @@ class TicketTrack:
     def is_call_record(self) -> bool:
         return self.kind is not CallKind.COMPLAINT
 
+    def unaccepted(self) -> bool:
+        return self.accepted_minute is None
+
     def runs(self) -> list[str | None]:
         """The ticket's runs: a converted call's CallWorkflow run, then its work order's."""
         if self.call_run_id is not None and not self.is_call_record:
@@ -339,6 +345,8 @@ class Ledger:
     notices: Counter[str] = field(default_factory=Counter)
     notices_read: Counter[str] = field(default_factory=Counter)  # direct messages, by ticket
     photos: Counter[str] = field(default_factory=Counter)  # bad ones taken, refused
+    actions_skipped: Counter[str] = field(default_factory=Counter)  # no longer wanted
+    updates: Counter[str] = field(default_factory=Counter)  # the engine took, by update
 
 
 class Simulation:
@@ -403,9 +411,11 @@ class Simulation:
         *,
         ticket: str | None = None,
         workflow_id: str | None = None,
+        wanted: Callable[[], bool] | None = None,
     ) -> None:
         self._seq += 1
-        heapq.heappush(self._due, Due(minute, self._seq, act, what, ticket, workflow_id))
+        due = Due(minute, self._seq, act, what, ticket, workflow_id, wanted)
+        heapq.heappush(self._due, due)
 
     # ------------------------------------------------------------------ watchdog
 
@@ -547,10 +557,10 @@ class Simulation:
             # would do from midnight on is tomorrow's. Queries need the worker, so every
             # ticket's end-of-day state is read before it stops.
             self._touch(self.end, "notice_audit")
-            self.sent = await self._bounded(self._audit_notices(), "counting the notices sent")
+            self.sent = await self._audit_notices()
             self._read_notices(self.end)
             self._touch(self.end, "final_statuses")
-            self.final = await self._bounded(self._final_statuses(), "reading final statuses")
+            self.final = await self._final_statuses()
 
     async def _audit_notices(self) -> dict[str, NoticeCount]:
         """How many notices each ticket's runs scheduled (send_notice and group_notice
@@ -565,7 +575,9 @@ class Simulation:
             for run_id in track.runs():
                 handle = self.client.get_workflow_handle(track.workflow_id, run_id=run_id)
                 while True:
-                    history = await handle.fetch_history()
+                    history = await self._bounded(
+                        handle.fetch_history(), "counting the notices sent"
+                    )
                     count = notice_activities(history.events, before)
                     if count.settled:
                         break
@@ -580,7 +592,10 @@ class Simulation:
             sent[ticket_id] = total
         for workflow_id in self.inbox.group_workflows:
             handle = self.client.get_workflow_handle(workflow_id)
-            while not notice_activities((await handle.fetch_history()).events, before).settled:
+            while True:
+                history = await self._bounded(handle.fetch_history(), "counting grouped notices")
+                if notice_activities(history.events, before).settled:
+                    break
                 await asyncio.sleep(0.05)
         return sent
 
@@ -589,7 +604,10 @@ class Simulation:
 
         async def one(ticket_id: str) -> TicketStatus:
             async with slots:
-                return await self.status(ticket_id, history=True)
+                status: TicketStatus = await self._bounded(
+                    self.status(ticket_id), "reading final statuses"
+                )
+                return status
 
         ticket_ids = sorted(self.tracks)
         statuses = await asyncio.gather(*(one(ticket_id) for ticket_id in ticket_ids))
@@ -599,7 +617,10 @@ class Simulation:
                 handle = self.client.get_workflow_handle_for(
                     CallWorkflow.run, track.workflow_id, run_id=track.call_run_id
                 )
-                call = await handle.query(CallWorkflow.status, StatusInput(include_history=False))
+                call = await self._bounded(
+                    handle.query(CallWorkflow.status, StatusInput(include_history=False)),
+                    "reading final statuses",
+                )
                 self.call_stages[ticket_id] = call.stage
         return dict(zip(ticket_ids, statuses, strict=True))
 
@@ -639,6 +660,9 @@ class Simulation:
         self._read_notices(minute)
         while self._due and self._due[0].minute <= minute:
             due = heapq.heappop(self._due)
+            if due.wanted is not None and not due.wanted():
+                self.ledger.actions_skipped[due.what] += 1
+                continue
             self._touch(minute, due.what, due.ticket, due.workflow_id)
             try:
                 target = self._target(due)
@@ -914,11 +938,11 @@ class Simulation:
             TicketWorkflow.run, track.workflow_id, run_id=track.run_id
         )
 
-    async def status(self, ticket_id: str, *, history: bool = False) -> TicketStatus:
+    async def status(self, ticket_id: str) -> TicketStatus:
         for attempt in range(QUERY_ATTEMPTS):
             try:
                 status = await self._handle(ticket_id).query(
-                    TicketWorkflow.status, StatusInput(include_history=history)
+                    TicketWorkflow.status, StatusInput(include_history=False)
                 )
                 break
             except WorkflowQueryFailedError as failed:
@@ -954,6 +978,7 @@ class Simulation:
             raise Refused(str(refused.cause or refused)) from refused
         except RPCError as finished:  # the ticket's run has ended meanwhile
             raise Refused(str(finished)) from finished
+        self.ledger.updates[update.__name__] += 1
         self.tracks[ticket_id].stage = result.stage
         return result
 
@@ -973,6 +998,8 @@ class Simulation:
         recipient = notice.recipients[0]
         person = recipient.person_id
         kind = notice.kind
+        # A follow-up about a ticket nobody has accepted yet (its stage when it was sent).
+        waiting = notice.facts.get("stage") in (Stage.AWAITING_ACCEPT, Stage.ESCALATED)
         if track.is_call_record:
             if kind in REPLY_CHAIN:
                 self._on_suggestion(track, person, minute)
@@ -983,9 +1010,9 @@ class Simulation:
             self._on_assigned(track, person, recipient.unit_code, minute)
         elif kind is NoticeKind.RETURNED:
             self._on_returned(track, person, recipient.unit_code, minute)
-        elif kind is NoticeKind.URGE and recipient.reader is Reader.SUPERVISOR:
+        elif kind is NoticeKind.URGE and recipient.reader is Reader.SUPERVISOR and waiting:
             self._on_urged(track, person, minute)
-        elif kind is NoticeKind.SUPERVISE:
+        elif kind is NoticeKind.SUPERVISE and recipient.reader is Reader.ASSIGNEE and waiting:
             self._on_supervised(track, person, minute)
         elif kind is NoticeKind.EXTENSION_REQUESTED:
             self._on_extension_request(track, notice, minute)
@@ -1043,6 +1070,7 @@ class Simulation:
                 "accept",
                 lambda: self._accept(track, person, minute + delay),
                 ticket=track.ticket_id,
+                wanted=track.unaccepted,
             )
 
     async def _accept(self, track: TicketTrack, person: str, minute: int) -> None:
@@ -1089,7 +1117,7 @@ class Simulation:
                     self._refused("transfer", ticket_id, refused)
             await self._accept(track, person, minute + delay)
 
-        self.schedule(minute + delay, "hand_on", hand_on, ticket=ticket_id)
+        self.schedule(minute + delay, "hand_on", hand_on, ticket=ticket_id, wanted=track.unaccepted)
 
     def _on_urged(self, track: TicketTrack, person: str, minute: int) -> None:
         """A dispatcher urged about a ticket its unit has not accepted may transfer it to
@@ -1115,7 +1143,9 @@ class Simulation:
             if target is not None:
                 await self._transfer(track, person, target, f"{current}未签收，转派{target}")
 
-        self.schedule(minute + delay, "transfer", transfer, ticket=ticket_id)
+        self.schedule(
+            minute + delay, "transfer", transfer, ticket=ticket_id, wanted=track.unaccepted
+        )
 
     def _on_supervised(self, track: TicketTrack, person: str, minute: int) -> None:
         """督办 works: an assignee supervised about a ticket they have not accepted (the top
@@ -1129,6 +1159,7 @@ class Simulation:
             "accept_supervised",
             lambda: self._accept(track, person, minute + delay),
             ticket=track.ticket_id,
+            wanted=track.unaccepted,
         )
 
     async def _transfer(self, track: TicketTrack, by: str, target: str, reason: str) -> None:
@@ -1136,7 +1167,6 @@ class Simulation:
         track.transfer_target = target
         request = TransferInput(by=by, target_unit=target, reason=reason)
         await self._update(track.ticket_id, TicketWorkflow.transfer, request)
-        self.ledger.actions["transferred"] += 1
 
     def _better_unit(self, current: str, status: TicketStatus, track: TicketTrack) -> str | None:
         """Where a ticket the unit `current` does not take should go."""
