@@ -237,6 +237,14 @@ def open_tickets_wait_on_a_clock(
     for ticket_id, status in sorted(statuses.items()):
         if status.stage.is_final:
             continue
+        primary = status.incident.primary_ticket_id if status.incident else None
+        if status.incident and status.incident.waiting_on_primary:
+            # A repeat call waits on the open ticket that carries the work, on its clock.
+            carried = statuses.get(primary or "")
+            if carried is None or carried.stage.is_final:
+                state = carried.stage.value if carried else "not a ticket of the day"
+                wrong.append(f"{ticket_id} (waits on {primary}, which is {state})")
+            continue
         track = simulation.tracks[ticket_id]
         clock, deadline = stage_deadline(status, simulation.check_of(track, status))
         timers = simulation.timers_at_end.get(ticket_id, 0)
