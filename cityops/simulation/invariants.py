@@ -27,7 +27,7 @@ from sqlmodel import Session, select
 from cityops.db.audit import AlarmEventRow, AlarmOutcome, IncidentTicketRow
 from cityops.db.deadletters import DeadLetterRow
 from cityops.domain.call_counts import CallCounts, call_counts
-from cityops.domain.models import TicketStatus
+from cityops.domain.models import HistoryEntry, TicketStatus
 from cityops.domain.stages import CallKind, ClosureCheck, LinkKind, Stage
 from cityops.register.tables import TicketEventRow, TicketRow, utc
 from cityops.simulation.inbox import unmatched
@@ -93,6 +93,29 @@ class Register:
 
     def calls(self, start: datetime, end: datetime) -> CallCounts:
         return call_counts(self.rows, start, end)
+
+
+def at_midnight(status: TicketStatus, entries: list[HistoryEntry]) -> TicketStatus:
+    """How a ticket read just after midnight stood at midnight, from its history up to
+    then (`entries`): the server's clock runs at real pace while the day is read, so a
+    timer due just after midnight may have fired (an escalation, a close)."""
+    if not entries:
+        return status
+    events = Counter(entry.event for entry in entries)
+    pauses = [e.event for e in entries if e.event in ("clock_paused", "clock_resumed")]
+    contacts = [e.at for e in entries if e.event == "citizen_contacted"]
+    return status.model_copy(
+        update={
+            "stage": entries[-1].stage,
+            "escalations": events["escalated"] + events["escalated_after_reopens"],
+            "returns": events["returned"],
+            "reopens": events["reopened"],
+            "extensions": events["extension_approved"],
+            "contacted_at": contacts[0] if contacts else None,
+            "paused": bool(pauses) and pauses[-1] == "clock_paused",
+            "bound_unit": status.bound_unit if events["district_ruling"] else None,
+        }
+    )
 
 
 def is_work_order(status: TicketStatus) -> bool:
@@ -275,20 +298,21 @@ def no_notice_lost(simulation: Simulation) -> list[str]:
                 ]
             )
         )
-    keys = Counter(h.ticket_id for h in {h.key: h for h in inbox.handed.values()}.values())
+    end = simulation.at(simulation.end)
+    handed = {pair: h for pair, h in inbox.handed.items() if h.at < end}  # the day's
+    keys = Counter(h.ticket_id for h in {h.key: h for h in handed.values()}.values())
     grouped = {t: c.grouped for t, c in simulation.sent.items() if c.grouped}
     if grouped != dict(keys):
         failures.append(
             f"follow-ups handed to notice groups: the runs scheduled {sum(grouped.values())}, "
             f"the groups were handed {sum(keys.values())}"
         )
-    end = simulation.at(simulation.end)
-    missing = unmatched(inbox.handed, inbox.delivered)
+    missing = unmatched(handed, inbox.delivered)
     lost = [h for h in missing if h.at + h.window <= end]
     simulation.held_in_groups = len(missing) - len(lost)
     if lost:
         failures.append(
-            f"{len(lost)} of {len(inbox.handed)} grouped follow-ups never reached their "
+            f"{len(lost)} of {len(handed)} grouped follow-ups never reached their "
             "person: " + _some([f"{h.kind.value} {h.ticket_id} to {h.person}" for h in lost])
         )
     if any(not notice.recipients for notice in inbox.notices):
@@ -311,7 +335,10 @@ def register_agrees(
     disagree = sorted(
         t
         for t, s in statuses.items()
-        if s.stage.is_final and t in register.stages and register.stages[t] != s.stage.value
+        if s.stage.is_final
+        and t not in simulation.moved  # the register's row is as of now, not of midnight
+        and t in register.stages
+        and register.stages[t] != s.stage.value
     )
     if disagree:
         failures.append(
@@ -319,7 +346,8 @@ def register_agrees(
             + _some([f"{t} ({register.stages[t]} vs {statuses[t].stage.value})" for t in disagree])
         )
     orders = {t for t, s in statuses.items() if s.stage not in CALL_STAGES}
-    rows = Counter(row.event for row in register.rows if row.ticket_id in orders)
+    end = simulation.at(simulation.end)
+    rows = Counter(row.event for row in register.rows if row.ticket_id in orders and row.at < end)
     engine = engine_counts(simulation, statuses)
     register_side = {
         name: sum(rows[event] for event in events) for name, events in REGISTER_EVENTS.items()

@@ -77,8 +77,9 @@ def _clock(simulation: Simulation, instant: datetime | None) -> str | None:
     return f"D+{day} {rest // 60:02d}:{rest % 60:02d} (UTC+8)"
 
 
-def build(simulation: Simulation, statuses: dict[str, TicketStatus]) -> DayResult:
+def build(simulation: Simulation, read: dict[str, TicketStatus]) -> DayResult:
     load, ledger = simulation.load, simulation.ledger
+    statuses = {t: inv.at_midnight(s, simulation.moved.get(t, [])) for t, s in read.items()}
     calls = [call for call in load.calls if simulation.in_window(call.minute)]
     register = inv.Register.read(get_engine(simulation.database_url))
     window_start = simulation.at(simulation.first).astimezone(UTC)
@@ -162,8 +163,11 @@ def build(simulation: Simulation, statuses: dict[str, TicketStatus]) -> DayResul
         "first_contact": _first_contact(work_orders),
         "after_photos_refused": dict(sorted(ledger.photos.items())),
         "notices": dict(sorted(ledger.notices.items())),
+        "moved_after_midnight": len(simulation.moved),
         "grouped_follow_ups": {
-            "handed_to_groups": len(simulation.inbox.handed),
+            "handed_to_groups": sum(
+                1 for h in simulation.inbox.handed.values() if h.at < simulation.at(simulation.end)
+            ),
             "waiting_in_a_group_at_midnight": simulation.held_in_groups,
         },
         "people_actions": dict(sorted(ledger.actions.items())),

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import structlog
 from sqlalchemy import Engine
+from sqlmodel import Session, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import (
@@ -65,6 +66,7 @@ from cityops.domain.models import (
     DismissInput,
     ExtensionDecision,
     ExtensionRequest,
+    HistoryEntry,
     Notice,
     PauseInput,
     RecheckInput,
@@ -98,6 +100,7 @@ from cityops.org.models import DISTRICT_CENTER, UnitKind
 from cityops.org.routing import OrgRouter
 from cityops.org.store import seed_if_empty
 from cityops.privacy.keys import KeyRing, generate_key
+from cityops.register.tables import TicketEventRow
 from cityops.rules.calendar import WorkingHours, is_working_day
 from cityops.rules.calendar_loader import project_working_hours
 from cityops.rules.incidents import default_incident_rules
@@ -391,7 +394,11 @@ class Simulation:
         self.timers_let_fire = 0  # run-time fact: waits so a timer fires before an action
         self.timers_at_end: dict[str, int] = {}  # timers each ticket's run has still to fire
         self.call_stages: dict[str, Stage] = {}  # a converted call's CallWorkflow stage
-        self.held_in_groups = 0  # follow-ups waiting in a notice group's window at midnight
+        self.held_in_groups = 0
+        # Tickets that moved after midnight (read at the end): their history to midnight.
+        self.moved: dict[
+            str, list[HistoryEntry]
+        ] = {}  # follow-ups waiting in a notice group's window at midnight
         self.wall: defaultdict[str, float] = defaultdict(float)  # run-time fact: seconds by part
         self.router = OrgRouter.from_database(database_url)
 
@@ -436,13 +443,15 @@ class Simulation:
             workflow=workflow_id,
         )
 
-    async def _bounded(self, work: Any, doing: str) -> Any:
+    async def _bounded(self, work: Any, doing: str, *, timed: bool = True) -> Any:
         """`work`, or SimulationStalled after stall_seconds of wall-clock time: a stuck
-        server or workflow fails the run loudly instead of hanging it."""
+        server or workflow fails the run loudly instead of hanging it. `timed`: its
+        seconds count in `wall` (not for reads made many at once, timed as a whole)."""
         task = asyncio.ensure_future(work)
         started = time.perf_counter()
         done, _ = await asyncio.wait({task}, timeout=self.stall_seconds)
-        self.wall[doing.split(" (")[0]] += time.perf_counter() - started
+        if timed:
+            self.wall[doing.split(" (")[0]] += time.perf_counter() - started
         if not done:
             task.cancel()
             with contextlib.suppress(Exception, asyncio.CancelledError):
@@ -556,11 +565,19 @@ class Simulation:
             # The day is over: what the engine sent is counted, then read; what people
             # would do from midnight on is tomorrow's. Queries need the worker, so every
             # ticket's end-of-day state is read before it stops.
+            # The server's clock runs at real pace while the driver reads, so a timer due
+            # just after midnight may fire meanwhile: statuses are read first, and the
+            # tickets the register shows moving after midnight are read again with their
+            # history, which says how they stood at midnight (`at_midnight`).
+            started = time.perf_counter()
+            self._touch(self.end, "final_statuses")
+            self.final = await self._final_statuses()
+            self.wall["reading final statuses"] = time.perf_counter() - started
             self._touch(self.end, "notice_audit")
             self.sent = await self._audit_notices()
             self._read_notices(self.end)
-            self._touch(self.end, "final_statuses")
-            self.final = await self._final_statuses()
+            self._touch(self.end, "moved_after_midnight")
+            self.moved = await self._moved_after_midnight()
 
     async def _audit_notices(self) -> dict[str, NoticeCount]:
         """How many notices each ticket's runs scheduled (send_notice and group_notice
@@ -599,13 +616,38 @@ class Simulation:
                 await asyncio.sleep(0.05)
         return sent
 
+    async def _moved_after_midnight(self) -> dict[str, list[HistoryEntry]]:
+        """The history, up to midnight, of each ticket that the register shows changing
+        after it."""
+        end = self.at(self.end).astimezone(UTC)
+        with Session(self.engine) as session:
+            moved = sorted(
+                set(
+                    session.exec(
+                        select(TicketEventRow.ticket_id).where(TicketEventRow.at >= end)
+                    ).all()
+                )
+                & set(self.tracks)
+            )
+        histories: dict[str, list[HistoryEntry]] = {}
+        for ticket_id in moved:
+            status = await self._bounded(
+                self._handle(ticket_id).query(
+                    TicketWorkflow.status, StatusInput(include_history=True)
+                ),
+                "reading histories moved after midnight",
+            )
+            cut = self.at(self.end)
+            histories[ticket_id] = [entry for entry in status.history if entry.at < cut]
+        return histories
+
     async def _final_statuses(self) -> dict[str, TicketStatus]:
         slots = asyncio.Semaphore(16)
 
         async def one(ticket_id: str) -> TicketStatus:
             async with slots:
                 status: TicketStatus = await self._bounded(
-                    self.status(ticket_id), "reading final statuses"
+                    self.status(ticket_id), "reading final statuses", timed=False
                 )
                 return status
 
@@ -620,6 +662,7 @@ class Simulation:
                 call = await self._bounded(
                     handle.query(CallWorkflow.status, StatusInput(include_history=False)),
                     "reading final statuses",
+                    timed=False,
                 )
                 self.call_stages[ticket_id] = call.stage
         return dict(zip(ticket_ids, statuses, strict=True))

@@ -18,10 +18,17 @@ DAY = date(2026, 12, 7)
 
 
 async def test_a_day_twice_gives_the_same_report_and_its_invariants_hold(tmp_path: Path) -> None:
-    first, second = await asyncio.gather(
+    # Both days run to their end even when one fails (a sibling left running when the
+    # test has already failed kept pytest waiting on it).
+    days = await asyncio.gather(
         simulate_day(DAY, 7, tmp_path / "a", scale=0.05, progress=lambda _: None),
         simulate_day(DAY, 7, tmp_path / "b", scale=0.05, progress=lambda _: None),
+        return_exceptions=True,
     )
+    for day in days:
+        if isinstance(day, BaseException):
+            raise day
+    first, second = (day for day in days if not isinstance(day, BaseException))
     assert first.failures == [] and second.failures == []
     text = (tmp_path / "a" / "report.json").read_bytes()
     assert text == (tmp_path / "b" / "report.json").read_bytes()

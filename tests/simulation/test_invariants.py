@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
 
-from cityops.domain.models import TicketStatus
+from cityops.domain.models import HistoryEntry, TicketStatus
 from cityops.domain.stages import ClosureCheck, NoticeKind, Source, Stage
 from cityops.simulation import invariants as inv
 from cityops.simulation.inbox import Handed, Inbox
@@ -102,7 +102,10 @@ def test_an_open_ticket_needs_its_stages_deadline_and_a_timer() -> None:
 
 def test_a_grouped_follow_up_lost_before_the_last_window_fails() -> None:
     inbox = Inbox()
-    for key, at in (("w/r/1", AT), ("w/r/2", AT + timedelta(hours=15))):
+    # Handed at 09:00 (its window long over), at 23:30 (its window ends after midnight),
+    # and at 00:10 the next day (tomorrow's: not counted).
+    handed = (AT, AT + timedelta(hours=14, minutes=30), AT + timedelta(hours=15, minutes=10))
+    for key, at in zip(("w/r/1", "w/r/2", "w/r/3"), handed, strict=True):
         inbox.handed[(key, "P-1")] = Handed(
             key, "P-1", "T1", NoticeKind.URGE, "{}", at, timedelta(hours=1), "notices-P-1-x"
         )
@@ -124,3 +127,19 @@ def test_a_bad_photo_let_through_fails() -> None:
     assert inv.bad_photos_refused(_day(ledger)) == []
     ledger.photos.update(bad_far=1, accepted_bad=1)
     assert inv.bad_photos_refused(_day(ledger))
+
+
+def test_a_ticket_read_after_midnight_is_taken_as_it_stood_at_midnight() -> None:
+    def entry(minutes: int, stage: Stage, event: str) -> HistoryEntry:
+        return HistoryEntry(at=AT + timedelta(minutes=minutes), stage=stage, event=event)
+
+    before = [
+        entry(0, Stage.AWAITING_ACCEPT, "dispatched"),
+        entry(5, Stage.ESCALATED, "escalated"),
+        entry(9, Stage.ACCEPTED, "accepted"),
+        entry(20, Stage.ACCEPTED, "clock_paused"),
+    ]
+    read = _status("T1", Stage.CLOSED, escalations=2, paused=False)  # after midnight
+    status = inv.at_midnight(read, before)
+    assert (status.stage, status.escalations, status.paused) == (Stage.ACCEPTED, 1, True)
+    assert inv.at_midnight(read, []) is read  # nothing moved after midnight
