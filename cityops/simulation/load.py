@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from cityops.domain.stages import CallKind
 from cityops.rules.load import RuleSet
+from cityops.service.calls import suggest_kind
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CORPUS = Path(__file__).resolve().parents[1] / "rules" / "corpus" / "labelled.jsonl"
@@ -29,6 +31,17 @@ RAIN_SCENARIOS = ("EM01", "EM05", "PF04")  # waterlogging, pumps, blocked drain 
 RAIN_CALL_FACTOR = 3.0  # calls about water during the rain
 STORM_DEVICES = 40  # water-level and drain sensors that fire together in the rain
 PLANNED_WORKS_PER_DAY = 20  # maintenance windows over devices that will fire meanwhile
+REPEAT_CALL_SHARE = 0.06  # a citizen calls again about the same problem (催办)
+RESENT_CALL_SHARE = 0.02  # the hotline's system submits a call twice (a retry)
+CONVERTED_SHARE = 0.03  # a problem first answered as a consultation, converted later
+# Questions the hotline refers to a named outside body, with what the caller is told.
+REFERRALS = (
+    (("电费", "供电", "停电"), "浦东供电公司", "95598"),
+    (("燃气费", "燃气公司"), "浦东燃气公司", "962777"),
+    (("社保", "公积金", "养老金", "个人所得税", "退税"), "浦东新区社保和税务咨询", "12333 / 12366"),
+    (("离婚", "合同", "违约", "分割", "动迁"), "浦东新区法律援助中心", "12348"),
+    (("地铁", "公交", "末班车"), "上海交通服务热线", "12328"),
+)
 
 Kind = Literal["call", "alarm"]
 
@@ -44,7 +57,13 @@ class Street:
 @dataclass(frozen=True)
 class Call:
     """A citizen's call to 12345; `label` is what a careful dispatcher would decide
-    (None: no work order at all)."""
+    (None: no work order at all). `kind` is what the hotline agent records: a complaint
+    (a work order), or a call record (CallWorkflow): a consultation answered on the spot,
+    a referral to `referral` (body, what the caller is told), a suggestion or praise.
+    `converts_after`: minutes after the call at which a consultation turns out to need
+    action and is converted into a work order of `label`. `repeat_of`: the number of an
+    earlier call about the same problem at the same place (a citizen's 催办). `resent`:
+    the hotline's system submits the same number twice."""
 
     number: int
     minute: int
@@ -54,6 +73,11 @@ class Call:
     lat: float
     lon: float
     phone: str
+    kind: CallKind = CallKind.COMPLAINT
+    referral: tuple[str, str] | None = None
+    converts_after: int | None = None
+    repeat_of: int | None = None
+    resent: bool = False
 
 
 @dataclass(frozen=True)
@@ -176,7 +200,9 @@ def plan_day(
         street = rng.choice(town)
         lat, lon = _near(rng, street)
         phone = f"139{rng.randrange(10**8):08d}"
-        load.calls.append(Call(0, minute, text, label, street, lat, lon, phone))
+        call = Call(0, minute, text, label, street, lat, lon, phone)
+        load.calls.append(_recorded(rng, call))
+    _add_repeats(rng, load)
 
     templates = alarm_templates(rules)
     devices: dict[str, Device] = {}
@@ -233,7 +259,71 @@ def plan_day(
         )
     load.works.sort(key=lambda w: (w.start, w.device_id))
 
-    load.calls.sort(key=lambda c: (c.minute, c.text, c.street.code))
-    load.calls = [replace(call, number=n) for n, call in enumerate(load.calls, start=1)]
+    _number(load)
     load.episodes.sort(key=lambda e: (e.minute, e.device.device_id))
     return load
+
+
+def _recorded(rng: random.Random, call: Call) -> Call:
+    """What the hotline agent records the call as. A call no scenario claims becomes a call
+    record of the kind the call rules suggest (rules/calls.py; a question the hotline
+    refers elsewhere, a referral), or a complaint that the dispatcher triages when the
+    rules cannot tell; a few real problems are first answered as a consultation and
+    converted later; a few numbers are sent twice by the hotline's system."""
+    resent = rng.random() < RESENT_CALL_SHARE
+    if call.label is None:
+        kind = suggest_kind(call.text).kind
+        referral = None
+        if kind is CallKind.CONSULTATION:
+            referral = next(
+                (
+                    (body, ref)
+                    for words, body, ref in REFERRALS
+                    if any(w in call.text for w in words)
+                ),
+                None,
+            )
+            kind = CallKind.REFERRAL if referral else kind
+        return replace(call, kind=kind, referral=referral, resent=resent)
+    if rng.random() < CONVERTED_SHARE:
+        return replace(
+            call, kind=CallKind.CONSULTATION, converts_after=rng.randint(30, 240), resent=resent
+        )
+    return replace(call, resent=resent)
+
+
+def _add_repeats(rng: random.Random, load: DayLoad) -> None:
+    """Citizens who call again about a problem they reported earlier in the day: the same
+    words prefixed, a few metres from the first caller (the incident links them)."""
+    complaints = [c for c in load.calls if c.kind is CallKind.COMPLAINT and c.label]
+    for first in complaints:
+        if rng.random() >= REPEAT_CALL_SHARE:
+            continue
+        minute = first.minute + rng.randint(30, 600)
+        if minute >= 24 * 60:
+            continue
+        again = replace(
+            first,
+            minute=minute,
+            text=f"再次来电：{first.text}",
+            lat=round(first.lat + rng.uniform(-0.0001, 0.0001), 6),
+            lon=round(first.lon + rng.uniform(-0.0001, 0.0001), 6),
+            phone=f"138{rng.randrange(10**8):08d}",
+            resent=False,
+            repeat_of=id(first),  # replaced by the first call's number in _number
+        )
+        load.calls.append(again)
+
+
+def _number(load: DayLoad) -> None:
+    """Calls in the order they come, numbered from 1; a repeat names its first call."""
+    load.calls.sort(key=lambda c: (c.minute, c.text, c.street.code))
+    numbers = {id(call): n for n, call in enumerate(load.calls, start=1)}
+    load.calls = [
+        replace(
+            call,
+            number=n,
+            repeat_of=numbers[call.repeat_of] if call.repeat_of is not None else None,
+        )
+        for n, call in enumerate(load.calls, start=1)
+    ]

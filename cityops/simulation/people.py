@@ -25,6 +25,15 @@ class Behaviour:
     review_rejected: float = 0.1
     recheck_still_there: float = 0.1
     sensor_refires: float = 0.1  # the device fires again after the fix
+    transfer_share: float = 0.3  # a dispatcher urged about an unaccepted ticket transfers it
+    late_contact: float = 0.1  # the assignee calls the citizen back only after hours
+    pause_share: float = 0.04  # 挂起: the resolve clock is paused while the citizen is away
+    bad_photo: float = 0.06  # the first after-photo fails the closure rules (place, time)
+    consultation_rated: float = 0.7  # the caller answers the one-question rating
+    rating_unsatisfied: float = 0.06
+    suggestion_reply_late: float = 0.3  # the department replies only after days
+    event_resent: float = 0.03  # a device's message is delivered twice (at-least-once)
+    event_garbled: float = 0.01  # a device sends a message the intake cannot read
 
 
 class People:
@@ -93,3 +102,64 @@ class People:
         """Minutes until the device reports, and whether it fires again instead of clearing."""
         rng = self._rng("sensor", device_id, nth)
         return rng.randint(3, 15), rng.random() < self.behaviour.sensor_refires
+
+    def transfers(self, ticket_id: str, person_id: str) -> tuple[int, bool]:
+        """A dispatcher urged about a ticket its unit has not accepted: minutes until they
+        act, and whether they transfer it (转派) to the unit that should have it."""
+        rng = self._rng("transfer", ticket_id, person_id)
+        return rng.randint(2, 20), rng.random() < self.behaviour.transfer_share
+
+    def contact_delay(self, ticket_id: str, nth: int) -> int:
+        """Minutes from acceptance until the assignee reaches the citizen (first contact)."""
+        rng = self._rng("contact", ticket_id, nth)
+        if rng.random() < self.behaviour.late_contact:
+            return rng.randint(240, 1800)
+        return rng.randint(5, 90)
+
+    def pause(self, ticket_id: str) -> tuple[int, int] | None:
+        """挂起: minutes after acceptance the assignee pauses the resolve clock (the citizen
+        is away, a part is on order), and for how long; None: no pause."""
+        rng = self._rng("pause", ticket_id)
+        if rng.random() >= self.behaviour.pause_share:
+            return None
+        return rng.randint(10, 60), rng.randint(60, 600)
+
+    def bad_photo(self, ticket_id: str, nth: int) -> str | None:
+        """How the responder's first after-photo fails the closure rules, or None: it is
+        fine. 'far': taken at the office, 2 km away; 'old': taken before the dispatch."""
+        rng = self._rng("photo", ticket_id, nth)
+        if rng.random() >= self.behaviour.bad_photo:
+            return None
+        return rng.choice(("far", "old"))
+
+    def rating(self, ticket_id: str) -> CallbackResult | None:
+        """The caller's rating of a consultation at the end of the call; None: not rated."""
+        rng = self._rng("rate", ticket_id)
+        if rng.random() >= self.behaviour.consultation_rated:
+            return None
+        if rng.random() < self.behaviour.rating_unsatisfied:
+            return CallbackResult.UNSATISFIED
+        return (
+            CallbackResult.SATISFIED if rng.random() < 0.85 else CallbackResult.BASICALLY_SATISFIED
+        )
+
+    def reply_delay(self, ticket_id: str, person_id: str) -> int:
+        """Minutes until a department replies to a suggestion in its inbox."""
+        rng = self._rng("reply", ticket_id, person_id)
+        if rng.random() < self.behaviour.suggestion_reply_late:
+            return rng.randint(24 * 60, 6 * 24 * 60)
+        return rng.randint(30, 600)
+
+    def device_message(self, event_id: str) -> str | None:
+        """What the network does to a device's message: 'resent' (delivered again a
+        minute later), 'garbled' (unreadable: the intake refuses it), or None."""
+        roll = self._rng("message", event_id).random()
+        if roll < self.behaviour.event_garbled:
+            return "garbled"
+        if roll < self.behaviour.event_garbled + self.behaviour.event_resent:
+            return "resent"
+        return None
+
+    def pick(self, ticket_id: str, besides: str, among: int) -> int:
+        """Which of `among` units a dispatcher hands a ticket on to."""
+        return self._rng("pick", ticket_id, besides).randrange(among)

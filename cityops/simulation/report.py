@@ -15,21 +15,16 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func
-from sqlmodel import Session, select
-
-from cityops.activities.store import TicketRow
 from cityops.config import get_settings
-from cityops.db.audit import AlarmEventRow, AlarmOutcome
 from cityops.db.engine import get_engine
+from cityops.domain.call_counts import CallCounts
 from cityops.domain.models import TicketStatus
-from cityops.domain.stages import Stage
+from cityops.domain.stages import CallKind, Stage
 from cityops.register.kpis import KpiWindow
 from cityops.report.render import render
 from cityops.service import cityview
+from cityops.simulation import invariants as inv
 from cityops.simulation.run import Simulation
-
-KNOWN_OUTCOMES = {outcome.value for outcome in AlarmOutcome}
 
 
 @dataclass
@@ -82,97 +77,27 @@ def _clock(simulation: Simulation, instant: datetime | None) -> str | None:
     return f"D+{day} {rest // 60:02d}:{rest % 60:02d} (UTC+8)"
 
 
-def _open_deadline(status: TicketStatus) -> datetime | None:
-    if status.stage in (Stage.AWAITING_ACCEPT, Stage.ESCALATED):
-        return status.accept_deadline
-    if status.stage in (Stage.ACCEPTED, Stage.REOPENED):
-        return status.resolve_deadline
-    return status.accept_deadline or status.resolve_deadline or status.contact_deadline
-
-
-def build(simulation: Simulation, statuses: dict[str, TicketStatus]) -> DayResult:
+def build(simulation: Simulation, read: dict[str, TicketStatus]) -> DayResult:
     load, ledger = simulation.load, simulation.ledger
+    statuses = {t: inv.at_midnight(s, simulation.moved.get(t, [])) for t, s in read.items()}
     calls = [call for call in load.calls if simulation.in_window(call.minute)]
-    failures: list[str] = []
+    register = inv.Register.read(get_engine(simulation.database_url))
+    window_start = simulation.at(simulation.first).astimezone(UTC)
+    call_figures = register.calls(window_start, simulation.at(simulation.end).astimezone(UTC))
+    failures = [
+        *inv.calls_accounted(simulation, calls, statuses, register),
+        *inv.events_accounted(simulation, statuses, register),
+        *inv.open_tickets_wait_on_a_clock(simulation, statuses),
+        *inv.no_notice_lost(simulation),
+        *inv.register_agrees(simulation, statuses, register),
+        *inv.calls_in_register(calls, call_figures),
+        *inv.bad_photos_refused(simulation),
+    ]
 
-    # Every arrival is accounted for.
-    if ledger.calls != len(calls) or len(ledger.call_tickets) != len(calls):
-        failures.append(f"calls: {len(calls)} made, {len(ledger.call_tickets)} ticketed")
-    events_sent = sum(ledger.event_outcomes.values())
-    if events_sent != ledger.events:
-        failures.append(f"alarm events: {ledger.events} sent, {events_sent} with an outcome")
-    unknown = set(ledger.event_outcomes) - KNOWN_OUTCOMES
-    if unknown:
-        failures.append(f"alarm events with unknown outcomes: {sorted(unknown)}")
-
-    # Every ticket ends the day in a known stage, with a deadline if it is waiting.
     stages = Counter(status.stage.value for status in statuses.values())
-    waiting_without_clock = sorted(
-        ticket_id
-        for ticket_id, status in statuses.items()
-        if not status.stage.is_final and _open_deadline(status) is None
-    )
-    if waiting_without_clock:
-        failures.append(
-            f"{len(waiting_without_clock)} open tickets wait with no deadline, e.g. "
-            + ", ".join(f"{t} ({statuses[t].stage.value})" for t in waiting_without_clock[:5])
-        )
-
-    # No notice lost: every notice a ticket's run sent during the day (its send_notice
-    # activities), and every one a notice group sent for it, reached the phones, named
-    # someone, and was read by a simulated person.
-    lost = sorted(
-        ticket_id
-        for ticket_id, sent in simulation.sent.items()
-        if ledger.notices_read[ticket_id] != sent
-    )
-    if lost:
-        failures.append(
-            f"{len(lost)} tickets or notice groups whose notices were not all read, e.g. "
-            + ", ".join(
-                f"{t} (sent {simulation.sent[t]}, read {ledger.notices_read[t]})" for t in lost[:5]
-            )
-        )
-    if any(not notice.recipients for notice in simulation.inbox.notices):
-        failures.append("notices without recipients")
-
-    # The register agrees with the engine.
-    with Session(get_engine(simulation.database_url)) as session:
-        register_stage = dict(session.exec(select(TicketRow.ticket_id, TicketRow.stage)).all())
-        register_events = Counter(
-            dict(
-                session.exec(
-                    select(AlarmEventRow.outcome, func.count()).group_by(AlarmEventRow.outcome)
-                ).all()
-            )
-        )
-    register_count = len(register_stage)
-    dispatched = {t for t, s in statuses.items() if s.assignee_id is not None}
-    missing = sorted(dispatched - set(register_stage))
-    if missing:
-        failures.append(
-            f"{len(missing)} dispatched tickets missing from the register: {missing[:5]}"
-        )
-    disagree = sorted(
-        t
-        for t, s in statuses.items()
-        if s.stage.is_final and t in register_stage and register_stage[t] != s.stage.value
-    )
-    if disagree:
-        failures.append(
-            f"{len(disagree)} finished tickets whose register row shows another stage, e.g. "
-            + ", ".join(
-                f"{t} ({register_stage[t]} vs {statuses[t].stage.value})" for t in disagree[:5]
-            )
-        )
-    if register_events != ledger.event_outcomes:
-        failures.append(
-            f"alarm events: the register counts {dict(sorted(register_events.items()))}, "
-            f"the simulation sent {dict(sorted(ledger.event_outcomes.items()))}"
-        )
-
-    work_orders = {t: s for t, s in statuses.items() if s.stage is not Stage.DISMISSED}
+    work_orders = {t: s for t, s in statuses.items() if inv.is_work_order(s)}
     closed = sum(1 for s in work_orders.values() if s.stage is Stage.CLOSED)
+    counts = inv.engine_counts(simulation, statuses)
 
     to_accept: dict[str, list[int]] = defaultdict(list)
     for ticket_id, track in simulation.tracks.items():
@@ -201,12 +126,18 @@ def build(simulation: Simulation, statuses: dict[str, TicketStatus]) -> DayResul
         key=lambda row: (row["resolve_deadline"] or "", row["ticket"]),
     )[:20]
 
+    messages = Counter(fate.sent_as for fate in ledger.event_fates)
     by_source = Counter(s.source.value for s in statuses.values())
     report: dict[str, Any] = {
         "day": load.day.isoformat(),
         "arrivals": {
             "calls": len(calls),
-            "alarm_events": ledger.events,
+            "calls_by_kind": dict(sorted(Counter(c.kind.value for c in calls).items())),
+            "repeat_calls": sum(1 for c in calls if c.repeat_of is not None),
+            "calls_sent_twice": sum(1 for c in calls if c.resent),
+            "alarm_messages": ledger.events,
+            "alarm_messages_resent": messages["resent"],
+            "alarm_messages_garbled": messages["garbled"],
             "alarm_event_outcomes": dict(sorted(ledger.event_outcomes.items())),
             "alarm_episodes": len(load.episodes),
             "storm_devices": sum(1 for e in load.episodes if e.storm),
@@ -217,30 +148,59 @@ def build(simulation: Simulation, statuses: dict[str, TicketStatus]) -> DayResul
         "stage_at_end_of_day": dict(sorted(stages.items())),
         "work_orders": len(work_orders),
         "dismissed": stages.get(Stage.DISMISSED.value, 0),
+        "call_records": _call_records(call_figures),
+        "repeat_calls_linked": inv.joins(calls, simulation),
         "closed_loop_rate": _rate(closed, len(work_orders)),
         "resolved": sum(1 for t in work_orders if simulation.tracks[t].resolved_minutes),
-        "escalations": sum(s.escalations for s in statuses.values()),
-        "returns": sum(s.returns for s in statuses.values()),
-        "reopens": sum(s.reopens for s in statuses.values()),
-        "extensions": sum(s.extensions for s in statuses.values()),
+        "escalations": counts["escalations"],
+        "returns": counts["returns"],
+        "transfers": counts["transfers"],
+        "district_rulings": counts["district_rulings"],
+        "reopens": counts["reopens"],
+        "extensions": counts["extensions"],
+        "pauses": counts["pauses"],
+        "paused_at_midnight": sum(1 for s in work_orders.values() if s.paused),
+        "first_contact": _first_contact(work_orders),
+        "after_photos_refused": dict(sorted(ledger.photos.items())),
         "notices": dict(sorted(ledger.notices.items())),
+        "moved_after_midnight": len(simulation.moved),
+        "grouped_follow_ups": {
+            "handed_to_groups": sum(
+                1 for h in simulation.inbox.handed.values() if h.at < simulation.at(simulation.end)
+            ),
+            "waiting_in_a_group_at_midnight": simulation.held_in_groups,
+        },
         "people_actions": dict(sorted(ledger.actions.items())),
+        "actions_no_longer_wanted": dict(sorted(ledger.actions_skipped.items())),
         "refused_actions": dict(sorted(ledger.refused_actions.items())),
         "slowest_streets": slowest,
         "top_overdue": overdue,
-        "register_tickets": register_count,
+        "register_tickets": len(register.stages),
         "invariants_failed": failures,
     }
     # The city-view KPIs, computed from the register, agree with the engine's own state.
     view = city_view(simulation)
     kpis = view["kpis"]
-    registered = (kpis["received"], kpis["non_work_orders"]["received"], kpis["closed"])
+    others = kpis["non_work_orders"]
+    registered = (kpis["received"], others["dismissed"], kpis["closed"])
     engine_side = (len(work_orders), report["dismissed"], closed)
     if registered != engine_side or kpis["closed_loop_rate"] != report["closed_loop_rate"]:
         failures.append(
-            f"the register's KPIs (work orders, non-work orders, closed {registered}, "
+            f"the register's KPIs (work orders, dismissed, closed {registered}, "
             f"closed-loop rate {kpis['closed_loop_rate']}) disagree with the engine "
             f"({engine_side}, {report['closed_loop_rate']})"
+        )
+    by_kind = report["arrivals"]["calls_by_kind"]
+    converted = call_figures.converted
+    records = {
+        "consultation": by_kind.get("consultation", 0) - converted,
+        "referral": by_kind.get("referral", 0),
+        "suggestion": by_kind.get("suggestion", 0),
+    }
+    if {kind: others[kind] for kind in records} != records:
+        failures.append(
+            f"the register's KPIs count non-work orders {others}; the agents recorded "
+            f"{records} (converted consultations are work orders)"
         )
     report["kpis"] = view["kpis"]
     report["vital_signs"] = view["vital_signs"]
@@ -252,8 +212,48 @@ def build(simulation: Simulation, statuses: dict[str, TicketStatus]) -> DayResul
     return DayResult(report, failures, relabel(page, simulation.start.date(), load.day))
 
 
+def _call_records(counts: CallCounts) -> dict[str, Any]:
+    """The call figures from the register (domain/call_counts.py) for the call records."""
+    return {
+        "by_kind": {
+            kind.value: counts.by_kind.get(kind, 0)
+            for kind in CallKind
+            if kind is not CallKind.COMPLAINT
+        },
+        "answered_on_the_spot": counts.consultations_answered_on_the_spot,
+        "answered_on_the_spot_rate": counts.answered_on_the_spot_rate,
+        "converted": counts.converted,
+        "referral_rate": counts.referral_rate,
+        "consultations_rated": counts.consultations_rated,
+        "consultation_satisfaction_rate": counts.consultation_satisfaction_rate,
+        "suggestions_replied": counts.suggestions_replied,
+        "suggestions_open": counts.suggestions_open,
+        "suggestions_escalated": counts.suggestions_escalated,
+    }
+
+
+def _first_contact(work_orders: dict[str, TicketStatus]) -> dict[str, Any]:
+    """Hotline work orders that were accepted: the assignee's first contact with the
+    caller, by its own clock (rules/sla.yaml first_contact_within)."""
+    due = [s for s in work_orders.values() if s.contact_deadline is not None]
+    made = [s for s in due if s.contacted_at is not None]
+    on_time = [
+        s
+        for s in made
+        if s.contacted_at is not None
+        and s.contact_deadline is not None
+        and s.contacted_at <= s.contact_deadline
+    ]
+    return {
+        "clock_started": len(due),
+        "contacted": len(made),
+        "contacted_on_time": len(on_time),
+        "on_time_rate": _rate(len(on_time), len(made)),
+    }
+
+
 def summary(report: dict[str, Any]) -> str:
-    kpis, signs = report["kpis"], report["vital_signs"]
+    kpis, signs, calls = report["kpis"], report["vital_signs"], report["call_records"]
     by_source = ", ".join(f"{k} {v}" for k, v in report["by_source"].items())
     slow = ", ".join(
         f"{row['street']} {row['median_minutes_to_accept']} min"
@@ -262,15 +262,19 @@ def summary(report: dict[str, Any]) -> str:
     return "\n".join(
         [
             f"Pudong, {report['day']}: {report['arrivals']['calls']} calls, "
-            f"{report['arrivals']['alarm_events']} alarm events",
+            f"{report['arrivals']['alarm_messages']} alarm messages",
             f"tickets {report['tickets']} ({by_source}); work orders {report['work_orders']}, "
             f"dismissed {report['dismissed']}",
             f"closed-loop rate {kpis['closed_loop_rate']}, accepted on time "
             f"{kpis['accepted_on_time_rate']}, resolved on time {kpis['resolved_on_time_rate']} "
             f"(city-view KPIs from the register); vital score {signs.get('score')}",
-            f"escalations {report['escalations']}, returns {report['returns']}, reopens "
-            f"{report['reopens']}, extensions {report['extensions']}, overdue now "
+            f"escalations {report['escalations']}, returns {report['returns']}, transfers "
+            f"{report['transfers']}, reopens {report['reopens']}, extensions "
+            f"{report['extensions']}, pauses {report['pauses']}, overdue now "
             f"{kpis['overdue_now']}",
+            f"call records {calls['by_kind']}, answered on the spot "
+            f"{calls['answered_on_the_spot_rate']}, converted {calls['converted']}; "
+            f"first contact on time {report['first_contact']['on_time_rate']}",
             f"slowest streets (median minutes to accept): {slow or '-'}",
             "invariants: "
             + (

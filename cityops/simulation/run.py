@@ -20,7 +20,7 @@ import contextlib
 import heapq
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 import structlog
 from sqlalchemy import Engine
-from temporalio import activity
+from sqlmodel import Session, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import (
@@ -40,26 +40,39 @@ from temporalio.client import (
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from cityops.activities.calls import CallActivities
 from cityops.activities.dispatch import DispatchActivities
-from cityops.activities.grouping import NoticeGroupActivities
 from cityops.activities.route import RoutingActivities
 from cityops.activities.store import StoreActivities
+from cityops.db.deadletters import Channel
 from cityops.db.engine import get_engine
 from cityops.db.silences import add_silence
 from cityops.domain.alarms import alarm_workflow_id
+from cityops.domain.calls import (
+    CallIntake,
+    Consultation,
+    ConvertInput,
+    RateInput,
+    ReferralCall,
+    ReplyInput,
+    Suggestion,
+)
 from cityops.domain.models import (
-    NOTICE_GROUP_PREFIX,
     AcceptInput,
     AfterPhoto,
     AlarmEvent,
     CallbackInput,
+    ContactInput,
     DismissInput,
     ExtensionDecision,
     ExtensionRequest,
+    HistoryEntry,
     Notice,
-    NoticeReceipt,
+    PauseInput,
     RecheckInput,
+    Referral,
     ResolveInput,
+    ResumeInput,
     ReturnInput,
     ReturnReason,
     ReturnReasonCode,
@@ -67,31 +80,39 @@ from cityops.domain.models import (
     StatusInput,
     TicketIntake,
     TicketStatus,
+    TransferInput,
     TriageDecision,
 )
 from cityops.domain.silences import SilenceSpec
 from cityops.domain.stages import (
+    CallKind,
     ClosureCheck,
+    LinkKind,
     NoticeKind,
     Priority,
+    Reader,
     ReviewDecision,
     Source,
     Stage,
 )
 from cityops.org.migrate import upgrade
-from cityops.org.models import DISTRICT_CENTER
+from cityops.org.models import DISTRICT_CENTER, UnitKind
 from cityops.org.routing import OrgRouter
 from cityops.org.store import seed_if_empty
 from cityops.privacy.keys import KeyRing, generate_key
+from cityops.register.tables import TicketEventRow
 from cityops.rules.calendar import WorkingHours, is_working_day
 from cityops.rules.calendar_loader import project_working_hours
 from cityops.rules.incidents import default_incident_rules
 from cityops.rules.load import RuleSet, default_rules
+from cityops.service import calls as call_service
 from cityops.service import tickets
-from cityops.service.alarms import AlarmIntake, AlarmResult
+from cityops.service.alarms import AlarmIntake, AlarmResult, Incoming
+from cityops.simulation.inbox import Delivered, Inbox, readings
 from cityops.simulation.load import SHANGHAI, AlarmEpisode, Call, DayLoad, plan_day
 from cityops.simulation.people import People
 from cityops.workers.main import build_worker
+from cityops.workflows.call import CallWorkflow
 from cityops.workflows.ticket import TicketWorkflow
 
 log = structlog.get_logger()
@@ -103,6 +124,24 @@ GUARD = timedelta(seconds=5)  # a timer due this soon fires before an action on 
 GUARD_STEP = timedelta(milliseconds=50)
 HORIZON_DAYS = 60  # the mapped calendar covers every deadline a day's tickets can have
 AlarmStatus = Literal["firing", "resolved"]
+BEING_WORKED = (Stage.ACCEPTED, Stage.REOPENED)
+AGENT = "12345-坐席"  # the hotline agent who takes the calls and records the ratings
+NOTICE_ACTIVITIES = ("send_notice", "group_notice")
+# Who reads a verification request: the hotline calls back, the camera side re-detects,
+# a dispatcher reviews a photo.
+VERIFY_REQUESTS = (
+    NoticeKind.CALLBACK_REQUEST,
+    NoticeKind.REVIEW_REQUEST,
+    NoticeKind.RECHECK_REQUEST,
+)
+# Follow-ups of a suggestion's reply chain (workflows/call.py) reach its owner or above.
+REPLY_CHAIN = (
+    NoticeKind.SUGGESTION,
+    NoticeKind.REMINDER,
+    NoticeKind.ESCALATED,
+    NoticeKind.URGE,
+    NoticeKind.SUPERVISE,
+)
 
 
 def run_day_for(day: date, server_today: date) -> date:
@@ -144,6 +183,9 @@ class Due:
     what: str = field(compare=False)
     ticket: str | None = field(compare=False, default=None)
     workflow_id: str | None = field(compare=False, default=None)
+    # Whether it is still worth doing, by what the simulation knows (an accept of a
+    # ticket someone has accepted is not): if not, nothing is asked of the server.
+    wanted: Callable[[], bool] | None = field(compare=False, default=None)
 
 
 @dataclass(frozen=True)
@@ -155,48 +197,6 @@ class Touch:
     ticket: str | None = None
     stage: str | None = None
     workflow_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Delivered:
-    """A notice as it reached the simulated phones, stamped with the server's time at
-    which the engine sent it (the activity's scheduled time)."""
-
-    notice: Notice
-    sent_at: datetime
-    # The run that sent it: the ticket's own, or a notice group's (follow-ups about one
-    # incident gathered for one person), whose history the audit counts separately.
-    sender: tuple[str, str] = ("", "")
-
-    @property
-    def reader_key(self) -> str:
-        """Whose sent notices this one is counted against: its ticket, or its group run."""
-        workflow_id, run_id = self.sender
-        if workflow_id.startswith(NOTICE_GROUP_PREFIX):
-            return f"{workflow_id}/{run_id}"
-        return self.notice.ticket_id
-
-
-@dataclass
-class Inbox:
-    """The simulated people's phones: every notice the engine sends lands here, once
-    (a retried activity carries the same idempotency key)."""
-
-    delivered: list[Delivered] = field(default_factory=list)
-    keys: set[str] = field(default_factory=set)
-
-    @property
-    def notices(self) -> list[Notice]:
-        return [d.notice for d in self.delivered]
-
-    @activity.defn(name="send_notice")
-    async def send_notice(self, notice: Notice) -> NoticeReceipt:
-        if notice.idempotency_key not in self.keys:
-            self.keys.add(notice.idempotency_key)
-            info = activity.info()
-            sender = (info.workflow_id or "", info.workflow_run_id or "")
-            self.delivered.append(Delivered(notice, info.scheduled_time, sender))
-        return NoticeReceipt(delivered_to=[r.person_id for r in notice.recipients])
 
 
 def episode_workflow(episode: AlarmEpisode) -> str:
@@ -211,28 +211,40 @@ def _reading_order(delivered: Delivered) -> tuple[datetime, str, str, str, str]:
             notice.kind.value, people, notice.title)  # fmt: skip
 
 
-def notice_activities(
-    events: Sequence[HistoryEvent], before: datetime, kind: str = "send_notice"
-) -> tuple[int, int]:
-    """Activities of a kind (send_notice, group_notice) a run scheduled before an instant,
-    and how many of them have finished."""
-    notices: set[int] = set()
+@dataclass(frozen=True)
+class NoticeCount:
+    """The notice activities a run scheduled before an instant: messages sent directly
+    (send_notice), follow-ups handed to notice groups (group_notice), and how many of all
+    of them have finished."""
+
+    sent: int
+    grouped: int
+    finished: int
+
+    @property
+    def settled(self) -> bool:
+        return self.finished == self.sent + self.grouped
+
+
+def notice_activities(events: Sequence[HistoryEvent], before: datetime) -> NoticeCount:
+    notices: dict[int, str] = {}
     finished = 0
     for event in events:
         if event.HasField("activity_task_scheduled_event_attributes"):
             attributes = event.activity_task_scheduled_event_attributes
             if (
-                attributes.activity_type.name == kind
+                attributes.activity_type.name in NOTICE_ACTIVITIES
                 and event.event_time.ToDatetime(tzinfo=UTC) < before
             ):
-                notices.add(event.event_id)
+                notices[event.event_id] = attributes.activity_type.name
         elif event.HasField("activity_task_completed_event_attributes"):
             finished += event.activity_task_completed_event_attributes.scheduled_event_id in notices
         elif event.HasField("activity_task_failed_event_attributes"):
             finished += event.activity_task_failed_event_attributes.scheduled_event_id in notices
         elif event.HasField("activity_task_timed_out_event_attributes"):
             finished += event.activity_task_timed_out_event_attributes.scheduled_event_id in notices
-    return len(notices), finished
+    grouped = sum(1 for name in notices.values() if name == "group_notice")
+    return NoticeCount(len(notices) - grouped, grouped, finished)
 
 
 def pending_timers(events: Sequence[HistoryEvent]) -> list[datetime]:
@@ -269,9 +281,57 @@ class TicketTrack:
     device_episode: AlarmEpisode | None = None
     priority: Priority | None = None
     stage: Stage | None = None  # as the driver last saw it
+    kind: CallKind = CallKind.COMPLAINT  # a call record until converted
+    call_run_id: str | None = None  # the CallWorkflow's run, for a call record
     accepted_minute: int | None = None
     resolved_minutes: list[int] = field(default_factory=list)
+    holders: list[str] = field(default_factory=list)  # units it was put in front of
     nth: Counter[str] = field(default_factory=Counter)
+    asked: set[tuple[str, int]] = field(default_factory=set)  # requests answered, by fix
+    transfer_target: str | None = None  # the unit the last transfer named
+
+    @property
+    def is_call_record(self) -> bool:
+        return self.kind is not CallKind.COMPLAINT
+
+    def unaccepted(self) -> bool:
+        return self.accepted_minute is None
+
+    def runs(self) -> list[str | None]:
+        """The ticket's runs: a converted call's CallWorkflow run, then its work order's."""
+        if self.call_run_id is not None and not self.is_call_record:
+            return [self.call_run_id, self.run_id]
+        return [self.run_id]
+
+
+@dataclass(frozen=True)
+class CallFate:
+    """What became of one call: `ticket` (a work order of its own), `join` (a ticket
+    linked to an open one of the same incident), `call_record` (CallWorkflow), and
+    for a second submission of the same number, `duplicate`."""
+
+    fate: str
+    ticket_id: str
+    created: bool
+    link: LinkKind | None = None
+    primary_ticket_id: str | None = None
+
+
+@dataclass(frozen=True)
+class EventFate:
+    """One alarm message as a device sent it and what the intake made of it. `sent_as`:
+    `event` (as it was), `resent` (delivered again), `garbled` (unreadable)."""
+
+    event_id: str
+    device_id: str
+    minute: int
+    status: AlarmStatus
+    sent_as: str
+    in_window: bool  # a planned work covers the device at that minute
+    outcome: str
+    ticket_id: str | None
+    reason: str | None
+    dead_letter_id: int | None
 
 
 @dataclass
@@ -280,12 +340,16 @@ class Ledger:
 
     calls: int = 0
     events: int = 0
-    call_tickets: dict[int, str] = field(default_factory=dict)
+    call_fates: dict[int, list[CallFate]] = field(default_factory=dict)
+    event_fates: list[EventFate] = field(default_factory=list)
     event_outcomes: Counter[str] = field(default_factory=Counter)
     refused_actions: Counter[str] = field(default_factory=Counter)
     actions: Counter[str] = field(default_factory=Counter)
     notices: Counter[str] = field(default_factory=Counter)
-    notices_read: Counter[str] = field(default_factory=Counter)  # by ticket or group run
+    notices_read: Counter[str] = field(default_factory=Counter)  # direct messages, by ticket
+    photos: Counter[str] = field(default_factory=Counter)  # bad ones taken, refused
+    actions_skipped: Counter[str] = field(default_factory=Counter)  # no longer wanted
+    updates: Counter[str] = field(default_factory=Counter)  # the engine took, by update
 
 
 class Simulation:
@@ -324,10 +388,17 @@ class Simulation:
         self.stall_seconds = stall_seconds
         self.actions_log = actions_log or log
         self.final: dict[str, TicketStatus] = {}
-        self.sent: dict[str, int] = {}
+        self.sent: dict[str, NoticeCount] = {}
         self.first = 0  # the window of the day that runs: [first, end)
         self.end = DAY_MINUTES
         self.timers_let_fire = 0  # run-time fact: waits so a timer fires before an action
+        self.timers_at_end: dict[str, int] = {}  # timers each ticket's run has still to fire
+        self.call_stages: dict[str, Stage] = {}  # a converted call's CallWorkflow stage
+        self.held_in_groups = 0
+        # Tickets that moved after midnight (read at the end): their history to midnight.
+        self.moved: dict[
+            str, list[HistoryEntry]
+        ] = {}  # follow-ups waiting in a notice group's window at midnight
         self.wall: defaultdict[str, float] = defaultdict(float)  # run-time fact: seconds by part
         self.router = OrgRouter.from_database(database_url)
 
@@ -347,9 +418,11 @@ class Simulation:
         *,
         ticket: str | None = None,
         workflow_id: str | None = None,
+        wanted: Callable[[], bool] | None = None,
     ) -> None:
         self._seq += 1
-        heapq.heappush(self._due, Due(minute, self._seq, act, what, ticket, workflow_id))
+        due = Due(minute, self._seq, act, what, ticket, workflow_id, wanted)
+        heapq.heappush(self._due, due)
 
     # ------------------------------------------------------------------ watchdog
 
@@ -370,13 +443,15 @@ class Simulation:
             workflow=workflow_id,
         )
 
-    async def _bounded(self, work: Any, doing: str) -> Any:
+    async def _bounded(self, work: Any, doing: str, *, timed: bool = True) -> Any:
         """`work`, or SimulationStalled after stall_seconds of wall-clock time: a stuck
-        server or workflow fails the run loudly instead of hanging it."""
+        server or workflow fails the run loudly instead of hanging it. `timed`: its
+        seconds count in `wall` (not for reads made many at once, timed as a whole)."""
         task = asyncio.ensure_future(work)
         started = time.perf_counter()
         done, _ = await asyncio.wait({task}, timeout=self.stall_seconds)
-        self.wall[doing.split(" (")[0]] += time.perf_counter() - started
+        if timed:
+            self.wall[doing.split(" (")[0]] += time.perf_counter() - started
         if not done:
             task.cancel()
             with contextlib.suppress(Exception, asyncio.CancelledError):
@@ -453,15 +528,16 @@ class Simulation:
         store = StoreActivities(get_engine(self.database_url), KeyRing([generate_key()]))
         activities: list[Callable[..., Any]] = [
             self.inbox.send_notice,
-            NoticeGroupActivities().group_notice,
+            self.inbox.group_notice,
             store.record_ticket,
             store.record_event,
             store.record_events,
             routing.return_ticket,
             routing.transfer_ticket,
             *dispatch.activities(),
+            *CallActivities(self.router, self.rules).activities(),
         ]
-        engine = get_engine(self.database_url)
+        engine = self.engine = get_engine(self.database_url)
         self.alarms = AlarmIntake(self.client, self.queue, engine, rules=self.rules)
         self._declare_works(engine)
         calls = [call for call in self.load.calls if self.in_window(call.minute)]
@@ -490,48 +566,106 @@ class Simulation:
             # The day is over: what the engine sent is counted, then read; what people
             # would do from midnight on is tomorrow's. Queries need the worker, so every
             # ticket's end-of-day state is read before it stops.
-            self._touch(self.end, "notice_audit")
-            self.sent = await self._bounded(self._audit_notices(), "counting the notices sent")
-            self._read_notices(self.end)
+            # The server's clock runs at real pace while the driver reads, so a timer due
+            # just after midnight may fire meanwhile: statuses are read first, and the
+            # tickets the register shows moving after midnight are read again with their
+            # history, which says how they stood at midnight (`at_midnight`).
+            started = time.perf_counter()
             self._touch(self.end, "final_statuses")
-            self.final = await self._bounded(self._final_statuses(), "reading final statuses")
+            self.final = await self._final_statuses()
+            self.wall["reading final statuses"] = time.perf_counter() - started
+            self._touch(self.end, "notice_audit")
+            self.sent = await self._audit_notices()
+            self._read_notices(self.end)
+            self._touch(self.end, "moved_after_midnight")
+            self.moved = await self._moved_after_midnight()
 
-    async def _audit_notices(self) -> dict[str, int]:
-        """How many notices each ticket's run scheduled (send_notice activities in its
-        history), waiting for any still in flight: the other side of "no notice lost".
-        Follow-ups a ticket hands to a notice group (group_notice) must all be handed
-        over; each group run that sent anything is counted from its own history."""
+    async def _audit_notices(self) -> dict[str, NoticeCount]:
+        """How many notices each ticket's runs scheduled (send_notice and group_notice
+        activities in their histories), waiting for any still in flight, then for the
+        notice groups' own messages: the other side of "no notice lost". Also, whether each
+        run has a timer still to fire (`self.timers_at_end`)."""
+        sent: dict[str, NoticeCount] = {}
         before = self.at(self.end)
-
-        async def count(handle: WorkflowHandle[Any, Any], kind: str) -> int:
-            while True:
-                history = await handle.fetch_history()
-                scheduled, finished = notice_activities(history.events, before, kind)
-                if scheduled == finished:
-                    return scheduled
-                await asyncio.sleep(0.05)  # a notice still on its way
-
-        sent: dict[str, int] = {}
         for ticket_id in sorted(self.tracks):
             track = self.tracks[ticket_id]
-            handle = self.client.get_workflow_handle(track.workflow_id, run_id=track.run_id)
-            sent[ticket_id] = await count(handle, "send_notice")
-            await count(handle, "group_notice")  # every hand-over finished
-        groups = sorted({d.sender for d in self.inbox.delivered if d.reader_key not in self.tracks})
-        for workflow_id, run_id in groups:
-            handle = self.client.get_workflow_handle(workflow_id, run_id=run_id)
-            sent[f"{workflow_id}/{run_id}"] = await count(handle, "send_notice")
+            total = NoticeCount(0, 0, 0)
+            for run_id in track.runs():
+                handle = self.client.get_workflow_handle(track.workflow_id, run_id=run_id)
+                while True:
+                    history = await self._bounded(
+                        handle.fetch_history(), "counting the notices sent"
+                    )
+                    count = notice_activities(history.events, before)
+                    if count.settled:
+                        break
+                    await asyncio.sleep(0.05)  # a notice still on its way to the inbox
+                if run_id == track.run_id:  # the ticket's own (latest) run
+                    self.timers_at_end[ticket_id] = len(pending_timers(history.events))
+                total = NoticeCount(
+                    total.sent + count.sent,
+                    total.grouped + count.grouped,
+                    total.finished + count.finished,
+                )
+            sent[ticket_id] = total
+        for workflow_id in self.inbox.group_workflows:
+            handle = self.client.get_workflow_handle(workflow_id)
+            while True:
+                history = await self._bounded(handle.fetch_history(), "counting grouped notices")
+                if notice_activities(history.events, before).settled:
+                    break
+                await asyncio.sleep(0.05)
         return sent
+
+    async def _moved_after_midnight(self) -> dict[str, list[HistoryEntry]]:
+        """The history, up to midnight, of each ticket that the register shows changing
+        after it."""
+        end = self.at(self.end).astimezone(UTC)
+        with Session(self.engine) as session:
+            moved = sorted(
+                set(
+                    session.exec(
+                        select(TicketEventRow.ticket_id).where(TicketEventRow.at >= end)
+                    ).all()
+                )
+                & set(self.tracks)
+            )
+        histories: dict[str, list[HistoryEntry]] = {}
+        for ticket_id in moved:
+            status = await self._bounded(
+                self._handle(ticket_id).query(
+                    TicketWorkflow.status, StatusInput(include_history=True)
+                ),
+                "reading histories moved after midnight",
+            )
+            cut = self.at(self.end)
+            histories[ticket_id] = [entry for entry in status.history if entry.at < cut]
+        return histories
 
     async def _final_statuses(self) -> dict[str, TicketStatus]:
         slots = asyncio.Semaphore(16)
 
         async def one(ticket_id: str) -> TicketStatus:
             async with slots:
-                return await self.status(ticket_id)
+                status: TicketStatus = await self._bounded(
+                    self.status(ticket_id), "reading final statuses", timed=False
+                )
+                return status
 
         ticket_ids = sorted(self.tracks)
         statuses = await asyncio.gather(*(one(ticket_id) for ticket_id in ticket_ids))
+        for ticket_id in ticket_ids:  # a converted call: its CallWorkflow run's last word
+            track = self.tracks[ticket_id]
+            if track.call_run_id is not None and not track.is_call_record:
+                handle = self.client.get_workflow_handle_for(
+                    CallWorkflow.run, track.workflow_id, run_id=track.call_run_id
+                )
+                call = await self._bounded(
+                    handle.query(CallWorkflow.status, StatusInput(include_history=False)),
+                    "reading final statuses",
+                    timed=False,
+                )
+                self.call_stages[ticket_id] = call.stage
         return dict(zip(ticket_ids, statuses, strict=True))
 
     async def _advance(self, minute: int) -> None:
@@ -551,7 +685,8 @@ class Simulation:
 
         A notice is read by the minute the engine sent it, not by when it reached the
         inbox (a timer of the last minute may fire after this minute's reading began), so
-        people react to the same notices at the same minutes on every run."""
+        people react to the same notices at the same minutes on every run. A grouped
+        message is read item by item."""
         self._unread.extend(self.inbox.delivered[self._read :])
         self._read = len(self.inbox.delivered)
         ready = [d for d in self._unread if self.minute_of(d.sent_at) < minute]
@@ -559,14 +694,19 @@ class Simulation:
         self._unread = [d for d in self._unread if id(d) not in taken]
         for delivered in sorted(ready, key=_reading_order):
             self.ledger.notices[delivered.notice.kind.value] += 1
-            self.ledger.notices_read[delivered.reader_key] += 1
-            self._on_notice(delivered.notice, self.minute_of(delivered.sent_at) + 1)
+            if delivered.notice.group_key is None and not delivered.notice.items:
+                self.ledger.notices_read[delivered.notice.ticket_id] += 1
+            for notice in readings(delivered):
+                self._on_notice(notice, self.minute_of(delivered.sent_at) + 1)
 
     async def _react(self, minute: int) -> None:
         """Read the notices sent before this minute, then do everything due by it."""
         self._read_notices(minute)
         while self._due and self._due[0].minute <= minute:
             due = heapq.heappop(self._due)
+            if due.wanted is not None and not due.wanted():
+                self.ledger.actions_skipped[due.what] += 1
+                continue
             self._touch(minute, due.what, due.ticket, due.workflow_id)
             try:
                 target = self._target(due)
@@ -610,10 +750,10 @@ class Simulation:
             add_silence(engine, spec, created_at=self.at(0))
         self.alarms.windows.invalidate()
 
-    async def _call(self, call: Call, minute: int) -> None:
-        ticket_id = f"SIM-{self.load.day:%Y%m%d}-{call.number:05d}"
-        intake = TicketIntake(
-            ticket_id=ticket_id,
+    def _intake(self, call: Call, minute: int) -> TicketIntake:
+        number = f"{self.load.day:%Y%m%d}-{call.number:05d}"
+        return TicketIntake(
+            ticket_id=f"SIM-{number}",
             source=Source.HOTLINE,
             text=call.text,
             address=f"上海市浦东新区{call.street.name_zh}",
@@ -621,14 +761,44 @@ class Simulation:
             lon=call.lon,
             caller_phone=call.phone,
             received_at=self.at(minute),
-            external_id=f"12345-{self.load.day:%Y%m%d}-{call.number:05d}",
+            external_id=f"12345-{number}",
         )
-        submitted = await tickets.submit(self.client, intake, self.queue)
+
+    async def _submit(self, call: Call, intake: TicketIntake) -> CallFate:
+        """As the API submits what the agent recorded: a complaint with its incident link
+        (the register is read), any other kind as a call record."""
+        if call.kind is CallKind.COMPLAINT:
+            done = await tickets.submit(self.client, intake, self.queue, self.engine)
+            joined = done.link in (LinkKind.REPEAT_CALL, LinkKind.KNOWN_FROM_SENSORS)
+            return CallFate(
+                "join" if joined else "ticket",
+                done.ticket_id,
+                done.created,
+                done.link,
+                done.primary_ticket_id,
+            )
+        details: Consultation | ReferralCall | Suggestion
+        if call.kind is CallKind.CONSULTATION:
+            details = Consultation(answer="已按政策口径答复来电人")
+        elif call.kind is CallKind.REFERRAL:
+            assert call.referral is not None
+            body, reference = call.referral
+            details = ReferralCall(referral=Referral(body=body, reference=reference))
+        else:
+            details = Suggestion()
+        record = CallIntake(intake=intake, details=details, agent=AGENT)
+        done = await call_service.submit_call(self.client, record, self.queue)
+        return CallFate("call_record", done.ticket_id, done.created)
+
+    async def _call(self, call: Call, minute: int) -> None:
+        intake = self._intake(call, minute)
+        fate = await self._submit(call, intake)
         self.ledger.calls += 1
-        self.ledger.call_tickets[call.number] = submitted.ticket_id
-        self.tracks[ticket_id] = TicketTrack(
+        self.ledger.call_fates[call.number] = [fate]
+        ticket_id = fate.ticket_id
+        track = self.tracks[ticket_id] = TicketTrack(
             ticket_id,
-            submitted.workflow_id,
+            tickets.workflow_id_for(ticket_id),
             None,
             Source.HOTLINE,
             minute,
@@ -636,10 +806,49 @@ class Simulation:
             call.lat,
             call.lon,
             call.label,
+            kind=call.kind,
         )
-        self.schedule(
-            minute + 1, "triage_check", lambda: self._triage_check(ticket_id), ticket=ticket_id
+        if call.kind is not CallKind.COMPLAINT:
+            run = await self.client.get_workflow_handle(track.workflow_id).describe()
+            track.call_run_id = run.run_id
+        if call.resent:  # the hotline's system sends the same number again
+            self.schedule(
+                minute + 1,
+                "resubmit",
+                lambda: self._resubmit(call, intake),
+                ticket=ticket_id,
+            )
+        if call.kind is CallKind.CONSULTATION:
+            self._after_consultation(call, track, minute)
+
+    async def _resubmit(self, call: Call, intake: TicketIntake) -> None:
+        fate = await self._submit(call, intake)
+        self.ledger.call_fates[call.number].append(
+            CallFate("duplicate", fate.ticket_id, fate.created, fate.link, fate.primary_ticket_id)
         )
+
+    def _after_consultation(self, call: Call, track: TicketTrack, minute: int) -> None:
+        """The caller rates the answer at the end of the call; a problem first answered as
+        a consultation is converted into a work order when the caller calls back."""
+        ticket_id = track.ticket_id
+        rating = self.people.rating(ticket_id)
+        if rating is not None:
+
+            async def rate() -> None:
+                request = RateInput(result=rating, by=AGENT, note="通话结束评价")
+                await self._call_update(ticket_id, CallWorkflow.rate, request)
+
+            self.schedule(minute + 1, "rate", rate, ticket=ticket_id)
+        if call.converts_after is None or call.label is None:
+            return
+        label = call.label
+
+        async def convert() -> None:
+            request = ConvertInput(by=AGENT, reason="市民再次来电：需要现场处置", scenario_id=label)
+            await self._call_update(ticket_id, CallWorkflow.convert, request)
+            track.kind = CallKind.COMPLAINT  # a work order now, same number, new run
+
+        self.schedule(minute + call.converts_after, "convert", convert, ticket=ticket_id)
 
     def _schedule_episode(self, episode: AlarmEpisode) -> None:
         minute = episode.minute
@@ -691,9 +900,54 @@ class Simulation:
             occurred_at=self.at(minute),
             attributes=attributes,
         )
-        [result] = await self.alarms.ingest([event], received_at=self.at(minute))
+        raw = event.model_dump(mode="json")
+        sent_as = self.people.device_message(event.event_id) or "event"
+        garbled = sent_as == "garbled"
+        if garbled:  # a number sent as text: the intake cannot read it
+            raw["lat"] = str(raw["lat"])
+        await self._deliver(episode, event, raw, minute, "garbled" if garbled else "event")
+        if sent_as == "resent":  # at-least-once: the same message a minute later
+            self.schedule(
+                minute + 1,
+                "alarm_resent",
+                lambda: self._deliver(episode, event, raw, minute + 1, "resent"),
+                workflow_id=episode_workflow(episode),
+            )
+
+    async def _deliver(
+        self,
+        episode: AlarmEpisode,
+        event: AlarmEvent,
+        raw: dict[str, Any],
+        minute: int,
+        sent_as: str,
+    ) -> None:
+        """One message through the intake as MQTT delivers it: read, then delivered, or
+        refused into the dead letters."""
+        origin = f"cityops/alarms/{event.device_id}"
+        [result] = await self.alarms.submit(
+            [Incoming(raw, 0, origin)], Channel.MQTT, received_at=self.at(minute)
+        )
         self.ledger.events += 1
         self.ledger.event_outcomes[result.outcome.value] += 1
+        covered = any(
+            work.device_id == event.device_id and work.start <= minute < work.end
+            for work in self.load.works
+        )
+        self.ledger.event_fates.append(
+            EventFate(
+                event.event_id,
+                event.device_id,
+                minute,
+                event.status,
+                sent_as,
+                covered and event.status == "firing",
+                result.outcome.value,
+                result.ticket_id,
+                result.reason,
+                result.dead_letter_id,
+            )
+        )
         await self._track_alarm(result, episode, minute)
 
     async def _track_alarm(self, result: AlarmResult, episode: AlarmEpisode, minute: int) -> None:
@@ -709,6 +963,7 @@ class Simulation:
                 minute,
                 lat=device.lat,
                 lon=device.lon,
+                label=device.template.scenario_id,
                 device=device.device_id,
                 device_episode=episode,
             )
@@ -748,66 +1003,93 @@ class Simulation:
 
     async def _update(self, ticket_id: str, update: Any, request: Any) -> TicketStatus:
         """Run one of the ticket's updates as the simulated person; a refusal is counted."""
+        return await self._execute(self._handle(ticket_id), ticket_id, update, request)
+
+    async def _call_update(self, ticket_id: str, update: Any, request: Any) -> TicketStatus:
+        """One of a call record's updates (CallWorkflow: rate, reply, convert)."""
+        track = self.tracks[ticket_id]
+        handle = self.client.get_workflow_handle_for(
+            CallWorkflow.run, track.workflow_id, run_id=track.call_run_id
+        )
+        return await self._execute(handle, ticket_id, update, request)
+
+    async def _execute(
+        self, handle: WorkflowHandle[Any, Any], ticket_id: str, update: Any, request: Any
+    ) -> TicketStatus:
         try:
-            result: TicketStatus = await self._handle(ticket_id).execute_update(update, request)
+            result: TicketStatus = await handle.execute_update(update, request)
         except WorkflowUpdateFailedError as refused:
             raise Refused(str(refused.cause or refused)) from refused
         except RPCError as finished:  # the ticket's run has ended meanwhile
             raise Refused(str(finished)) from finished
+        self.ledger.updates[update.__name__] += 1
         self.tracks[ticket_id].stage = result.stage
         return result
 
-    async def _triage_check(self, ticket_id: str) -> None:
-        status = await self._status(ticket_id)
-        if status.stage is not Stage.TRIAGE:
-            return
-        track = self.tracks[ticket_id]
-        minute = track.received_minute + 1 + self.people.triage(ticket_id)
-        label = track.label
-
-        async def decide() -> None:
-            by = self._dispatcher(minute)
-            if label is None:
-                request = DismissInput(by=by, reason="咨询类来电，无需派单")
-                await self._update(ticket_id, TicketWorkflow.dismiss, request)
-            else:
-                decision = TriageDecision(scenario_id=label, by=by, note="人工分拨")
-                await self._update(ticket_id, TicketWorkflow.classify, decision)
-
-        self.schedule(minute, "triage", decide, ticket=ticket_id)
+    def _refused(self, what: str, ticket_id: str, refused: Refused) -> None:
+        self.ledger.refused_actions[what] += 1
+        self.actions_log.debug(
+            "simulated_action_refused", what=what, ticket=ticket_id, reason=str(refused)
+        )
 
     def _on_notice(self, notice: Notice, minute: int) -> None:
+        """A person reads a notice and, when it asks something of them, plans the answer."""
         if not notice.recipients:
             return
-        person = notice.recipients[0].person_id
-        ticket_id = notice.ticket_id
-        track = self.tracks.get(ticket_id)
+        track = self.tracks.get(notice.ticket_id)
         if track is None:
             return
-        if notice.kind in (NoticeKind.ASSIGNED, NoticeKind.ESCALATED, NoticeKind.RETURNED):
-            self._on_assigned(track, person, minute)
-        elif notice.kind is NoticeKind.EXTENSION_REQUESTED:
-            delay, approve = self.people.decides_extension(ticket_id)
-            deciders = [r.person_id for r in notice.recipients]
-
-            async def decide() -> None:
-                await self._as_one_of(
-                    deciders,
-                    lambda by: self._update(
-                        ticket_id,
-                        TicketWorkflow.decide_extension,
-                        ExtensionDecision(by=by, approve=approve, note="模拟审批"),
-                    ),
-                )
-
-            self.schedule(minute + delay, "decide_extension", decide, ticket=ticket_id)
-        elif notice.kind is NoticeKind.REOPENED:
+        recipient = notice.recipients[0]
+        person = recipient.person_id
+        kind = notice.kind
+        # A follow-up about a ticket nobody has accepted yet (its stage when it was sent).
+        waiting = notice.facts.get("stage") in (Stage.AWAITING_ACCEPT, Stage.ESCALATED)
+        if track.is_call_record:
+            if kind in REPLY_CHAIN:
+                self._on_suggestion(track, person, minute)
+            return
+        if kind is NoticeKind.TRIAGE_REQUEST:
+            self._on_triage_request(track, person, minute)
+        elif kind in (NoticeKind.ASSIGNED, NoticeKind.ESCALATED):
+            self._on_assigned(track, person, recipient.unit_code, minute)
+        elif kind is NoticeKind.RETURNED:
+            self._on_returned(track, person, recipient.unit_code, minute)
+        elif kind is NoticeKind.URGE and recipient.reader is Reader.SUPERVISOR and waiting:
+            self._on_urged(track, person, minute)
+        elif kind is NoticeKind.SUPERVISE and recipient.reader is Reader.ASSIGNEE and waiting:
+            self._on_supervised(track, person, minute)
+        elif kind is NoticeKind.EXTENSION_REQUESTED:
+            self._on_extension_request(track, notice, minute)
+        elif kind is NoticeKind.REOPENED:
             track.nth["reopen"] += 1
             self._plan_fix(track, person, minute)
-        elif notice.kind in (NoticeKind.CALLBACK_REQUEST, NoticeKind.REVIEW_REQUEST):
+        elif kind in VERIFY_REQUESTS:
             self._on_verification_request(notice, track, minute)
 
-    def _on_assigned(self, track: TicketTrack, person: str, minute: int) -> None:
+    # ------------------------------------------------------------------ triage, dispatch
+
+    def _on_triage_request(self, track: TicketTrack, person: str, minute: int) -> None:
+        """The dispatcher told to triage classifies the ticket or dismisses it as no work
+        order; a reminder or a climb of the triage chain finds the decision on its way."""
+        if track.nth["triage"]:
+            return
+        track.nth["triage"] += 1
+        ticket_id, label = track.ticket_id, track.label
+
+        async def decide() -> None:
+            if (await self._status(ticket_id)).stage is not Stage.TRIAGE:
+                return
+            if label is None:
+                request = DismissInput(by=person, reason="咨询类来电，无需派单")
+                await self._update(ticket_id, TicketWorkflow.dismiss, request)
+            else:
+                decision = TriageDecision(scenario_id=label, by=person, note="人工分拨")
+                await self._update(ticket_id, TicketWorkflow.classify, decision)
+
+        self.schedule(minute + self.people.triage(ticket_id), "triage", decide, ticket=ticket_id)
+
+    def _on_assigned(self, track: TicketTrack, person: str, unit: str, minute: int) -> None:
+        track.holders.append(unit)
         track.nth["assigned"] += 1
         if (
             track.source is Source.HOTLINE
@@ -826,58 +1108,198 @@ class Simulation:
             self.schedule(minute + 3, "return", give_back, ticket=track.ticket_id)
             return
         delay = self.people.accept_delay(track.ticket_id, person, track.nth["assigned"])
-        if delay is None:
-            return
+        if delay is not None:
+            self.schedule(
+                minute + delay,
+                "accept",
+                lambda: self._accept(track, person, minute + delay),
+                ticket=track.ticket_id,
+                wanted=track.unaccepted,
+            )
 
-        async def accept() -> None:
-            status = await self._status(track.ticket_id)
+    async def _accept(self, track: TicketTrack, person: str, minute: int) -> None:
+        status = await self._status(track.ticket_id)
+        if status.assignee_id != person or status.stage not in (
+            Stage.AWAITING_ACCEPT,
+            Stage.ESCALATED,
+        ):
+            return  # someone else has it now, or it is already accepted
+        await self._update(track.ticket_id, TicketWorkflow.accept, AcceptInput(person_id=person))
+        track.priority = status.priority
+        track.accepted_minute = minute
+        self._after_accept(track, person, minute)
+
+    def _on_returned(self, track: TicketTrack, person: str, unit: str, minute: int) -> None:
+        """A ticket put in front of `person` by a return or a transfer. The unit a transfer
+        named takes it like an assignment; a dispatcher a return sent it back to hands it
+        on (转派) to the unit that should have it, or takes it when there is none."""
+        returned_by = track.holders[-1] if track.holders else None
+        if track.nth["transferred"] and unit == track.transfer_target:
+            self._on_assigned(track, person, unit, minute)
+            return
+        kind = self.router.directory.unit(unit).kind
+        if kind not in (UnitKind.CENTER, UnitKind.SUBCENTER) or returned_by is None:
+            self._on_assigned(track, person, unit, minute)
+            return
+        track.holders.append(unit)
+        delay, _ = self.people.transfers(track.ticket_id, person)
+        ticket_id = track.ticket_id
+
+        async def hand_on() -> None:
+            status = await self._status(ticket_id)
             if status.assignee_id != person or status.stage not in (
                 Stage.AWAITING_ACCEPT,
                 Stage.ESCALATED,
             ):
-                return  # someone else has it now, or it is already accepted
-            await self._update(
-                track.ticket_id, TicketWorkflow.accept, AcceptInput(person_id=person)
-            )
-            track.priority = status.priority
-            track.accepted_minute = minute + delay
-            self._plan_fix(track, person, minute + delay)
-
-        self.schedule(minute + delay, "accept", accept, ticket=track.ticket_id)
-
-    def _plan_fix(self, track: TicketTrack, person: str, minute: int) -> None:
-        nth = len(track.resolved_minutes)
-
-        async def resolve() -> None:
-            status = await self._status(track.ticket_id)
-            if status.stage not in (Stage.ACCEPTED, Stage.REOPENED):
                 return
-            done = minute + work
-            photo = None
-            if track.lat is not None and track.lon is not None:
-                photo = AfterPhoto(
-                    url=f"https://photos.sim/{track.ticket_id}/{nth}.jpg",
-                    taken_at=self.at(done),
-                    lat=track.lat,
-                    lon=track.lon,
-                )
-            await self._update(
-                track.ticket_id,
-                TicketWorkflow.resolve,
-                ResolveInput(person_id=person, note="已处置", photo=photo),
-            )
-            track.resolved_minutes.append(done)
-            self._plan_verification(track, status, done)
+            target = self._hand_on_to(unit, returned_by, status, track)
+            if target is not None:
+                try:
+                    await self._transfer(track, person, target, f"{returned_by}退回，转派{target}")
+                    return
+                except Refused as refused:
+                    self._refused("transfer", ticket_id, refused)
+            await self._accept(track, person, minute + delay)
 
-        work = self.people.work_minutes(track.ticket_id, track.priority, nth)
-        if nth == 0 and self.people.asks_extension(track.ticket_id):
+        self.schedule(minute + delay, "hand_on", hand_on, ticket=ticket_id, wanted=track.unaccepted)
+
+    def _on_urged(self, track: TicketTrack, person: str, minute: int) -> None:
+        """A dispatcher urged about a ticket its unit has not accepted may transfer it to
+        the unit that should have it (a department to the street, a street or a station
+        to the lead department, a station to another of its street)."""
+        if track.nth[f"urged:{person}"]:
+            return
+        track.nth[f"urged:{person}"] += 1
+        delay, moves = self.people.transfers(track.ticket_id, person)
+        if not moves:
+            return
+        ticket_id = track.ticket_id
+
+        async def transfer() -> None:
+            status = await self._status(ticket_id)
+            if status.assignee_id is None or status.stage not in (
+                Stage.AWAITING_ACCEPT,
+                Stage.ESCALATED,
+            ):
+                return
+            current = self.router.directory.person(status.assignee_id).unit_code
+            target = self._better_unit(current, status, track)
+            if target is not None:
+                await self._transfer(track, person, target, f"{current}未签收，转派{target}")
+
+        self.schedule(
+            minute + delay, "transfer", transfer, ticket=ticket_id, wanted=track.unaccepted
+        )
+
+    def _on_supervised(self, track: TicketTrack, person: str, minute: int) -> None:
+        """督办 works: an assignee supervised about a ticket they have not accepted (the top
+        of the chain, pressed) accepts it, whatever they would have done otherwise."""
+        if track.nth[f"supervised:{person}"]:
+            return
+        track.nth[f"supervised:{person}"] += 1
+        delay = self.people.triage(f"{track.ticket_id}/supervised/{person}")
+        self.schedule(
+            minute + delay,
+            "accept_supervised",
+            lambda: self._accept(track, person, minute + delay),
+            ticket=track.ticket_id,
+            wanted=track.unaccepted,
+        )
+
+    async def _transfer(self, track: TicketTrack, by: str, target: str, reason: str) -> None:
+        track.nth["transferred"] += 1
+        track.transfer_target = target
+        request = TransferInput(by=by, target_unit=target, reason=reason)
+        await self._update(track.ticket_id, TicketWorkflow.transfer, request)
+
+    def _better_unit(self, current: str, status: TicketStatus, track: TicketTrack) -> str | None:
+        """Where a ticket the unit `current` does not take should go."""
+        directory = self.router.directory
+        street = status.street_code or track.street_code
+        lead = self.rules.rule(status.scenario_id).lead_department if status.scenario_id else None
+        kind = directory.unit(current).kind
+        if kind is UnitKind.STATION:
+            return self._another_station(directory.street_of(current), current, track)
+        if kind is UnitKind.SUBCENTER and lead and directory.has_unit(lead) and lead != current:
+            return lead
+        if kind in (UnitKind.DEPARTMENT, UnitKind.CENTER) and street and directory.has_unit(street):
+            return street if street != current else None
+        return None
+
+    def _hand_on_to(
+        self, holder: str, returned_by: str, status: TicketStatus, track: TicketTrack
+    ) -> str | None:
+        """A dispatcher who got a ticket back: a street hands it to another of its work
+        stations; the district center to the unit that should have had it."""
+        directory = self.router.directory
+        if directory.unit(holder).kind is UnitKind.SUBCENTER:
+            return self._another_station(directory.unit(holder), returned_by, track)
+        target = self._better_unit(returned_by, status, track)
+        return target if target != holder else None
+
+    def _another_station(self, street: Any, besides: str, track: TicketTrack) -> str | None:
+        if street is None:
+            return None
+        stations = sorted(u.code for u in self.router.directory.stations_of(street.code))
+        others = [code for code in stations if code != besides]
+        if not others:
+            return None
+        return others[self.people.pick(track.ticket_id, besides, len(others))]
+
+    # ------------------------------------------------------------------ the work
+
+    def _after_accept(self, track: TicketTrack, person: str, minute: int) -> None:
+        """Once accepted: the first contact with the citizen (a hotline ticket), perhaps a
+        pause of the resolve clock (挂起), perhaps a request for more time, the fix."""
+        ticket_id = track.ticket_id
+        if track.source is Source.HOTLINE and not track.nth["contact"]:
+            track.nth["contact"] += 1
+
+            async def contact() -> None:
+                status = await self._status(ticket_id)
+                if status.contacted_at is not None or status.stage not in BEING_WORKED:
+                    return
+                request = ContactInput(person_id=person, note="已电话联系来电人")
+                await self._update(ticket_id, TicketWorkflow.contact_citizen, request)
+
+            delay = self.people.contact_delay(ticket_id, 0)
+            self.schedule(minute + delay, "contact_citizen", contact, ticket=ticket_id)
+        pause = self.people.pause(ticket_id)
+        held = 0
+        if pause is not None and not track.nth["pause"]:
+            track.nth["pause"] += 1
+            after, held = pause
+
+            async def stop() -> None:
+                status = await self._status(ticket_id)
+                if status.paused or status.stage not in BEING_WORKED:
+                    return
+                request = PauseInput(person_id=person, reason="市民不在家，等待预约上门")
+                await self._update(ticket_id, TicketWorkflow.pause_clock, request)
+
+            async def restart() -> None:
+                if not (await self._status(ticket_id)).paused:
+                    return
+                request = ResumeInput(person_id=person, note="已与市民约定时间，继续处置")
+                await self._update(ticket_id, TicketWorkflow.resume_clock, request)
+
+            self.schedule(minute + after, "pause_clock", stop, ticket=ticket_id)
+            self.schedule(minute + after + held, "resume_clock", restart, ticket=ticket_id)
+            held += after
+        self._plan_fix(track, person, minute, held)
+
+    def _plan_fix(self, track: TicketTrack, person: str, minute: int, held: int = 0) -> None:
+        nth = len(track.resolved_minutes)
+        ticket_id = track.ticket_id
+        work = max(self.people.work_minutes(ticket_id, track.priority, nth), held + 5)
+        if nth == 0 and self.people.asks_extension(ticket_id):
 
             async def extend() -> None:
-                status = await self._status(track.ticket_id)
+                status = await self._status(ticket_id)
                 if status.resolve_deadline is None or status.stage is not Stage.ACCEPTED:
                     return
                 await self._update(
-                    track.ticket_id,
+                    ticket_id,
                     TicketWorkflow.request_extension,
                     ExtensionRequest(
                         person_id=person,
@@ -886,67 +1308,186 @@ class Simulation:
                     ),
                 )
 
-            self.schedule(minute + 30, "request_extension", extend, ticket=track.ticket_id)
-        self.schedule(minute + work, "resolve", resolve, ticket=track.ticket_id)
+            self.schedule(minute + 30, "request_extension", extend, ticket=ticket_id)
+        self.schedule(
+            minute + work,
+            "resolve",
+            lambda: self._resolve(track, person, minute + work, nth, first_try=True),
+            ticket=ticket_id,
+        )
+
+    async def _resolve(
+        self, track: TicketTrack, person: str, done: int, nth: int, *, first_try: bool
+    ) -> None:
+        """The fix is done: resolved with an after-photo taken at the place. A photo the
+        closure rules refuse (too far from the place, taken before the dispatch) is taken
+        again at the place."""
+        ticket_id = track.ticket_id
+        status = await self._status(ticket_id)
+        if status.stage not in BEING_WORKED:
+            return
+        bad = None
+        if first_try and self.check_of(track, status) is ClosureCheck.PHOTO_REVIEW:
+            bad = self.people.bad_photo(ticket_id, nth)
+        photo = self._photo(track, done, nth, bad)
+        request = ResolveInput(person_id=person, note="已处置", photo=photo)
+        if bad is not None:
+            self.ledger.photos[f"bad_{bad}"] += 1
+            try:
+                await self._update(ticket_id, TicketWorkflow.resolve, request)
+            except Refused as refused:
+                self.ledger.photos["refused"] += 1
+                self._refused("resolve_bad_photo", ticket_id, refused)
+                retake = done + self.people.triage(f"{ticket_id}/photo/{nth}")
+                self.schedule(
+                    retake,
+                    "resolve",
+                    lambda: self._resolve(track, person, retake, nth, first_try=False),
+                    ticket=ticket_id,
+                )
+                return
+            self.ledger.photos["accepted_bad"] += 1
+        else:
+            await self._update(ticket_id, TicketWorkflow.resolve, request)
+        track.resolved_minutes.append(done)
+        self._plan_verification(track, status, done)
+
+    def _photo(self, track: TicketTrack, done: int, nth: int, bad: str | None) -> AfterPhoto | None:
+        if track.lat is None or track.lon is None:
+            return None
+        taken = self.at(done)
+        lat = track.lat
+        if bad == "far":  # at the office, about 2 km away
+            lat = round(lat + 0.02, 6)
+        elif bad == "old":  # last week's photo of the place
+            taken = self.at(track.received_minute) - timedelta(days=7)
+        return AfterPhoto(
+            url=f"https://photos.sim/{track.ticket_id}/{nth}{'-' + bad if bad else ''}.jpg",
+            taken_at=taken,
+            lat=lat,
+            lon=track.lon,
+        )
+
+    def check_of(self, track: TicketTrack, status: TicketStatus) -> ClosureCheck | None:
+        """The closure check the engine uses: the scenario's, unless the ticket lacks its
+        evidence source (workflows/verification.effective_check)."""
+        if status.scenario_id is None:
+            return None
+        check = self.rules.rule(status.scenario_id).closure_check
+        episode = track.device_episode
+        video = episode is not None and episode.device.template.sensor_type == "video_ai"
+        if check is ClosureCheck.SENSOR_RECOVERY and (episode is None or video):
+            return (
+                ClosureCheck.CALLBACK
+                if track.source is Source.HOTLINE
+                else ClosureCheck.PHOTO_REVIEW
+            )
+        if check is ClosureCheck.VIDEO_RECHECK and not video:
+            return ClosureCheck.PHOTO_REVIEW
+        return check
 
     def _plan_verification(self, track: TicketTrack, status: TicketStatus, minute: int) -> None:
-        """A callback or a photo review is asked for by a notice (see _on_notice); a camera
-        rechecks, or the device reports, by itself once the ticket is being verified."""
-        if status.stage is not Stage.VERIFYING or status.scenario_id is None:
+        """A callback, a photo review or a camera's recheck is asked for by a notice (see
+        _on_verification_request); a device reports by itself after the fix."""
+        if track.device_episode is None or self.check_of(track, status) is not (
+            ClosureCheck.SENSOR_RECOVERY
+        ):
             return
-        if track.device is None or track.device_episode is None:
-            return
-        check = self.rules.rule(status.scenario_id).closure_check
-        video = track.device_episode.device.template.sensor_type == "video_ai"
+        episode = track.device_episode
+        nth = len(track.resolved_minutes)
+        delay, refires = self.people.sensor_after_fix(episode.device.device_id, nth)
+        status_after: AlarmStatus = "firing" if refires else "resolved"
+        self.schedule(
+            minute + delay,
+            f"sensor_{status_after}",
+            self._event_sender(episode, minute + delay, status_after, 100 + nth),
+            workflow_id=episode_workflow(episode),
+        )
+
+    def _on_extension_request(self, track: TicketTrack, notice: Notice, minute: int) -> None:
+        ticket_id = track.ticket_id
+        delay, approve = self.people.decides_extension(ticket_id)
+        decide = self._by_one_of(
+            [r.person_id for r in notice.recipients],
+            ticket_id,
+            TicketWorkflow.decide_extension,
+            lambda by: ExtensionDecision(by=by, approve=approve, note="模拟审批"),
+        )
+        self.schedule(minute + delay, "decide_extension", decide, ticket=ticket_id)
+
+    def _on_verification_request(self, notice: Notice, track: TicketTrack, minute: int) -> None:
+        """The hotline calls the citizen back, a dispatcher reviews the photo, the camera
+        side re-detects: once per fix, whoever is asked first (a reminder or a climb of
+        the verify chain finds the answer on its way)."""
         ticket_id = track.ticket_id
         nth = len(track.resolved_minutes)
-        if check is ClosureCheck.VIDEO_RECHECK and video:
+        asked = (notice.kind.value, nth)
+        if asked in track.asked:
+            return
+        track.asked.add(asked)
+        people = [r.person_id for r in notice.recipients]
+        if notice.kind is NoticeKind.CALLBACK_REQUEST:
+            delay, result = self.people.callback(ticket_id, nth)
+            callback = self._by_one_of(
+                people,
+                ticket_id,
+                TicketWorkflow.callback,
+                lambda by: CallbackInput(result=result, by=by, note="回访"),
+            )
+            self.schedule(minute + delay, "callback", callback, ticket=ticket_id)
+        elif notice.kind is NoticeKind.RECHECK_REQUEST:
             delay, still_there = self.people.recheck(ticket_id, nth)
 
             async def recheck() -> None:
-                request = RecheckInput(still_detected=still_there, checked_at=self.at(minute))
+                request = RecheckInput(
+                    still_detected=still_there, checked_at=self.at(minute + delay)
+                )
                 await self._update(ticket_id, TicketWorkflow.recheck, request)
 
             self.schedule(minute + delay, "recheck", recheck, ticket=ticket_id)
-        elif check is ClosureCheck.SENSOR_RECOVERY and not video:
-            episode = track.device_episode
-            delay, refires = self.people.sensor_after_fix(episode.device.device_id, nth)
-            status_after: AlarmStatus = "firing" if refires else "resolved"
-            self.schedule(
-                minute + delay,
-                f"sensor_{status_after}",
-                self._event_sender(episode, minute + delay, status_after, 100 + nth),
-                workflow_id=alarm_workflow_id(
-                    episode.device.device_id, episode.device.template.metric
-                ),
-            )
-
-    def _on_verification_request(self, notice: Notice, track: TicketTrack, minute: int) -> None:
-        ticket_id = track.ticket_id
-        nth = len(track.resolved_minutes)
-        if notice.kind is NoticeKind.CALLBACK_REQUEST:
-            delay, result = self.people.callback(ticket_id, nth)
-            desk = notice.recipients[0].person_id  # the hotline's callback desk
-
-            async def callback() -> None:
-                request = CallbackInput(result=result, by=desk, note="回访")
-                await self._update(ticket_id, TicketWorkflow.callback, request)
-
-            self.schedule(minute + delay, "callback", callback, ticket=ticket_id)
-            return
-        delay, approved = self.people.review(ticket_id, nth)
-        reviewers = [r.person_id for r in notice.recipients]
-
-        async def review() -> None:
+        else:
+            delay, approved = self.people.review(ticket_id, nth)
             decision = ReviewDecision.APPROVED if approved else ReviewDecision.REJECTED
-            await self._as_one_of(
-                reviewers,
-                lambda by: self._update(
-                    ticket_id, TicketWorkflow.review, ReviewInput(decision=decision, by=by)
-                ),
+            review = self._by_one_of(
+                people,
+                ticket_id,
+                TicketWorkflow.review,
+                lambda by: ReviewInput(decision=decision, by=by),
             )
+            self.schedule(minute + delay, "review", review, ticket=ticket_id)
 
-        self.schedule(minute + delay, "review", review, ticket=ticket_id)
+    # ------------------------------------------------------------------ call records
+
+    def _on_suggestion(self, track: TicketTrack, person: str, minute: int) -> None:
+        """A suggestion in a department's inbox (or a reminder, escalation or supervision
+        of its reply): the person replies after a while, unless someone has already."""
+        if track.nth[f"reply:{person}"]:
+            return
+        track.nth[f"reply:{person}"] += 1
+        ticket_id = track.ticket_id
+
+        async def reply() -> None:
+            if (await self._status(ticket_id)).stage is not Stage.RECORDED:
+                return
+            request = ReplyInput(by=person, reply="感谢您的来电和建议，已转相关科室研究办理。")
+            await self._call_update(ticket_id, CallWorkflow.reply, request)
+
+        delay = self.people.reply_delay(ticket_id, person)
+        self.schedule(minute + delay, "reply", reply, ticket=ticket_id)
+
+    def _by_one_of(
+        self,
+        people: list[str],
+        ticket_id: str,
+        update: Any,
+        request: Callable[[str], Any],
+    ) -> Callable[[], Awaitable[None]]:
+        """An update one of `people` makes: the first the engine lets act."""
+
+        async def act() -> None:
+            await self._as_one_of(people, lambda by: self._update(ticket_id, update, request(by)))
+
+        return act
 
     async def _as_one_of(self, people: list[str], act: Callable[[str], Any]) -> None:
         """A notice to a team (the dispatchers above a ticket): the first of them whom the

@@ -18,23 +18,47 @@ DAY = date(2026, 12, 7)
 
 
 async def test_a_day_twice_gives_the_same_report_and_its_invariants_hold(tmp_path: Path) -> None:
-    first, second = await asyncio.gather(
+    # Both days run to their end even when one fails (a sibling left running when the
+    # test has already failed kept pytest waiting on it).
+    days = await asyncio.gather(
         simulate_day(DAY, 7, tmp_path / "a", scale=0.05, progress=lambda _: None),
         simulate_day(DAY, 7, tmp_path / "b", scale=0.05, progress=lambda _: None),
+        return_exceptions=True,
     )
+    for day in days:
+        if isinstance(day, BaseException):
+            raise day
+    first, second = (day for day in days if not isinstance(day, BaseException))
     assert first.failures == [] and second.failures == []
     text = (tmp_path / "a" / "report.json").read_bytes()
     assert text == (tmp_path / "b" / "report.json").read_bytes()
 
     report = json.loads(text)
     assert report["day"] == "2026-12-07"
-    assert report["arrivals"]["calls"] == 120
+    arrivals = report["arrivals"]
+    assert arrivals["calls"] == 124
     assert {"hotline", "iot", "video"} <= set(report["by_source"])
     assert report["tickets"] == report["register_tickets"]
     assert report["escalations"] > 0 and report["returns"] > 0 and report["reopens"] > 0
-    assert report["arrivals"]["alarm_event_outcomes"].get("in_window", 0) >= 1
-    assert report["dismissed"] > 0  # the dispatcher triaged calls that are no work order
+    outcomes = arrivals["alarm_event_outcomes"]
+    assert outcomes["in_window"] >= 1  # a planned work
+    assert outcomes["duplicate"] == arrivals["alarm_messages_resent"] > 0
+    assert outcomes["rejected"] == arrivals["alarm_messages_garbled"] > 0  # dead letters
+    assert report["dismissed"] > 0  # the dispatcher triaged, told by the triage notice
+    assert report["notices"]["triage_request"] >= report["dismissed"]
     assert 0 < report["closed_loop_rate"] < 1
+    # Calls that are no work order, as the register counts them (domain/call_counts.py).
+    calls = report["call_records"]
+    assert calls["by_kind"]["consultation"] == arrivals["calls_by_kind"]["consultation"] > 0
+    assert calls["converted"] >= 1 and calls["consultations_rated"] > 0
+    assert calls["suggestions_replied"] + calls["suggestions_open"] >= 1
+    assert report["repeat_calls_linked"].get("repeat_call", 0) >= 1  # joins of an incident
+    assert report["transfers"] > 0 and report["pauses"] > 0
+    assert 0 < report["first_contact"]["contacted_on_time"] < report["first_contact"]["contacted"]
+    photos = report["after_photos_refused"]
+    assert photos["refused"] == photos["bad_far"] + photos["bad_old"] > 0
+    assert report["grouped_follow_ups"]["handed_to_groups"] > 0
+    assert "triage_check" not in report["people_actions"]  # no polling: notices drive it
     kpis = report["kpis"]  # the city-view KPIs, from the simulation's register
     assert kpis["received"] == report["work_orders"]
     assert kpis["closed_loop_rate"] == report["closed_loop_rate"]

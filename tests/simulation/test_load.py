@@ -3,7 +3,8 @@ whatever order they are asked in."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
 
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -14,13 +15,18 @@ from temporalio.api.history.v1 import (
     TimerStartedEventAttributes,
 )
 
+from cityops.domain.models import Notice, Recipient
+from cityops.domain.stages import CallKind, NoticeKind, Tier
 from cityops.rules.calendar import is_working_day
 from cityops.rules.calendar_loader import project_working_hours
 from cityops.rules.incidents import default_incident_rules
 from cityops.rules.load import default_rules
+from cityops.service.calls import suggest_kind
+from cityops.simulation.inbox import Delivered, Handed, facts_key, readings, unmatched
 from cityops.simulation.load import RAIN_END, RAIN_SCENARIOS, RAIN_START, plan_day
 from cityops.simulation.people import People
 from cityops.simulation.run import mapped_hours, pending_timers, run_day_for
+from cityops.workflows.notice_group import grouped
 
 DAY = date(2026, 12, 7)  # a Monday
 
@@ -116,3 +122,75 @@ def test_pending_timers_are_those_neither_fired_nor_cancelled() -> None:
     )
     [due] = pending_timers(events)
     assert due.timestamp() == 100 + 180
+
+
+def test_the_agents_record_calls_by_kind_and_some_call_again() -> None:
+    load = plan_day(DAY, 7, 1.0, default_rules())
+    kinds = Counter(c.kind for c in load.calls)
+    assert kinds[CallKind.COMPLAINT] > 10 * kinds[CallKind.CONSULTATION] > 0
+    assert kinds[CallKind.REFERRAL] > 0 and kinds[CallKind.SUGGESTION] > 0
+    # A call no scenario claims is a call record of the kind the call rules suggest, or a
+    # complaint the dispatcher will triage; a real problem may first be a consultation.
+    for call in load.calls:
+        if call.label is None and call.kind is CallKind.CONSULTATION:
+            assert suggest_kind(call.text).kind is CallKind.CONSULTATION
+        if call.converts_after is not None:
+            assert call.kind is CallKind.CONSULTATION and call.label is not None
+        if call.kind is CallKind.REFERRAL:
+            assert call.referral is not None and call.label is None
+    by_number = {c.number: c for c in load.calls}
+    repeats = [c for c in load.calls if c.repeat_of is not None]
+    assert len(repeats) > 50 and any(c.resent for c in load.calls)
+    for again in repeats:
+        first = by_number[again.repeat_of or 0]
+        assert first.minute < again.minute and first.label == again.label
+        assert abs(first.lat - again.lat) < 0.0002 and again.text.endswith(first.text)
+
+
+def test_people_and_devices_decide_the_new_things_by_their_names() -> None:
+    people = People(7)
+    tickets = [f"T{n}" for n in range(2000)]
+    pauses = [people.pause(t) for t in tickets]
+    assert 0.02 < sum(1 for p in pauses if p) / len(tickets) < 0.07
+    photos = Counter(people.bad_photo(t, 0) for t in tickets)
+    assert photos["far"] > 0 and photos["old"] > 0 and photos[None] > 0.9 * len(tickets)
+    messages = Counter(people.device_message(f"e{t}") for t in tickets)
+    assert 0 < messages["garbled"] < messages["resent"] < 0.06 * len(tickets)
+    assert [People(7).rating(t) for t in tickets[:50]] == [people.rating(t) for t in tickets[:50]]
+
+
+def _notice(kind: NoticeKind, key: str, person: str, facts: dict[str, str]) -> Notice:
+    return Notice(
+        kind=kind,
+        ticket_id=facts["ticket"],
+        idempotency_key=key,
+        recipients=[Recipient(person_id=person, name=person, unit_code="T01", tier=Tier.STREET)],
+        title="t",
+        facts=facts,
+        group_key="incident:X",
+        group_window=timedelta(minutes=2),
+    )
+
+
+def test_a_follow_up_handed_to_a_group_is_found_alone_or_inside_a_grouped_message() -> None:
+    at = datetime(2026, 12, 7, 8, tzinfo=UTC)
+    one = _notice(NoticeKind.ESCALATED, "w/r/1", "P-1", {"ticket": "A"})
+    two = _notice(NoticeKind.URGE, "w/r/2", "P-1", {"ticket": "B"})
+    three = _notice(NoticeKind.URGE, "w/r/3", "P-1", {"ticket": "C"})
+    handed = {
+        (n.idempotency_key, "P-1"): Handed(
+            n.idempotency_key, "P-1", n.ticket_id, n.kind, facts_key(n.facts), at,
+            timedelta(minutes=2), "notices-P-1-incident:X",
+        )
+        for n in (one, two, three)
+    }  # fmt: skip
+    first_alone = Delivered(one, at)
+    together = Delivered(grouped([two], "g/1/2"), at + timedelta(minutes=2))
+    assert [h.ticket_id for h in unmatched(handed, [first_alone, together])] == ["C"]
+    assert [h.ticket_id for h in unmatched(handed, [])] == ["A", "B", "C"]
+    # An item about another person does not stand for this one's.
+    other = _notice(NoticeKind.URGE, "w/r/3", "P-2", {"ticket": "C"})
+    assert (
+        len(unmatched(handed, [first_alone, together, Delivered(grouped([other], "g"), at)])) == 1
+    )
+    assert [n.ticket_id for n in readings(together)] == ["B"]
