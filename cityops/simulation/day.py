@@ -88,6 +88,7 @@ async def simulate_day(
             seconds=round(time.perf_counter() - started, 1),
             ran_on=simulation.start.isoformat(),
             timers_let_fire=simulation.timers_let_fire,
+            messages=dict(sorted(simulation.messages.items())),
             wall_seconds={k: round(v, 1) for k, v in sorted(simulation.wall.items())},
             out=str(out),
         )

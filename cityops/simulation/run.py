@@ -204,11 +204,10 @@ def episode_workflow(episode: AlarmEpisode) -> str:
     return alarm_workflow_id(episode.device.device_id, episode.device.template.metric)
 
 
-def _reading_order(delivered: Delivered) -> tuple[datetime, str, str, str, str]:
-    notice = delivered.notice
+def _reading_order(reading: tuple[int, Notice]) -> tuple[int, str, str, str, str]:
+    minute, notice = reading
     people = ",".join(sorted(r.person_id for r in notice.recipients))
-    return (delivered.sent_at.replace(second=0, microsecond=0), notice.ticket_id,
-            notice.kind.value, people, notice.title)  # fmt: skip
+    return (minute, notice.ticket_id, notice.kind.value, people, notice.title)
 
 
 @dataclass(frozen=True)
@@ -383,6 +382,7 @@ class Simulation:
         self._seq = 0
         self._read = 0
         self._unread: list[Delivered] = []
+        self.messages: Counter[str] = Counter()  # run-time fact: messages by kind, as packed
         self.start: datetime = datetime.min
         self.touched = Touch(0, "start")
         self.stall_seconds = stall_seconds
@@ -685,19 +685,28 @@ class Simulation:
 
         A notice is read by the minute the engine sent it, not by when it reached the
         inbox (a timer of the last minute may fire after this minute's reading began), so
-        people react to the same notices at the same minutes on every run. A grouped
-        message is read item by item."""
+        people react to the same notices at the same minutes on every run.
+
+        A grouped message is read item by item, each follow-up as a notice of its own, in
+        the same order as if each had come alone: whether a follow-up handed to a notice
+        group just as its window ends goes out in that batch or alone is a matter of
+        milliseconds (the group's timer against the ticket's), but it goes out then either
+        way, and people act on it the same."""
         self._unread.extend(self.inbox.delivered[self._read :])
         self._read = len(self.inbox.delivered)
         ready = [d for d in self._unread if self.minute_of(d.sent_at) < minute]
         taken = {id(d) for d in ready}
         self._unread = [d for d in self._unread if id(d) not in taken]
-        for delivered in sorted(ready, key=_reading_order):
-            self.ledger.notices[delivered.notice.kind.value] += 1
-            if delivered.notice.group_key is None and not delivered.notice.items:
-                self.ledger.notices_read[delivered.notice.ticket_id] += 1
-            for notice in readings(delivered):
-                self._on_notice(notice, self.minute_of(delivered.sent_at) + 1)
+        pile: list[tuple[int, Notice]] = []
+        for delivered in ready:
+            notice = delivered.notice
+            self.messages[notice.kind.value] += 1  # run-time fact: how they were packed
+            if notice.group_key is None and not notice.items:
+                self.ledger.notices_read[notice.ticket_id] += 1
+            pile += [(self.minute_of(delivered.sent_at), one) for one in readings(delivered)]
+        for sent, notice in sorted(pile, key=_reading_order):
+            self.ledger.notices[notice.kind.value] += 1
+            self._on_notice(notice, sent + 1)
 
     async def _react(self, minute: int) -> None:
         """Read the notices sent before this minute, then do everything due by it."""
