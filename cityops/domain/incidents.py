@@ -40,14 +40,17 @@ def normalise_address(address: str | None) -> str | None:
     Full-width forms are folded (NFKC), spaces and punctuation dropped, the city,
     district and street/town prefix cut, and vague trailing words (门口, 附近) cut:
     "浦东新区张江镇碧波路690号门口" and "碧波路 690 号" give "碧波路690号".
-    None when nothing specific is left: fewer than 3 characters, or a whole road.
+    None when nothing specific is left: fewer than 3 characters, a whole road, or only a
+    street or town ("浦东新区合庆镇": every report in the town would share it).
     """
     if not address:
         return None
     text = _NOISE.sub("", unicodedata.normalize("NFKC", address)).lower()
     text = _DISTRICT.sub("", _CITY.sub("", text))
     town = _TOWN.match(text)
-    if town and len(text) > town.end():
+    if town and len(text) == town.end():
+        return None
+    if town:
         text = text[town.end() :]
     text = _TRAILING.sub("", text)
     return fitted_key(text) if len(text) >= 3 and not _WHOLE_ROAD.search(text) else None

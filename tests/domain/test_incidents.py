@@ -45,6 +45,8 @@ RULE = RepeatRule(radius_m=50, max_age=timedelta(days=30), step_up_after=1)
         ("浦东新区沪东新村街道冬阳路30弄彩云苑30号楼", "冬阳路30弄彩云苑30号楼"),
         ("镇宁路5号", "镇宁路5号"),  # a road starting with 镇 is no town
         ("浦东新区潍坊新村街道笃行路", None),  # a whole road is no spot
+        ("上海市浦东新区合庆镇", None),  # nor a whole town
+        ("浦东新区洋泾街道", None),  # nor a whole street
         ("门口", None),
         (None, None),
     ],
