@@ -56,10 +56,14 @@ async def test_the_budget_to_that_end_is_working_time_under_a_day() -> None:
     assert answer.budget == timedelta(hours=9, minutes=19, seconds=59, microseconds=877000)
 
 
+# A pinned instant, so no plan depends on the hour or weekday the tests run at.
+A_WEDNESDAY_MORNING = datetime.fromisoformat("2026-11-25T10:00:00+08:00")
+
+
 async def test_triage_goes_to_the_district_dispatcher_with_the_leaders_above() -> None:
     activities = DispatchActivities(router=FakeRouter(), hours=HOURS)
     intake = TicketIntake(
-        ticket_id="T", source=Source.HOTLINE, received_at=datetime.now(UTC8), text="喂"
+        ticket_id="T", source=Source.HOTLINE, received_at=A_WEDNESDAY_MORNING, text="喂"
     )
     plan = await ActivityEnvironment().run(
         activities.plan_triage, TriageRequest(intake=intake, at=intake.received_at)
@@ -112,7 +116,7 @@ async def test_a_scenario_refines_its_verification_wait_in_its_yaml(tmp_path: Pa
     async def photo_wait(rules: RuleSet) -> VerifyWait:
         activities = DispatchActivities(router=FakeRouter(), hours=HOURS, rules=rules)
         intake = TicketIntake(
-            ticket_id="V", source=Source.HOTLINE, received_at=datetime.now(UTC8),
+            ticket_id="V", source=Source.HOTLINE, received_at=A_WEDNESDAY_MORNING,
             text="外墙瓷砖脱落", service_code="PS04",
         )  # fmt: skip
         env = ActivityEnvironment()
