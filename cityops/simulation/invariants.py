@@ -104,6 +104,8 @@ def at_midnight(status: TicketStatus, entries: list[HistoryEntry]) -> TicketStat
     events = Counter(entry.event for entry in entries)
     pauses = [e.event for e in entries if e.event in ("clock_paused", "clock_resumed")]
     contacts = [e.at for e in entries if e.event == "citizen_contacted"]
+    # Overdue from the red mark of the resolve clock until an approved extension moves it.
+    marks = [e.event for e in entries if e.event in ("overdue", "extension_approved")]
     return status.model_copy(
         update={
             "stage": entries[-1].stage,
@@ -113,6 +115,7 @@ def at_midnight(status: TicketStatus, entries: list[HistoryEntry]) -> TicketStat
             "extensions": events["extension_approved"],
             "contacted_at": contacts[0] if contacts else None,
             "paused": bool(pauses) and pauses[-1] == "clock_paused",
+            "overdue": bool(marks) and marks[-1] == "overdue",
             "bound_unit": status.bound_unit if events["district_ruling"] else None,
         }
     )
@@ -307,7 +310,9 @@ def no_notice_lost(simulation: Simulation) -> list[str]:
             f"follow-ups handed to notice groups: the runs scheduled {sum(grouped.values())}, "
             f"the groups were handed {sum(keys.values())}"
         )
-    missing = unmatched(handed, inbox.delivered)
+    # Sent before midnight: a group whose window ends while the day's end is read sends
+    # sooner or later by how fast it is read, and counts as waiting either way.
+    missing = unmatched(handed, [d for d in inbox.delivered if d.sent_at < end])
     lost = [h for h in missing if h.at + h.window <= end]
     simulation.held_in_groups = len(missing) - len(lost)
     if lost:

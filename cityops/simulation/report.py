@@ -163,7 +163,6 @@ def build(simulation: Simulation, read: dict[str, TicketStatus]) -> DayResult:
         "first_contact": _first_contact(work_orders),
         "after_photos_refused": dict(sorted(ledger.photos.items())),
         "notices": dict(sorted(ledger.notices.items())),
-        "moved_after_midnight": len(simulation.moved),
         "grouped_follow_ups": {
             "handed_to_groups": sum(
                 1 for h in simulation.inbox.handed.values() if h.at < simulation.at(simulation.end)

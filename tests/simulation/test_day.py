@@ -17,6 +17,25 @@ from cityops.simulation.run import Simulation, SimulationStalled
 DAY = date(2026, 12, 7)
 
 
+def differences(first: object, second: object, path: str = "") -> list[str]:
+    """The paths at which two JSON values differ, with both values (at most 20)."""
+    if isinstance(first, dict) and isinstance(second, dict):
+        found: list[str] = []
+        for key in sorted(set(first) | set(second)):
+            if key not in first or key not in second:
+                found.append(f"{path}.{key}: only in {'b' if key in second else 'a'}")
+            else:
+                found += differences(first[key], second[key], f"{path}.{key}")
+        return found[:20]
+    if isinstance(first, list) and isinstance(second, list) and len(first) == len(second):
+        return [
+            d
+            for i, (a, b) in enumerate(zip(first, second, strict=True))
+            for d in differences(a, b, f"{path}[{i}]")
+        ][:20]
+    return [] if first == second else [f"{path}: {first!r} != {second!r}"]
+
+
 async def test_a_day_twice_gives_the_same_report_and_its_invariants_hold(tmp_path: Path) -> None:
     # Both days run to their end even when one fails (a sibling left running when the
     # test has already failed kept pytest waiting on it).
