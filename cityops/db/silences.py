@@ -28,6 +28,7 @@ class SilenceRow(SQLModel, table=True):
     created_by: str = Field(max_length=64)
     ended_at: datetime | None = None
     ended_by: str | None = Field(default=None, max_length=64)
+    ended_acted_by: str | None = Field(default=None, max_length=100)  # on ended_by's behalf
 
 
 class SilenceHitRow(SQLModel, table=True):
@@ -64,9 +65,11 @@ def add_silence(engine: Engine, spec: SilenceSpec, created_at: datetime) -> Sile
     return found
 
 
-def end_silence(engine: Engine, silence_id: str, by: str, at: datetime) -> Silence | None:
+def end_silence(
+    engine: Engine, silence_id: str, by: str, at: datetime, acted_by: str | None = None
+) -> Silence | None:
     """End a window early (or note who ended it); None when there is no such window.
-    A window already over keeps its end."""
+    A window already over keeps its end. `acted_by`: who ended it on `by`'s behalf."""
     with Session(engine) as session:
         row = session.get(SilenceRow, silence_id)
         if row is None:
@@ -74,6 +77,7 @@ def end_silence(engine: Engine, silence_id: str, by: str, at: datetime) -> Silen
         if row.ended_at is None:
             row.ended_at = at.astimezone(UTC)
             row.ended_by = by
+            row.ended_acted_by = acted_by
             session.add(row)
             session.commit()
     return get_silence(engine, silence_id)
@@ -157,6 +161,7 @@ def _silence(row: SilenceRow, counts: dict[str, int]) -> Silence:
         created_at=_utc(row.created_at),
         ended_at=_utc(row.ended_at) if row.ended_at else None,
         ended_by=row.ended_by,
+        ended_acted_by=row.ended_acted_by,
         events_silenced=counts.get(row.silence_id, 0),
     )
 

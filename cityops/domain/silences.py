@@ -69,6 +69,12 @@ class SilenceSpec(Message):
         default=None,
         description="The supervisor who allows this window to silence protected scenarios",
     )
+    acted_by: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Who made the window on created_by's behalf (the operator at the CLI); "
+        "None: created_by made it",
+    )
 
     @model_validator(mode="after")
     def _scoped(self) -> SilenceSpec:
@@ -101,6 +107,9 @@ class Silence(SilenceSpec):
     created_at: AwareDatetime
     ended_at: AwareDatetime | None = None
     ended_by: str | None = None
+    ended_acted_by: str | None = Field(
+        default=None, description="Who ended it on ended_by's behalf (the operator at the CLI)"
+    )
     events_silenced: int = 0
 
     def state(self, at: datetime) -> SilenceState:
