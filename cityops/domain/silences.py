@@ -111,6 +111,11 @@ class Silence(SilenceSpec):
         default=None, description="Who ended it on ended_by's behalf (the operator at the CLI)"
     )
     events_silenced: int = 0
+    street_code: str | None = Field(
+        default=None,
+        description="The street whose key made it (listed to that street's keys and the "
+        "district's); None: made for the whole district",
+    )
 
     def state(self, at: datetime) -> SilenceState:
         if self.ended_at is not None and self.ended_at <= at:
