@@ -13,6 +13,7 @@ from cityops.api.keys import Role
 from cityops.db.deadletters import get_letters
 from cityops.domain.models import AlarmEvent
 from tests.api.stack import Api
+from tests.api.test_alarms_api import gas as alarm
 from tests.api.test_open311_api import FORM, _post
 from tests.conftest import eventually
 
@@ -20,19 +21,7 @@ AT = datetime(2026, 12, 2, 1, 30, tzinfo=UTC)  # a pinned instant: the event's o
 
 
 def gas(event_id: str) -> dict[str, Any]:
-    return {
-        "event_id": event_id,
-        "device_id": f"GAS-{event_id}",
-        "sensor_type": "gas_detector",
-        "metric": "lel_percent",
-        "value": 27.5,
-        "unit": "%LEL",
-        "status": "firing",
-        "lat": 31.2051,
-        "lon": 121.6003,
-        "occurred_at": AT.isoformat(),
-        "attributes": {"site": "碧波路690号地下车库"},
-    }
+    return alarm(event_id, device=f"GAS-{event_id}", at=AT)
 
 
 def streets(api: Api) -> tuple[str, str]:
