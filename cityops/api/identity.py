@@ -5,7 +5,9 @@
   ``act_for``, and then both are recorded (``acted_by``: "P-X on behalf of P-Y").
 - A key sees the tickets of its scope: the district all, a street its street's, a station
   its station's. Anything outside is answered as if it did not exist (404), so a key
-  cannot probe other streets' ticket numbers.
+  cannot probe other streets' ticket numbers. Where a ticket lies is read from the
+  register's row of it (its latest route's street and station), not asked of the
+  workflow, so a scope check costs no workflow query and a station's list pages in SQL.
 - A sensor gateway never reads what a citizen said (text, phone, the call's facts).
 """
 
