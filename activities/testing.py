@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Engine
 from temporalio import activity
 
 from cityops.domain.models import (
@@ -25,6 +26,7 @@ from cityops.domain.models import (
 )
 from cityops.domain.register import RECORD_EVENT, RECORD_EVENTS, RegisterEvent
 from cityops.domain.stages import Tier
+from cityops.register.write import write_events
 
 STATION = Assignment(
     tier=Tier.VILLAGE,
@@ -168,9 +170,12 @@ class RecordingStore:
     """Keeps every register event (and record of the earlier writer, for histories from
     before the register); `gate_closing` holds the event of a final stage until released,
     so a test can act in the moment between a ticket's final stage and the end of its run.
-    Like the real register, an event delivered twice (a retried write) is kept once."""
+    Like the real register, an event delivered twice (a retried write) is kept once.
+    With `engine`, the events are written to that database's register too (`tickets`,
+    `ticket_events`), for an app that reads it (scope checks, station lists)."""
 
     events: dict[str, RegisterEvent] = field(default_factory=dict)
+    engine: Engine | None = None
     records: list[TicketRecord] = field(default_factory=list)
     gate_closing: asyncio.Event | None = None
     closing: asyncio.Event = field(default_factory=asyncio.Event)
@@ -191,6 +196,8 @@ class RecordingStore:
             if self.gate_closing is not None:
                 await self.gate_closing.wait()
         self.events[event.event_key] = event
+        if self.engine is not None:
+            await asyncio.to_thread(write_events, self.engine, [event])
 
     @activity.defn(name=RECORD_EVENTS)
     async def record_events(self, events: list[RegisterEvent]) -> None:

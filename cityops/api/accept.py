@@ -1,7 +1,10 @@
 """The one-tap accept endpoint behind the link in every notice: ``/a/{token}``.
 
 GET shows a confirm page and changes nothing: mail scanners and chat link previews fetch
-links on their own, and must not accept tickets for people. POST performs the accept
+links on their own, and must not accept tickets for people. It looks at the live ticket
+first (the injected ``get_link_check``): a link whose ticket no longer waits for its
+person shows the stale page, one they used already the "already accepted" page, and
+neither shows an accept button. POST performs the accept
 through an injected action, so this router does not know how the Temporal client is
 obtained. The app wires it with::
 
@@ -63,6 +66,8 @@ class AcceptOutcome(StrEnum):
 
 
 AcceptAction = Callable[[str, str], Awaitable[AcceptOutcome]]
+# What a link of (ticket, person) may do on the live ticket; raises when it cannot be told.
+LinkCheck = Callable[[str, str], Awaitable["LinkState"]]
 # The stages in which a ticket waits for its assignee to accept.
 WAITING_FOR_ACCEPT = frozenset({Stage.AWAITING_ACCEPT, Stage.ESCALATED})
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -191,6 +196,12 @@ def get_accept_action() -> AcceptAction | None:
     return None
 
 
+def get_link_check() -> LinkCheck | None:
+    """Overridden by the app with a look at the live ticket; None: the confirm page is
+    shown unchecked (the POST checks in any case)."""
+    return None
+
+
 def get_token_secret() -> str:
     return get_settings().secret
 
@@ -202,6 +213,7 @@ def get_now() -> datetime:
 Secret = Annotated[str, Depends(get_token_secret)]
 Now = Annotated[datetime, Depends(get_now)]
 Action = Annotated[AcceptAction | None, Depends(get_accept_action)]
+Check = Annotated[LinkCheck | None, Depends(get_link_check)]
 
 
 _LINK_PAGES = responses(400, 403, 503, html=True) | {
@@ -218,10 +230,28 @@ _LINK_PAGES = responses(400, 403, 503, html=True) | {
     responses=_LINK_PAGES,
     summary="The confirm page behind a one-tap accept link (changes nothing)",
 )
-async def confirm_accept(token: str, request: Request, secret: Secret, now: Now) -> HTMLResponse:
+async def confirm_accept(
+    token: str, request: Request, secret: Secret, now: Now, check: Check
+) -> HTMLResponse:
+    """The confirm page only while the live ticket waits for the link's person; a link
+    they used already says so, a stale one says it no longer works (no button either
+    way). When the ticket cannot be asked, the page is shown: the POST checks again."""
     claim = _verify(token, secret, now, request)
     if isinstance(claim, HTMLResponse):
         return claim
+    state = LinkState.ACCEPT
+    if check is not None:
+        try:
+            state = await check(claim.ticket_id, claim.person_id)
+        except LinkStale:
+            state = LinkState.STALE
+        except Exception:
+            log.exception("accept_link_check_failed", ticket_id=claim.ticket_id)
+    if state is LinkState.ALREADY:
+        return _page(_ALREADY, claim)
+    if state is LinkState.STALE:
+        log.info("accept_link_stale_on_open", ticket_id=claim.ticket_id, person_id=claim.person_id)
+        return _page(_STALE, claim)
     return _page(_CONFIRM, claim, confirm_action=str(request.url.path))
 
 

@@ -105,6 +105,9 @@ def create_app(
         app.dependency_overrides[accept.get_accept_action] = lambda: _accept_action(
             client, context.workers
         )
+        app.dependency_overrides[accept.get_link_check] = lambda: _link_check(
+            client, context.workers
+        )
         log.info("api_started", temporal=settings.temporal_address, task_queue=settings.task_queue)
         yield
         app.state.context = None
@@ -140,9 +143,8 @@ def create_app(
     return app
 
 
-def _accept_action(client: Client, workers: WorkerWatch) -> accept.AcceptAction:
-    """The one-tap accept: only while the live ticket waits for the link's person; a
-    second tap (or a race with the first) finds it accepted by them and says so."""
+def _link_check(client: Client, workers: WorkerWatch) -> accept.LinkCheck:
+    """What a link may do on the live ticket (its status query); gone: stale."""
 
     async def state(ticket_id: str, person_id: str) -> accept.LinkState:
         try:
@@ -150,6 +152,14 @@ def _accept_action(client: Client, workers: WorkerWatch) -> accept.AcceptAction:
         except TicketNotFound as gone:
             raise accept.LinkStale(str(gone)) from gone
         return accept.link_state(status, person_id)
+
+    return state
+
+
+def _accept_action(client: Client, workers: WorkerWatch) -> accept.AcceptAction:
+    """The one-tap accept: only while the live ticket waits for the link's person; a
+    second tap (or a race with the first) finds it accepted by them and says so."""
+    state = _link_check(client, workers)
 
     async def accept_ticket(ticket_id: str, person_id: str) -> accept.AcceptOutcome:
         found = await state(ticket_id, person_id)

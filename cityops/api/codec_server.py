@@ -7,7 +7,9 @@ Mounted on the API at ``/codec`` (its own small app, so its CORS applies to it a
   ``temporal … --codec-endpoint`` send them, with ``X-Namespace``.
 - Credentials: a supervisor's API key (``X-API-Key`` or ``Authorization: Bearer``, what
   ``temporal --codec-auth`` sends) or the session cookie set by ``/codec/login``, which the
-  UI sends when its data-encoder setting "Include cross-origin credentials" is on.
+  UI sends when its data-encoder setting "Include cross-origin credentials" is on. A
+  session holds for one shift (8 h) at most, and only while its key is live: each request
+  looks the key up, so revoking it (``cityops apikey revoke``) ends the session at once.
   Anyone else gets 401/403 with a plain-text body: the UI cannot read it as payloads, so it
   keeps showing the ciphertext.
 - CORS: only the Temporal UI's origins (``CITYOPS_CODEC_ORIGINS``; default the local UI),
@@ -104,7 +106,14 @@ def create_codec_app(settings: Settings, context: Callable[[], AppContext | None
             key_id = session_key_id(cookie, settings.secret)
             if key_id is None:
                 raise HTTPException(401, "the codec session has expired: sign in again")
-            return Caller(key_id=key_id, role=Role.SUPERVISOR)
+            # The session lives no longer than its key: asked on every request (one read
+            # by primary key), so a revoked or expired key ends the session at once.
+            live = current.keys.live(key_id)
+            if live is None or live.role is not Role.SUPERVISOR:
+                raise HTTPException(
+                    401, "the key this codec session was signed in with is revoked or expired"
+                )
+            return _whole_district(live)
         return _whole_district(authorize(current, key, _SUPERVISOR_ONLY))
 
     async def convert(request: Request, direction: str) -> Response:

@@ -5,14 +5,15 @@
   ``act_for``, and then both are recorded (``acted_by``: "P-X on behalf of P-Y").
 - A key sees the tickets of its scope: the district all, a street its street's, a station
   its station's. Anything outside is answered as if it did not exist (404), so a key
-  cannot probe other streets' ticket numbers.
+  cannot probe other streets' ticket numbers. Where a ticket lies is read from the
+  register's row of it (its latest route's street and station), not asked of the
+  workflow, so a scope check costs no workflow query and a station's list pages in SQL.
 - A sensor gateway never reads what a citizen said (text, phone, the call's facts).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -23,13 +24,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from cityops.api.context import AppContext
 from cityops.api.keys import Caller, Role, ScopeKind
 from cityops.domain.models import TicketStatus
-from cityops.service import tickets
+from cityops.register.read import station_workflows, ticket_place
 
 M = TypeVar("M", bound=BaseModel)
 ACTED_BY = "acted_by"
 PERSON_FIELDS = ("person_id", "by")
-# Status queries a station key's list may run at once (one per listed ticket).
-_LIST_QUERIES = 8
 
 
 @dataclass(frozen=True)
@@ -126,13 +125,15 @@ def not_found(ticket_id: str) -> HTTPException:
 
 
 async def scoped_status(context: AppContext, caller: Caller, ticket_id: str) -> None:
-    """404 unless the ticket lies in the caller's scope (a district key is not asked)."""
+    """404 unless the ticket lies in the caller's scope (a district key is not asked).
+    Read from the register's row of the ticket (its latest route's street and station,
+    written by the workflow with every history entry), not by a workflow query: the
+    action that follows asks the workflow once. A ticket the register does not know
+    yet (still at intake) is the district's only, as a ticket with no street is."""
     if caller.scope.kind is ScopeKind.DISTRICT:
         return
-    status = await tickets.status(
-        context.client, ticket_id, include_history=False, workers=context.workers
-    )
-    if not in_scope(caller, status):
+    place = await asyncio.to_thread(ticket_place, context.engine, ticket_id)
+    if place is None or not caller.scope.covers(*place):
         raise not_found(ticket_id)
 
 
@@ -177,20 +178,24 @@ def street_filter(caller: Caller, asked: str | None) -> str | None:
     return own
 
 
-async def station_rows(context: AppContext, caller: Caller, ticket_ids: Iterable[str]) -> set[str]:
-    """Which of these tickets (of the station's street) lie in a station key's scope: the
-    visibility store has no station, so each ticket's status says."""
-    gate = asyncio.Semaphore(_LIST_QUERIES)
-
-    async def inside(ticket_id: str) -> str | None:
-        async with gate:
-            try:
-                status = await tickets.status(
-                    context.client, ticket_id, include_history=False, workers=context.workers
-                )
-            except tickets.TicketError:
-                return None
-        return ticket_id if in_scope(caller, status) else None
-
-    found = await asyncio.gather(*(inside(ticket_id) for ticket_id in ticket_ids))
-    return {ticket_id for ticket_id in found if ticket_id is not None}
+async def station_workflows_of(
+    context: AppContext,
+    caller: Caller,
+    *,
+    stage: str | None,
+    scenario: str | None,
+    source: str | None,
+    limit: int,
+) -> list[str]:
+    """The workflow ids a station key's list shows, newest first: the register's tickets
+    of its station, filtered and limited in SQL (so a page holds `limit` of them)."""
+    assert caller.scope.kind is ScopeKind.STATION and caller.scope.code is not None
+    return await asyncio.to_thread(
+        station_workflows,
+        context.engine,
+        caller.scope.code,
+        stage=stage,
+        scenario=scenario,
+        source=source,
+        limit=limit,
+    )

@@ -9,6 +9,7 @@ is not JSON (or over 16 MiB) or not an event object or list is refused whole.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -19,7 +20,7 @@ from pydantic import BaseModel, Field
 from cityops.api.auth import require
 from cityops.api.bodies import json_body, unavailable
 from cityops.api.context import AppContext, get_context
-from cityops.api.keys import Caller, Role
+from cityops.api.keys import Caller, Role, ScopeKind
 from cityops.api.openapi_docs import json_body as body_doc
 from cityops.api.openapi_docs import responses
 from cityops.db.audit import AlarmOutcome
@@ -92,12 +93,47 @@ def outcome_out(result: AlarmResult) -> AlarmOutcomeOut:
     )
 
 
+def origin_of(caller: Caller, where: str) -> str:
+    """A dead letter's origin: where it came, and the key that sent it (last, so a key's
+    own letters can be found: `GET /alarms/rejected` for a street key)."""
+    return f"{where} key {caller.key_id}"
+
+
+def scope_check(context: AppContext, caller: Caller) -> Callable[[AlarmEvent], str | None] | None:
+    """For a street or station key: why an event lies outside the key's street (placed
+    by its site and coordinates, as its ticket would be), or None. A station key is held
+    to its station's street: an alarm's place names a street, not always a station."""
+    street = caller.scope.street
+    if street is None:
+        return None
+
+    def outside(event: AlarmEvent) -> str | None:
+        place = context.alarms.locate(event)
+        if place.street_code == street:
+            return None
+        where = (
+            f"street {place.street_code}"
+            if place.street_code
+            else "no street of the district (neither site nor coordinates place it)"
+        )
+        return (
+            f"this key posts for {caller.scope} only, and the event's site and coordinates "
+            f"place it in {where}: kept as a dead letter, replay it with `cityops intake "
+            "replay` once checked"
+        )
+
+    return outside
+
+
 async def submit_items(
-    context: AppContext, items: list[Incoming], channel: Channel
+    context: AppContext, items: list[Incoming], channel: Channel, caller: Caller
 ) -> AlarmReceipt:
-    """Shared by /alarms and the Alertmanager webhook."""
+    """Shared by /alarms and the Alertmanager webhook. A street or station key's events
+    outside its street are refused, each kept as a dead letter (nothing is dropped)."""
     try:
-        results = await context.alarms.submit(items, channel, datetime.now(UTC))
+        results = await context.alarms.submit(
+            items, channel, datetime.now(UTC), outside=scope_check(context, caller)
+        )
     except AlarmIntakeUnavailable as exc:
         raise unavailable(f"{exc}; resend: repeats are recognised") from exc
     return AlarmReceipt(received=len(items), results=[outcome_out(r) for r in results])
@@ -121,9 +157,9 @@ async def post_alarms(request: Request, context: Context, caller: Gateway) -> Al
         raise RequestValidationError(
             [{"loc": ["body"], "msg": str(exc), "type": "model_type"}]
         ) from exc
-    origin = f"POST /api/v1/alarms key {caller.key_id}"
+    origin = origin_of(caller, "POST /api/v1/alarms")
     items = [Incoming(raw, index, origin) for index, raw in enumerate(raws)]
-    return await submit_items(context, items, Channel.HTTP)
+    return await submit_items(context, items, Channel.HTTP, caller)
 
 
 @router.get(
@@ -133,16 +169,19 @@ async def post_alarms(request: Request, context: Context, caller: Gateway) -> Al
 )
 async def get_rejected(
     context: Context,
-    _: Annotated[Caller, Depends(require(Role.SENSOR_GATEWAY))],
+    caller: Annotated[Caller, Depends(require(Role.SENSOR_GATEWAY))],
     status: Annotated[
         Literal["open", "replayed", "all"], Query(description="Which letters")
     ] = "open",
     channel: Channel | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[DeadLetterOut]:
-    """Refused events (dead letters), newest first: replay them with `cityops intake replay`."""
+    """Refused events (dead letters), newest first: replay them with `cityops intake replay`.
+    A dead letter has no street (a refused item may not be readable at all), so a street
+    or station key sees the letters of what it posted itself, a district key all."""
     wanted = None if status == "all" else LetterStatus(status)
-    rows = list_letters(context.engine, wanted, channel, limit)
+    own = None if caller.scope.kind is ScopeKind.DISTRICT else origin_of(caller, "")
+    rows = list_letters(context.engine, wanted, channel, limit, origin_suffix=own)
     return [_letter_out(row) for row in rows]
 
 

@@ -22,7 +22,7 @@ from cityops.api.context import AppContext, get_context
 from cityops.api.keys import Caller, Role
 from cityops.api.openapi_docs import json_body as body_doc
 from cityops.api.openapi_docs import responses
-from cityops.api.routes_alarms import AlarmReceipt, submit_items
+from cityops.api.routes_alarms import AlarmReceipt, origin_of, submit_items
 from cityops.db.deadletters import Channel
 from cityops.service.alarms import Incoming
 from cityops.service.alertmanager import AlertGroup
@@ -39,7 +39,7 @@ router = APIRouter(prefix="/api/v1", tags=["alarms"])
 async def alertmanager_webhook(
     request: Request,
     context: Annotated[AppContext, Depends(get_context)],
-    _: Annotated[Caller, Depends(require(Role.SENSOR_GATEWAY))],
+    caller: Annotated[Caller, Depends(require(Role.SENSOR_GATEWAY))],
 ) -> AlarmReceipt:
     """Each alert's outcome, in order; malformed alerts are `rejected` and kept."""
     payload = await json_body(request)
@@ -56,6 +56,8 @@ async def alertmanager_webhook(
         )
     receiver = payload.get("receiver")
     group = payload.get("groupKey")
-    origin = f"alertmanager receiver {str(receiver)[:60]} group {str(group)[:160]}"
+    origin = origin_of(
+        caller, f"alertmanager receiver {str(receiver)[:60]} group {str(group)[:160]}"
+    )
     items = [Incoming(alert, index, origin) for index, alert in enumerate(alerts)]
-    return await submit_items(context, items, Channel.ALERTMANAGER)
+    return await submit_items(context, items, Channel.ALERTMANAGER, caller)

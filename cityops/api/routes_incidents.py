@@ -89,7 +89,7 @@ async def post_silence(
         raise HTTPException(422, refusal)
     if spec.override_by is not None and caller.role is not Role.SUPERVISOR:
         raise HTTPException(403, "override_by: only a supervisor's key may override")
-    silence = add_silence(context.engine, spec, datetime.now(UTC))
+    silence = add_silence(context.engine, spec, datetime.now(UTC), caller.scope.street)
     context.alarms.windows.invalidate()
     return silence
 
@@ -97,19 +97,33 @@ async def post_silence(
 @router.get("/silences", response_model=list[Silence], responses=responses(401, 403, 422))
 async def get_silences(
     context: Context,
-    _: AnyRole,
+    caller: AnyRole,
     all_: Annotated[bool, Query(alias="all", description="Include windows that are over")] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[Silence]:
-    return list_silences(context.engine, include_over=all_, at=datetime.now(UTC), limit=limit)
+    """Windows, latest start first. A street or station key sees its street's windows and
+    the district's (they silence its alarms too), not other streets'."""
+    return list_silences(
+        context.engine,
+        include_over=all_,
+        at=datetime.now(UTC),
+        limit=limit,
+        street_code=caller.scope.street,
+    )
 
 
 @router.get(
     "/silences/{silence_id}", response_model=Silence, responses=responses(401, 403, 404, 422)
 )
-async def get_one_silence(silence_id: SilenceId, context: Context, _: AnyRole) -> Silence:
+async def get_one_silence(silence_id: SilenceId, context: Context, caller: AnyRole) -> Silence:
+    return _visible_silence(context, caller, silence_id)
+
+
+def _visible_silence(context: AppContext, caller: Caller, silence_id: str) -> Silence:
+    """The window, if the key may see it: another street's is 404 like an unknown one."""
     found = get_silence(context.engine, silence_id)
-    if found is None:
+    own = caller.scope.street
+    if found is None or (own is not None and found.street_code not in (None, own)):
         raise HTTPException(404, f"no window {silence_id}")
     return found
 
@@ -125,7 +139,15 @@ async def post_end_silence(
     caller: Planner,
     by: Annotated[str | None, Body(embed=True, min_length=1, max_length=64)] = None,
 ) -> Silence:
-    """End a window now: later events open tickets again (in the key's person's name)."""
+    """End a window now: later events open tickets again (in the key's person's name).
+    A street or station key ends its street's windows only: the district's is 403."""
+    window = _visible_silence(context, caller, silence_id)
+    if caller.scope.street is not None and window.street_code is None:
+        raise HTTPException(
+            403,
+            f"window {silence_id} was made for the whole district: this key sees "
+            f"{caller.scope} only, so a district key ends it",
+        )
     ended = end_silence(context.engine, silence_id, _own_name(caller, by, "by"), datetime.now(UTC))
     if ended is None:
         raise HTTPException(404, f"no window {silence_id}")

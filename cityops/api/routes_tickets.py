@@ -5,6 +5,7 @@ The workflow's validator refusing (wrong person, wrong stage) is 409 with its me
 malformed body is 422 naming the field; an unknown ticket is 404; Temporal down is 503.
 """
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from cityops.api.identity import (
     not_found,
     scoped_status,
     shown_to,
-    station_rows,
+    station_workflows_of,
     street_filter,
 )
 from cityops.api.keys import Caller, Role, ScopeKind
@@ -70,6 +71,7 @@ Context = Annotated[AppContext, Depends(get_context)]
 AnyRole = Annotated[Caller, Depends(require(*Role))]
 # Values that go into a Temporal list query: plain codes only, so no quoting tricks.
 CODE = r"^[A-Za-z0-9_-]{1,32}$"
+_WORKFLOW_ID = r"^[A-Za-z0-9_-]{1,200}$"
 TicketNumber = Annotated[
     str,
     FastApiPath(max_length=64, pattern=r"^[A-Za-z0-9-]+$", description="e.g. PD20261128A1B2C3D4"),
@@ -182,8 +184,9 @@ async def list_tickets(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[TicketSummary]:
     """Tickets of the key's scope, newest first. A street key lists its street's; a
-    station key its station's, among the newest `limit` × 4 of its street."""
-    station = caller.scope.kind is ScopeKind.STATION
+    station key its station's: the register's tickets of the station (their latest
+    route), filtered by stage, scenario and source and limited in SQL, then read from
+    the visibility store."""
     filters = {
         "TicketStreet": street_filter(caller, street),
         "TicketStage": stage.value if stage else None,
@@ -193,10 +196,10 @@ async def list_tickets(
     }
     query = " AND ".join(f"{key} = '{value}'" for key, value in filters.items() if value)
     with ticket_errors():
-        rows = await tickets.list_tickets(context.client, query, limit * 4 if station else limit)
-        if station:
-            inside = await station_rows(context, caller, (r.ticket_id for r in rows))
-            rows = [r for r in rows if r.ticket_id in inside][:limit]
+        if caller.scope.kind is ScopeKind.STATION:
+            rows = await _station_list(context, caller, query, stage, scenario, source, limit)
+        else:
+            rows = await tickets.list_tickets(context.client, query, limit)
     return [
         TicketSummary(
             ticket_id=r.ticket_id,
@@ -208,6 +211,40 @@ async def list_tickets(
         )
         for r in rows
     ]
+
+
+async def _station_list(
+    context: AppContext,
+    caller: Caller,
+    query: str,
+    stage: Stage | None,
+    scenario: str | None,
+    source: Source | None,
+    limit: int,
+) -> list[tickets.TicketRow]:
+    """A station key's page: the workflow ids from the register (newest received first),
+    their rows from the visibility store in that order. `kind` (not in the register)
+    is applied there; a station's tickets are work orders, so it rarely drops one."""
+    wanted = await station_workflows_of(
+        context,
+        caller,
+        stage=stage.value if stage else None,
+        scenario=scenario,
+        source=source.value if source else None,
+        limit=limit,
+    )
+    if not wanted:
+        return []
+    # Workflow ids are `ticket-` and a ticket number (letters, digits, dashes): safe to quote.
+    ids = ", ".join(
+        f"'{workflow_id}'" for workflow_id in wanted if re.match(_WORKFLOW_ID, workflow_id)
+    )
+    scoped = f"WorkflowId IN ({ids})" + (f" AND {query}" if query else "")
+    found = {
+        row.workflow_id: row
+        for row in await tickets.list_tickets(context.client, scoped, limit * 2)
+    }
+    return [found[workflow_id] for workflow_id in wanted if workflow_id in found]
 
 
 class SplitRequest(BaseModel):

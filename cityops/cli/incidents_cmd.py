@@ -8,14 +8,17 @@ from datetime import UTC, datetime
 from typing import Annotated, NoReturn
 
 import typer
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine
 
+from cityops.cli.tickets import operator
 from cityops.config import get_settings
 from cityops.db.engine import get_engine
 from cityops.db.incidents import incident_view, list_incident_views
 from cityops.db.silences import add_silence, end_silence, list_silences
 from cityops.domain.incidents import Incident
+from cityops.domain.limits import PersonId
+from cityops.domain.models import on_behalf
 from cityops.domain.responder import local_time
 from cityops.domain.silences import Circle, Silence, SilenceSpec, protected_refusal
 from cityops.rules.incidents import default_incident_rules
@@ -98,18 +101,28 @@ def _silence_line(silence: Silence, at: datetime) -> str:
         if part
     )
     override = f"  override by {silence.override_by}" if silence.override_by else ""
+    ended = (
+        f"  ended by {on_behalf(silence.ended_by, silence.ended_acted_by)}"
+        if silence.ended_at is not None
+        else ""
+    )
     return (
         f"{silence.silence_id}  {silence.state(at).value}  {scope}  "
         f"{local_time(silence.starts_at)} → {local_time(silence.ends_at)}  "
-        f"{silence.events_silenced} event(s) silenced  by {silence.created_by}: "
-        f"{silence.reason}{override}"
+        f"{silence.events_silenced} event(s) silenced  "
+        f"by {on_behalf(silence.created_by, silence.acted_by)}: {silence.reason}{override}{ended}"
     )
 
 
 @silence_app.command("add")
 def add(
     reason: Annotated[str, typer.Option(help="Why, e.g. 道路开挖")],
-    by: Annotated[str, typer.Option("--by", help="Who plans it")],
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by", help="Who plans it (recorded as made by the operator on their behalf)"
+        ),
+    ],
     starts: Annotated[datetime, typer.Option(help="Start, e.g. 2026-12-03T08:00:00+08:00")],
     ends: Annotated[datetime, typer.Option(help="End, with its offset")],
     device: Annotated[str | None, typer.Option(help="One device id")] = None,
@@ -140,6 +153,7 @@ def add(
             reason=reason,
             created_by=by,
             override_by=override_by,
+            acted_by=operator(),
         )
     except ValidationError as exc:
         _fail("; ".join(e["msg"] for e in exc.errors()))
@@ -160,14 +174,25 @@ def list_windows(
         typer.echo(_silence_line(silence, now))
 
 
+class _EndedBy(BaseModel):
+    by: PersonId
+
+
 @silence_app.command("end")
 def end(
     silence_id: Annotated[str, typer.Argument(help="Window id, SI…")],
-    by: Annotated[str, typer.Option("--by", help="Who ends it")],
+    by: Annotated[
+        str,
+        typer.Option("--by", help="Who ends it (recorded as ended by the operator for them)"),
+    ],
 ) -> None:
     """End a window now: later alarms open tickets again."""
     now = datetime.now(UTC)
-    ended = end_silence(_engine(), silence_id[:32], by, now)
+    try:
+        _EndedBy(by=by)  # the limits of a person id, as for --by of `silence add`
+    except ValidationError as exc:
+        _fail("; ".join(f"--by: {e['msg']}" for e in exc.errors()))
+    ended = end_silence(_engine(), silence_id[:32], by, now, acted_by=operator())
     if ended is None:
         _fail(f"no window {silence_id[:32]}")
     typer.echo(_silence_line(ended, now))

@@ -134,10 +134,14 @@ def list_letters(
     status: LetterStatus | None = LetterStatus.OPEN,
     channel: Channel | None = None,
     limit: int = 100,
+    *,
+    origin_suffix: str | None = None,
 ) -> list[DeadLetterRow]:
-    """Newest first."""
+    """Newest first; `origin_suffix`: only letters whose origin ends so (one key's posts)."""
     with Session(engine) as session:
         query = select(DeadLetterRow)
+        if origin_suffix is not None:
+            query = query.where(col(DeadLetterRow.origin).endswith(origin_suffix, autoescape=True))
         if status is not None:
             query = query.where(DeadLetterRow.status == status.value)
         if channel is not None:

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, func, or_
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from cityops.domain.silences import Silence, SilenceSpec
@@ -28,6 +28,9 @@ class SilenceRow(SQLModel, table=True):
     created_by: str = Field(max_length=64)
     ended_at: datetime | None = None
     ended_by: str | None = Field(default=None, max_length=64)
+    ended_acted_by: str | None = Field(default=None, max_length=100)  # on ended_by's behalf
+    # The street of the key that made it (a street or station key); None: the district's.
+    street_code: str | None = Field(default=None, index=True, max_length=8)
 
 
 class SilenceHitRow(SQLModel, table=True):
@@ -45,7 +48,11 @@ def silence_id_for(spec: SilenceSpec, created_at: datetime) -> str:
     return f"SI{digest.hexdigest()[:12].upper()}"
 
 
-def add_silence(engine: Engine, spec: SilenceSpec, created_at: datetime) -> Silence:
+def add_silence(
+    engine: Engine, spec: SilenceSpec, created_at: datetime, street_code: str | None = None
+) -> Silence:
+    """Store a window; `street_code`: the street of the street or station key that made
+    it (it is then listed to that street's keys only), None for the whole district."""
     silence_id = silence_id_for(spec, created_at)
     with Session(engine) as session:
         session.add(
@@ -56,6 +63,7 @@ def add_silence(engine: Engine, spec: SilenceSpec, created_at: datetime) -> Sile
                 ends_at=spec.ends_at.astimezone(UTC),
                 created_at=created_at.astimezone(UTC),
                 created_by=spec.created_by,
+                street_code=street_code,
             )
         )
         session.commit()
@@ -64,9 +72,11 @@ def add_silence(engine: Engine, spec: SilenceSpec, created_at: datetime) -> Sile
     return found
 
 
-def end_silence(engine: Engine, silence_id: str, by: str, at: datetime) -> Silence | None:
+def end_silence(
+    engine: Engine, silence_id: str, by: str, at: datetime, acted_by: str | None = None
+) -> Silence | None:
     """End a window early (or note who ended it); None when there is no such window.
-    A window already over keeps its end."""
+    A window already over keeps its end. `acted_by`: who ended it on `by`'s behalf."""
     with Session(engine) as session:
         row = session.get(SilenceRow, silence_id)
         if row is None:
@@ -74,6 +84,7 @@ def end_silence(engine: Engine, silence_id: str, by: str, at: datetime) -> Silen
         if row.ended_at is None:
             row.ended_at = at.astimezone(UTC)
             row.ended_by = by
+            row.ended_acted_by = acted_by
             session.add(row)
             session.commit()
     return get_silence(engine, silence_id)
@@ -102,10 +113,24 @@ def silences_active_between(engine: Engine, start: datetime, end: datetime) -> l
 
 
 def list_silences(
-    engine: Engine, *, include_over: bool = False, at: datetime, limit: int = 100
+    engine: Engine,
+    *,
+    include_over: bool = False,
+    at: datetime,
+    limit: int = 100,
+    street_code: str | None = None,
 ) -> list[Silence]:
+    """Latest start first; `street_code`: a street's view, its own windows and the
+    district's (those silence its alarms too), not other streets'."""
     with Session(engine) as session:
         query = select(SilenceRow).order_by(col(SilenceRow.starts_at).desc()).limit(limit)
+        if street_code is not None:
+            query = query.where(
+                or_(
+                    col(SilenceRow.street_code).is_(None),
+                    col(SilenceRow.street_code) == street_code,
+                )
+            )
         if not include_over:
             query = query.where(col(SilenceRow.ends_at) > at.astimezone(UTC))
         rows = [row for row in session.exec(query) if include_over or not _ended_before(row, at)]
@@ -157,6 +182,8 @@ def _silence(row: SilenceRow, counts: dict[str, int]) -> Silence:
         created_at=_utc(row.created_at),
         ended_at=_utc(row.ended_at) if row.ended_at else None,
         ended_by=row.ended_by,
+        ended_acted_by=row.ended_acted_by,
+        street_code=row.street_code,
         events_silenced=counts.get(row.silence_id, 0),
     )
 

@@ -69,6 +69,12 @@ class SilenceSpec(Message):
         default=None,
         description="The supervisor who allows this window to silence protected scenarios",
     )
+    acted_by: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Who made the window on created_by's behalf (the operator at the CLI); "
+        "None: created_by made it",
+    )
 
     @model_validator(mode="after")
     def _scoped(self) -> SilenceSpec:
@@ -101,7 +107,15 @@ class Silence(SilenceSpec):
     created_at: AwareDatetime
     ended_at: AwareDatetime | None = None
     ended_by: str | None = None
+    ended_acted_by: str | None = Field(
+        default=None, description="Who ended it on ended_by's behalf (the operator at the CLI)"
+    )
     events_silenced: int = 0
+    street_code: str | None = Field(
+        default=None,
+        description="The street whose key made it (listed to that street's keys and the "
+        "district's); None: made for the whole district",
+    )
 
     def state(self, at: datetime) -> SilenceState:
         if self.ended_at is not None and self.ended_at <= at:

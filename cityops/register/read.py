@@ -81,3 +81,38 @@ def load_records(
 
 
 __all__ = ["TicketEventRow", "TicketRow", "load_records"]
+
+
+def ticket_place(engine: Engine, ticket_id: str) -> tuple[str | None, str | None] | None:
+    """The street and station of a ticket's latest route as the register holds it (the
+    row every register write leaves), or None when the register has no such ticket."""
+    query = select(TICKETS.c.street_code, TICKETS.c.station_code).where(
+        TICKETS.c.ticket_id == ticket_id
+    )
+    with engine.connect() as connection:
+        row = connection.execute(query).first()
+    return None if row is None else (row[0], row[1])
+
+
+def station_workflows(
+    engine: Engine,
+    station: str,
+    *,
+    stage: str | None = None,
+    scenario: str | None = None,
+    source: str | None = None,
+    limit: int = 50,
+) -> list[str]:
+    """The workflow ids of a station's tickets (its latest route), newest received first:
+    what a station key may list, filtered and limited in SQL."""
+    query = select(TICKETS.c.workflow_id).where(TICKETS.c.station_code == station)
+    for column, value in (
+        (TICKETS.c.stage, stage),
+        (TICKETS.c.scenario_id, scenario),
+        (TICKETS.c.source, source),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    query = query.order_by(TICKETS.c.received_at.desc(), TICKETS.c.ticket_id.desc()).limit(limit)
+    with engine.connect() as connection:
+        return [row[0] for row in connection.execute(query)]

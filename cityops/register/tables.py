@@ -38,7 +38,7 @@ class TicketRow(SQLModel, table=True):
     dimension: str | None = Field(default=None, max_length=16)
     priority: str | None = Field(default=None, max_length=4)
     street_code: str | None = Field(default=None, index=True, max_length=8)
-    station_code: str | None = Field(default=None, max_length=32)
+    station_code: str | None = Field(default=None, index=True, max_length=32)
     assignee_id: str | None = Field(default=None, max_length=64)
     tier: str | None = Field(default=None, max_length=16)
     text: str | None = None

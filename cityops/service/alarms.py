@@ -207,16 +207,28 @@ class AlarmIntake:
         self._reached_at = -1e9
 
     async def submit(
-        self, items: Sequence[Incoming], channel: Channel, received_at: datetime | None = None
+        self,
+        items: Sequence[Incoming],
+        channel: Channel,
+        received_at: datetime | None = None,
+        *,
+        outside: Callable[[AlarmEvent], str | None] | None = None,
     ) -> list[AlarmResult]:
         """Every item gets an outcome, in order: valid events are delivered (in chunks of
-        MAX_BATCH), the others are stored as dead letters and answered `rejected`."""
+        MAX_BATCH), the others are stored as dead letters and answered `rejected`.
+        `outside`: why a valid event lies outside what the sender may post for (its key's
+        street), or None; such an event is refused like an invalid one (field `site`),
+        so it is kept and can be replayed (`cityops intake replay`), never dropped."""
         received = received_at or datetime.now(UTC)
         events: list[tuple[int, AlarmEvent]] = []
         refused: list[tuple[int, Refusal]] = []
         for position, item in enumerate(items):
             try:
-                events.append((position, read_item(channel, item.raw)))
+                event = read_item(channel, item.raw)
+                why = outside(event) if outside is not None else None
+                if why is not None:
+                    raise ItemRefused("site", why)
+                events.append((position, event))
             except ItemRefused as exc:
                 event_id = (
                     alert_event_id(item.raw)
@@ -499,7 +511,7 @@ class AlarmIntake:
         grouping = self._rules.settings(scenario_id).grouping
         if grouping is None:
             return None
-        place = self._locate(event) if grouping.by in ("street", "station") else None
+        place = self.locate(event) if grouping.by in ("street", "station") else None
         street = place.street_code if place else None
         key: str | None
         if grouping.by == "device":
@@ -514,7 +526,8 @@ class AlarmIntake:
             return None  # not placed: the ticket stands alone
         return GroupKey(scenario_id, grouping.by, fitted_key(key), grouping.window, street)
 
-    def _locate(self, event: AlarmEvent) -> Place:
+    def locate(self, event: AlarmEvent) -> Place:
+        """Where an event happened, by its site and coordinates (the test locator, if set)."""
         if self._locator is not None:
             return self._locator(event)
         return self.geography.place(event.site, event.lat, event.lon)

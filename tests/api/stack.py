@@ -116,7 +116,7 @@ async def running_api(
     photos = Path(org.url.removeprefix("sqlite:///")).parent / "photos"
     settings = Settings(database_url=org.url, task_queue=queue, photo_dir=photos)
     notifier = RecordingNotifier()
-    store = RecordingStore()
+    store = RecordingStore(engine=org.engine)  # the app reads the register (scope)
     dispatch = DispatchActivities(router=org.router)
     routing = RoutingActivities(org.router)  # returns and transfers re-route on the org
     worker = build_worker(

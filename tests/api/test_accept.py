@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -17,6 +18,7 @@ from cityops.api.accept import (
     LinkStale,
     LinkState,
     get_accept_action,
+    get_link_check,
     get_now,
     get_token_secret,
     link_state,
@@ -24,6 +26,8 @@ from cityops.api.accept import (
 from cityops.domain.models import TicketStatus
 from cityops.domain.stages import Source, Stage
 from cityops.domain.tokens import sign_accept_token
+from cityops.service import tickets as service_tickets
+from cityops.service.tickets import TicketNotFound
 
 SECRET = "accept-page-secret"
 NOW = datetime(2026, 9, 30, 10, 0, tzinfo=UTC)
@@ -227,3 +231,83 @@ def test_a_link_works_only_while_the_ticket_waits_for_its_person(
     status: TicketStatus, state: LinkState
 ) -> None:
     assert link_state(status, "p-zhang") is state
+
+
+# ------------------------------------------------ the confirm page looks at the live ticket
+
+
+class LiveTicket:
+    """The /a pages wired as the app wires them (`_link_check`, `_accept_action`) over a
+    ticket whose status query answers `found`; accept updates are recorded, never run."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from cityops.api import app as app_module
+
+        self.found: TicketStatus | Exception = status_of(Stage.AWAITING_ACCEPT, "p-zhang")
+        self.updates: list[str] = []
+        monkeypatch.setattr(service_tickets, "status", self._status)
+        monkeypatch.setattr(service_tickets, "update", self._update)
+        app = FastAPI()
+        app.include_router(accept_module.router)
+        no_client: Any = None
+        overrides = app.dependency_overrides
+        overrides[get_link_check] = lambda: app_module._link_check(no_client, no_client)
+        overrides[get_accept_action] = lambda: app_module._accept_action(no_client, no_client)
+        overrides[get_token_secret] = lambda: SECRET
+        overrides[get_now] = lambda: NOW
+        self.http = TestClient(app)
+
+    def __call__(self, found: TicketStatus | Exception) -> TestClient:
+        self.found = found
+        return self.http
+
+    async def _status(self, *_: object, **__: object) -> TicketStatus:
+        if isinstance(self.found, Exception):
+            raise self.found
+        return self.found
+
+    async def _update(self, _client: object, ticket_id: str, *_: object) -> None:
+        self.updates.append(ticket_id)
+
+
+@pytest.fixture
+def live_ticket(monkeypatch: pytest.MonkeyPatch) -> LiveTicket:
+    return LiveTicket(monkeypatch)
+
+
+def test_the_confirm_page_shows_the_button_only_while_the_ticket_waits_for_its_person(
+    live_ticket: LiveTicket,
+) -> None:
+    token = token_for()
+    waiting = live_ticket(status_of(Stage.AWAITING_ACCEPT, "p-zhang")).get(f"/a/{token}")
+    assert waiting.status_code == 200 and f'action="/a/{token}"' in waiting.text
+    mine = live_ticket(status_of(Stage.ACCEPTED, "p-zhang", "p-zhang")).get(f"/a/{token}")
+    assert mine.status_code == 200 and "Already accepted" in mine.text
+    assert "<form" not in mine.text
+    closed = live_ticket(status_of(Stage.CLOSED, "p-li", "p-li")).get(f"/a/{token}")
+    assert closed.status_code == 410 and "no longer works" in closed.text
+    assert "<form" not in closed.text and "p-li" not in closed.text
+    gone = live_ticket(TicketNotFound("no ticket T20260930-0007")).get(f"/a/{token}")
+    assert gone.status_code == 410 and "<form" not in gone.text
+
+
+def test_when_the_ticket_cannot_be_asked_the_confirm_page_is_shown_and_the_post_decides(
+    live_ticket: LiveTicket,
+) -> None:
+    page = live_ticket(RuntimeError("temporal down")).get(f"/a/{token_for()}")
+    assert page.status_code == 200 and "Confirm accept" in page.text
+
+
+def test_a_link_stops_working_once_the_ticket_escalated_past_its_person(
+    live_ticket: LiveTicket,
+) -> None:
+    """Zhang's link, after the accept clock moved the ticket up to Li (his supervisor):
+    the page names nobody and offers no button, and a POST accepts nothing. (Zhang may
+    still accept with his API key: issue #12, docs/api.md.)"""
+    client = live_ticket(status_of(Stage.ESCALATED, "p-li"))
+    token = token_for()
+    page = client.get(f"/a/{token}")
+    assert page.status_code == 410 and "<form" not in page.text and "p-li" not in page.text
+    posted = client.post(f"/a/{token}")
+    assert posted.status_code == 410 and "no longer works" in posted.text
+    assert live_ticket.updates == []

@@ -9,8 +9,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from cityops.api.keys import Role, create_key, revoke_key
 from cityops.domain.tokens import sign_accept_token
+from cityops.service import tickets as service_tickets
 from tests.api.responder_helpers import GARBAGE, dispatched, status, submit
 from tests.api.stack import Api
 from tests.conftest import eventually
@@ -114,6 +117,30 @@ async def test_keys_see_the_tickets_of_their_scope_only(api: Api) -> None:
     assert (await status(api, ticket))["stage"] == "awaiting_accept"
 
 
+async def test_scope_is_read_from_the_register_not_by_asking_each_workflow(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A station key's list and an out-of-scope action need no status query: with the
+    query failing, the list still shows the station's ticket and the action is 404."""
+    ticket = await submit(api)
+    found = await dispatched(api, ticket)
+    station_key = api.as_person(Role.RESPONDER, found["assignee_id"], found["station_code"])
+    outsider = api.as_person(Role.RESPONDER, found["assignee_id"], "T02")
+
+    async def no_query(*_: object, **__: object) -> None:
+        raise AssertionError("a scope check asked the workflow")
+
+    async def listed() -> None:
+        rows = await api.http.get("/api/v1/tickets?limit=1", headers=station_key)
+        assert rows.status_code == 200, rows.text
+        assert [r["ticket_id"] for r in rows.json()] == [ticket]
+
+    monkeypatch.setattr(service_tickets, "status", no_query)
+    await eventually(listed)  # limit=1: the station's newest, exactly
+    refused = await act(api, ticket, "pause", {"reason": "等待"}, headers=outsider)
+    assert refused.status_code == 404
+
+
 async def test_a_sensor_gateway_reads_no_complaint_text(api: Api) -> None:
     ticket = await submit(api)
     await dispatched(api, ticket)
@@ -173,6 +200,9 @@ async def test_an_accept_link_dies_when_the_ticket_moves_to_someone_else(api: Ap
     assert moved.status_code == 200, moved.text
     now_with = moved.json()["assignee_id"]
     assert now_with != assignee
+    opened = await api.http.get(f"/a/{token}")  # the confirm page looks at the live ticket
+    assert opened.status_code == 410 and "<form" not in opened.text
+    assert now_with not in opened.text
     stale = await api.http.post(f"/a/{token}")
     assert stale.status_code == 410 and "链接已失效" in stale.text
     assert now_with not in stale.text and moved.json()["assignee_name"] not in stale.text

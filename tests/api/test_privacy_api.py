@@ -7,13 +7,14 @@ import base64
 import json
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload
 
 from cityops.activities.store import save_record
-from cityops.api.keys import Role
+from cityops.api.keys import Role, create_key, revoke_key
 from cityops.domain.models import TicketIntake, TicketRecord
 from cityops.domain.stages import Source, Stage
 from cityops.privacy.codec import ENCODING, EncryptionCodec
@@ -174,19 +175,20 @@ async def test_cors_preflight_admits_the_ui_origin_only(api: Api) -> None:
     assert "access-control-allow-origin" not in other.headers
 
 
+async def sign_in(api: Api, key: str) -> Any:
+    """The codec login form, as a browser posts it."""
+    return await api.http.post(
+        "/codec/login",
+        content=f"key={key}",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+
+
 async def test_a_supervisor_signs_in_once_and_the_ui_sends_the_cookie(api: Api) -> None:
     body = await encrypted_body()
-    refused = await api.http.post(
-        "/codec/login",
-        content=f"key={api.keys[Role.RESPONDER]}",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )
+    refused = await sign_in(api, api.keys[Role.RESPONDER])
     assert refused.status_code == 403 and "set-cookie" not in refused.headers
-    signed_in = await api.http.post(
-        "/codec/login",
-        content=f"key={api.keys[Role.SUPERVISOR]}",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )
+    signed_in = await sign_in(api, api.keys[Role.SUPERVISOR])
     assert signed_in.status_code == 200
     cookie = signed_in.headers["set-cookie"]
     assert "HttpOnly" in cookie and "Path=/codec" in cookie
@@ -201,6 +203,24 @@ async def test_a_supervisor_signs_in_once_and_the_ui_sends_the_cookie(api: Api) 
         api.http.cookies.set("cityops_codec", forged, path="/codec")
         refused = await api.http.post("/codec/decode", content=body, headers=ui_headers())
         assert refused.status_code == 401
+    finally:
+        api.http.cookies.clear()
+
+
+async def test_revoking_the_key_ends_its_codec_session_at_once(api: Api) -> None:
+    body = await encrypted_body()
+    key = create_key(api.engine, Role.SUPERVISOR, label="codec-shift", person="P-DIST-D")
+    signed_in = await sign_in(api, key)
+    assert signed_in.status_code == 200
+    session = signed_in.cookies["cityops_codec"]
+    try:
+        api.http.cookies.set("cityops_codec", session, path="/codec")
+        answer = await api.http.post("/codec/decode", content=body, headers=ui_headers())
+        assert answer.status_code == 200 and PHONE in decoded_texts(answer.json())
+        assert revoke_key(api.engine, key.split("_")[1])
+        refused = await api.http.post("/codec/decode", content=body, headers=ui_headers())
+        assert refused.status_code == 401 and "revoked" in refused.text
+        assert PHONE not in refused.text
     finally:
         api.http.cookies.clear()
 

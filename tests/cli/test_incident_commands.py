@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from cityops.cli.main import app
 from cityops.db.engine import get_engine
 from cityops.db.incidents import NewReport, join_incident, open_incident, open_reports
+from cityops.db.silences import get_silence
 from cityops.domain.incidents import Report, find_link
 from cityops.domain.stages import Source
 from cityops.org.migrate import upgrade
@@ -92,3 +93,28 @@ def test_incident_show_lists_every_ticket_of_two_calls(db: str) -> None:
     assert "2026-12-03 09:00 (UTC+8)" in shown.output
     assert incident_id in runner.invoke(app, ["incident", "list", "--scenario", "PS03"]).output
     assert runner.invoke(app, ["incident", "show", "INNOPE"]).exit_code == 2
+
+
+def test_silence_add_and_end_record_the_operator_on_behalf_of_the_named_person(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CITYOPS_OPERATOR", "alice")
+    window = ["--starts", "2099-01-01T08:00:00+08:00", "--ends", "2099-01-01T18:00:00+08:00"]
+    added = runner.invoke(
+        app,
+        ["silence", "add", "--reason", "道路开挖", "--by", "P-T15-1", "--device", "D1", *window],
+    )
+    assert added.exit_code == 0, added.output
+    silence_id = added.output.strip()
+    made = get_silence(get_engine(db), silence_id)
+    assert made is not None
+    assert (made.created_by, made.acted_by) == ("P-T15-1", "operator:alice")
+    ended = runner.invoke(app, ["silence", "end", silence_id, "--by", "P-T15-2"])
+    assert ended.exit_code == 0, ended.output
+    assert "by operator:alice on behalf of P-T15-1" in ended.output
+    assert "ended by operator:alice on behalf of P-T15-2" in ended.output
+    gone = get_silence(get_engine(db), silence_id)
+    assert gone is not None
+    assert (gone.ended_by, gone.ended_acted_by) == ("P-T15-2", "operator:alice")
+    bad = runner.invoke(app, ["silence", "end", silence_id, "--by", "x" * 65])
+    assert bad.exit_code == 2 and "--by" in bad.output

@@ -16,9 +16,9 @@ from cityops.domain.register import RegisterEvent, event_key
 from cityops.domain.stages import Dimension, Source, Stage, Tier
 from cityops.org.migrate import upgrade
 from cityops.privacy.keys import load_keyring
-from cityops.register.read import load_records
+from cityops.register.read import load_records, station_workflows, ticket_place
 from cityops.register.tables import TicketEventRow, TicketRow, utc
-from cityops.register.write import write_event
+from cityops.register.write import write_event, write_events
 
 RECEIVED = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 STAGES = [
@@ -193,3 +193,39 @@ def test_rows_of_the_earlier_writer_survive_the_migration(
     start = RECEIVED - timedelta(hours=1)
     folded = load_records(engine, start, start + timedelta(days=1), start + timedelta(days=1))
     assert {r.ticket_id for r in folded} == {"OLD1", "OLD2"} and len(folded) == 3
+
+
+def test_scope_reads_take_the_latest_route_and_page_a_station_exactly(
+    database_url: str, engine: Engine
+) -> None:
+    """What scope checks and a station key's list read (no workflow query): the street and
+    station of the ticket's latest route, and the station's newest tickets, limited in
+    SQL. Twelve tickets of T01, every third at T01-01; one moved to T01-02 by a later
+    event; a page of two holds exactly the two newest still at T01-01."""
+    upgrade(database_url)
+    for number in range(12):
+        ticket = f"PD{number:02d}"
+        station = "T01-01" if number % 3 == 0 else "T01-05"
+        made = [
+            e.model_copy(
+                update={
+                    "received_at": RECEIVED + timedelta(hours=number),
+                    "station_code": station if e.station_code else None,
+                }
+            )
+            for e in events(ticket)[:4]
+        ]
+        write_events(engine, made)
+    moved = events("PD09")[4].model_copy(
+        update={"station_code": "T01-02", "received_at": RECEIVED + timedelta(hours=9)}
+    )
+    write_events(engine, [moved])
+    assert ticket_place(engine, "PD09") == ("T01", "T01-02")
+    assert ticket_place(engine, "PD06") == ("T01", "T01-01")
+    assert ticket_place(engine, "PD99") is None
+    assert station_workflows(engine, "T01-01", limit=2) == ["ticket-PD06", "ticket-PD03"]
+    assert station_workflows(engine, "T01-01", stage="accepted", limit=9) == [
+        "ticket-PD06", "ticket-PD03", "ticket-PD00",
+    ]  # fmt: skip
+    assert station_workflows(engine, "T01-01", stage="resolved", limit=9) == []
+    assert station_workflows(engine, "T01-02", scenario="PS03", source="hotline") == ["ticket-PD09"]
