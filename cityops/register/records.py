@@ -8,8 +8,8 @@ are pure, so the KPIs, the vital signs and a simulation can share them.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 
 from cityops.domain.register import TicketEvent
 from cityops.domain.stages import CallbackResult, CallKind, Source, Stage
@@ -55,6 +55,24 @@ class EventRecord:
     resolve_deadline: datetime | None = None
     paused: bool = False
     address: str | None = None
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def floored(record: EventRecord, step: timedelta) -> EventRecord:
+    """The record with its instants floored to a multiple of `step` since the epoch."""
+
+    def floor(instant: datetime) -> datetime:
+        return instant - (instant - EPOCH) % step
+
+    return replace(
+        record,
+        at=floor(record.at),
+        received_at=floor(record.received_at),
+        accept_deadline=record.accept_deadline and floor(record.accept_deadline),
+        resolve_deadline=record.resolve_deadline and floor(record.resolve_deadline),
+    )
 
 
 @dataclass

@@ -23,7 +23,7 @@ from cityops.domain.zones import SHANGHAI
 from cityops.org.store import load_or_demo
 from cityops.register.kpis import KpiWindow, kpis_of, shanghai
 from cityops.register.read import load_records
-from cityops.register.records import TicketFacts, fold_all
+from cityops.register.records import TicketFacts, floored, fold_all
 from cityops.register.tables import utc
 from cityops.register.write import TICKETS
 from cityops.rules.indicators import default_indicators
@@ -112,8 +112,15 @@ def incident_links(engine: Engine, ticket_ids: set[str]) -> dict[str, str]:
     return links
 
 
-def load_tickets(engine: Engine, window: KpiWindow) -> list[TicketFacts]:
-    return fold_all(load_records(engine, window.start, window.end, window.as_of), window.as_of)
+def load_tickets(
+    engine: Engine, window: KpiWindow, resolution: timedelta | None = None
+) -> list[TicketFacts]:
+    """The window's tickets from the register; with a `resolution`, every instant floored
+    to it (the simulated day reads to the minute: see docs/simulation.md)."""
+    records = load_records(engine, window.start, window.end, window.as_of)
+    if resolution is not None:
+        records = [floored(record, resolution) for record in records]
+    return fold_all(records, window.as_of)
 
 
 def kpis(engine: Engine, window: KpiWindow, street: str | None = None) -> dict[str, Any]:
@@ -170,10 +177,12 @@ def _payload(text: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def vitals(engine: Engine, at: datetime, street: str | None = None) -> dict[str, Any]:
+def vitals(
+    engine: Engine, at: datetime, street: str | None = None, resolution: timedelta | None = None
+) -> dict[str, Any]:
     """The vital-signs JSON of `cityops vitals` and `GET /api/v1/vital-signs`."""
     window = KpiWindow(at - VITALS_LOOKBACK, at, at)
-    tickets = load_tickets(engine, window)
+    tickets = load_tickets(engine, window, resolution)
     alarms = load_alarms(engine, at - VITALS_LOOKBACK, at)
     return vital_signs(
         default_indicators(),
@@ -237,14 +246,20 @@ def top_overdue(tickets: list[TicketFacts], at: datetime, limit: int = 20) -> li
     ]
 
 
-def report_figures(engine: Engine, window: KpiWindow, street: str | None = None) -> dict[str, Any]:
-    """Everything the HTML report and the dashboard show, as JSON-ready data."""
-    tickets = load_tickets(engine, window)
+def report_figures(
+    engine: Engine,
+    window: KpiWindow,
+    street: str | None = None,
+    resolution: timedelta | None = None,
+) -> dict[str, Any]:
+    """Everything the HTML report and the dashboard show, as JSON-ready data (instants
+    floored to `resolution` when given)."""
+    tickets = load_tickets(engine, window, resolution)
     if street is not None:
         tickets = [t for t in tickets if t.street_code == street]
     links = incident_links(engine, {t.ticket_id for t in tickets})
     kpi = kpis_of(tickets, window, street=street, incidents=links)
-    signs = vitals(engine, window.as_of, street)
+    signs = vitals(engine, window.as_of, street, resolution)
     names = streets(engine)
     league = [
         {
