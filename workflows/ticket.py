@@ -82,6 +82,7 @@ with workflow.unsafe.imports_passed_through():
         SplitInput,
         SplitOutcome,
         SplitRecord,
+        StatusAndTimers,
         StatusInput,
         SupervisorRequest,
         TicketIntake,
@@ -256,6 +257,10 @@ class TicketWorkflow:
         self._register_batch: list[RegisterEvent] = []  # PLAN_AT_INTAKE: not yet written
         self._hold_register = False  # classified, dispatched in this task: one batch for both
         self._hold_shown = False  # the SENSOR_HOLD_SHOWN patch, asked in `resolve`
+        # The timers the ticket's waits run now, by a serial, and when each is due (state
+        # only, no command: the `status_and_timers` query answers it).
+        self._timers: dict[int, datetime] = {}
+        self._timer_seq = 0
 
     def _new(self) -> bool:
         """Whether this ticket runs with every stage on a clock (the NO_DEAD_ENDS patch,
@@ -1548,14 +1553,12 @@ class TicketWorkflow:
             await workflow.wait_condition(lambda: self._links.primary_outcome is not None)
             return True
         while True:
-            try:
-                await workflow.wait_condition(
-                    lambda: self._links.primary_outcome is not None, timeout=PRIMARY_CHECK
-                )
+            if await self._wait(
+                lambda: self._links.primary_outcome is not None, timeout=PRIMARY_CHECK
+            ):
                 return True
-            except TimeoutError:
-                if not await primary_open():  # closed without telling this ticket
-                    return False
+            if not await primary_open():  # closed without telling this ticket
+                return False
 
     async def _tell_callers(self) -> None:
         """Every repeat caller's ticket closes with this one, with its outcome."""
@@ -1703,6 +1706,13 @@ class TicketWorkflow:
         return self._status(
             include_history=request is None or request.include_history, answer=False
         )
+
+    @workflow.query
+    def status_and_timers(self, request: StatusInput | None = None) -> StatusAndTimers:
+        """The status and when each timer the ticket runs now is due, in one read: what a
+        driver needs to let the ticket's clocks act before a person does (the simulation),
+        without reading the history."""
+        return StatusAndTimers(status=self.status(request), timers=sorted(self._timers.values()))
 
     # ================================================================== clocks and chains
 
@@ -2178,10 +2188,15 @@ class TicketWorkflow:
             timeout = until - workflow.now()
             if timeout <= timedelta(0):
                 return condition()
+        key = self._timer_seq = self._timer_seq + 1
+        if timeout is not None:  # its timer: the `status_and_timers` query shows when it is due
+            self._timers[key] = workflow.now() + timeout
         try:
             await workflow.wait_condition(condition, timeout=timeout, timeout_summary=summary)
         except TimeoutError:
             return False
+        finally:
+            self._timers.pop(key, None)
         return True
 
     # ================================================================== bookkeeping

@@ -1077,3 +1077,10 @@ class TransferRequest(Message):
 
 
 TicketStatus.model_rebuild()  # it names ReconsiderationRequest, defined above this line
+
+
+class StatusAndTimers(Message):
+    """Query answer: a ticket's status and when each timer it runs now is due."""
+
+    status: TicketStatus
+    timers: list[datetime] = Field(default_factory=list)
