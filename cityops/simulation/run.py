@@ -123,6 +123,10 @@ CACHED_TICKETS = 20_000
 QUERY_ATTEMPTS = 3
 GUARD = timedelta(seconds=5)  # a timer due this soon fires before an action on its run
 GUARD_STEP = timedelta(milliseconds=50)
+# A timer's instant as the workflow knows it (its task's start plus the timeout) is earlier
+# than the server's (the task's completion plus the timeout) by the time the task took: the
+# driver sleeps this much past it, so the timer has fired when it looks again.
+TASK_LAG = timedelta(milliseconds=250)
 HORIZON_DAYS = 60  # the mapped calendar covers every deadline a day's tickets can have
 AlarmStatus = Literal["firing", "resolved"]
 BEING_WORKED = (Stage.ACCEPTED, Stage.REOPENED)
@@ -513,7 +517,7 @@ class Simulation:
         end = self.at(minute + 1)
         handle = self.client.get_workflow_handle(workflow_id, run_id=run_id)
         while True:
-            status, timers = await self._timers_of(handle, ticket)
+            status, timers, queried = await self._timers_of(handle, ticket)
             if timers is None:
                 return None  # not started yet: nothing to race
             now = await self.env.get_current_time()
@@ -521,32 +525,33 @@ class Simulation:
             if not soon:
                 return status
             self.timers_let_fire += 1
-            await self.env.sleep(max(max(soon) - now, timedelta(0)) + GUARD_STEP)
+            step = TASK_LAG if queried else GUARD_STEP
+            await self.env.sleep(max(max(soon) - now, timedelta(0)) + step)
 
     async def _timers_of(
         self, handle: WorkflowHandle[Any, Any], ticket: TicketTrack | None
-    ) -> tuple[TicketStatus | None, list[datetime] | None]:
+    ) -> tuple[TicketStatus | None, list[datetime] | None, bool]:
         """When each timer the run waits on is due (None: no such run yet), and for a work
         order its status too: one query (`status_and_timers`), where reading the history
         cost a transfer and a parse of every event. A call record (CallWorkflow) has no
-        such query: its history is read."""
+        such query: its history is read. The last: whether the instants were queried."""
         if ticket is None or not ticket.is_call_record:
             try:
                 answer: StatusAndTimers = await handle.query(
                     TicketWorkflow.status_and_timers, StatusInput(include_history=False)
                 )
             except RPCError:
-                return None, None
+                return None, None, False
             except WorkflowQueryFailedError as failed:
                 if "TMPRL1101" not in str(failed):  # a starved replay: read the history
                     raise
             else:
-                return (answer.status if ticket is not None else None), answer.timers
+                return (answer.status if ticket is not None else None), answer.timers, True
         try:
             history = await handle.fetch_history()
         except RPCError:
-            return None, None
-        return None, pending_timers(history.events)
+            return None, None, False
+        return None, pending_timers(history.events), False
 
     # ------------------------------------------------------------------ the day
 
