@@ -127,6 +127,8 @@ class DispatchActivities:
             escalation=self._handling.chain(settings.escalation_chain),
             recovery_hold=settings.recovery_hold,
             photo_radius_m=self._handling.closure.photo_radius_m,
+            pause_within=self._handling.pause.within,
+            pause_longest=self._handling.pause.longest,
             recovery_patience=self._handling.closure.recovery_patience,
             on_recovery=settings.on_recovery,
             verify_waits=self._handling.verify_waits(settings.verify_within),

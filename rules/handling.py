@@ -108,6 +108,21 @@ class NoticeSettings(BaseModel):
         return parse_duration(value)
 
 
+class PauseSettings(BaseModel):
+    """A paused resolve clock (挂起, waiting on the citizen) ends by a stated time: the
+    assignee's `until`, else `within` from the pause; never more than `longest` after
+    the pause began (a pause extended included). Wall clock: the end is a date."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    within: timedelta = Field(default=timedelta(days=2), gt=timedelta(0))
+    longest: timedelta = Field(default=timedelta(days=14), gt=timedelta(0))
+
+    @field_validator("within", "longest", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return parse_duration(value)
+
+
 class StallSettings(BaseModel):
     """A wait whose chain pressed its top in vain: how often the district center's duty
     supervisor is told of it (督办) until someone acts."""
@@ -129,6 +144,7 @@ class _SlaFile(BaseModel):
     verification: dict[ClosureCheck, _Wait] = Field(default_factory=dict)
     notices: NoticeSettings = NoticeSettings()
     stalled: StallSettings = StallSettings()
+    pause: PauseSettings = PauseSettings()
 
 
 class _ChainFile(BaseModel):
@@ -145,6 +161,7 @@ class HandlingRules(BaseModel):
     verification: dict[ClosureCheck, VerifyWait] = Field(default_factory=dict)
     notices: NoticeSettings = NoticeSettings()
     stalled: StallSettings = StallSettings()
+    pause: PauseSettings = PauseSettings()
 
     def verify_waits(self, refined: timedelta | None = None) -> dict[ClosureCheck, VerifyWait]:
         """How long each closure check waits for its evidence; a scenario's `verify_within`

@@ -31,6 +31,8 @@ class SlaClock:
     run: int = 0
     pauses: list[Pause] = field(default_factory=list)
     paused_since: datetime | None = None
+    pause_until: datetime | None = None  # when the pause ends (None: a pause without an end)
+    pause_reminded: bool = False  # the assignee heard the pause's end is near
     reached: float = -1.0  # the fraction of the last point taken on this run
     _schedule: tuple[int, Schedule] | None = None  # the instants computed at the run's start
 
@@ -89,9 +91,24 @@ class SlaClock:
     def paused(self) -> bool:
         return self.paused_since is not None
 
-    def pause(self, at: datetime) -> None:
+    def pause(self, at: datetime, until: datetime | None = None) -> None:
         self.paused_since = at
+        self.pause_until = until
+        self.pause_reminded = False
         self.run += 1  # interrupts the walk
+
+    def extend_pause(self, until: datetime) -> None:
+        """A later end for the pause: reminded again before it."""
+        assert self.paused_since is not None
+        self.pause_until = until
+        self.pause_reminded = False
+        self.run += 1  # the walk waits for the new end
+
+    def pause_reminder_at(self) -> datetime | None:
+        """When the assignee hears the pause's end is near: at 80 % of the pause."""
+        if self.paused_since is None or self.pause_until is None:
+            return None
+        return self.paused_since + (self.pause_until - self.paused_since) * 0.8
 
     def resume(self, at: datetime) -> Pause:
         """Ends the pause; the deadline is computed again with it (`request([1.0])`)."""
@@ -99,6 +116,7 @@ class SlaClock:
         pause = Pause(start=self.paused_since, end=at)
         self.pauses.append(pause)
         self.paused_since = None
+        self.pause_until = None
         return pause
 
     def moved(self, deadline: datetime) -> None:

@@ -48,6 +48,8 @@ def render_details(
     ]
     if status.verify_deadline is not None and status.stage.value == "verifying":
         lines.append(f"| verify by | {_time(status.verify_deadline)} |")
+    if status.pause_deadline is not None:
+        lines.append(f"| paused until | {_time(status.pause_deadline)} |")
     lines += [
         f"| SLA | {status.sla_colour}{' · **OVERDUE**' if status.overdue else ''} |",
         *_stall_row(status),

@@ -82,6 +82,7 @@ with workflow.unsafe.imports_passed_through():
         SplitInput,
         SplitOutcome,
         SplitRecord,
+        StatusAndTimers,
         StatusInput,
         SupervisorRequest,
         TicketIntake,
@@ -195,6 +196,15 @@ BOUNDED_STATE = "bounded-state"
 # TemporalChangeVersion upsert, which the SDK adds to each) instead of four. Tickets in
 # flight answer no to it and ask the others as they did.
 PLAN_AT_INTAKE = "plan-at-intake"
+# A pause ends by a stated time (PauseInput.until, else the plan's pause_within): the
+# assignee is reminded before it; at it, unless resumed or extended, the resolve clock runs
+# again, the assignee is told and the one above hears. Asked first thing in `pause_clock`,
+# so a ticket in flight takes it at its next pause; an older pause stays open-ended.
+PAUSE_DEADLINE = "pause-deadline"
+# A sensor check whose hold runs (the device reported normal, it must stay so) shows the
+# hold's end as the verify deadline, also when the device was normal before the fix was
+# reported and no verify clock started. Asked first thing in `resolve` of a sensor ticket.
+SENSOR_HOLD_SHOWN = "sensor-hold-shown"
 # The alarm signal's name, for signal-with-start (which takes a name): the handler below is
 # declared with it, so the intake and the workflow cannot disagree.
 ALARM_EVENT_SIGNAL = "alarm_event"
@@ -246,6 +256,11 @@ class TicketWorkflow:
         self._watch_primary = False  # the PRIMARY_WATCH patch, taken first in `run`
         self._register_batch: list[RegisterEvent] = []  # PLAN_AT_INTAKE: not yet written
         self._hold_register = False  # classified, dispatched in this task: one batch for both
+        self._hold_shown = False  # the SENSOR_HOLD_SHOWN patch, asked in `resolve`
+        # The timers the ticket's waits run now, by a serial, and when each is due (state
+        # only, no command: the `status_and_timers` query answers it).
+        self._timers: dict[int, datetime] = {}
+        self._timer_seq = 0
 
     def _new(self) -> bool:
         """Whether this ticket runs with every stage on a clock (the NO_DEAD_ENDS patch,
@@ -518,6 +533,9 @@ class TicketWorkflow:
                 )
         if self._ruling is not None:
             return True
+        if self._hold_shown:  # the hold is the clock now: its end is the verify deadline
+            self._clocks[Clock.VERIFY].deadline = workflow.now() + self._plan.recovery_hold
+            self._upsert()
         refired = await self._wait(
             lambda: check.refired_at is not None or self._ruling is not None,
             timeout=self._plan.recovery_hold,
@@ -1071,14 +1089,35 @@ class TicketWorkflow:
 
     @workflow.update
     def pause_clock(self, request: PauseInput) -> TicketStatus:
-        """Stop the resolve clock while the ticket waits on the citizen."""
-        self._clocks[Clock.RESOLVE].pause(workflow.now())
+        """Stop the resolve clock while the ticket waits on the citizen, until a stated
+        time; while paused, a later `until` extends the pause."""
+        clock = self._clocks[Clock.RESOLVE]
+        if clock.paused:  # the validator let only an extension of a pause with an end by
+            assert request.until is not None
+            clock.extend_pause(request.until)
+            self._set_stage(
+                self._stage,
+                "pause_extended",
+                by=request.person_id,
+                acted_by=request.acted_by,
+                detail=f"to {shown(request.until)}: {request.reason}",
+            )
+            return self._status()
+        # First, before any command of this update: a replay finds the marker here.
+        if workflow.patched(PAUSE_DEADLINE):
+            assert self._plan is not None
+            until = request.until or workflow.now() + self._plan.pause_within
+            clock.pause(workflow.now(), until)
+            detail = f"{request.reason} (until {shown(until)})"
+        else:
+            clock.pause(workflow.now())
+            detail = request.reason
         self._set_stage(
             self._stage,
             "clock_paused",
             by=request.person_id,
             acted_by=request.acted_by,
-            detail=request.reason,
+            detail=detail,
         )
         return self._status()
 
@@ -1086,9 +1125,26 @@ class TicketWorkflow:
     def _validate_pause(self, request: PauseInput) -> None:
         self._admit(request, repeatable=True)
         self._require_assignee_working(request.person_id)
-        since = self._clocks[Clock.RESOLVE].paused_since
-        if since is not None:
+        assert self._plan is not None
+        clock = self._clocks[Clock.RESOLVE]
+        since, now = clock.paused_since, workflow.now()
+        if since is not None and (clock.pause_until is None or request.until is None):
             raise ValueError(f"the clock is already paused since {shown(since)}")
+        if request.until is None:
+            return
+        start = since or now
+        latest = start + self._plan.pause_longest
+        if request.until <= now:
+            raise ValueError(f"until: {shown(request.until)} has passed")
+        if clock.pause_until is not None and request.until <= clock.pause_until:
+            raise ValueError(
+                f"until: the pause already ends at {shown(clock.pause_until)}; name a later time"
+            )
+        if request.until > latest:
+            raise ValueError(
+                f"until: a pause lasts at most {self._plan.pause_longest} "
+                f"(from {shown(start)}: {shown(latest)} at the latest)"
+            )
 
     @workflow.update
     async def resume_clock(self, request: ResumeInput) -> TicketStatus:
@@ -1233,6 +1289,9 @@ class TicketWorkflow:
 
     @workflow.update
     def resolve(self, request: ResolveInput) -> TicketStatus:
+        if self._owned() and self._closure_check() is ClosureCheck.SENSOR_RECOVERY:
+            # First, before any command of this update: a replay finds the marker here.
+            self._hold_shown = workflow.patched(SENSOR_HOLD_SHOWN)
         self._check.resolution = request
         self._set_stage(
             Stage.RESOLVED,
@@ -1494,14 +1553,12 @@ class TicketWorkflow:
             await workflow.wait_condition(lambda: self._links.primary_outcome is not None)
             return True
         while True:
-            try:
-                await workflow.wait_condition(
-                    lambda: self._links.primary_outcome is not None, timeout=PRIMARY_CHECK
-                )
+            if await self._wait(
+                lambda: self._links.primary_outcome is not None, timeout=PRIMARY_CHECK
+            ):
                 return True
-            except TimeoutError:
-                if not await primary_open():  # closed without telling this ticket
-                    return False
+            if not await primary_open():  # closed without telling this ticket
+                return False
 
     async def _tell_callers(self) -> None:
         """Every repeat caller's ticket closes with this one, with its outcome."""
@@ -1650,6 +1707,13 @@ class TicketWorkflow:
             include_history=request is None or request.include_history, answer=False
         )
 
+    @workflow.query
+    def status_and_timers(self, request: StatusInput | None = None) -> StatusAndTimers:
+        """The status and when each timer the ticket runs now is due, in one read: what a
+        driver needs to let the ticket's clocks act before a person does (the simulation),
+        without reading the history."""
+        return StatusAndTimers(status=self.status(request), timers=sorted(self._timers.values()))
+
     # ================================================================== clocks and chains
 
     async def _start_clock(
@@ -1752,6 +1816,9 @@ class TicketWorkflow:
             return finished() or clock.run != run
 
         if clock.clock is Clock.RESOLVE and clock.paused:
+            if clock.pause_until is not None:
+                await self._walk_pause(clock, interrupted)
+                return
             await self._wait(interrupted)  # resume restarts the walk with a later deadline
             return
         schedule = clock.known_schedule()
@@ -1777,6 +1844,53 @@ class TicketWorkflow:
             await self._supervise_stall(clock.clock, interrupted)
             return
         await self._wait(interrupted)
+
+    async def _walk_pause(self, clock: SlaClock, interrupted: Callable[[], bool]) -> None:
+        """A pause runs to its end: the assignee is reminded at 80 % of it; at the end,
+        unless resumed or extended (either interrupts), the resolve clock runs again with
+        the paused time added, the assignee is told, and the one above hears (督办); the
+        resolve chain then walks on from where it was."""
+        until, remind_at = clock.pause_until, clock.pause_reminder_at()
+        assert until is not None and remind_at is not None
+        assignee = self._owner.assignee
+        assert assignee is not None
+        if not clock.pause_reminded:
+            await self._wait(interrupted, until=remind_at, summary="pause: remind before its end")
+            if interrupted():
+                return
+            clock.pause_reminded = True
+            self._note(self._stage, "pause_reminded", detail=describe(assignee))
+            await self._notify(
+                NoticeKind.REMINDER,
+                [assignee],
+                facts={
+                    "note": f"暂停将于{shown(until)}到期：请恢复计时或延长暂停",
+                    "pause_deadline": until.isoformat(),
+                },
+            )
+            if interrupted():
+                return
+        await self._wait(interrupted, until=until, summary="pause: its stated end")
+        if interrupted():
+            return
+        async with self._serialised():
+            if interrupted():
+                return
+            clock.resume(workflow.now())
+            clock.moved((await self._instants(clock, [1.0]))[0])
+            self._set_stage(
+                self._stage, "pause_expired", by="chain", detail=f"the pause ended {shown(until)}"
+            )
+            note = {"note": f"暂停已于{shown(until)}到期，未恢复也未延长：处理时限重新计时"}
+            await self._notify(NoticeKind.REMINDER, [assignee], facts=note)
+            told = self._owner.above()[:1] or [assignee]
+            self._note(self._stage, "supervised", detail=f"pause: {describe(told[0])}")
+            await self._notify(
+                NoticeKind.SUPERVISE,
+                told,
+                reader=Reader.SUPERVISOR,
+                facts={"note": f"{describe(assignee)} 暂停到期未恢复"},
+            )
 
     async def _step(self, point: ChainPoint, clock: Clock) -> None:
         """Take one point of a chain: a colour mark, or a step told to whoever the wait is
@@ -2074,10 +2188,15 @@ class TicketWorkflow:
             timeout = until - workflow.now()
             if timeout <= timedelta(0):
                 return condition()
+        key = self._timer_seq = self._timer_seq + 1
+        if timeout is not None:  # its timer: the `status_and_timers` query shows when it is due
+            self._timers[key] = workflow.now() + timeout
         try:
             await workflow.wait_condition(condition, timeout=timeout, timeout_summary=summary)
         except TimeoutError:
             return False
+        finally:
+            self._timers.pop(key, None)
         return True
 
     # ================================================================== bookkeeping
@@ -2250,6 +2369,7 @@ class TicketWorkflow:
             else None,
             contacted_at=self._contacted_at,
             paused=resolve is not None and resolve.paused,
+            pause_deadline=resolve.pause_until if resolve is not None and resolve.paused else None,
             sla_colour=self._sla_colour,
             overdue=self._overdue,
             escalations=owner.escalations,

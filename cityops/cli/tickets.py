@@ -213,6 +213,7 @@ def print_status(status: TicketStatus, as_json: bool = False) -> None:
         ("resolve by", _time(status.resolve_deadline)),
         ("contact by", _contact(status)),
         *([("verify by", _time(status.verify_deadline))] if status.verify_deadline else []),
+        *([("paused until", _time(status.pause_deadline))] if status.pause_deadline else []),
         *([("ruling", f"{status.bound_unit} handles it")] if status.bound_unit else []),
         ("sla", _sla(status)),
         *([("stalled", line)] if (line := stall_line(status)) else []),
@@ -631,13 +632,22 @@ def pause(
     ticket: TicketArg,
     person: AsOpt,
     reason: Annotated[str, typer.Option(help="What the ticket waits for, e.g. 等业主开门")],
+    until: Annotated[
+        datetime | None,
+        typer.Option(
+            help="When the pause ends at the latest, e.g. 2026-12-01T18:00:00+08:00 "
+            "(default: sla.yaml pause.within); while paused, a later time extends the pause"
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Pause the resolve clock while waiting on the citizen."""
+    """Pause the resolve clock while waiting on the citizen, until a stated time."""
+    if until is not None and until.tzinfo is None:
+        until = until.replace(tzinfo=SHANGHAI)
     _update(
         ticket,
         TicketWorkflow.pause_clock,
-        _message(PauseInput, person_id=person, reason=reason),
+        _message(PauseInput, person_id=person, reason=reason, until=until),
         as_json,
     )
 

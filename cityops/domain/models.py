@@ -441,6 +441,12 @@ class DispatchPlan(Message):
     max_reopens: int = 2
     max_extensions: int = 2
     photo_radius_m: float = 200.0
+    pause_within: timedelta = Field(
+        default=timedelta(days=2), description="A pause with no stated end ends this long after"
+    )
+    pause_longest: timedelta = Field(
+        default=timedelta(days=14), description="No pause (extended or not) lasts longer"
+    )
     recovery_patience: timedelta = timedelta(hours=1)
     on_recovery: RecoveryPolicy = Field(
         default=RecoveryPolicy.NEVER_AUTO_CLOSE,
@@ -580,6 +586,11 @@ class PauseInput(Acted):
 
     person_id: PersonId
     reason: Reason
+    until: datetime | None = Field(
+        default=None,
+        description="When the pause ends at the latest (default: the plan's pause_within "
+        "from now). While paused, a later `until` extends the pause",
+    )
 
 
 class ResumeInput(Acted):
@@ -846,6 +857,11 @@ class TicketStatus(Message):
     )
     contacted_at: datetime | None = None
     paused: bool = False
+    pause_deadline: datetime | None = Field(
+        default=None,
+        description="While paused: when the pause ends (then the resolve clock runs again "
+        "and the one above the assignee hears); None for a pause from before pauses ended",
+    )
     sla_colour: str = "green"
     overdue: bool = False
     escalations: int = 0
@@ -1061,3 +1077,10 @@ class TransferRequest(Message):
 
 
 TicketStatus.model_rebuild()  # it names ReconsiderationRequest, defined above this line
+
+
+class StatusAndTimers(Message):
+    """Query answer: a ticket's status and when each timer it runs now is due."""
+
+    status: TicketStatus
+    timers: list[datetime] = Field(default_factory=list)

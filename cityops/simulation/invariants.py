@@ -95,6 +95,10 @@ class Register:
         return call_counts(self.rows, start, end)
 
 
+# What ends a pause: the assignee resumes, or its stated end passes (patch pause-deadline).
+PAUSE_ENDS = ("clock_resumed", "pause_expired")
+
+
 def at_midnight(status: TicketStatus, entries: list[HistoryEntry]) -> TicketStatus:
     """How a ticket read just after midnight stood at midnight, from its history up to
     then (`entries`): the server's clock runs at real pace while the day is read, so a
@@ -102,7 +106,11 @@ def at_midnight(status: TicketStatus, entries: list[HistoryEntry]) -> TicketStat
     if not entries:
         return status
     events = Counter(entry.event for entry in entries)
-    pauses = [e.event for e in entries if e.event in ("clock_paused", "clock_resumed")]
+    pauses = [e.event for e in entries if e.event in ("clock_paused", *PAUSE_ENDS)]
+    paused = bool(pauses) and pauses[-1] == "clock_paused"
+    # A pause that ended just after midnight (resumed, or it ran out) had an end at
+    # midnight; the status read after it shows the resolve deadline it moved.
+    pause_deadline = (status.pause_deadline or status.resolve_deadline) if paused else None
     contacts = [e.at for e in entries if e.event == "citizen_contacted"]
     # Overdue from the red mark of the resolve clock until an approved extension moves it.
     marks = [e.event for e in entries if e.event in ("overdue", "extension_approved")]
@@ -114,7 +122,8 @@ def at_midnight(status: TicketStatus, entries: list[HistoryEntry]) -> TicketStat
             "reopens": events["reopened"],
             "extensions": events["extension_approved"],
             "contacted_at": contacts[0] if contacts else None,
-            "paused": bool(pauses) and pauses[-1] == "clock_paused",
+            "paused": paused,
+            "pause_deadline": pause_deadline,
             "overdue": bool(marks) and marks[-1] == "overdue",
             "bound_unit": status.bound_unit if events["district_ruling"] else None,
         }
@@ -241,10 +250,10 @@ def stage_deadline(status: TicketStatus, check: ClosureCheck | None) -> tuple[st
         return "triage", status.triage_deadline
     if stage in (Stage.AWAITING_ACCEPT, Stage.ESCALATED):
         return "accept", status.accept_deadline
+    if stage in (Stage.ACCEPTED, Stage.REOPENED) and status.paused:
+        return "pause", status.pause_deadline
     if stage in (Stage.ACCEPTED, Stage.REOPENED):
         return "resolve", status.resolve_deadline
-    if stage is Stage.VERIFYING and check is ClosureCheck.SENSOR_RECOVERY:
-        return "sensor recovery (a patience timer, no deadline shown)", True
     if stage is Stage.VERIFYING:
         return "verify", status.verify_deadline
     if stage is Stage.RECORDED:
@@ -257,8 +266,8 @@ def open_tickets_wait_on_a_clock(
 ) -> list[str]:
     """Every open ticket has its stage's deadline and a timer of its run still to fire:
     nothing waits for someone with nobody to be told when it does not come. A ticket
-    whose resolve clock is paused (挂起) waits on the citizen with its clock stopped: its
-    deadline moves when the assignee resumes, and no timer runs meanwhile."""
+    whose resolve clock is paused (挂起) waits on the pause's end; a sensor check on its
+    verify deadline (the device's wait, or the hold once it reports normal)."""
     wrong = []
     for ticket_id, status in sorted(statuses.items()):
         if status.stage.is_final:
@@ -274,8 +283,6 @@ def open_tickets_wait_on_a_clock(
         track = simulation.tracks[ticket_id]
         clock, deadline = stage_deadline(status, simulation.check_of(track, status))
         timers = simulation.timers_at_end.get(ticket_id, 0)
-        if status.paused and status.stage in (Stage.ACCEPTED, Stage.REOPENED):
-            timers = timers or 1  # stopped on purpose, see above
         if deadline is None or timers == 0:
             missing = "no deadline" if deadline is None else "no timer"
             wrong.append(f"{ticket_id} ({status.stage.value}: {clock}, {missing})")

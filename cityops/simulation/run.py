@@ -77,6 +77,7 @@ from cityops.domain.models import (
     ReturnReason,
     ReturnReasonCode,
     ReviewInput,
+    StatusAndTimers,
     StatusInput,
     TicketIntake,
     TicketStatus,
@@ -122,6 +123,10 @@ CACHED_TICKETS = 20_000
 QUERY_ATTEMPTS = 3
 GUARD = timedelta(seconds=5)  # a timer due this soon fires before an action on its run
 GUARD_STEP = timedelta(milliseconds=50)
+# A timer's instant as the workflow knows it (its task's start plus the timeout) is earlier
+# than the server's (the task's completion plus the timeout) by the time the task took: the
+# driver sleeps this much past it, so the timer has fired when it looks again.
+TASK_LAG = timedelta(milliseconds=250)
 HORIZON_DAYS = 60  # the mapped calendar covers every deadline a day's tickets can have
 AlarmStatus = Literal["firing", "resolved"]
 BEING_WORKED = (Stage.ACCEPTED, Stage.REOPENED)
@@ -400,6 +405,9 @@ class Simulation:
             str, list[HistoryEntry]
         ] = {}  # follow-ups waiting in a notice group's window at midnight
         self.wall: defaultdict[str, float] = defaultdict(float)  # run-time fact: seconds by part
+        # A work order's status read as its timers were let fire, for the action about to
+        # act on it (its first status read): cleared after the action.
+        self._read_now: dict[str, TicketStatus] = {}
         self.router = OrgRouter.from_database(database_url)
 
     # ------------------------------------------------------------------ clock
@@ -484,7 +492,9 @@ class Simulation:
         )
         return f"{message}; last events of {workflow_id}: {tail}"
 
-    async def _let_timers_fire(self, workflow_id: str, run_id: str | None, minute: int) -> None:
+    async def _let_timers_fire(
+        self, workflow_id: str, run_id: str | None, minute: int, ticket: TicketTrack | None = None
+    ) -> TicketStatus | None:
         """Every timer of the run due before the end of this minute fires before a person
         or device acts on it.
 
@@ -497,22 +507,51 @@ class Simulation:
         satisfies the condition the timer bounds (an accept before the escalation step).
         A real server retries that task with the timer's event; here the driver lets such
         timers fire first, which also makes the order of a minute deterministic: the
-        engine's clocks of a minute come before the people's actions of that minute."""
+        engine's clocks of a minute come before the people's actions of that minute.
+
+        Returns the work order's status as it stands then (None for a call record or a
+        device's run): the action's first status read takes it instead of asking again,
+        as nothing moves between the two (no timer is due within GUARD)."""
         if self.realtime:
-            return
+            return None
         end = self.at(minute + 1)
         handle = self.client.get_workflow_handle(workflow_id, run_id=run_id)
         while True:
-            try:
-                history = await handle.fetch_history()
-            except RPCError:
-                return  # not started yet: nothing to race
+            status, timers, queried = await self._timers_of(handle, ticket)
+            if timers is None:
+                return None  # not started yet: nothing to race
             now = await self.env.get_current_time()
-            soon = [due for due in pending_timers(history.events) if due < max(end, now + GUARD)]
+            soon = [due for due in timers if due < max(end, now + GUARD)]
             if not soon:
-                return
+                return status
             self.timers_let_fire += 1
-            await self.env.sleep(max(max(soon) - now, timedelta(0)) + GUARD_STEP)
+            step = TASK_LAG if queried else GUARD_STEP
+            await self.env.sleep(max(max(soon) - now, timedelta(0)) + step)
+
+    async def _timers_of(
+        self, handle: WorkflowHandle[Any, Any], ticket: TicketTrack | None
+    ) -> tuple[TicketStatus | None, list[datetime] | None, bool]:
+        """When each timer the run waits on is due (None: no such run yet), and for a work
+        order its status too: one query (`status_and_timers`), where reading the history
+        cost a transfer and a parse of every event. A call record (CallWorkflow) has no
+        such query: its history is read. The last: whether the instants were queried."""
+        if ticket is None or not ticket.is_call_record:
+            try:
+                answer: StatusAndTimers = await handle.query(
+                    TicketWorkflow.status_and_timers, StatusInput(include_history=False)
+                )
+            except RPCError:
+                return None, None, False
+            except WorkflowQueryFailedError as failed:
+                if "TMPRL1101" not in str(failed):  # a starved replay: read the history
+                    raise
+            else:
+                return (answer.status if ticket is not None else None), answer.timers, True
+        try:
+            history = await handle.fetch_history()
+        except RPCError:
+            return None, None, False
+        return None, pending_timers(history.events), False
 
     # ------------------------------------------------------------------ the day
 
@@ -720,9 +759,13 @@ class Simulation:
             try:
                 target = self._target(due)
                 if target is not None:
-                    await self._bounded(
-                        self._let_timers_fire(*target, minute), f"letting timers fire ({due.what})"
+                    track = self.tracks[due.ticket] if due.ticket is not None else None
+                    read = await self._bounded(
+                        self._let_timers_fire(*target, minute, track),
+                        f"letting timers fire ({due.what})",
                     )
+                    if read is not None and due.ticket is not None:
+                        self._read_now[due.ticket] = read
                 await self._bounded(due.act(), due.what)
                 self.ledger.actions[due.what] += 1
             except Refused as refused:
@@ -733,6 +776,8 @@ class Simulation:
                     ticket=due.ticket,
                     reason=str(refused),
                 )
+            finally:
+                self._read_now.clear()  # read for this action only
 
     def _target(self, due: Due) -> tuple[str, str | None] | None:
         """The run an action goes to, if it exists: a ticket's, or a device's latest."""
@@ -1008,6 +1053,12 @@ class Simulation:
         return status
 
     async def _status(self, ticket_id: str) -> TicketStatus:
+        """The ticket's status: the one read as its timers were let fire for this action,
+        if nothing has acted on it since, else a query."""
+        read = self._read_now.pop(ticket_id, None)
+        if read is not None:
+            self.tracks[ticket_id].stage = read.stage
+            return read
         return await self.status(ticket_id)
 
     async def _update(self, ticket_id: str, update: Any, request: Any) -> TicketStatus:
@@ -1031,6 +1082,8 @@ class Simulation:
             raise Refused(str(refused.cause or refused)) from refused
         except RPCError as finished:  # the ticket's run has ended meanwhile
             raise Refused(str(finished)) from finished
+        finally:
+            self._read_now.pop(ticket_id, None)  # what it read before no longer stands
         self.ledger.updates[update.__name__] += 1
         self.tracks[ticket_id].stage = result.stage
         return result

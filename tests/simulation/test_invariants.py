@@ -88,16 +88,20 @@ def test_an_open_ticket_needs_its_stages_deadline_and_a_timer() -> None:
         "C": _status("C", Stage.VERIFYING, resolve_deadline=later),  # no verify deadline
         "D": _status("D", Stage.RESOLVED, resolve_deadline=later),  # stuck between stages
         "E": _status("E", Stage.CLOSED),
-        "F": _status("F", Stage.ACCEPTED, resolve_deadline=later, paused=True),  # 挂起
+        # 挂起: F waits on its pause's end; G's pause has none (a pause without an end)
+        "F": _status(
+            "F", Stage.ACCEPTED, resolve_deadline=later, paused=True, pause_deadline=later
+        ),
+        "G": _status("G", Stage.ACCEPTED, resolve_deadline=later, paused=True),
     }
     day = _day(
         Ledger(),
-        tracks=dict.fromkeys(statuses),  # no timers for F: its clock is stopped
-        timers_at_end={"A": 1, "B": 0, "C": 2, "D": 1},
+        tracks=dict.fromkeys(statuses),
+        timers_at_end={"A": 1, "B": 0, "C": 2, "D": 1, "F": 1, "G": 1},
         check_of=lambda track, status: ClosureCheck.CALLBACK,
     )
     [failure] = inv.open_tickets_wait_on_a_clock(day, statuses)
-    assert failure.startswith("3 open tickets") and all(f"{t} (" in failure for t in "BCD")
+    assert failure.startswith("4 open tickets") and all(f"{t} (" in failure for t in "BCDG")
 
 
 def test_a_grouped_follow_up_lost_before_the_last_window_fails() -> None:

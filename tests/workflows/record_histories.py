@@ -475,6 +475,56 @@ async def district_extension(env: WorkflowEnvironment, h: Harness) -> str:
     return "H-DXT"
 
 
+async def paused_for_days(env: WorkflowEnvironment, h: Harness) -> str:
+    """The assignee pauses the resolve clock and nobody resumes it for three days: -v6 was
+    recorded before a pause had an end (resumed after the three days), -v7 after (the
+    pause runs out at two days, the one above hears); then resolved and called back."""
+    await h.start(intake("H-PSD", scenario="PS03", received_at=datetime.now(UTC)))
+    await tickets.update(h.client, "H-PSD", TicketWorkflow.accept, AcceptInput(person_id="P-T01-D"))
+    await tickets.update(
+        h.client,
+        "H-PSD",
+        TicketWorkflow.pause_clock,
+        PauseInput(person_id="P-T01-D", reason="等业主"),
+    )
+    await env.sleep(timedelta(days=3))
+    if (await h.status("H-PSD")).paused:  # before pause-deadline, nothing ended the pause
+        await tickets.update(
+            h.client, "H-PSD", TicketWorkflow.resume_clock, ResumeInput(person_id="P-T01-D")
+        )
+    await tickets.update(
+        h.client, "H-PSD", TicketWorkflow.resolve, ResolveInput(person_id="P-T01-D")
+    )
+    await h.until(lambda: "callback_request" in h.notifier.kinds())
+    satisfied = CallbackInput(result=CallbackResult.SATISFIED, by="agent")
+    await tickets.update(h.client, "H-PSD", TicketWorkflow.callback, satisfied)
+    return "H-PSD"
+
+
+async def sensor_normal_before_resolve(env: WorkflowEnvironment, h: Harness) -> str:
+    """A gas detector reports normal after the officer accepted, before the fix is
+    reported: the sensor check goes straight to its hold (recorded before the hold was
+    shown as the verify deadline)."""
+    handle = await h.start(
+        intake(
+            "H-SNR",
+            text=None,
+            source=Source.IOT,
+            received_at=datetime.now(UTC),
+            alarm=_event("n1", "firing", device="GAS-T01-4"),
+            caller_phone=None,
+        )
+    )
+    person = (await h.settled("H-SNR")).assignee_id
+    assert person is not None
+    await tickets.update(h.client, "H-SNR", TicketWorkflow.accept, AcceptInput(person_id=person))
+    await handle.signal(TicketWorkflow.alarm_event, _event("n2", "resolved", device="GAS-T01-4"))
+    await env.sleep(timedelta(minutes=5))
+    await tickets.update(h.client, "H-SNR", TicketWorkflow.resolve, ResolveInput(person_id=person))
+    await env.sleep(timedelta(minutes=31))
+    return "H-SNR"
+
+
 Scenario = Callable[[WorkflowEnvironment, Harness], Awaitable[str]]
 SCENARIOS: dict[str, tuple[Scenario, bool]] = {  # name -> (scenario, on the demo organisation)
     "escalated_then_callback": (escalated_then_callback, False),
@@ -493,6 +543,8 @@ SCENARIOS: dict[str, tuple[Scenario, bool]] = {  # name -> (scenario, on the dem
     "stalled_then_accepted": (stalled_then_accepted, False),
     "sensor_wait_climbs": (sensor_wait_climbs, False),
     "district_extension": (district_extension, False),
+    "paused_for_days": (paused_for_days, False),
+    "sensor_normal_before_resolve": (sensor_normal_before_resolve, False),
 }
 
 
