@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from cityops.benchmarks.intake import (
+    NoticesLate,
     alarm,
     latency_summary,
     measure_latency,
@@ -87,7 +88,9 @@ async def build_open_tickets(stack: BenchStack, count: int, run: str, offset: in
     started = time.perf_counter()
     await asyncio.gather(*(send(start) for start in range(0, count, BATCH)))
     devices = {event["device_id"] for event in alarms}
-    await wait_for_notices(stack, devices, timeout=max(600.0, count / 2))
+    await wait_for_notices(
+        stack, devices, timeout=max(600.0, count / 2), progress=f"building {count} tickets"
+    )
     return count / (time.perf_counter() - started)
 
 
@@ -120,12 +123,20 @@ async def run_growth(
     rate: float,
     seconds: float,
 ) -> None:
+    # A level the stack cannot carry is a figure too (where the curve bends), not a crash;
+    # a higher level would only be worse.
+    past_it = "past what this stack carries here, higher levels not measured"
+
     async def work(stack: BenchStack, ceiling: float) -> None:
         run = f"gr{time.time_ns()}"
         built = 0
         for level in sorted(set(levels)):
             if level > built:
-                speed = await build_open_tickets(stack, level - built, run, built)
+                try:
+                    speed = await build_open_tickets(stack, level - built, run, built)
+                except NoticesLate as late:
+                    say(f"({level} open tickets) not built: {late}; {past_it}")
+                    return
                 say(
                     f"({level} open tickets) built {level - built} more at {speed:.1f} new "
                     f"tickets/s ({speed / ceiling:.0%} of the ceiling){retried(stack)}"
@@ -140,7 +151,14 @@ async def run_growth(
                 f"median {statistics.median(times):.0f} ms, slowest {max(times):.0f} ms "
                 f"of {len(times)}; {rows} rows returned, {matching} matching"
             )
-            latencies = await measure_latency(stack, rate, seconds)
+            try:
+                latencies = await measure_latency(stack, rate, seconds)
+            except NoticesLate as late:
+                say(
+                    f"    alarm → first notification at {rate:g} new alarms/s for {seconds:g} s: "
+                    f"{late}; {past_it}"
+                )
+                return
             say(
                 f"    alarm → first notification at {rate:g} new alarms/s for {seconds:g} s "
                 f"({len(latencies)} alarms): {latency_summary(latencies)}{retried(stack)}"
