@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from sqlmodel import Session, col, func, select
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -161,11 +162,18 @@ RETRIES = 20
 
 async def post_alarms(stack: BenchStack, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """POST a batch as a gateway does: a 503 (Temporal did not take every event in time)
-    is sent again after a pause; the intake counts each event_id once."""
+    or a connection the server closed under it (a keep-alive connection idle past the
+    server's timeout while the gateway paused: the storm once stopped on such a
+    `ReadError`) is sent again after a pause; the intake counts each event_id once."""
     for attempt in range(1, RETRIES + 1):
-        response = await stack.http.post("/api/v1/alarms", json=events)
-        if response.status_code != 503 or attempt == RETRIES:
-            break
+        try:
+            response = await stack.http.post("/api/v1/alarms", json=events)
+        except httpx.TransportError:
+            if attempt == RETRIES:
+                raise
+        else:
+            if response.status_code != 503 or attempt == RETRIES:
+                break
         stack.retried += 1
         await asyncio.sleep(min(5.0, 0.5 * attempt))
     response.raise_for_status()
@@ -174,7 +182,11 @@ async def post_alarms(stack: BenchStack, events: list[dict[str, Any]]) -> list[d
 
 
 def retried(stack: BenchStack) -> str:
-    return f"; {stack.retried} requests sent again after a 503 so far" if stack.retried else ""
+    return (
+        f"; {stack.retried} requests sent again after a 503 or a closed connection so far"
+        if stack.retried
+        else ""
+    )
 
 
 class NoticesLate(RuntimeError):
