@@ -81,16 +81,32 @@ async def build_open_tickets(stack: BenchStack, count: int, run: str, offset: in
     slots = asyncio.Semaphore(IN_FLIGHT)
     alarms = [spread_alarm(run, offset + i, places) for i in range(count)]
 
+    posted = 0
+    devices = {event["device_id"] for event in alarms}
+
     async def send(start: int) -> None:
+        nonlocal posted
         async with slots:
             await post_alarms(stack, alarms[start : start + BATCH])
+            posted += len(alarms[start : start + BATCH])
+
+    async def tell() -> None:  # a level of 10,000 takes many minutes to build
+        notified = stack.receiver.first_by_device
+        while True:
+            await asyncio.sleep(30)
+            say(
+                f"    … building {count}: {posted} posted, "
+                f"{sum(1 for d in devices if d in notified)} notified after "
+                f"{time.perf_counter() - started:.0f} s"
+            )
 
     started = time.perf_counter()
-    await asyncio.gather(*(send(start) for start in range(0, count, BATCH)))
-    devices = {event["device_id"] for event in alarms}
-    await wait_for_notices(
-        stack, devices, timeout=max(600.0, count / 2), progress=f"building {count} tickets"
-    )
+    progress = asyncio.create_task(tell())
+    try:
+        await asyncio.gather(*(send(start) for start in range(0, count, BATCH)))
+        await wait_for_notices(stack, devices, timeout=max(600.0, count / 2))
+    finally:
+        progress.cancel()
     return count / (time.perf_counter() - started)
 
 

@@ -197,27 +197,16 @@ class NoticesLate(RuntimeError):
         self.late, self.of, self.timeout = late, of, timeout
 
 
-async def wait_for_notices(
-    stack: BenchStack, devices: set[str], timeout: float, progress: str | None = None
-) -> None:
-    """Until a notice has arrived for each device's ticket (with `progress`, a line every
-    30 s saying how many have)."""
-    started = time.perf_counter()
-    deadline, told = started + timeout, started
+async def wait_for_notices(stack: BenchStack, devices: set[str], timeout: float) -> None:
+    """Until a notice has arrived for each device's ticket."""
+    deadline = time.perf_counter() + timeout
     pending, first = set(devices), stack.receiver.first_by_device
     while pending:
         pending = {device for device in pending if device not in first}
         if not pending:
             return
-        now = time.perf_counter()
-        if now > deadline:
+        if time.perf_counter() > deadline:
             raise NoticesLate(len(pending), len(devices), timeout)
-        if progress is not None and now - told >= 30:
-            told = now
-            say(
-                f"    … {progress}: {len(devices) - len(pending)} of {len(devices)} "
-                f"notified after {now - started:.0f} s"
-            )
         await asyncio.sleep(0.02 if len(pending) < 1000 else 0.5)
 
 
