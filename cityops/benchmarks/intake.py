@@ -327,19 +327,37 @@ async def run_storm(stack: BenchStack, devices: int, events: int, seconds: float
                 select(AlarmEventRow.ticket_id).where(ours, AlarmEventRow.outcome == "new_ticket")
             ).all()
         )
-    in_workflows = await events_in_workflows(stack.client, {t for t in opened if t})
+    in_workflows = await events_in_workflows(stack.client, {t for t in opened if t}, int(recorded))
     return StormResult(counter, devices, elapsed, len(opened), int(recorded), in_workflows)
 
 
-async def events_in_workflows(client: Client, ticket_ids: set[str]) -> int:
-    """Sum of the events each ticket counted, read back from the workflows themselves."""
+DRAIN_SECONDS = 900.0  # the tickets may still be taking the storm's signals when it ends
+
+
+async def events_in_workflows(client: Client, ticket_ids: set[str], recorded: int) -> int:
+    """Sum of the events each ticket counted, read back from the workflows themselves;
+    read again while it is short of what the audit log recorded and the workers are still
+    taking the storm's signals (a query then times out, or counts fewer), for at most
+    DRAIN_SECONDS."""
     slots = asyncio.Semaphore(20)
+    deadline = time.perf_counter() + DRAIN_SECONDS
 
     async def count(ticket_id: str) -> int:
-        async with slots:
-            return (await tickets.status(client, ticket_id, include_history=False)).alarm_events
+        while True:
+            try:
+                async with slots:
+                    status = await tickets.status(client, ticket_id, include_history=False)
+                return status.alarm_events
+            except tickets.TicketError:
+                if time.perf_counter() > deadline:
+                    raise
+                await asyncio.sleep(5)
 
-    return sum(await asyncio.gather(*(count(t) for t in ticket_ids)))
+    while True:
+        total = sum(await asyncio.gather(*(count(t) for t in ticket_ids)))
+        if total >= recorded or time.perf_counter() > deadline:
+            return total
+        await asyncio.sleep(10)
 
 
 async def storm_report(
