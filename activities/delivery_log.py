@@ -13,7 +13,7 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Protocol
 
-from sqlalchemy import Engine, UniqueConstraint
+from sqlalchemy import Engine, UniqueConstraint, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, select
 
@@ -87,14 +87,19 @@ class SqlDeliveryLog:
             return row
 
     def _record(self, idempotency_key: str, person_id: str, channel: str) -> None:
-        with Session(self._engine) as session:
-            session.add(
-                NoticeDelivery(
-                    idempotency_key=idempotency_key, person_id=person_id, channel=channel
-                )
-            )
-            try:
-                session.commit()
-            except IntegrityError:
-                # Another attempt recorded it first: the first accepted channel stands.
-                session.rollback()
+        # One prebuilt insert, not an ORM session: a notice's delivery is written on the
+        # new ticket's path, where the session's unit of work cost 1 ms of CPU.
+        row = {
+            "idempotency_key": idempotency_key,
+            "person_id": person_id,
+            "channel": channel,
+            "delivered_at": datetime.now(UTC),
+        }
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(_RECORD, row)
+        except IntegrityError:
+            pass  # another attempt recorded it first: the first accepted channel stands
+
+
+_RECORD = insert(NoticeDelivery.__table__)  # type: ignore[attr-defined]

@@ -179,7 +179,7 @@ class CallWorkflow:
     def _continue_as_work_order(self, request: ConvertInput) -> None:
         """Same workflow id, a new run of TicketWorkflow: the number is kept, and the call's
         facts and history travel in the memo for the ticket's status."""
-        intake = self._call.intake
+        intake = self._call.intake.on_current_engine()
         if request.scenario_id is not None:
             intake = intake.model_copy(update={"service_code": request.scenario_id})
         status = self._status()

@@ -205,6 +205,27 @@ PAUSE_DEADLINE = "pause-deadline"
 # hold's end as the verify deadline, also when the device was normal before the fix was
 # reported and no verify clock started. Asked first thing in `resolve` of a sensor ticket.
 SENSOR_HOLD_SHOWN = "sensor-hold-shown"
+# The changes a ticket started on engine revision 1 (ENGINE_REVISION, carried in its input)
+# has built in: it asks none of them. A change made later is not in this set: every ticket
+# asks it with workflow.patched, as before revisions.
+BUILT_INTO_REVISION_1 = frozenset(
+    {
+        "first-contact-clock",
+        "record-as-local-activity",
+        "one-upsert-at-dispatch",
+        "chain-instants-at-clock-start",
+        "register-events",
+        NO_DEAD_ENDS,
+        INCIDENT_LINKS,
+        PRIMARY_WATCH,
+        EVERY_WAIT_OWNED,
+        EXTENSION_DECIDER,
+        BOUNDED_STATE,
+        PLAN_AT_INTAKE,
+        PAUSE_DEADLINE,
+        SENSOR_HOLD_SHOWN,
+    }
+)
 # The alarm signal's name, for signal-with-start (which takes a name): the handler below is
 # declared with it, so the intake and the workflow cannot disagree.
 ALARM_EVENT_SIGNAL = "alarm_event"
@@ -262,18 +283,27 @@ class TicketWorkflow:
         self._timers: dict[int, datetime] = {}
         self._timer_seq = 0
 
+    def _patched(self, patch: str) -> bool:
+        """Whether this ticket runs with a change: built into a ticket started on engine
+        revision 1 or later (no marker, no TemporalChangeVersion upsert) when the change
+        is one of revision 1's; asked of Temporal otherwise (an older ticket, or a change
+        made after revision 1, which even a revision-1 ticket in flight must ask)."""
+        if patch in BUILT_INTO_REVISION_1 and self._intake.engine >= 1:
+            return True
+        return workflow.patched(patch)
+
     def _new(self) -> bool:
         """Whether this ticket runs with every stage on a clock (the NO_DEAD_ENDS patch,
         or PLAN_AT_INTAKE, which implies it)."""
         if self._v2 is None:
-            self._fresh = workflow.patched(PLAN_AT_INTAKE)
-            self._v2 = True if self._fresh else workflow.patched(NO_DEAD_ENDS)
+            self._fresh = self._patched(PLAN_AT_INTAKE)
+            self._v2 = True if self._fresh else self._patched(NO_DEAD_ENDS)
         return self._v2
 
     def _bounded(self) -> bool:
         """Whether this ticket keeps a bounded history (the BOUNDED_STATE patch)."""
         if self._v4 is None:
-            self._v4 = workflow.patched(BOUNDED_STATE)
+            self._v4 = self._patched(BOUNDED_STATE)
             self._history.bounded = self._v4
         return self._v4
 
@@ -285,7 +315,7 @@ class TicketWorkflow:
         """Whether every wait keeps an owner who is told past the top of its chain, the
         sensor's recovery included (the EVERY_WAIT_OWNED patch, or PLAN_AT_INTAKE)."""
         if self._v3 is None:
-            self._v3 = self._new() and (self._fresh or workflow.patched(EVERY_WAIT_OWNED))
+            self._v3 = self._new() and (self._fresh or self._patched(EVERY_WAIT_OWNED))
         return self._v3
 
     def _since(self, patch: str) -> bool:
@@ -293,15 +323,15 @@ class TicketWorkflow:
         again. (Asking right after a local activity is fragile: a replay may see the marker
         in the next workflow task, where the call no longer is.) Older tickets ask, as they
         did."""
-        return True if self._new() else workflow.patched(patch)
+        return True if self._new() else self._patched(patch)
 
     # ================================================================== the stages
 
     @workflow.run
     async def run(self, intake: TicketIntake) -> TicketOutcome:
         received = min(intake.received_at, workflow.now()) if self._new() else None
-        self._links_on = self._fresh or workflow.patched(INCIDENT_LINKS)
-        self._watch_primary = self._links_on and (self._fresh or workflow.patched(PRIMARY_WATCH))
+        self._links_on = self._fresh or self._patched(INCIDENT_LINKS)
+        self._watch_primary = self._links_on and (self._fresh or self._patched(PRIMARY_WATCH))
         self._owned()  # before any command, like NO_DEAD_ENDS
         self._note(Stage.INTAKE, "received", detail=intake.source.value, at=received)
         if intake.split_from is not None:  # a note, not a command: replays unchanged
@@ -1104,7 +1134,7 @@ class TicketWorkflow:
             )
             return self._status()
         # First, before any command of this update: a replay finds the marker here.
-        if workflow.patched(PAUSE_DEADLINE):
+        if self._patched(PAUSE_DEADLINE):
             assert self._plan is not None
             until = request.until or workflow.now() + self._plan.pause_within
             clock.pause(workflow.now(), until)
@@ -1174,7 +1204,7 @@ class TicketWorkflow:
         """延期: the assignee asks for a later resolve deadline; the tier above decides (for
         a district-tier unit, the district center's duty supervisor)."""
         # First, before any activity of this task: a replay finds the marker here.
-        district_decides = workflow.patched(EXTENSION_DECIDER)
+        district_decides = self._patched(EXTENSION_DECIDER)
         async with self._serialised(lambda: self._validate_request_extension(request)):
             self._pending_extension = request
             self._note(
@@ -1291,7 +1321,7 @@ class TicketWorkflow:
     def resolve(self, request: ResolveInput) -> TicketStatus:
         if self._owned() and self._closure_check() is ClosureCheck.SENSOR_RECOVERY:
             # First, before any command of this update: a replay finds the marker here.
-            self._hold_shown = workflow.patched(SENSOR_HOLD_SHOWN)
+            self._hold_shown = self._patched(SENSOR_HOLD_SHOWN)
         self._check.resolution = request
         self._set_stage(
             Stage.RESOLVED,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from cityops.domain.models import AlarmEvent, TicketIntake
+from cityops.domain.models import ENGINE_REVISION, AlarmEvent, TicketIntake
 from cityops.domain.stages import Source
 from cityops.domain.zones import SHANGHAI
 
@@ -34,4 +34,5 @@ def alarm_intake(event: AlarmEvent, received_at: datetime) -> TicketIntake:
         lon=event.lon,
         received_at=received_at,
         alarm=event,
+        engine=ENGINE_REVISION,
     )

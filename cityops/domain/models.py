@@ -216,6 +216,16 @@ class TicketIncidents(Message):
     )
 
 
+# The ticket engine revision a new ticket starts on, carried in its input (so a replay reads
+# it from the history). Revision 1 has every workflow change up to `sensor-hold-shown` built
+# in: such a ticket asks no `workflow.patched` for them, so it records no patch marker and
+# no TemporalChangeVersion upsert (two history events and a visibility write each). 0 is a
+# ticket started before revisions: it asks each patch as it did. Whoever starts a ticket's
+# run stamps it (`on_current_engine`); workers must be deployed before the intake that
+# stamps a new revision.
+ENGINE_REVISION = 1
+
+
 class TicketIntake(Message):
     """Everything known about a complaint or alarm when it arrives: the workflow input."""
 
@@ -248,6 +258,13 @@ class TicketIntake(Message):
         default=None, description="A photo of the problem (Open311 media_url)"
     )
     caller_email: Email | None = None
+    engine: int = Field(
+        default=0, ge=0, description="The engine revision the ticket started on (ENGINE_REVISION)"
+    )
+
+    def on_current_engine(self) -> TicketIntake:
+        """This intake as a new run starts it: on the current engine revision."""
+        return self.model_copy(update={"engine": ENGINE_REVISION})
 
     @field_validator("text", "address", "caller_name")
     @classmethod

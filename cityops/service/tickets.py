@@ -228,7 +228,7 @@ async def submit(
     With the register's `engine`, a complaint the rules classify is linked to its
     incident first (service/incidents.py): it starts carrying the incident, and a repeat
     report is told to the open ticket it repeats."""
-    intake = held_for_triage(intake, geography)
+    intake = held_for_triage(intake, geography).on_current_engine()
     classification = classify(intake, default_rules())
     scenario = classification.scenario
     plan = None

@@ -21,7 +21,7 @@ from cityops.activities.grouping import NoticeGroupActivities
 from cityops.activities.route import RoutingActivities
 from cityops.activities.store import StoreActivities
 from cityops.activities.testing import FakeRouter, RecordingNotifier, RecordingStore
-from cityops.domain.models import TicketIntake, TicketOutcome, TicketStatus
+from cityops.domain.models import ENGINE_REVISION, TicketIntake, TicketOutcome, TicketStatus
 from cityops.domain.register import RECORD_EVENT, RECORD_EVENTS, RegisterEvent
 from cityops.domain.stages import Source, Stage
 from cityops.org.models import DISTRICT_CENTER
@@ -214,6 +214,7 @@ def intake(
             "caller_phone": "13900001234",
             "received_at": received_at,
             "service_code": scenario,
+            "engine": ENGINE_REVISION,  # as the intake starts every new ticket
             **extra,
         }
     )

@@ -1,0 +1,79 @@
+"""A new ticket starts on the current engine revision and asks Temporal no patch (no marker,
+no TemporalChangeVersion upsert: fewer history events and visibility writes per ticket);
+a ticket started before revisions (its input carries none) asks its patches as it did,
+and both reach their first notice the same way. Replays of both kinds are in
+test_replay.py (histories -v8 on revision 1, the earlier ones before it)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from cityops.domain.alarms import alarm_intake
+from cityops.domain.models import ENGINE_REVISION, AlarmEvent, TicketIntake
+from cityops.service import tickets
+from cityops.workflows import search_attributes as sa
+from cityops.workflows.ticket import TicketWorkflow
+from tests.workflows.harness import Harness, intake
+
+
+async def _patch_events(handle: WorkflowHandle[TicketWorkflow, object]) -> tuple[int, int]:
+    """Patch markers, and upserts of TemporalChangeVersion, in the ticket's history."""
+    markers = upserts = 0
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+            markers += event.marker_recorded_event_attributes.marker_name == "core_patch"
+        if event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+            fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
+            upserts += "TemporalChangeVersion" in fields.indexed_fields
+    return markers, upserts
+
+
+async def test_a_new_ticket_asks_no_patch(env: WorkflowEnvironment, h: Harness) -> None:
+    handle = await h.start(intake("ER-1", scenario="SC01", received_at=datetime.now(UTC)))
+    assert (await h.status("ER-1")).assignee_id is not None
+    assert h.notifier.kinds() == ["assigned"]
+    assert await _patch_events(handle) == (0, 0)
+
+
+async def test_an_alarm_ticket_starts_on_the_current_revision() -> None:
+    event = AlarmEvent.model_validate(
+        {
+            "event_id": "ER-A1",
+            "device_id": "MHC-ER-1",
+            "sensor_type": "manhole_cover",
+            "metric": "tilt_deg",
+            "value": 30.0,
+            "status": "firing",
+            "occurred_at": datetime.now(UTC),
+            "lat": 31.2051,
+            "lon": 121.6003,
+        }
+    )
+    assert alarm_intake(event, datetime.now(UTC)).engine == ENGINE_REVISION
+    held = TicketIntake.model_validate(
+        {"ticket_id": "X", "source": "hotline", "received_at": datetime.now(UTC)}
+    )
+    assert held.engine == 0  # what a ticket started before revisions decodes to
+    assert held.on_current_engine().engine == ENGINE_REVISION
+
+
+async def test_a_ticket_from_before_revisions_asks_its_patches(
+    env: WorkflowEnvironment, h: Harness
+) -> None:
+    before = intake("ER-0", scenario="SC01", received_at=datetime.now(UTC), engine=0)
+    # Started as the intake started tickets before revisions: no engine in the input.
+    handle = await h.client.start_workflow(
+        TicketWorkflow.run,
+        before,
+        id=tickets.workflow_id_for("ER-0"),
+        task_queue=h.task_queue,
+        search_attributes=sa.initial(before),
+    )
+    await h.settled("ER-0")
+    assert h.notifier.kinds() == ["assigned"]
+    markers, upserts = await _patch_events(handle)
+    assert markers >= 2 and upserts == markers  # plan-at-intake and bounded-state at least
