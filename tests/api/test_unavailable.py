@@ -3,30 +3,36 @@ a few seconds (docs/api.md), never a 409 after Temporal's 30 s query timeout."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from cityops.api.app import create_app
 from cityops.api.keys import Role, create_key
 from cityops.config import Settings
+from cityops.service import tickets as service_tickets
+from cityops.service.tickets import TicketUnavailable, WorkerWatch
 from cityops.workers.devserver import start_dev_server
+from cityops.workers.main import build_worker
 from tests.api.stack import Organisation
-from tests.conftest import fresh_queue
+from tests.conftest import eventually, fresh_queue
 
 FAST = 7.0  # seconds: "a few", against the 29 s a worker-less query used to take
+BOUND = timedelta(seconds=2)  # UPDATE_TIMEOUT in the busy-worker test, instead of 15 s
 
 
 @asynccontextmanager
 async def app_without_worker(
-    client: Client, org: Organisation
+    client: Client, org: Organisation, queue: str | None = None
 ) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
-    settings = Settings(database_url=org.url, task_queue=fresh_queue())
+    settings = Settings(database_url=org.url, task_queue=queue or fresh_queue())
 
     async def provide() -> Client:
         return client
@@ -93,6 +99,54 @@ async def test_with_no_worker_a_calls_actions_are_503_at_once(
             )
             assert_fast_503(answer, started)
             assert "no worker" in answer.text
+
+
+async def test_a_live_worker_that_does_not_answer_a_calls_action_is_503_after_the_bound(
+    dev_env: WorkflowEnvironment, org: Organisation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rate, reply and convert with a worker seen on the queue (polled within 90 s) that
+    does not run the update: 503 after UPDATE_TIMEOUT (15 s; 2 s here), saying to read the
+    ticket first, as an accept does; they used to wait on Temporal with no time limit."""
+    monkeypatch.setattr(service_tickets, "UPDATE_TIMEOUT", BOUND)
+    queue = fresh_queue()
+    watch = WorkerWatch(dev_env.client, queue)
+
+    async def seen() -> None:
+        try:
+            await watch.ensure()
+        except TicketUnavailable as exc:
+            raise AssertionError(str(exc)) from exc
+
+    async with build_worker(dev_env.client, queue, []):  # polls, then is gone
+        await eventually(seen, timeout=10)
+    async with app_without_worker(dev_env.client, org, queue) as (http, headers):
+        consultation = {"text": "公园几点关门", "kind": "consultation", "answer": "晚上九点"}
+        submitted = await http.post("/api/v1/tickets", json=consultation, headers=headers)
+        assert submitted.status_code == 201, submitted.text
+        call = submitted.json()["ticket_id"]
+        order = await http.post(
+            "/api/v1/tickets", json={"text": "路灯不亮", "address": "张江镇"}, headers=headers
+        )
+        assert order.status_code == 201, order.text
+        actions = [
+            (call, "rate", {"result": "satisfied"}),
+            (call, "reply", {"reply": "已采纳"}),
+            (call, "convert", {"reason": "需要上门"}),
+            (order.json()["ticket_id"], "accept", {"person_id": "P-T01-D"}),  # the same bound
+        ]
+        for ticket, action, body in actions:
+            started = time.monotonic()
+            posting = http.post(f"/api/v1/tickets/{ticket}/{action}", json=body, headers=headers)
+            # An unbounded action would hang here: fail it instead, naming the action.
+            try:
+                answer = await asyncio.wait_for(posting, BOUND.total_seconds() + FAST)
+            except TimeoutError:
+                pytest.fail(f"{action} was not answered within its bound")
+            waited = time.monotonic() - started
+            assert answer.status_code == 503, (action, answer.text)
+            assert int(answer.headers["retry-after"]) > 0
+            assert f"did not answer within {BOUND.seconds} s" in answer.text, action
+            assert BOUND.total_seconds() - 0.5 <= waited < BOUND.total_seconds() + FAST, action
 
 
 async def test_with_temporal_down_lists_submissions_and_alarms_are_503_fast(

@@ -218,6 +218,10 @@ async def test_a_fixed_gas_leak_whose_detector_stays_abnormal_climbs_and_then_st
     assert status.stalled_clock is Clock.VERIFY and status.stage is Stage.VERIFYING
     assert status.waiting_on is not None and "P-DIR" in status.waiting_on
     assert "supervise" in h.notifier.to(SUPERVISOR)
+    # Each rung was handed the wait and told to coordinate, up to the director.
+    for rung in ("P-DIST-L", "P-DIR"):
+        assert "recovery_request" in h.notifier.to(rung), rung
+    assert events(status).count("verify_escalated") == 3  # dispatcher, leader, director
 
     await handle.signal(TicketWorkflow.alarm_event, gas("g2", "resolved"))
     status = await until(handle, lambda s: s.stalled_since is None)
