@@ -11,12 +11,14 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from cityops.cli.main import app
+from cityops.cli.tickets import print_status
 from cityops.db.engine import get_engine
 from cityops.db.incidents import NewReport, join_incident, open_incident, open_reports
 from cityops.db.silences import SilenceHitRow, get_silence, record_hits
 from cityops.domain.incidents import Report, find_link
+from cityops.domain.models import RepeatCallEntry, TicketIncidents, TicketStatus
 from cityops.domain.silences import Circle, Polygon
-from cityops.domain.stages import Source
+from cityops.domain.stages import LinkKind, Priority, Source, Stage
 from cityops.org.migrate import upgrade
 from cityops.rules.incidents import default_incident_rules
 
@@ -209,3 +211,50 @@ def test_incident_show_says_a_call_was_already_known_from_sensors(db: str) -> No
     assert "already known from sensors" in shown.output
     assert "AL1  first  iot" in shown.output
     assert "HL9  known_from_sensors  hotline" in shown.output and "(distance)" in shown.output
+
+
+def test_status_shows_the_incident_the_wait_and_who_called_again(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    at = datetime(2026, 12, 3, 1, 20, tzinfo=UTC)
+
+    def ticket(ticket_id: str, part: TicketIncidents) -> TicketStatus:
+        return TicketStatus(
+            ticket_id=ticket_id,
+            stage=Stage.CLASSIFIED,
+            source=Source.HOTLINE,
+            text="碧波路690号门口井盖不见了",
+            address=None,
+            incident=part,
+        )
+
+    call = RepeatCallEntry(
+        ticket_id="HL2",
+        at=at,
+        kind=LinkKind.REPEAT_CALL,
+        caller_phone_masked="139****5678",
+        text="碧波路690号门口的井盖没了",
+    )
+    primary = TicketIncidents(
+        incident_ids=["INPS03A"],
+        link=LinkKind.NEW,
+        repeat_calls=1,
+        latest_calls=[call],
+        stepped_up_from=Priority.P2,
+    )
+    print_status(ticket("HL1", primary))
+    shown = capsys.readouterr().out
+    assert "    incident  INPS03A\n" in shown
+    assert "called again  1 time(s), stepped up from P2" in shown
+    assert "HL2  139****5678: 碧波路690号门口的井盖没了" in shown
+    waiting = TicketIncidents(
+        incident_ids=["INPS03A"],
+        link=LinkKind.REPEAT_CALL,
+        primary_ticket_id="HL1",
+        waiting_on_primary=True,
+    )
+    print_status(ticket("HL2", waiting))
+    assert "incident  INPS03A (a repeat call), waits on HL1" in capsys.readouterr().out
+    sensor = waiting.model_copy(update={"link": LinkKind.KNOWN_FROM_SENSORS})
+    print_status(ticket("HL3", sensor))
+    assert "(already known from sensors), waits on HL1" in capsys.readouterr().out
