@@ -20,8 +20,15 @@ from cityops.domain.incidents import Incident
 from cityops.domain.limits import PersonId
 from cityops.domain.models import on_behalf
 from cityops.domain.responder import local_time
-from cityops.domain.silences import Circle, Silence, SilenceSpec, protected_refusal
+from cityops.domain.silences import Circle, Polygon, Silence, SilenceSpec, protected_refusal
+from cityops.org.directory import UnknownPersonError
+from cityops.org.models import PersonRole
+from cityops.org.store import load_or_demo
 from cityops.rules.incidents import default_incident_rules
+
+# Who may let a window silence gas or fire: a supervisor, or the district center's leaders
+# above them (an API override needs a supervisor's key; docs/incidents.md).
+OVERRIDERS = (PersonRole.SUPERVISOR, PersonRole.DUTY_LEADER, PersonRole.DIRECTOR)
 
 incident_app = typer.Typer(help="Incidents: one problem, every report of it.", no_args_is_help=True)
 silence_app = typer.Typer(
@@ -130,6 +137,10 @@ def add(
     lat: Annotated[float | None, typer.Option(help="Centre of a circular area")] = None,
     lon: Annotated[float | None, typer.Option(help="Centre of a circular area")] = None,
     radius: Annotated[float | None, typer.Option(help="Radius of the area in metres")] = None,
+    polygon: Annotated[
+        str | None,
+        typer.Option(help="A polygonal area: lat,lon;lat,lon;lat,lon (3 or more corners)"),
+    ] = None,
     scenario: Annotated[list[str] | None, typer.Option(help="Scenario id (repeatable)")] = None,
     override_by: Annotated[
         str | None,
@@ -137,12 +148,16 @@ def add(
     ] = None,
 ) -> None:
     """Add a maintenance window; prints its id."""
-    area = None
+    area: Circle | Polygon | None = None
     try:
         if lat is not None or lon is not None or radius is not None:
             if lat is None or lon is None or radius is None:
                 _fail("an area needs --lat, --lon and --radius")
+            if polygon is not None:
+                _fail("an area is a circle (--lat, --lon, --radius) or a --polygon, not both")
             area = Circle(lat=lat, lon=lon, radius_m=radius)
+        elif polygon is not None:
+            area = Polygon(points=_corners(polygon))
         spec = SilenceSpec(
             device_id=device,
             device_prefix=prefix,
@@ -160,8 +175,38 @@ def add(
     refusal = protected_refusal(spec, default_incident_rules().protected)
     if refusal is not None:
         _fail(refusal)
-    silence = add_silence(_engine(), spec, datetime.now(UTC))
+    engine = _engine()
+    if override_by is not None:
+        _supervisor(engine, override_by)
+    silence = add_silence(engine, spec, datetime.now(UTC))
     typer.echo(silence.silence_id)
+
+
+def _corners(text: str) -> list[tuple[float, float]]:
+    """`lat,lon;lat,lon;…` as (lat, lon) corners; a malformed one is named."""
+    corners = []
+    for corner in (part.strip() for part in text.split(";") if part.strip()):
+        try:
+            lat, lon = (float(value) for value in corner.split(","))
+        except ValueError:
+            _fail(f"--polygon: {corner[:40]!r} is not lat,lon")
+        corners.append((lat, lon))
+    return corners
+
+
+def _supervisor(engine: Engine, person_id: str) -> None:
+    """Only a supervisor (or a leader of the district center) lets a window silence gas or
+    fire, as only a supervisor's key may over the API: a --override-by naming anyone else
+    is refused (exit 2)."""
+    try:
+        role = load_or_demo(engine).person(person_id).role
+    except UnknownPersonError:
+        _fail(f"--override-by: no person {person_id} in the organisation")
+    if role not in OVERRIDERS:
+        _fail(
+            f"--override-by: {person_id} is a {role.value}; only a supervisor "
+            "(or the district center's duty leader or director) may override"
+        )
 
 
 @silence_app.command("list")

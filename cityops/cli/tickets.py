@@ -221,6 +221,7 @@ def print_status(status: TicketStatus, as_json: bool = False) -> None:
         ("reopens", str(status.reopens)),
     ]
     rows += _call_rows(status)
+    rows += _incident_rows(status)
     rows += _classification_rows(status)
     if (warning := calendar_warning(status)) is not None:
         rows.append(("calendar", f"WARNING {warning}"))
@@ -232,6 +233,34 @@ def print_status(status: TicketStatus, as_json: bool = False) -> None:
             who = f" by {entry.who}" if entry.who else ""
             detail = f"  {entry.detail}" if entry.detail else ""
             typer.echo(f"              {_time(entry.at)}  {entry.event}{who}{detail}")
+
+
+def _incident_rows(status: TicketStatus) -> list[tuple[str, str]]:
+    """Its incident (docs/incidents.md): which, how it joined, the open ticket it waits on,
+    the citizens who called again and the step-up they caused."""
+    part = status.incident
+    if part is None or not part.incident_ids:
+        return []
+    how = (
+        {
+            LinkKind.REPEAT_CALL: "a repeat call",
+            LinkKind.KNOWN_FROM_SENSORS: "already known from sensors",
+        }.get(part.link)
+        if part.link
+        else None
+    )
+    line = ", ".join(part.incident_ids) + (f" ({how})" if how else "")
+    if part.primary_ticket_id:
+        line += f", {'waits on' if part.waiting_on_primary else 'primary'} {part.primary_ticket_id}"
+    rows = [("incident", line)]
+    if part.repeat_calls:
+        stepped = f", stepped up from {part.stepped_up_from.value}" if part.stepped_up_from else ""
+        rows.append(("called again", f"{part.repeat_calls} time(s){stepped}"))
+        for call in part.latest_calls:
+            said = f": {call.text[:40]}" if call.text else ""
+            who = call.caller_phone_masked or "-"
+            rows.append(("", f"{_time(call.at)}  {call.ticket_id}  {who}{said}"))
+    return rows
 
 
 def _classification_rows(status: TicketStatus) -> list[tuple[str, str]]:

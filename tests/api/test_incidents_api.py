@@ -270,3 +270,33 @@ async def test_gas_is_silenced_only_with_a_supervisors_override(api: Api) -> Non
     listed = await api.http.get("/api/v1/silences", headers=api.as_role(Role.RESPONDER))
     ids = [s["silence_id"] for s in listed.json()]
     assert area.json()["silence_id"] in ids and overridden.json()["silence_id"] not in ids
+
+
+async def test_a_polygon_window_swallows_what_falls_inside_it_only(api: Api) -> None:
+    """An area window drawn as a polygon over a dug-up junction (the circle is tested with
+    gas above): a cover inside it is in_window and counted, one outside opens a ticket."""
+    lat = 31.03 + int(unique("")[-4:]) / 1e7  # a spot no other test's window covers
+    lon = 121.640407
+    corners = [[lat - 0.001, lon - 0.001], [lat - 0.001, lon + 0.001], [lat + 0.001, lon]]
+    window = await add_window(api, area={"shape": "polygon", "points": corners})
+    assert window.status_code == 201, window.text
+    assert window.json()["area"]["shape"] == "polygon"
+    template = next(e for e in DEV_ALARMS if e["device_id"] == "MHC-T15-00006")
+    headers = api.as_role(Role.SENSOR_GATEWAY)
+    outcomes = []
+    for place in ((lat, lon), (lat + 0.01, lon)):  # inside; about 1.1 km north
+        event = {
+            **{k: v for k, v in template.items() if not k.startswith("expect")},
+            "event_id": unique("poly"),
+            "device_id": unique("MHC-POLY-"),
+            "lat": place[0],
+            "lon": place[1],
+            "occurred_at": datetime.now(UTC).isoformat(),
+        }
+        response = await api.http.post("/api/v1/alarms", json=event, headers=headers)
+        outcomes.append(response.json()["results"][0]["outcome"])
+    assert outcomes == ["in_window", "new_ticket"]
+    counted = await api.http.get(
+        f"/api/v1/silences/{window.json()['silence_id']}", headers=api.as_role(Role.RESPONDER)
+    )
+    assert counted.json()["events_silenced"] == 1

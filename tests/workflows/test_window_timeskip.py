@@ -8,10 +8,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlmodel import Session, col, select
 from temporalio.testing import WorkflowEnvironment
 
-from cityops.db.audit import AlarmOutcome
-from cityops.db.silences import add_silence, get_silence
+from cityops.db.audit import AlarmEventRow, AlarmOutcome
+from cityops.db.silences import add_silence, get_silence, hits_of
 from cityops.domain.models import AlarmEvent
 from cityops.domain.silences import SilenceSpec, SilenceState
 from cityops.service.alarms import AlarmIntake
@@ -73,6 +74,23 @@ async def test_a_window_silences_while_it_runs_and_tickets_open_after_it_ends(
     assert {r.silence_id for r in during} == {window.silence_id}
     counted = get_silence(org.engine, window.silence_id)
     assert counted is not None and counted.events_silenced == 2
+    # Recorded, not dropped: each is in the alarm audit log as in_window, with no ticket,
+    # and the window's hits name them.
+    with Session(org.engine) as session:
+        rows = {
+            row.event_id: row
+            for row in session.exec(
+                select(AlarmEventRow).where(col(AlarmEventRow.device_id).startswith(PREFIX))
+            )
+        }
+    assert {e: (r.outcome, r.ticket_id) for e, r in rows.items() if e != "works-0"} == {
+        "works-1": (AlarmOutcome.IN_WINDOW.value, None),
+        "works-2": (AlarmOutcome.IN_WINDOW.value, None),
+    }
+    assert [hit.event_id for hit in hits_of(org.engine, window.silence_id)] == [
+        "works-1",
+        "works-2",
+    ]
     assert counted.state(await now(env)) is SilenceState.ACTIVE
 
     await env.sleep(timedelta(hours=2))  # past the window's end
