@@ -32,6 +32,15 @@ def test_rules_check_prints_the_summary(app: typer.Typer) -> None:
     assert default_rules().version in result.output
     assert "sources covered: grid" in result.output
     assert "examples:" in result.output and "FAIL" not in result.output
+    # The corpus and model figures (issue 18): what the model learned from and how well.
+    model = default_rules().model
+    assert model is not None
+    figures = model.data.figures
+    assert (
+        f"corpus: {figures['texts']} labelled texts, 57 scenarios + out of scope" in result.output
+    )
+    assert f"model: {figures['features']} character 1-3 grams" in result.output
+    assert f"cross-validated accuracy {figures['cv_right']}/{figures['cv_total']}" in result.output
 
 
 def test_rules_check_fails_naming_the_broken_file(app: typer.Typer, tmp_path: Path) -> None:
@@ -100,6 +109,8 @@ def test_classify_eval_prints_accuracy_and_confusion(app: typer.Typer, tmp_path:
     result = CliRunner().invoke(app, ["classify", "--eval", str(file)])
     assert result.exit_code == 0, result.output
     assert "accuracy 2/3 = 66.7%" in result.output
+    # Misroutes (a wrong scenario dispatched) and triage (no scenario) are counted apart.
+    assert "misrouted (wrong scenario dispatched) 1/3 = 33.3%; triage 1/3 = 33.3%" in result.output
     assert "expected null (triage): 1/1 right" in result.output
     assert "TR04 → PF01: 1" in result.output
     assert "line 3 3: want TR04, got PF01" in result.output

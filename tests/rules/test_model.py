@@ -22,7 +22,15 @@ from cityops.rules.load import (
     load_rules,
     read_corpus,
 )
-from cityops.rules.model import TRIAGE, ModelData, Scorer, build, corpus_digest, grams
+from cityops.rules.model import (
+    TRIAGE,
+    ModelData,
+    ModelSettings,
+    Scorer,
+    build,
+    corpus_digest,
+    grams,
+)
 
 NOW = datetime(2027, 3, 1, tzinfo=UTC)
 DATA = Path(__file__).parents[1] / "data"
@@ -158,6 +166,17 @@ def test_the_shipped_model_matches_the_corpus_and_a_rebuild() -> None:
     result = CliRunner().invoke(app, ["rules", "build-model", "--check"])
     assert result.exit_code == 0, result.output
     assert "matches a rebuild" in result.output
+
+
+def test_a_model_built_with_other_settings_fails_the_check(tmp_path: Path) -> None:
+    # `build-model` uses the code's settings; a file built otherwise is not a rebuild.
+    other = tmp_path / "classifier.npz"
+    data = ModelData.load(MODEL)
+    data.settings = ModelSettings(c=data.settings.c * 2)
+    data.save(other)
+    result = CliRunner().invoke(app, ["rules", "build-model", "--check", "--output", str(other)])
+    assert result.exit_code == 1
+    assert "the code builds with" in result.output
 
 
 def test_inference_reads_the_same_grams_as_training() -> None:
