@@ -116,6 +116,18 @@ def test_classify_eval_prints_accuracy_and_confusion(app: typer.Typer, tmp_path:
     assert "line 3 3: want TR04, got PF01" in result.output
 
 
+def test_a_call_sent_to_triage_counts_against_accuracy_not_as_a_misroute(
+    app: typer.Typer, tmp_path: Path
+) -> None:
+    file = tmp_path / "labelled.jsonl"
+    rows = [{"id": "1", "text": "喂喂，听得到吗？", "expected_scenario": "PS01"}]
+    file.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), "utf-8")
+    result = CliRunner().invoke(app, ["classify", "--eval", str(file)])
+    assert result.exit_code == 0, result.output
+    assert "accuracy 0/1 = 0.0%" in result.output
+    assert "misrouted (wrong scenario dispatched) 0/1 = 0.0%; triage 1/1 = 100.0%" in result.output
+
+
 def test_classify_eval_on_the_dev_hotline_set(app: typer.Typer) -> None:
     result = CliRunner().invoke(app, ["classify", "--eval", str(DATA / "dev_hotline.jsonl")])
     assert result.exit_code == 0, result.output
