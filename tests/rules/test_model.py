@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from cityops.rules.classify import classify, classify_many
 from cityops.rules.load import (
     CORPUS,
     MODEL,
+    RULES_DIR,
     RuleFileError,
     default_rules,
     load_rules,
@@ -157,6 +159,34 @@ def test_a_veto_forbids_the_scenario_to_the_model_too() -> None:
     rules = default_rules()
     result = classify(_intake("咨询一下燃气费在哪里可以缴纳"), rules)
     assert result.scenario is None or result.scenario.id != "PS01"
+
+
+def test_a_force_phrase_decides_outright_and_two_forced_scenarios_cancel(
+    tmp_path: Path,
+) -> None:
+    # The rules are the authority (issue 18): a scenario's `force` phrase names it whatever
+    # the model reads; two scenarios forced at once leave the blend to decide.
+    target = tmp_path / "scenarios"
+    shutil.copytree(RULES_DIR, target)
+    for name, first_keyword, phrase in [
+        ("PF.yaml", "路灯: 5", "井盖"),
+        ("PS.yaml", "燃气泄漏: 5", "燃气"),
+    ]:
+        path = target / name
+        anchor = f"    text:\n      keywords:\n        {first_keyword}"
+        text = path.read_text("utf-8")
+        assert anchor in text, name
+        forcing = anchor.replace("    text:\n", f"    text:\n      force: [{phrase}]\n")
+        path.write_text(text.replace(anchor, forcing, 1), "utf-8")
+    rules = load_rules(target)
+    manhole = "碧波路690号门口井盖不见了，晚上很危险"
+    unforced = classify(_intake(manhole), default_rules())
+    assert unforced.scenario is not None and unforced.scenario.id == "PS03"
+    forced = classify(_intake(manhole), rules)
+    assert forced.scenario is not None and forced.scenario.id == "PF01"
+    assert forced.confidence == 1.0 and forced.reason.startswith("forced by a PF01 rule")
+    both = classify(_intake("井盖旁边燃气味很重"), rules)
+    assert not both.reason.startswith("forced")
 
 
 # --------------------------------------------------------------------------- the model file
