@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 from datetime import UTC, datetime
@@ -244,6 +245,25 @@ def test_the_model_file_holds_no_pickle() -> None:
     with np.load(MODEL, allow_pickle=False) as data:  # raises on any object array
         assert {"header", "vocabulary", "weights"} <= set(data.files)
     assert Scorer(ModelData.load(MODEL)).classes
+
+
+def test_no_code_of_the_package_loads_a_pickle() -> None:
+    # Issue 18: no pickle loaded from anywhere. The model is plain arrays; no module may
+    # import a pickle library or ask numpy to allow pickles.
+    from tests.test_architecture import _modules
+
+    banned = {"pickle", "_pickle", "joblib", "dill", "cloudpickle", "shelve", "skops"}
+    found = []
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Import):
+                found += [(name, a.name) for a in node.names if a.name.split(".")[0] in banned]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found += [(name, node.module)] if node.module.split(".")[0] in banned else []
+            elif isinstance(node, ast.keyword) and node.arg == "allow_pickle":
+                refused = isinstance(node.value, ast.Constant) and node.value.value is False
+                found += [] if refused else [(name, "allow_pickle")]
+    assert found == []
 
 
 def test_the_rules_version_covers_the_model(tmp_path: Path) -> None:
