@@ -7,6 +7,7 @@ import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -292,6 +293,32 @@ def test_the_model_is_fitted_in_one_blas_thread(monkeypatch: pytest.MonkeyPatch)
     data = build(texts, corpus_digest(raw), evaluate=False)  # the folds fit the same way
     assert seen and set(seen) == {1}
     assert len(data.classes) == len({t.scenario_id for t in texts})
+
+
+def test_numpy_inference_gives_scikit_learns_calibrated_probabilities(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The shipped file is read without scikit-learn; its probabilities must be the ones
+    # the calibrated classifier itself gives (sigmoids per class, normalised to sum 1).
+    from sklearn.calibration import CalibratedClassifierCV
+
+    fitted: list[tuple[CalibratedClassifierCV, Any]] = []
+    fit = CalibratedClassifierCV.fit
+
+    def keeping_fit(self: CalibratedClassifierCV, matrix: Any, *args: Any, **kwargs: Any) -> Any:
+        result = fit(self, matrix, *args, **kwargs)
+        fitted.append((self, matrix))
+        return result
+
+    monkeypatch.setattr(CalibratedClassifierCV, "fit", keeping_fit)
+    texts, raw = read_corpus(CORPUS)
+    data = build(texts, corpus_digest(raw), evaluate=False)
+    model, matrix = fitted[-1]
+    assert [str(label) for label in model.classes_] == data.classes
+    rows = slice(0, len(texts), 7)
+    want = model.predict_proba(matrix[rows])
+    got = Scorer(data).proba_many([t.text for t in texts[rows]])
+    np.testing.assert_allclose(got, want, atol=1e-4)
 
 
 def test_the_rules_finding_a_call_out_of_scope_sends_it_to_triage() -> None:
