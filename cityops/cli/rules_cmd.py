@@ -145,6 +145,7 @@ def _output(intake: TicketIntake, result: Classification) -> dict[str, Any]:
         "matched": [m.model_dump() for m in result.matched],
         "candidates": [c.model_dump() for c in result.candidates],
         "secondary": result.secondary.scenario.id if result.secondary else None,
+        "suggested": result.suggested,  # the engine's reading when a service code overrode it
         "reason": result.reason,
         "rules_version": result.rules_version,
     }

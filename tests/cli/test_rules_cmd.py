@@ -66,6 +66,19 @@ def test_classify_writes_one_json_line_per_input(app: typer.Typer) -> None:
     assert daytime_noise["scenario"] is None
 
 
+def test_classify_keeps_the_agents_service_code_and_shows_the_engines_reading(
+    app: typer.Typer, tmp_path: Path
+) -> None:
+    file = tmp_path / "coded.jsonl"
+    row = {"id": "A", "text": "楼道里一股很重的煤气味", "service_code": "PF01"}
+    file.write_text(json.dumps(row, ensure_ascii=False), encoding="utf-8")
+    result = CliRunner().invoke(app, ["classify", str(file)])
+    assert result.exit_code == 0, result.output
+    line = json.loads(result.stdout)
+    assert line["scenario"] == "PF01" and line["matched"][0]["rule"] == "service_code"
+    assert line["suggested"] == "PS01" and line["candidates"][0]["scenario_id"] == "PS01"
+
+
 def test_classify_reports_a_bad_line_and_carries_on(app: typer.Typer, tmp_path: Path) -> None:
     file = tmp_path / "mixed.jsonl"
     file.write_text(
