@@ -17,7 +17,7 @@ from cityops.api.identity import body_model, message_from, scoped_status, shown_
 from cityops.api.keys import Caller, Role
 from cityops.api.openapi_docs import responses
 from cityops.api.routes_tickets import TicketNumber, ticket_errors
-from cityops.domain.calls import ConvertInput, KindSuggestion, RateInput, ReplyInput
+from cityops.domain.calls import ConvertInput, KindAdvice, RateInput, ReplyInput
 from cityops.domain.models import TicketStatus
 from cityops.domain.submission import KindQuestion
 from cityops.service import calls
@@ -30,12 +30,13 @@ ReplyBody = body_model(ReplyInput)
 ConvertBody = body_model(ConvertInput)
 
 
-@router.post("/kind-suggestion", response_model=KindSuggestion, responses=responses(401, 403, 422))
+@router.post("/kind-suggestion", response_model=KindAdvice, responses=responses(401, 403, 422))
 async def suggest_kind(
     body: KindQuestion, _: Annotated[Caller, Depends(require(Role.HOTLINE_AGENT))]
-) -> KindSuggestion:
-    """What the rules make of the words (complaint, consultation, suggestion); the agent
-    decides the kind at submission."""
+) -> KindAdvice:
+    """What the rules make of the words (complaint, consultation, suggestion) and the
+    three likeliest scenarios; the agent decides the kind and may pick a scenario as the
+    `service_code` at submission."""
     return calls.suggest_kind(body.text)
 
 

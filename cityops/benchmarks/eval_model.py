@@ -17,7 +17,9 @@ only; holdout 6 was scored once with them. Then the current rules and model on
 made-up out-of-scope calls no labelled set holds.
 
 Accuracy, misroutes (a wrong scenario dispatched, including a scenario for an
-out-of-scope call) and triage (no scenario) are counted separately.
+out-of-scope call) and triage (no scenario) are counted separately. Last, pooled over
+the sets run: how often a dispatched call is right at each confidence, and how often
+the top 3 candidates hold the right scenario (does confidence mean anything?).
 
     .venv/bin/python -m cityops.benchmarks.eval_model            # figures
     .venv/bin/python -m cityops.benchmarks.eval_model --misses   # and each miss
@@ -26,6 +28,7 @@ out-of-scope call) and triage (no scenario) are counted separately.
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import tempfile
@@ -111,6 +114,10 @@ class Score:
     cue_right: int
     secondary_total: int
     secondary_right: int
+    # (confidence, right) of each call sent to a scenario: does confidence mean anything?
+    dispatched: tuple[tuple[float, bool], ...] = ()
+    top3_total: int = 0  # scenario calls, and how many list the right one in their top 3
+    top3_right: int = 0
 
     def line(self) -> str:
         n = self.total
@@ -131,12 +138,19 @@ def score(rows: list[dict[str, Any]], rules: RuleSet, show: bool = False) -> Sco
         for row in rows
     ]
     right = misrouted = triaged = cue_total = cue_right = sec_total = sec_right = 0
+    top3_total = top3_right = 0
+    dispatched: list[tuple[float, bool]] = []
     for row, result in zip(rows, classify_many(intakes, rules), strict=True):
         got = result.scenario.id if result.scenario else None
         want = row["expected_scenario"]
         right += got == want
         triaged += got is None
         misrouted += got is not None and got != want
+        if got is not None:
+            dispatched.append((result.confidence, got == want))
+        if want is not None:
+            top3_total += 1
+            top3_right += want in [c.scenario_id for c in result.candidates]
         if row.get("expected_secondary"):
             cue_total += 1
             cue_right += got == want
@@ -149,7 +163,42 @@ def score(rows: list[dict[str, Any]], rules: RuleSet, show: bool = False) -> Sco
                 f"    MISS {row['id']} want {want} got {got} ({result.confidence:g}, "
                 f"{result.reason}) {row['text'][:50]}"
             )
-    return Score(len(rows), right, misrouted, triaged, cue_total, cue_right, sec_total, sec_right)
+    return Score(
+        len(rows),
+        right,
+        misrouted,
+        triaged,
+        cue_total,
+        cue_right,
+        sec_total,
+        sec_right,
+        tuple(dispatched),
+        top3_total,
+        top3_right,
+    )
+
+
+BANDS = (0.35, 0.5, 0.7, 0.9, 1.01)
+
+
+def print_calibration(scores: list[Score]) -> None:
+    """Pooled over the blind experiments: how often a dispatched call is right at each
+    confidence, and how often the top 3 candidates hold the right scenario."""
+    pairs = [pair for score in scores for pair in score.dispatched]
+    print(f"confidence of calls sent to a scenario, rules + model, pooled ({len(pairs)} calls):")
+    for low, high in itertools.pairwise(BANDS):
+        band = [right for confidence, right in pairs if low <= confidence < high]
+        if band:
+            print(
+                f"    {low:.2f}-{min(high, 1.0):.2f}: {len(band)} calls, "
+                f"{sum(band) / len(band):.1%} right, {len(band) - sum(band)} misrouted"
+            )
+    total = sum(score.top3_total for score in scores)
+    hit = sum(score.top3_right for score in scores)
+    if total:
+        print(
+            f"    the right scenario among the top 3 candidates: {hit}/{total} = {hit / total:.1%}"
+        )
 
 
 def old_rules(commit: str, into: Path) -> Path:
@@ -215,10 +264,13 @@ def main(argv: list[str]) -> int:
     wanted = None
     if "--sets" in argv:
         wanted = set(argv[argv.index("--sets") + 1].split(","))
+    helped: list[Score] = []
     with tempfile.TemporaryDirectory(prefix="eval-model-") as scratch:
         for experiment in EXPERIMENTS:
             if wanted is None or experiment.held_out in wanted:
-                run(experiment, Path(scratch), "--misses" in argv)
+                helped.append(run(experiment, Path(scratch), "--misses" in argv)[1])
+    if helped:
+        print_calibration(helped)
     if wanted is None:
         probe_out_of_scope("--misses" in argv)
     return 0

@@ -73,6 +73,13 @@ def suggest_kind(text: Annotated[str, typer.Option(help="What the caller said")]
     question: KindQuestion = _message(KindQuestion, text=text)
     suggestion = calls.suggest_kind(question.text)
     typer.echo(f"{suggestion.kind.value}  ({suggestion.reason})")
+    if suggestion.candidates:  # to pick from: cityops submit --service-code
+        typer.echo(
+            "candidates: "
+            + ", ".join(
+                f"{c.scenario_id} {c.name_zh} {c.probability:.0%}" for c in suggestion.candidates
+            )
+        )
 
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:

@@ -145,6 +145,7 @@ def _output(intake: TicketIntake, result: Classification) -> dict[str, Any]:
         "matched": [m.model_dump() for m in result.matched],
         "candidates": [c.model_dump() for c in result.candidates],
         "secondary": result.secondary.scenario.id if result.secondary else None,
+        "suggested": result.suggested,  # the engine's reading when a service code overrode it
         "reason": result.reason,
         "rules_version": result.rules_version,
     }
@@ -252,9 +253,10 @@ def build_model(
 
 
 def _check_model(corpus: Path, output: Path) -> None:
-    """The file must be what a rebuild from this corpus gives: same digest, same answers."""
+    """The file must be what `build-model` would write from this corpus: the same
+    digest, the code's settings, the same classes and grams, the same answers."""
     from cityops.rules.load import read_corpus
-    from cityops.rules.model import build
+    from cityops.rules.model import ModelSettings, build
 
     try:
         texts, raw = read_corpus(corpus)
@@ -263,12 +265,19 @@ def _check_model(corpus: Path, output: Path) -> None:
         raise _fail(str(exc)) from exc
     if shipped.corpus_sha256 != corpus_digest(raw):
         raise _fail(f"{output} is stale: run cityops rules build-model")
-    rebuilt = build(texts, corpus_digest(raw), shipped.settings, evaluate=False)
+    if shipped.settings != ModelSettings():
+        # A rebuild uses the code's settings: a file built with others is not what the
+        # command gives (checking it against its own settings would hide that).
+        raise _fail(
+            f"{output} was built with {shipped.settings}, the code builds with "
+            f"{ModelSettings()}: run cityops rules build-model"
+        )
+    rebuilt = build(texts, corpus_digest(raw), ModelSettings(), evaluate=False)
     sample = [t.text for t in texts]
     old = Scorer(shipped).proba_many(sample)
     new = Scorer(rebuilt).proba_many(sample)
-    same_classes = shipped.classes == rebuilt.classes
-    if not same_classes or float(abs(old - new).max()) > 1e-3:
+    same = shipped.classes == rebuilt.classes and shipped.vocabulary == rebuilt.vocabulary
+    if not same or float(abs(old - new).max()) > 1e-3:
         raise _fail(f"{output} does not match a rebuild from {corpus}")
     typer.echo(f"{output}: matches a rebuild from {corpus} ({len(texts)} texts)")
 

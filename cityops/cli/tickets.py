@@ -276,6 +276,9 @@ def _classification_rows(status: TicketStatus) -> list[tuple[str, str]]:
                 ),
             )
         )
+    if found is not None and found.suggested is not None:
+        # The agent's service code won; the engine's own reading stays visible for review.
+        rows.append(("engine read", f"{found.suggested} (the agent's choice stands)"))
     secondary = found.secondary if found is not None else None
     if secondary is not None:
         where = (
@@ -361,7 +364,14 @@ def submit(
     ] = None,
     lat: Annotated[float | None, typer.Option(help="Latitude, if known")] = None,
     lon: Annotated[float | None, typer.Option(help="Longitude, if known")] = None,
-    scenario: Annotated[str | None, typer.Option(help="Scenario id, if the agent knows it")] = None,
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            "--scenario",
+            "--service-code",
+            help="Scenario id (the service code) the agent chose; it wins over the engine's",
+        ),
+    ] = None,
     kind: Annotated[
         CallKind, typer.Option(help="complaint: a work order; the others the hotline closes")
     ] = CallKind.COMPLAINT,

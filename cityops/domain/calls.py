@@ -18,6 +18,7 @@ from cityops.domain.limits import SCENARIO, SCENARIO_ID, UNIT_CODE, Note, Person
 from cityops.domain.models import (
     Acted,
     CallFacts,
+    Candidate,
     HistoryEntry,
     Message,
     Referral,
@@ -126,6 +127,14 @@ class KindSuggestion(Message):
     kind: CallKind
     reason: str
     scenario_id: str | None = None
+
+
+class KindAdvice(KindSuggestion):
+    """What the agent at the phone is shown before submitting: the kind the rules
+    suggest and the three likeliest scenarios with their probability, one of which the
+    agent may pick as the service code (issue 18). Not snapshotted in a call's plan."""
+
+    candidates: list[Candidate] = Field(default_factory=list)
 
 
 class CallPlanRequest(Message):

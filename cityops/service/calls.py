@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from temporalio.client import Client
 
-from cityops.domain.calls import CallIntake, ConvertInput, KindSuggestion, RateInput, ReplyInput
+from cityops.domain.calls import CallIntake, ConvertInput, KindAdvice, RateInput, ReplyInput
 from cityops.domain.masking import redact_text
 from cityops.domain.models import TicketIntake, TicketStatus
 from cityops.domain.stages import CallKind
@@ -26,12 +26,15 @@ KIND_ZH = {
 }
 
 
-def suggest_kind(text: str) -> KindSuggestion:
-    """What the rules make of the caller's words; the agent decides."""
+def suggest_kind(text: str) -> KindAdvice:
+    """What the rules make of the caller's words, with the top 3 scenarios the agent may
+    pick from as the service code; the agent decides."""
     intake = TicketIntake.model_validate(
         {"ticket_id": "suggest", "source": "hotline", "text": text, "received_at": _EPOCH}
     )
-    return default_call_rules().suggest(classify(intake, default_rules()), text)
+    classification = classify(intake, default_rules())
+    suggestion = default_call_rules().suggest(classification, text)
+    return KindAdvice(**dict(suggestion), candidates=classification.candidates)
 
 
 _EPOCH = "2000-01-01T00:00:00+00:00"

@@ -32,6 +32,15 @@ def test_rules_check_prints_the_summary(app: typer.Typer) -> None:
     assert default_rules().version in result.output
     assert "sources covered: grid" in result.output
     assert "examples:" in result.output and "FAIL" not in result.output
+    # The corpus and model figures (issue 18): what the model learned from and how well.
+    model = default_rules().model
+    assert model is not None
+    figures = model.data.figures
+    assert (
+        f"corpus: {figures['texts']} labelled texts, 57 scenarios + out of scope" in result.output
+    )
+    assert f"model: {figures['features']} character 1-3 grams" in result.output
+    assert f"cross-validated accuracy {figures['cv_right']}/{figures['cv_total']}" in result.output
 
 
 def test_rules_check_fails_naming_the_broken_file(app: typer.Typer, tmp_path: Path) -> None:
@@ -55,6 +64,19 @@ def test_classify_writes_one_json_line_per_input(app: typer.Typer) -> None:
     assert first["matched"][0]["rule"] == "alarm:gas_detector/lel_percent"
     daytime_noise = next(line for line in lines if line["id"] == "evt-20261117-000028")
     assert daytime_noise["scenario"] is None
+
+
+def test_classify_keeps_the_agents_service_code_and_shows_the_engines_reading(
+    app: typer.Typer, tmp_path: Path
+) -> None:
+    file = tmp_path / "coded.jsonl"
+    row = {"id": "A", "text": "楼道里一股很重的煤气味", "service_code": "PF01"}
+    file.write_text(json.dumps(row, ensure_ascii=False), encoding="utf-8")
+    result = CliRunner().invoke(app, ["classify", str(file)])
+    assert result.exit_code == 0, result.output
+    line = json.loads(result.stdout)
+    assert line["scenario"] == "PF01" and line["matched"][0]["rule"] == "service_code"
+    assert line["suggested"] == "PS01" and line["candidates"][0]["scenario_id"] == "PS01"
 
 
 def test_classify_reports_a_bad_line_and_carries_on(app: typer.Typer, tmp_path: Path) -> None:
@@ -100,9 +122,23 @@ def test_classify_eval_prints_accuracy_and_confusion(app: typer.Typer, tmp_path:
     result = CliRunner().invoke(app, ["classify", "--eval", str(file)])
     assert result.exit_code == 0, result.output
     assert "accuracy 2/3 = 66.7%" in result.output
+    # Misroutes (a wrong scenario dispatched) and triage (no scenario) are counted apart.
+    assert "misrouted (wrong scenario dispatched) 1/3 = 33.3%; triage 1/3 = 33.3%" in result.output
     assert "expected null (triage): 1/1 right" in result.output
     assert "TR04 → PF01: 1" in result.output
     assert "line 3 3: want TR04, got PF01" in result.output
+
+
+def test_a_call_sent_to_triage_counts_against_accuracy_not_as_a_misroute(
+    app: typer.Typer, tmp_path: Path
+) -> None:
+    file = tmp_path / "labelled.jsonl"
+    rows = [{"id": "1", "text": "喂喂，听得到吗？", "expected_scenario": "PS01"}]
+    file.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), "utf-8")
+    result = CliRunner().invoke(app, ["classify", "--eval", str(file)])
+    assert result.exit_code == 0, result.output
+    assert "accuracy 0/1 = 0.0%" in result.output
+    assert "misrouted (wrong scenario dispatched) 0/1 = 0.0%; triage 1/1 = 100.0%" in result.output
 
 
 def test_classify_eval_on_the_dev_hotline_set(app: typer.Typer) -> None:

@@ -132,3 +132,29 @@ async def test_status_shows_candidates_and_the_secondary_issue_and_split_splits_
     await h.settled(new)
     code, out, _ = await cityops(h, "status", new)
     assert code == 0 and "PF01 " in out and f"split from  {ticket}" in out
+
+
+async def test_the_agents_service_code_wins_and_the_engines_reading_is_shown(
+    h: Harness,
+) -> None:
+    # Issue 18: the agent picks from the candidates at submission (--service-code, the API's
+    # service_code); the choice is recorded and wins, and what the engine read stays visible.
+    code, out, _ = await cityops(
+        h,
+        "submit",
+        "--text",
+        "楼道里一股很重的煤气味",
+        "--address",
+        "浦东新区张江镇碧波路690号",
+        "--phone",
+        "13900001234",
+        "--service-code",
+        "PF01",
+    )
+    ticket = out.strip()
+    assert code == 0, out
+    await h.settled(ticket)
+    code, out, _ = await cityops(h, "status", ticket)
+    assert code == 0
+    assert "PF01 " in out and "[service_code]" in out
+    assert "engine read  PS01 (the agent's choice stands)" in out

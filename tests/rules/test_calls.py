@@ -84,3 +84,20 @@ def test_a_call_carries_its_kinds_fields_only() -> None:
     silent = intake.model_copy(update={"text": None})
     with pytest.raises(ValidationError, match="a suggestion needs the caller's words"):
         CallIntake.model_validate({"intake": silent, "details": {"kind": "suggestion"}})
+
+
+def test_the_agent_is_shown_the_top_three_scenarios_before_submitting() -> None:
+    # Issue 18: the hotline agent sees the candidates with their probability and may pick
+    # one as the service code at submission (`cityops submit --service-code`).
+    from typer.testing import CliRunner
+
+    from cityops.cli.main import app
+    from cityops.service.calls import suggest_kind
+
+    advice = suggest_kind("楼道里一股很重的煤气味")
+    assert advice.kind is CallKind.COMPLAINT and advice.scenario_id == "PS01"
+    assert 1 <= len(advice.candidates) <= 3 and advice.candidates[0].scenario_id == "PS01"
+    assert suggest_kind("请问社保卡丢了在哪里补办").kind is CallKind.CONSULTATION
+    result = CliRunner().invoke(app, ["suggest-kind", "--text", "楼道里一股很重的煤气味"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("complaint") and "candidates: PS01 " in result.output

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,12 +20,21 @@ from cityops.rules.classify import classify, classify_many
 from cityops.rules.load import (
     CORPUS,
     MODEL,
+    RULES_DIR,
     RuleFileError,
     default_rules,
     load_rules,
     read_corpus,
 )
-from cityops.rules.model import TRIAGE, ModelData, Scorer, build, corpus_digest, grams
+from cityops.rules.model import (
+    TRIAGE,
+    ModelData,
+    ModelSettings,
+    Scorer,
+    build,
+    corpus_digest,
+    grams,
+)
 
 NOW = datetime(2027, 3, 1, tzinfo=UTC)
 DATA = Path(__file__).parents[1] / "data"
@@ -151,6 +163,34 @@ def test_a_veto_forbids_the_scenario_to_the_model_too() -> None:
     assert result.scenario is None or result.scenario.id != "PS01"
 
 
+def test_a_force_phrase_decides_outright_and_two_forced_scenarios_cancel(
+    tmp_path: Path,
+) -> None:
+    # The rules are the authority (issue 18): a scenario's `force` phrase names it whatever
+    # the model reads; two scenarios forced at once leave the blend to decide.
+    target = tmp_path / "scenarios"
+    shutil.copytree(RULES_DIR, target)
+    for name, first_keyword, phrase in [
+        ("PF.yaml", "路灯: 5", "井盖"),
+        ("PS.yaml", "燃气泄漏: 5", "燃气"),
+    ]:
+        path = target / name
+        anchor = f"    text:\n      keywords:\n        {first_keyword}"
+        text = path.read_text("utf-8")
+        assert anchor in text, name
+        forcing = anchor.replace("    text:\n", f"    text:\n      force: [{phrase}]\n")
+        path.write_text(text.replace(anchor, forcing, 1), "utf-8")
+    rules = load_rules(target)
+    manhole = "碧波路690号门口井盖不见了，晚上很危险"
+    unforced = classify(_intake(manhole), default_rules())
+    assert unforced.scenario is not None and unforced.scenario.id == "PS03"
+    forced = classify(_intake(manhole), rules)
+    assert forced.scenario is not None and forced.scenario.id == "PF01"
+    assert forced.confidence == 1.0 and forced.reason.startswith("forced by a PF01 rule")
+    both = classify(_intake("井盖旁边燃气味很重"), rules)
+    assert not both.reason.startswith("forced")
+
+
 # --------------------------------------------------------------------------- the model file
 
 
@@ -158,6 +198,17 @@ def test_the_shipped_model_matches_the_corpus_and_a_rebuild() -> None:
     result = CliRunner().invoke(app, ["rules", "build-model", "--check"])
     assert result.exit_code == 0, result.output
     assert "matches a rebuild" in result.output
+
+
+def test_a_model_built_with_other_settings_fails_the_check(tmp_path: Path) -> None:
+    # `build-model` uses the code's settings; a file built otherwise is not a rebuild.
+    other = tmp_path / "classifier.npz"
+    data = ModelData.load(MODEL)
+    data.settings = ModelSettings(c=data.settings.c * 2)
+    data.save(other)
+    result = CliRunner().invoke(app, ["rules", "build-model", "--check", "--output", str(other)])
+    assert result.exit_code == 1
+    assert "the code builds with" in result.output
 
 
 def test_inference_reads_the_same_grams_as_training() -> None:
@@ -197,6 +248,25 @@ def test_the_model_file_holds_no_pickle() -> None:
     assert Scorer(ModelData.load(MODEL)).classes
 
 
+def test_no_code_of_the_package_loads_a_pickle() -> None:
+    # Issue 18: no pickle loaded from anywhere. The model is plain arrays; no module may
+    # import a pickle library or ask numpy to allow pickles.
+    from tests.test_architecture import _modules
+
+    banned = {"pickle", "_pickle", "joblib", "dill", "cloudpickle", "shelve", "skops"}
+    found = []
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Import):
+                found += [(name, a.name) for a in node.names if a.name.split(".")[0] in banned]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found += [(name, node.module)] if node.module.split(".")[0] in banned else []
+            elif isinstance(node, ast.keyword) and node.arg == "allow_pickle":
+                refused = isinstance(node.value, ast.Constant) and node.value.value is False
+                found += [] if refused else [(name, "allow_pickle")]
+    assert found == []
+
+
 def test_the_rules_version_covers_the_model(tmp_path: Path) -> None:
     other = tmp_path / "classifier.npz"
     data = ModelData.load(MODEL)
@@ -223,6 +293,32 @@ def test_the_model_is_fitted_in_one_blas_thread(monkeypatch: pytest.MonkeyPatch)
     data = build(texts, corpus_digest(raw), evaluate=False)  # the folds fit the same way
     assert seen and set(seen) == {1}
     assert len(data.classes) == len({t.scenario_id for t in texts})
+
+
+def test_numpy_inference_gives_scikit_learns_calibrated_probabilities(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The shipped file is read without scikit-learn; its probabilities must be the ones
+    # the calibrated classifier itself gives (sigmoids per class, normalised to sum 1).
+    from sklearn.calibration import CalibratedClassifierCV
+
+    fitted: list[tuple[CalibratedClassifierCV, Any]] = []
+    fit = CalibratedClassifierCV.fit
+
+    def keeping_fit(self: CalibratedClassifierCV, matrix: Any, *args: Any, **kwargs: Any) -> Any:
+        result = fit(self, matrix, *args, **kwargs)
+        fitted.append((self, matrix))
+        return result
+
+    monkeypatch.setattr(CalibratedClassifierCV, "fit", keeping_fit)
+    texts, raw = read_corpus(CORPUS)
+    data = build(texts, corpus_digest(raw), evaluate=False)
+    model, matrix = fitted[-1]
+    assert [str(label) for label in model.classes_] == data.classes
+    rows = slice(0, len(texts), 7)
+    want = model.predict_proba(matrix[rows])
+    got = Scorer(data).proba_many([t.text for t in texts[rows]])
+    np.testing.assert_allclose(got, want, atol=1e-4)
 
 
 def test_the_rules_finding_a_call_out_of_scope_sends_it_to_triage() -> None:
