@@ -138,6 +138,14 @@ class FakeRouter:
         )
 
 
+class NoSupervisorRouter(FakeRouter):
+    """The same organisation with no supervisor (督办) at the district center: like
+    OrgDirectory.duty_supervisor, it names the center's duty leader instead."""
+
+    def district_supervisor(self, at: datetime) -> Assignment:
+        return DUTY_LEADER
+
+
 @dataclass
 class RecordingNotifier:
     """Keeps every notice; `failing` names persons whose every channel is down."""

@@ -103,6 +103,21 @@ class Ownership:
             ids = [i for i in dict.fromkeys(ids) if i != requester]
         return ids
 
+    def decider_other_than(self, asker: str, supervisor: Assignment) -> Assignment:
+        """Who decides a district-tier assignee's extension: the district's duty
+        supervisor, unless that is the asker (an organisation with no supervisor at the
+        center names its duty leader instead, who may hold the ticket): then the next one
+        up (the director); at the top, the nearest below who may decide (the other
+        leader, the district, the dispatcher). The asker only when nobody else is named."""
+        if supervisor.person_id != asker:
+            return supervisor
+        route, _ = self._held()
+        below = [*reversed(route.leaders), *reversed(route.escalation_path), route.dispatcher]
+        for person in distinct([*self.above(), *(p for p in below if p is not None)]):
+            if person.person_id != asker:
+                return person
+        return supervisor
+
     def press_top(self) -> bool:
         """The accept chain is at the top: whether to press it again (and count it)."""
         self.presses_at_top += 1

@@ -205,6 +205,12 @@ PAUSE_DEADLINE = "pause-deadline"
 # hold's end as the verify deadline, also when the device was normal before the fix was
 # reported and no verify clock started. Asked first thing in `resolve` of a sensor ticket.
 SENSOR_HOLD_SHOWN = "sensor-hold-shown"
+# A district-tier assignee's extension goes to someone other than the asker who may decide
+# it: when the duty supervisor the organisation names is the asker (no supervisor at the
+# center, so its duty leader, who holds the ticket), the next one up (the director). Asked
+# first thing in `request_extension` (after EXTENSION_DECIDER), so a ticket in flight
+# takes it at its next request. Made after revision 1: every ticket asks it.
+EXTENSION_NOT_ASKER = "extension-not-asker"
 # The changes a ticket started on engine revision 1 (ENGINE_REVISION, carried in its input)
 # has built in: it asks none of them. A change made later is not in this set: every ticket
 # asks it with workflow.patched, as before revisions.
@@ -1205,6 +1211,7 @@ class TicketWorkflow:
         a district-tier unit, the district center's duty supervisor)."""
         # First, before any activity of this task: a replay finds the marker here.
         district_decides = self._patched(EXTENSION_DECIDER)
+        not_asker = district_decides and self._patched(EXTENSION_NOT_ASKER)
         async with self._serialised(lambda: self._validate_request_extension(request)):
             self._pending_extension = request
             self._note(
@@ -1215,7 +1222,9 @@ class TicketWorkflow:
                 detail=f"to {shown(request.new_deadline)}: {request.reason}",
             )
             deciders = (
-                await self._extension_deciders() if district_decides else self._owner.supervisors()
+                await self._extension_deciders(request.person_id if not_asker else None)
+                if district_decides
+                else self._owner.supervisors()
             )
             await self._notify(
                 NoticeKind.EXTENSION_REQUESTED,
@@ -1229,10 +1238,12 @@ class TicketWorkflow:
             )
             return self._status()
 
-    async def _extension_deciders(self) -> list[Assignment]:
+    async def _extension_deciders(self, asker: str | None) -> list[Assignment]:
         """Who is asked to decide an extension: the nearest person above; for a district-
         tier assignee (a department, the center itself: nobody above it by tier), the
-        district center's duty supervisor on duty now, who may then decide it."""
+        district center's duty supervisor on duty now, who may then decide it. With
+        `asker` (EXTENSION_NOT_ASKER), never the asker: when the supervisor named is the
+        one asking, the next one up (Ownership.decider_other_than)."""
         owner = self._owner
         assignee = owner.assignee
         assert assignee is not None
@@ -1245,8 +1256,11 @@ class TicketWorkflow:
             summary="who decides a district unit's extension: the duty supervisor",
             start_to_close_timeout=LOCAL_TIMEOUT,
         )
-        owner.extension_decider = answer.person
-        return [answer.person]
+        decider = answer.person
+        if asker is not None:
+            decider = owner.decider_other_than(asker, decider)
+        owner.extension_decider = decider
+        return [decider]
 
     @request_extension.validator
     def _validate_request_extension(self, request: ExtensionRequest) -> None:
@@ -1315,7 +1329,11 @@ class TicketWorkflow:
             raise ValueError("no extension request is waiting for a decision")
         deciders = self._owner.extension_deciders(pending.person_id)
         if decision.by not in deciders:
-            raise ValueError(f"{decision.by} may not decide (only the tiers above the assignee)")
+            asked = self._owner.extension_decider
+            told = f"; it was sent to {describe(asked)}" if asked is not None else ""
+            raise ValueError(
+                f"{decision.by} may not decide (only the tiers above the assignee{told})"
+            )
 
     @workflow.update
     def resolve(self, request: ResolveInput) -> TicketStatus:

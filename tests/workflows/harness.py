@@ -157,13 +157,15 @@ async def running(
     register: Engine | None = None,
     handling: HandlingRules | None = None,
     lose_first_answers: bool = False,
+    router: FakeRouter | None = None,
 ) -> AsyncIterator[Harness]:
     """A worker on a fresh queue: the fake three-person organisation by default, or the
     seeded demo organisation (real routing, returns and transfers) with demo_org=True;
     `hours` replaces the project's working calendar, `handling` its SLA and chains;
     `register` writes the register into that database with the real store activities
     instead of recording it (`lose_first_answers`: each event's first write commits and
-    then fails, so every write is retried)."""
+    then fails, so every write is retried); `router` replaces the fake organisation
+    (a variant of FakeRouter, e.g. NoSupervisorRouter)."""
     queue = fresh_queue()
     notifier = RecordingNotifier(failing=failing or set())
     store = RecordingStore()
@@ -182,14 +184,15 @@ async def running(
             NoticeGroupActivities().group_notice,
         ]
     if demo_org:
-        router = OrgRouter.demo()
-        routing = RoutingActivities(router)
-        dispatch = DispatchActivities(router=router, hours=hours, handling=handling)
-        calls = CallActivities(router)
+        demo = OrgRouter.demo()
+        routing = RoutingActivities(demo)
+        dispatch = DispatchActivities(router=demo, hours=hours, handling=handling)
+        calls = CallActivities(demo)
         activities += [routing.return_ticket, routing.transfer_ticket]
     else:
-        dispatch = DispatchActivities(router=FakeRouter(), hours=hours, handling=handling)
-        calls = CallActivities(FakeRouter())
+        fake = router or FakeRouter()
+        dispatch = DispatchActivities(router=fake, hours=hours, handling=handling)
+        calls = CallActivities(fake)
     activities += [*dispatch.activities(), *calls.activities()]
     # The workflow package runs inside the sandbox here: a clock or I/O in it fails the test.
     worker = build_worker(env.client, queue, activities, check_workflow_code=True)

@@ -24,6 +24,7 @@ from pathlib import Path
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from cityops.activities.testing import FakeRouter, NoSupervisorRouter
 from cityops.domain.models import (
     AcceptInput,
     AfterPhoto,
@@ -525,6 +526,38 @@ async def sensor_normal_before_resolve(env: WorkflowEnvironment, h: Harness) -> 
     return "H-SNR"
 
 
+async def duty_leader_extension(env: WorkflowEnvironment, h: Harness) -> str:
+    """No supervisor at the district center (its duty leader is named instead): nobody
+    accepts a district P1 until the duty leader, who asks for more time; the director is
+    asked and decides (extension-not-asker)."""
+    await h.start(intake("H-NSV", scenario="PS01", received_at=datetime.now(UTC)))
+    await env.sleep(timedelta(minutes=11))
+    accepted = await tickets.update(
+        h.client, "H-NSV", TicketWorkflow.accept, AcceptInput(person_id="P-DIST-L")
+    )
+    assert accepted.resolve_deadline is not None
+    wanted = accepted.resolve_deadline + timedelta(hours=4)
+    await tickets.update(
+        h.client,
+        "H-NSV",
+        TicketWorkflow.request_extension,
+        ExtensionRequest(person_id="P-DIST-L", new_deadline=wanted, reason="需停气"),
+    )
+    await tickets.update(
+        h.client,
+        "H-NSV",
+        TicketWorkflow.decide_extension,
+        ExtensionDecision(by="P-DIR", approve=True),
+    )
+    await tickets.update(
+        h.client, "H-NSV", TicketWorkflow.resolve, ResolveInput(person_id="P-DIST-L")
+    )
+    await h.until(lambda: "callback_request" in h.notifier.kinds())
+    satisfied = CallbackInput(result=CallbackResult.SATISFIED, by="agent")
+    await tickets.update(h.client, "H-NSV", TicketWorkflow.callback, satisfied)
+    return "H-NSV"
+
+
 Scenario = Callable[[WorkflowEnvironment, Harness], Awaitable[str]]
 SCENARIOS: dict[str, tuple[Scenario, bool]] = {  # name -> (scenario, on the demo organisation)
     "escalated_then_callback": (escalated_then_callback, False),
@@ -545,7 +578,10 @@ SCENARIOS: dict[str, tuple[Scenario, bool]] = {  # name -> (scenario, on the dem
     "district_extension": (district_extension, False),
     "paused_for_days": (paused_for_days, False),
     "sensor_normal_before_resolve": (sensor_normal_before_resolve, False),
+    "duty_leader_extension": (duty_leader_extension, False),
 }
+# Scenarios on a variant of the fake organisation (activities/testing.py).
+ROUTERS: dict[str, FakeRouter] = {"duty_leader_extension": NoSupervisorRouter()}
 
 
 async def main() -> None:
@@ -563,7 +599,7 @@ async def main() -> None:
             test_server_existing_path=TEST_SERVER, data_converter=pydantic_data_converter
         )
         await sa.register(env.client, "default")
-        async with running(env, demo_org=demo_org) as h:
+        async with running(env, demo_org=demo_org, router=ROUTERS.get(name)) as h:
             ticket_id = await scenario(env, h)
             handle = h.client.get_workflow_handle(tickets.workflow_id_for(ticket_id))
             await handle.result()

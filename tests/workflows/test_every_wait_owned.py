@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from cityops.activities.testing import DUTY_SUPERVISOR
+from cityops.activities.testing import DIRECTOR, DUTY_LEADER, DUTY_SUPERVISOR, NoSupervisorRouter
 from cityops.cli.tickets import print_status
 from cityops.domain.models import (
     AcceptInput,
@@ -32,7 +32,7 @@ from cityops.workflows.ladder import PRESSES_AT_TOP
 from cityops.workflows.ticket import TicketWorkflow
 from tests.conftest import eventually
 from tests.workflows.alarm_tickets import device_event, start_alarm, state, until
-from tests.workflows.harness import Harness, intake
+from tests.workflows.harness import Harness, intake, running
 
 SUPERVISOR = DUTY_SUPERVISOR.person_id  # the fake organisation's duty supervisor
 
@@ -284,3 +284,51 @@ async def test_a_district_department_asks_for_more_time_and_the_duty_supervisor_
     assert abs(decided.resolve_deadline - wanted) < timedelta(seconds=1)
     approved = [e for e in decided.history if e.event == "extension_approved"]
     assert [e.by for e in approved] == [SUPERVISOR]
+
+
+async def test_a_duty_leader_holding_it_asks_the_director_when_the_center_has_no_supervisor(
+    env: WorkflowEnvironment,
+) -> None:
+    """No supervisor at the district center: the organisation names its duty leader as
+    the duty supervisor. Nobody accepted the officer's P1, so it went up to the duty
+    leader, who accepts it and asks for more time: the request goes to the director (the
+    next one up), not back to the asker, and the director may decide it; the duty leader
+    may not decide their own."""
+    async with running(env, router=NoSupervisorRouter()) as h:
+        await h.start(intake("W-NSV", scenario="PS01", received_at=await server_now(env)))
+        await env.sleep(timedelta(minutes=11))  # officer → dispatcher at 5 → duty leader at 10
+        leader = DUTY_LEADER.person_id
+        assert (await h.status("W-NSV")).assignee_id == leader
+        accepted = await tickets.update(
+            h.client, "W-NSV", TicketWorkflow.accept, AcceptInput(person_id=leader)
+        )
+        assert accepted.assignee_id == leader and accepted.resolve_deadline is not None
+        wanted = accepted.resolve_deadline + timedelta(hours=4)
+        await tickets.update(
+            h.client,
+            "W-NSV",
+            TicketWorkflow.request_extension,
+            ExtensionRequest(person_id=leader, new_deadline=wanted, reason="需燃气公司配合"),
+        )
+        [asked] = [n for n in h.notifier.notices if n.kind.value == "extension_requested"]
+        assert [(r.person_id, r.reader) for r in asked.recipients] == [
+            (DIRECTOR.person_id, Reader.SUPERVISOR)
+        ]
+        with pytest.raises(TicketRejected, match=f"may not decide.*{DIRECTOR.person_id}"):
+            await tickets.update(
+                h.client,
+                "W-NSV",
+                TicketWorkflow.decide_extension,
+                ExtensionDecision(by=leader, approve=True),
+            )
+        decided = await tickets.update(
+            h.client,
+            "W-NSV",
+            TicketWorkflow.decide_extension,
+            ExtensionDecision(by=DIRECTOR.person_id, approve=True, note="同意"),
+        )
+        assert decided.extensions == 1 and decided.resolve_deadline is not None
+        assert abs(decided.resolve_deadline - wanted) < timedelta(seconds=1)
+        approved = [e for e in decided.history if e.event == "extension_approved"]
+        assert [e.by for e in approved] == [DIRECTOR.person_id]
+        assert "extension_decided" in h.notifier.to(leader)

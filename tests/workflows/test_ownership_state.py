@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from cityops.activities.testing import DISTRICT, DUTY_SUPERVISOR, STATION, STREET
+from cityops.activities.testing import (
+    DIRECTOR,
+    DISTRICT,
+    DUTY_LEADER,
+    DUTY_SUPERVISOR,
+    LEADERS,
+    STATION,
+    STREET,
+)
 from cityops.domain.models import RoutePlan
 from cityops.workflows.ownership import Ownership, describe
 
@@ -72,6 +80,39 @@ def test_the_district_supervisor_asked_to_decide_may_and_the_asker_may_not() -> 
     assert owner.extension_deciders(DISTRICT.person_id) == [DISTRICT.person_id]  # before
     owner.extension_decider = DUTY_SUPERVISOR
     assert owner.extension_deciders(DISTRICT.person_id) == [DUTY_SUPERVISOR.person_id]
+
+
+def test_an_extension_goes_to_someone_other_than_the_asker_who_may_decide_it() -> None:
+    """No supervisor at the center: the organisation names its duty leader, who holds the
+    ticket and asks; the director above them is asked instead, and may decide. The
+    director asking is answered by the duty leader; the supervisor named, when not the
+    asker, is asked as before."""
+    owner = Ownership(whole_ladder=True)
+    department = DISTRICT.model_copy(update={"person_id": "P-DEPT"})
+    owner.take_route(
+        RoutePlan(
+            street_code="T01",
+            station_code=None,
+            assignee=department,
+            escalation_path=[DISTRICT],
+            dispatcher=DISTRICT,
+            leaders=LEADERS,
+        )
+    )
+    assert owner.decider_other_than("P-DEPT", DUTY_LEADER) == DUTY_LEADER
+    owner.escalate_to(DISTRICT)
+    owner.escalate_to(DUTY_LEADER)
+    asker = DUTY_LEADER.person_id
+    decider = owner.decider_other_than(asker, DUTY_LEADER)
+    assert decider == DIRECTOR
+    owner.extension_decider = decider
+    assert DIRECTOR.person_id in owner.extension_deciders(asker)
+    assert asker not in owner.extension_deciders(asker)
+    owner.escalate_to(DIRECTOR)  # at the top, with only the director named above the center
+    assert owner.decider_other_than(DIRECTOR.person_id, DIRECTOR) == DUTY_LEADER
+    alone = Ownership(whole_ladder=True)  # an organisation of one: nobody else to ask
+    alone.take_route(RoutePlan(street_code="T01", station_code=None, assignee=DISTRICT))
+    assert alone.decider_other_than(DISTRICT.person_id, DISTRICT) == DISTRICT
 
 
 def test_someone_it_passed_through_who_accepts_holds_it_again() -> None:
