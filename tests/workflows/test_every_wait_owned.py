@@ -7,23 +7,29 @@ that supervisor, who decides it."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from cityops.activities.testing import DIRECTOR, DUTY_LEADER, DUTY_SUPERVISOR, NoSupervisorRouter
 from cityops.cli.tickets import print_status
 from cityops.domain.models import (
     AcceptInput,
+    AfterPhoto,
     AlarmEvent,
+    CallbackInput,
     ContactInput,
     DismissInput,
     ExtensionDecision,
     ExtensionRequest,
+    RecheckInput,
     ResolveInput,
+    ReviewInput,
     TicketStatus,
 )
-from cityops.domain.stages import Clock, Reader, Stage
+from cityops.domain.stages import CallbackResult, Clock, Reader, ReviewDecision, Stage
 from cityops.service import tickets
 from cityops.service.tickets import TicketRejected
 from cityops.workflows import search_attributes as sa
@@ -32,7 +38,7 @@ from cityops.workflows.ladder import PRESSES_AT_TOP
 from cityops.workflows.ticket import TicketWorkflow
 from tests.conftest import eventually
 from tests.workflows.alarm_tickets import device_event, start_alarm, state, until
-from tests.workflows.harness import Harness, intake, running
+from tests.workflows.harness import Harness, advance_to_plain_week, intake, running
 
 SUPERVISOR = DUTY_SUPERVISOR.person_id  # the fake organisation's duty supervisor
 
@@ -47,7 +53,10 @@ def events(status: TicketStatus) -> list[str]:
 
 async def sla_attribute(h: Harness, ticket_id: str) -> list[str]:
     """TicketSla as the server holds it (what the Temporal UI filters by)."""
-    handle = h.client.get_workflow_handle(tickets.workflow_id_for(ticket_id))
+    return await colours(h.client.get_workflow_handle(tickets.workflow_id_for(ticket_id)))
+
+
+async def colours(handle: WorkflowHandle[Any, Any]) -> list[str]:
     described = await handle.describe()
     return list(described.typed_search_attributes.get(sa.SLA_COLOUR) or [])
 
@@ -229,6 +238,153 @@ async def test_a_fixed_gas_leak_whose_detector_stays_abnormal_climbs_and_then_st
     outcome = await handle.result()  # the 30-minute hold passes
     assert outcome.stage is Stage.CLOSED and outcome.fixed
     assert "sensor_recovered" in events(await state(handle))
+
+
+# --------------------------------------------------------------------------- the other verify waits
+
+
+def top_presses(status: TicketStatus) -> int:
+    """How often the verify chain pressed the top of its ladder (the director)."""
+    return sum(
+        1
+        for e in status.history
+        if e.event == "supervised" and "top of the verify chain" in e.detail and "P-DIR" in e.detail
+    )
+
+
+async def stalled_after_three_presses(
+    env: WorkflowEnvironment,
+    h: Harness,
+    handle: WorkflowHandle[Any, Any],
+    step: timedelta,
+    limit: timedelta,
+) -> TicketStatus:
+    """Let the verify chain run, `step` at a time: it climbs to the director, presses them
+    three times with no stall, and stalls on the fourth budget run out (not before, not
+    after): the wait keeps the director as its owner and the duty supervisor hears at once
+    with them; a day later both hear again."""
+    slept, pressed_thrice_unstalled = timedelta(0), False
+    while True:
+        status = await state(handle)
+        if status.stalled_since is not None:
+            break
+        assert top_presses(status) <= PRESSES_AT_TOP
+        pressed_thrice_unstalled |= top_presses(status) == PRESSES_AT_TOP
+        assert slept < limit, f"not stalled after {slept}: {events(status)[-5:]}"
+        await env.sleep(step)
+        slept += step
+    assert pressed_thrice_unstalled  # the director was pressed three times before it stalled
+    assert top_presses(status) == PRESSES_AT_TOP
+    assert status.stage is Stage.VERIFYING and status.stalled_clock is Clock.VERIFY
+    assert status.waiting_on is not None and "P-DIR" in status.waiting_on
+    assert events(status).count("verify_escalated") >= 2  # handed up rung by rung
+    assert events(status).count("stalled") == 1
+    assert events(status).count("stall_supervised") == 1
+    assert status.stall_supervisor is not None and SUPERVISOR in status.stall_supervisor
+    [told] = [n for n in h.notifier.notices if any(r.person_id == SUPERVISOR for r in n.recipients)]
+    assert told.kind.value == "supervise" and "已停滞" in told.facts["note"]
+    readers = {r.person_id: r.reader for r in told.recipients}
+    assert readers == {"P-DIR": Reader.SUPERVISOR, SUPERVISOR: Reader.SUPERVISOR}
+    assert "stalled" in await colours(handle)
+
+    await env.sleep(timedelta(days=1))  # a day later, still nobody: told again
+    status = await state(handle)
+    assert status.stalled_clock is Clock.VERIFY
+    assert events(status).count("stall_supervised") == 2
+    assert h.notifier.to(SUPERVISOR) == ["supervise", "supervise"]
+    assert top_presses(status) == PRESSES_AT_TOP  # the chain itself presses no more
+    return status
+
+
+async def the_stall_ends_as_it_closes(h: Harness, handle: WorkflowHandle[Any, Any]) -> None:
+    assert (await handle.result()).stage is Stage.CLOSED
+    status = await state(handle)
+    assert status.stalled_since is None
+    assert "stall_ended" in events(status)
+    assert events(status).index("stall_ended") > events(status).index("stalled")
+    assert "stalled" not in await colours(handle)
+    assert h.notifier.to(SUPERVISOR) == ["supervise", "supervise"]
+
+
+async def test_a_callback_the_hotline_never_makes_stalls_after_the_director(
+    env: WorkflowEnvironment, h: Harness
+) -> None:
+    """The callback (by the end of the next working day) waits on the hotline, then the
+    district, the duty leader and the director, each with the same working budget; the
+    director pressed three times in vain, it stalls into daily 督办 until the callback."""
+    received = await advance_to_plain_week(env)
+    handle = await h.start(intake("W-CBS", scenario="CH01", received_at=received))
+    await tickets.update(h.client, "W-CBS", TicketWorkflow.accept, AcceptInput(person_id="P-T01-D"))
+    await tickets.update(
+        h.client, "W-CBS", TicketWorkflow.resolve, ResolveInput(person_id="P-T01-D", note="已停工")
+    )
+    status = await h.until_stage("W-CBS", Stage.VERIFYING)
+    assert status.waiting_on is not None and "hotline" in status.waiting_on
+    # 1.5 budgets a rung (about 22 working hours): 3 climbs, 3 presses, then stalled.
+    await stalled_after_three_presses(
+        env, h, handle, step=timedelta(hours=6), limit=timedelta(days=70)
+    )
+    for rung in ("P-DIST-D", "P-DIST-L", "P-DIR"):
+        assert "callback_request" in h.notifier.to(rung), rung
+    happy = CallbackInput(result=CallbackResult.SATISFIED, by="hotline-agent-7")
+    await tickets.update(h.client, "W-CBS", TicketWorkflow.callback, happy)
+    await the_stall_ends_as_it_closes(h, handle)
+
+
+async def test_a_photo_nobody_reviews_stalls_after_the_director(
+    env: WorkflowEnvironment, h: Harness
+) -> None:
+    """The after-photo (4 working hours a rung, 1.5 budgets to climb) waits on the
+    district dispatcher, then the duty leader and the director; pressed three times in
+    vain, it stalls into daily 督办 until the director approves it."""
+    place = {"lat": 31.2051, "lon": 121.6003}
+    received = await advance_to_plain_week(env)
+    handle = await h.start(
+        intake("W-PHS", scenario="PS04", received_at=received, lat=31.2051, lon=121.6003)
+    )
+    await tickets.update(h.client, "W-PHS", TicketWorkflow.accept, AcceptInput(person_id="P-T01-D"))
+    photo = AfterPhoto(
+        url="https://img/1.jpg", taken_at=await server_now(env) + timedelta(seconds=5), **place
+    )
+    await tickets.update(
+        h.client, "W-PHS", TicketWorkflow.resolve, ResolveInput(person_id="P-T01-D", photo=photo)
+    )
+    status = await h.until_stage("W-PHS", Stage.VERIFYING)
+    assert status.waiting_on is not None and "P-DIST-D" in status.waiting_on
+    await stalled_after_three_presses(
+        env, h, handle, step=timedelta(hours=2), limit=timedelta(days=21)
+    )
+    assert "review_request" in h.notifier.to("P-DIST-L")
+    approve = ReviewInput(decision=ReviewDecision.APPROVED, by="P-DIR")
+    await tickets.update(h.client, "W-PHS", TicketWorkflow.review, approve)
+    await the_stall_ends_as_it_closes(h, handle)
+
+
+async def test_a_video_recheck_nobody_makes_stalls_after_the_director(
+    env: WorkflowEnvironment, h: Harness
+) -> None:
+    """The camera side (1 hour, climbing at 1.5 hours) → the reviewing sub-center → the
+    district → the duty leader → the director at 6 hours, pressed at 7.5, 9 and 10.5:
+    stalled at 12 hours, supervised daily until the camera re-detects."""
+    event = device_event("v1", "firing", device="CAM-S", sensor="video_ai", metric="street_vending")
+    handle = await start_alarm(h, event, await server_now(env))
+    status = await until(handle, lambda s: s.assignee_id is not None)
+    person = status.assignee_id
+    assert person is not None
+    await handle.execute_update(TicketWorkflow.accept, AcceptInput(person_id=person))
+    asked = await server_now(env)
+    await handle.execute_update(TicketWorkflow.resolve, ResolveInput(person_id=person))
+    status = await until(handle, lambda s: s.stage is Stage.VERIFYING)
+    assert status.waiting_on is not None and "camera" in status.waiting_on
+    stalled = await stalled_after_three_presses(
+        env, h, handle, step=timedelta(minutes=20), limit=timedelta(hours=14)
+    )
+    assert stalled.stalled_since is not None
+    since = stalled.stalled_since - asked
+    assert timedelta(hours=12) <= since < timedelta(hours=12, minutes=1), since
+    await handle.execute_update(TicketWorkflow.recheck, RecheckInput(still_detected=False))
+    assert (await handle.result()).fixed
+    await the_stall_ends_as_it_closes(h, handle)
 
 
 async def test_a_detector_already_normal_when_the_fix_is_reported_asks_nobody(
