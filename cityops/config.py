@@ -29,6 +29,11 @@ def _var_dir() -> Path:
     return Path(_env("CITYOPS_VAR", str(PROJECT_ROOT / "var")))
 
 
+def local_url(port: int) -> str:
+    """The API on this machine: the public URL when CITYOPS_PUBLIC_URL is not set."""
+    return f"http://127.0.0.1:{port}"
+
+
 @dataclass(frozen=True)
 class Settings:
     temporal_address: str = field(
@@ -42,9 +47,9 @@ class Settings:
     var_dir: Path = field(default_factory=lambda: _var_dir())
     api_host: str = field(default_factory=lambda: _env("CITYOPS_API_HOST", "127.0.0.1"))
     api_port: int = field(default_factory=lambda: int(_env("CITYOPS_API_PORT", "8080")))
-    public_url: str = field(
-        default_factory=lambda: _env("CITYOPS_PUBLIC_URL", "http://127.0.0.1:8080")
-    )
+    # Where links in notices and pages point. Unset (or empty): this machine's API at its
+    # own port, so moving CITYOPS_API_PORT moves the links with it (__post_init__).
+    public_url: str = field(default_factory=lambda: _env("CITYOPS_PUBLIC_URL", ""))
     secret: str = field(default_factory=lambda: _env("CITYOPS_SECRET", DEFAULT_SECRET), repr=False)
     ui_port: int = field(default_factory=lambda: int(_env("CITYOPS_UI_PORT", "8233")))
     log_format: str = field(default_factory=lambda: _env("CITYOPS_LOG_FORMAT", "console"))
@@ -101,6 +106,10 @@ class Settings:
     s3_secret_key: str = field(default_factory=lambda: _env("CITYOPS_S3_SECRET_KEY", ""))
     # How long a page link still opens the person's "my tickets" list after it was sent.
     page_list_days: int = field(default_factory=lambda: int(_env("CITYOPS_PAGE_LIST_DAYS", "30")))
+
+    def __post_init__(self) -> None:
+        if not self.public_url:
+            object.__setattr__(self, "public_url", local_url(self.api_port))
 
     @property
     def uses_local_outbox(self) -> bool:

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from cityops.activities.channels import SmtpSettings
+from cityops.activities.notify import NotifySettings
 from cityops.config import Settings
-from cityops.workers.stack import Stack
+from cityops.workers.stack import Stack, print_urls
 
 
 class FakeClock:
@@ -94,3 +95,25 @@ def test_a_standalone_worker_mails_where_up_sends_it(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("SMTP_HOST", "mail.example.cn")
     assert not Settings().uses_local_outbox
     assert SmtpSettings.from_settings(Settings()).host == "mail.example.cn"
+
+
+def test_links_follow_the_api_port_unless_a_public_url_is_set(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Moving CITYOPS_API_PORT alone moves what `up` prints and where notices link: the
+    default public URL is this machine's API at its own port. CITYOPS_PUBLIC_URL wins."""
+    monkeypatch.delenv("CITYOPS_PUBLIC_URL", raising=False)
+    monkeypatch.delenv("CITYOPS_API_PORT", raising=False)
+    assert Settings().public_url == "http://127.0.0.1:8080"
+    monkeypatch.setenv("CITYOPS_API_PORT", "9180")
+    settings = Settings()
+    assert settings.public_url == "http://127.0.0.1:9180"
+    assert NotifySettings.from_settings(settings).public_url == "http://127.0.0.1:9180"
+    print_urls(settings)
+    printed = capsys.readouterr().out
+    assert "Intake API    http://127.0.0.1:9180/docs" in printed
+    assert "8080" not in printed
+    assert Settings(api_port=9181).public_url == "http://127.0.0.1:9181"
+    monkeypatch.setenv("CITYOPS_PUBLIC_URL", "https://ops.pudong.example")
+    assert Settings().public_url == "https://ops.pudong.example"
+    assert Settings(api_port=9181).public_url == "https://ops.pudong.example"
