@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from cityops.domain.incidents import SENSOR_SOURCES
 from cityops.domain.masking import redact_text
-from cityops.domain.models import HistoryEntry, TicketStatus
+from cityops.domain.models import HistoryEntry, TicketIncidents, TicketStatus
+from cityops.domain.stages import LinkKind
 from cityops.domain.zones import UTC8, ZONE_MARK, shown
 
 _MAX_HISTORY = 12
@@ -63,6 +65,7 @@ def render_details(
         lines.append(f"| complaint | {private(status.text)[:200]} |")
     if status.call is not None:
         lines += _call_lines(status, private)
+    lines += _incident_lines(status, private)
     if status.classification is not None:
         c = status.classification
         why = ", ".join(m.rule for m in c.matched[:6]) or c.reason
@@ -156,4 +159,55 @@ def _call_lines(status: TicketStatus, private: Callable[[str | None], str]) -> l
         lines.append(f"| reply | {private(call.reply)[:200]} |")
     if call.rating:
         lines.append(f"| rating | {call.rating.value} |")
+    return lines
+
+
+# How a ticket joined its incident at intake, as people read it (docs/incidents.md).
+_JOINED = {
+    LinkKind.REPEAT_CALL: "a repeat call",
+    LinkKind.KNOWN_FROM_SENSORS: "already known from sensors",
+}
+
+
+def incident_line(part: TicketIncidents) -> str:
+    """Its incidents, how it joined, and the ticket it waits on (or was linked to)."""
+    how = _JOINED.get(part.link) if part.link else None
+    line = ", ".join(part.incident_ids) + (f" ({how})" if how else "")
+    if part.primary_ticket_id:
+        line += f", {'waits on' if part.waiting_on_primary else 'primary'} {part.primary_ticket_id}"
+    return line
+
+
+def reported_too(status: TicketStatus) -> bool:
+    """Whether the calls a ticket heard of are residents reporting what a sensor or camera
+    found first (on an alarm or video ticket, or every call kept known from sensors),
+    rather than citizens calling again about a citizen's report (a citizen 催办)."""
+    part = status.incident
+    if part is None:
+        return False
+    kinds = {call.kind for call in part.latest_calls}
+    return status.source in SENSOR_SOURCES or kinds == {LinkKind.KNOWN_FROM_SENSORS}
+
+
+def stepped_up(part: TicketIncidents) -> str:
+    return f", stepped up from {part.stepped_up_from.value}" if part.stepped_up_from else ""
+
+
+def _incident_lines(status: TicketStatus, private: Callable[[str | None], str]) -> list[str]:
+    """Its incident: which, how it joined, what it waits on, who called about it."""
+    part = status.incident
+    if part is None or not part.incident_ids:
+        return []
+    lines = [f"| incident | {incident_line(part)} |"]
+    if part.repeat_calls:
+        if reported_too(status):
+            label = "residents reporting it too"
+            count = f"{part.repeat_calls} call(s), {_JOINED[LinkKind.KNOWN_FROM_SENSORS]}"
+        else:
+            label, count = "called again", f"{part.repeat_calls} time(s)"
+        lines.append(f"| {label} | {count}{stepped_up(part)} |")
+        for call in part.latest_calls:
+            said = f": {private(call.text)[:80]}" if call.text else ""
+            who = call.caller_phone_masked or "—"
+            lines.append(f"| | {_time(call.at)} · {call.ticket_id} · {who}{said} |")
     return lines

@@ -1644,6 +1644,7 @@ class TicketWorkflow:
         if self._links.take_call(call):
             task = self._on_repeat_call(call, self._links.call_note(call), self._links.calls)
             self._background.append(asyncio.create_task(task))
+            self._show_incident()
 
     @workflow.signal
     def primary_closed(self, outcome: PrimaryClosed) -> None:
@@ -1656,6 +1657,12 @@ class TicketWorkflow:
         grouping): listed under it (TicketIncident), its follow-ups grouped by it."""
         if self._links.join(joined):
             self._background.append(asyncio.create_task(self._publish_incidents()))
+            self._show_incident()
+
+    def _show_incident(self) -> None:
+        """The UI's details show the incident and its calls at once, not at the next stage
+        change (a repeat call may step nothing up). Details are no command: no patch."""
+        workflow.set_current_details(render_details(self._status(), **self._caller()))
 
     async def _publish_incidents(self) -> None:
         await workflow.wait_condition(lambda: self._links_on is not None)

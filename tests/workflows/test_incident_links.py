@@ -7,7 +7,10 @@ follow-ups by it."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from temporalio.api.sdk.v1 import WorkflowMetadata
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from cityops.domain.incidents import IncidentJoined
@@ -53,6 +56,12 @@ def repeat(
         incident=link,
         caller_phone=caller_phone,
     )
+
+
+async def details(handle: WorkflowHandle[Any, Any]) -> str:
+    """What the Temporal UI shows of the ticket (its current details)."""
+    metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    return str(metadata.current_details)
 
 
 async def waiting(h: Harness, ticket_id: str) -> TicketStatus:
@@ -205,6 +214,13 @@ async def test_a_repeat_call_told_twice_counts_once(env: WorkflowEnvironment, h:
         assert [e.event for e in status.history].count("repeat_call") == 1
 
     await eventually(counted)
+    # The UI's details show it at once: one step-up needs three calls, so no stage change
+    # would have refreshed them.
+    shown = await details(handle)
+    assert f"| incident | {INCIDENT} |" in shown and "| called again | 1 time(s) |" in shown
+    assert "L-TWO · 138****9999" in shown
+    caller = h.client.get_workflow_handle_for(TicketWorkflow.run, tickets.workflow_id_for("L-TWO"))
+    assert f"| incident | {INCIDENT} (a repeat call), waits on L-ONE |" in await details(caller)
 
 
 async def test_alarm_tickets_linked_after_start_are_listed_and_grouped_by_incident(
@@ -230,6 +246,7 @@ async def test_alarm_tickets_linked_after_start_are_listed_and_grouped_by_incide
         described = await handle.describe()
         assert described.typed_search_attributes.get(sa.INCIDENT) == ["INPS01LATE1"]
         assert status.incident is not None and status.incident.incident_ids == ["INPS01LATE1"]
+        assert "| incident | INPS01LATE1 |" in await details(handle)
 
     await env.sleep(timedelta(minutes=5, seconds=20))  # neither is accepted: urged, escalated
     officer = (await state(handles[0])).assignee_id
