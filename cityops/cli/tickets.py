@@ -59,7 +59,13 @@ from cityops.service import split as split_service
 from cityops.service.geography import Geography
 from cityops.service.tickets import TicketError, TicketUpdate
 from cityops.workers.client import connect
-from cityops.workflows.details import calendar_warning, stall_line
+from cityops.workflows.details import (
+    calendar_warning,
+    incident_line,
+    reported_too,
+    stall_line,
+    stepped_up,
+)
 from cityops.workflows.ticket import TicketWorkflow
 
 T = TypeVar("T")
@@ -237,25 +243,19 @@ def print_status(status: TicketStatus, as_json: bool = False) -> None:
 
 def _incident_rows(status: TicketStatus) -> list[tuple[str, str]]:
     """Its incident (docs/incidents.md): which, how it joined, the open ticket it waits on,
-    the citizens who called again and the step-up they caused."""
+    the citizens who called again (or residents reporting what a sensor found first) and
+    the step-up they caused."""
     part = status.incident
     if part is None or not part.incident_ids:
         return []
-    how = (
-        {
-            LinkKind.REPEAT_CALL: "a repeat call",
-            LinkKind.KNOWN_FROM_SENSORS: "already known from sensors",
-        }.get(part.link)
-        if part.link
-        else None
-    )
-    line = ", ".join(part.incident_ids) + (f" ({how})" if how else "")
-    if part.primary_ticket_id:
-        line += f", {'waits on' if part.waiting_on_primary else 'primary'} {part.primary_ticket_id}"
-    rows = [("incident", line)]
+    rows = [("incident", incident_line(part))]
     if part.repeat_calls:
-        stepped = f", stepped up from {part.stepped_up_from.value}" if part.stepped_up_from else ""
-        rows.append(("called again", f"{part.repeat_calls} time(s){stepped}"))
+        if reported_too(status):
+            label = "residents"
+            count = f"{part.repeat_calls} reporting it too, already known from sensors"
+        else:
+            label, count = "called again", f"{part.repeat_calls} time(s)"
+        rows.append((label, count + stepped_up(part)))
         for call in part.latest_calls:
             said = f": {call.text[:40]}" if call.text else ""
             who = call.caller_phone_masked or "-"

@@ -258,3 +258,32 @@ def test_status_shows_the_incident_the_wait_and_who_called_again(
     sensor = waiting.model_copy(update={"link": LinkKind.KNOWN_FROM_SENSORS})
     print_status(ticket("HL3", sensor))
     assert "(already known from sensors), waits on HL1" in capsys.readouterr().out
+
+
+def test_status_of_a_sensor_ticket_shows_residents_reporting_it_too(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A resident's call about what a gas detector found is not 'called again': the
+    supervisor reads that residents report what the sensors found first."""
+    at = datetime(2026, 12, 3, 1, 20, tzinfo=UTC)
+    call = RepeatCallEntry(
+        ticket_id="HL9",
+        at=at,
+        kind=LinkKind.KNOWN_FROM_SENSORS,
+        caller_phone_masked="139****5678",
+        text="楼道里有煤气味",
+    )
+    part = TicketIncidents(incident_ids=["INPS01A"], repeat_calls=1, latest_calls=[call])
+    alarm = TicketStatus(
+        ticket_id="AL1",
+        stage=Stage.AWAITING_ACCEPT,
+        source=Source.IOT,
+        text=None,
+        address=None,
+        incident=part,
+    )
+    print_status(alarm)
+    shown = capsys.readouterr().out
+    assert "   residents  1 reporting it too, already known from sensors\n" in shown
+    assert "HL9  139****5678: 楼道里有煤气味" in shown
+    assert "called again" not in shown
