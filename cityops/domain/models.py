@@ -207,7 +207,11 @@ class TicketIncidents(Message):
         default=None, description="The open ticket this one waits on (it carries the work)"
     )
     waiting_on_primary: bool = False
-    repeat_calls: int = Field(default=0, description="Citizens who called again about this one")
+    repeat_calls: int = Field(
+        default=0,
+        description="Calls about this one: citizens calling again, or residents reporting "
+        "what its sensor or camera found first (each kept call's kind says which)",
+    )
     latest_calls: list[RepeatCallEntry] = Field(
         default_factory=list, description="The latest few repeat calls, newest last"
     )
