@@ -44,6 +44,24 @@ async def _notice_activities(handle: WorkflowHandle[TicketWorkflow, object]) -> 
     return scheduled
 
 
+async def _started_on(
+    h: Harness, ticket_id: str, *, engine: int
+) -> WorkflowHandle[TicketWorkflow, object]:
+    """A ticket started on an older revision than the intake stamps (which `submit`
+    would overwrite), once it has told its assignee."""
+    older = intake(ticket_id, scenario="SC01", received_at=datetime.now(UTC), engine=engine)
+    handle = await h.client.start_workflow(
+        TicketWorkflow.run,
+        older,
+        id=tickets.workflow_id_for(ticket_id),
+        task_queue=h.task_queue,
+        search_attributes=sa.initial(older),
+    )
+    await h.settled(ticket_id)
+    assert h.notifier.kinds() == ["assigned"]
+    return handle
+
+
 async def test_a_new_ticket_asks_no_patch(env: WorkflowEnvironment, h: Harness) -> None:
     handle = await h.start(intake("ER-1", scenario="SC01", received_at=datetime.now(UTC)))
     assert (await h.status("ER-1")).assignee_id is not None
@@ -56,16 +74,7 @@ async def test_a_new_ticket_asks_no_patch(env: WorkflowEnvironment, h: Harness) 
 async def test_a_revision_1_ticket_sends_its_assignment_as_an_activity(
     env: WorkflowEnvironment, h: Harness
 ) -> None:
-    one = intake("ER-R1", scenario="SC01", received_at=datetime.now(UTC), engine=1)
-    handle = await h.client.start_workflow(
-        TicketWorkflow.run,
-        one,
-        id=tickets.workflow_id_for("ER-R1"),
-        task_queue=h.task_queue,
-        search_attributes=sa.initial(one),
-    )
-    await h.settled("ER-R1")
-    assert h.notifier.kinds() == ["assigned"]
+    handle = await _started_on(h, "ER-R1", engine=1)
     assert await _patch_events(handle) == (0, 0)
     assert await _notice_activities(handle) == 1
 
@@ -95,16 +104,7 @@ async def test_an_alarm_ticket_starts_on_the_current_revision() -> None:
 async def test_a_ticket_from_before_revisions_asks_its_patches(
     env: WorkflowEnvironment, h: Harness
 ) -> None:
-    before = intake("ER-0", scenario="SC01", received_at=datetime.now(UTC), engine=0)
     # Started as the intake started tickets before revisions: no engine in the input.
-    handle = await h.client.start_workflow(
-        TicketWorkflow.run,
-        before,
-        id=tickets.workflow_id_for("ER-0"),
-        task_queue=h.task_queue,
-        search_attributes=sa.initial(before),
-    )
-    await h.settled("ER-0")
-    assert h.notifier.kinds() == ["assigned"]
+    handle = await _started_on(h, "ER-0", engine=0)
     markers, upserts = await _patch_events(handle)
     assert markers >= 2 and upserts == markers  # plan-at-intake and bounded-state at least
