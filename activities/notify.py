@@ -183,12 +183,11 @@ class NotifyActivities:
         # A key minted by the very run that scheduled this activity (workflow/run/sequence)
         # can only have been delivered by an earlier attempt of it: the first attempt skips
         # the lookup. A notice passed on by another workflow (a notice group sending a
-        # ticket's follow-up) is always looked up, and so is a local activity's (a worker
-        # that died in its workflow task runs it again from attempt 1).
+        # ticket's follow-up) is always looked up.
         minted_here = notice.idempotency_key.startswith(
             f"{info.workflow_id}/{info.workflow_run_id}/"
         )
-        look_up = attempt > 1 or not minted_here or info.is_local
+        look_up = attempt > 1 or not minted_here
         outcomes = await asyncio.gather(
             *(self._deliver(notice, r, look_up=look_up) for r in notice.recipients)
         )
