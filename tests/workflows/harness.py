@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from cityops.activities.calls import CallActivities
@@ -48,21 +47,6 @@ async def advance_to_local_hour(env: WorkflowEnvironment, hour: int) -> datetime
         target += timedelta(days=1)
     await env.sleep(target - current)
     return target.astimezone(UTC)
-
-
-async def sleep_at_least(
-    env: WorkflowEnvironment, duration: timedelta, step: timedelta = timedelta(minutes=30)
-) -> None:
-    """Skip the server's clock on by `duration`, in steps: one long skip fires every timer
-    of the span in one call, whose deadline a loaded machine can outlast ("Timeout
-    expired"). A step that timed out is taken again from where the clock got to."""
-    target = await env.get_current_time() + duration
-    while (now := await env.get_current_time()) < target:
-        try:
-            await env.sleep(min(step, target - now))
-        except RPCError as error:
-            if "timeout" not in error.message.lower():
-                raise
 
 
 def plain_days(first: date, days: int, hours: WorkingHours) -> bool:
