@@ -184,6 +184,10 @@ async def test_a_repeat_call_whose_primary_was_terminated_is_dispatched_at_the_n
     handle = await h.start(intake("L-END", scenario="CA01", received_at=received, incident=first))
     await tickets.submit(h.client, repeat("L-LEFT", received, primary="L-END"), h.task_queue)
     await waiting(h, "L-LEFT")
+    # The primary's citizen 催办 (an urge to its assignee) is delivered first: a notice
+    # activity left in flight by the termination holds the time-skipping server's clock
+    # until its timeout, and a skip then fails with "Timeout expired".
+    await h.until(lambda: "urge" in h.notifier.kinds())
     await handle.terminate("ended by hand")
     # In steps: one six-hour skip makes the server fire every open ticket's timers in one
     # call, which can outlast the call's own deadline on a loaded machine.
