@@ -183,11 +183,12 @@ class NotifyActivities:
         # A key minted by the very run that scheduled this activity (workflow/run/sequence)
         # can only have been delivered by an earlier attempt of it: the first attempt skips
         # the lookup. A notice passed on by another workflow (a notice group sending a
-        # ticket's follow-up) is always looked up.
+        # ticket's follow-up) is always looked up, and so is a local activity's (a worker
+        # that died in its workflow task runs it again from attempt 1).
         minted_here = notice.idempotency_key.startswith(
             f"{info.workflow_id}/{info.workflow_run_id}/"
         )
-        look_up = attempt > 1 or not minted_here
+        look_up = attempt > 1 or not minted_here or info.is_local
         outcomes = await asyncio.gather(
             *(self._deliver(notice, r, look_up=look_up) for r in notice.recipients)
         )

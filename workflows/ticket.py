@@ -232,6 +232,12 @@ BUILT_INTO_REVISION_1 = frozenset(
         SENSOR_HOLD_SHOWN,
     }
 )
+# From engine revision 2 a ticket sends its assignment notice as a local activity, in the
+# workflow task that dispatches it: no activity task through the server (three history
+# events) and no second workflow task before the accept clock's timer. The notifier looks
+# its delivery log up on every local attempt (a worker that dies mid-task runs it again as
+# attempt 1). Follow-ups stay activities: they may wait on channels that are down.
+LOCAL_ASSIGNMENT_NOTICE = 2
 # The alarm signal's name, for signal-with-start (which takes a name): the handler below is
 # declared with it, so the intake and the workflow cannot disagree.
 ALARM_EVENT_SIGNAL = "alarm_event"
@@ -463,7 +469,8 @@ class TicketWorkflow:
         await self._start_clock(Clock.ACCEPT, start=start, planned=planned)
         self._hold_register = False
         self._set_stage(Stage.AWAITING_ACCEPT, "dispatched", detail=describe(assignee))
-        await self._notify(NoticeKind.ASSIGNED, [assignee])
+        inline = self._intake.engine >= LOCAL_ASSIGNMENT_NOTICE
+        await self._notify(NoticeKind.ASSIGNED, [assignee], inline=inline)
         if plan.route.co_handlers:
             await self._notify(
                 NoticeKind.CO_HANDLING, plan.route.co_handlers, reader=Reader.CO_HANDLER
@@ -2460,10 +2467,12 @@ class TicketWorkflow:
         extra: list[Recipient] | None = None,
         facts: dict[str, str] | None = None,
         group: bool = True,
+        inline: bool = False,
     ) -> None:
         """Tell people: `assignments` read it as `reader`, `extra` as their own. A follow-up
         about an incident's ticket goes to the person's notice group (one message for the
-        incident's follow-ups within the window; the first at once)."""
+        incident's follow-ups within the window; the first at once). `inline`: as a local
+        activity (LOCAL_ASSIGNMENT_NOTICE)."""
         recipients = [recipient_of(a, reader) for a in assignments]
         recipients += extra or []
         if not recipients:
@@ -2506,13 +2515,23 @@ class TicketWorkflow:
                 retry_policy=NOTIFY_RETRY,
             )
             return
-        receipt = await workflow.execute_activity_method(
-            NotifyActivities.send_notice,
-            notice,
-            summary=f"notify {kind.value}: {', '.join(r.name for r in recipients)}",
-            start_to_close_timeout=NOTIFY_TIMEOUT,
-            retry_policy=NOTIFY_RETRY,
-        )
+        summary = f"notify {kind.value}: {', '.join(r.name for r in recipients)}"
+        if inline:
+            receipt = await workflow.execute_local_activity_method(
+                NotifyActivities.send_notice,
+                notice,
+                summary=summary,
+                start_to_close_timeout=NOTIFY_TIMEOUT,
+                retry_policy=NOTIFY_RETRY,
+            )
+        else:
+            receipt = await workflow.execute_activity_method(
+                NotifyActivities.send_notice,
+                notice,
+                summary=summary,
+                start_to_close_timeout=NOTIFY_TIMEOUT,
+                retry_policy=NOTIFY_RETRY,
+            )
         if receipt.failed:
             self._note(
                 self._stage, "notice_failed", detail=f"{kind.value} to {', '.join(receipt.failed)}"

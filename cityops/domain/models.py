@@ -226,8 +226,10 @@ class TicketIncidents(Message):
 # no TemporalChangeVersion upsert (two history events and a visibility write each). 0 is a
 # ticket started before revisions: it asks each patch as it did. Whoever starts a ticket's
 # run stamps it (`on_current_engine`); workers must be deployed before the intake that
-# stamps a new revision.
-ENGINE_REVISION = 1
+# stamps a new revision. Revision 2: a new ticket's assignment notice runs as a local
+# activity in the workflow task that dispatches it (one activity task, its three history
+# events and a second workflow task fewer before the accept clock's timer).
+ENGINE_REVISION = 2
 
 
 class TicketIntake(Message):

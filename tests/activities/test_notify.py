@@ -85,11 +85,17 @@ class Harness:
         )
 
     async def send(
-        self, notice: Notice, attempt: int = 1, *, run: tuple[str, str] | None = None
+        self,
+        notice: Notice,
+        attempt: int = 1,
+        *,
+        run: tuple[str, str] | None = None,
+        local: bool = False,
     ) -> NoticeReceipt:
-        """As the activity of workflow `run` (workflow id, run id), else of the test's own."""
+        """As the activity of workflow `run` (workflow id, run id), else of the test's own;
+        `local`: as a local activity."""
         env = ActivityEnvironment()
-        env.info = dataclasses.replace(env.info, attempt=attempt)
+        env.info = dataclasses.replace(env.info, attempt=attempt, is_local=local)
         if run is not None:
             env.info = dataclasses.replace(env.info, workflow_id=run[0], workflow_run_id=run[1])
         return await env.run(self.activities().send_notice, notice)
@@ -433,6 +439,19 @@ async def test_a_runs_own_notice_is_looked_up_only_when_retried(harness: Harness
     assert log.lookups == 0 and len(harness.http.to("/zhang")) == 1
     await harness.send(make_notice(key="wf/run/1"), attempt=2, run=("wf", "run"))
     assert log.lookups == 1 and len(harness.http.to("/zhang")) == 1  # not sent again
+
+
+async def test_a_local_activitys_notice_is_looked_up_on_its_first_attempt(
+    harness: Harness,
+) -> None:
+    """A worker that dies inside a workflow task runs its local activities again from
+    attempt 1: a delivery an earlier worker made is found, not sent twice."""
+    log = harness.log = CountingLog()
+    harness.contacts["p-zhang"] = [harness.webhook("/zhang")]
+    await harness.send(make_notice(key="wf/run/1"), run=("wf", "run"), local=True)
+    again = await harness.send(make_notice(key="wf/run/1"), run=("wf", "run"), local=True)
+    assert log.lookups == 2 and again.delivered_via == {"p-zhang": "webhook"}
+    assert len(harness.http.to("/zhang")) == 1
 
 
 async def test_a_notice_passed_on_by_another_workflow_is_never_sent_twice(

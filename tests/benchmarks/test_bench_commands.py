@@ -130,7 +130,12 @@ def test_bench_profile_splits_each_process_by_part() -> None:
     assert_header_and_ceiling(output, "profile")
     assert line(output, r"^\(b\) profile of \d+ new tickets at 2 new alarms/s for 3 s")
     assert line(output, r"^    the path, wall time over [1-9]\d* tickets \(median, p95\):")
-    for step in ("API: alarm POST to ticket started", "first workflow task", "send_notice"):
+    # A new ticket sends its assignment inside its first workflow task (engine revision 2).
+    for step in (
+        "API: alarm POST to ticket started",
+        "queue: started to its first workflow task",
+        "first workflow task until the notice arrives",
+    ):
         assert line(output, rf"^ +{NUMBER} ms +{NUMBER} ms  {re.escape(step)}")
     assert line(output, rf"^ +{NUMBER} ms +{NUMBER} ms  alarm sent to first notification$")
     assert line(output, rf"CPU per new ticket: temporal {NUMBER} ms, api {NUMBER} ms")

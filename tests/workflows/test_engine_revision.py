@@ -1,8 +1,10 @@
 """A new ticket starts on the current engine revision and asks Temporal no patch (no marker,
 no TemporalChangeVersion upsert: fewer history events and visibility writes per ticket);
 a ticket started before revisions (its input carries none) asks its patches as it did,
-and both reach their first notice the same way. Replays of both kinds are in
-test_replay.py (histories -v8 on revision 1, the earlier ones before it)."""
+and both reach their first notice the same way. From revision 2 the assignment notice is
+a local activity of the dispatching workflow task; revision 1 sent it as an activity.
+Replays of every kind are in test_replay.py (histories -v10 on revision 2, -v8 on
+revision 1, the earlier ones before revisions)."""
 
 from __future__ import annotations
 
@@ -32,6 +34,16 @@ async def _patch_events(handle: WorkflowHandle[TicketWorkflow, object]) -> tuple
     return markers, upserts
 
 
+async def _notice_activities(handle: WorkflowHandle[TicketWorkflow, object]) -> int:
+    """send_notice scheduled as an activity task (not a local activity) in the history."""
+    scheduled = 0
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            attributes = event.activity_task_scheduled_event_attributes
+            scheduled += attributes.activity_type.name == "send_notice"
+    return scheduled
+
+
 async def _started_on(
     h: Harness, ticket_id: str, *, engine: int
 ) -> WorkflowHandle[TicketWorkflow, object]:
@@ -55,6 +67,16 @@ async def test_a_new_ticket_asks_no_patch(env: WorkflowEnvironment, h: Harness) 
     assert (await h.status("ER-1")).assignee_id is not None
     assert h.notifier.kinds() == ["assigned"]
     assert await _patch_events(handle) == (0, 0)
+    # The assignment notice went out as a local activity: no activity task for it.
+    assert await _notice_activities(handle) == 0
+
+
+async def test_a_revision_1_ticket_sends_its_assignment_as_an_activity(
+    env: WorkflowEnvironment, h: Harness
+) -> None:
+    handle = await _started_on(h, "ER-R1", engine=1)
+    assert await _patch_events(handle) == (0, 0)
+    assert await _notice_activities(handle) == 1
 
 
 async def test_an_alarm_ticket_starts_on_the_current_revision() -> None:
