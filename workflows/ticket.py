@@ -211,6 +211,12 @@ SENSOR_HOLD_SHOWN = "sensor-hold-shown"
 # first thing in `request_extension` (after EXTENSION_DECIDER), so a ticket in flight
 # takes it at its next request. Made after revision 1: every ticket asks it.
 EXTENSION_NOT_ASKER = "extension-not-asker"
+# The resolve wait stalls like every other wait: once its chain's last step (the default
+# chain's third urge, at 250 %) has passed and the deadline too, with nothing resolved, the
+# district center's duty supervisor is told at once and every day (督办) until the fix is
+# reported, a ruling closes it or the clock restarts. Before, the walk then waited with no
+# timer: nobody heard again. Asked where the walk reaches that end. Made after revision 1.
+RESOLVE_STALLS = "resolve-stalls"
 # The changes a ticket started on engine revision 1 (ENGINE_REVISION, carried in its input)
 # has built in: it asks none of them. A change made later is not in this set: every ticket
 # asks it with workflow.patched, as before revisions.
@@ -1905,7 +1911,26 @@ class TicketWorkflow:
         if self._stall.on(clock.clock):
             await self._supervise_stall(clock.clock, interrupted)
             return
+        if clock.clock is Clock.RESOLVE and self._new() and self._patched(RESOLVE_STALLS):
+            await self._stall_resolve(clock, interrupted)
+            return
         await self._wait(interrupted)
+
+    async def _stall_resolve(self, clock: SlaClock, interrupted: Callable[[], bool]) -> None:
+        """The resolve chain has taken its last step in vain: past the deadline (a resume
+        may have moved it later than the last step), the wait stalls and is supervised
+        daily, as a chain that pressed the director in vain is."""
+        assert clock.deadline is not None and self._owner.assignee is not None
+        await self._wait(interrupted, until=clock.deadline, summary="resolve clock: its deadline")
+        if interrupted():
+            return
+        self._begin_stall(
+            Clock.RESOLVE,
+            self._owner.assignee,
+            detail=f"resolve chain: its last step passed in vain; waiting on "
+            f"{describe(self._owner.assignee)}",
+        )
+        await self._supervise_stall(Clock.RESOLVE, interrupted)
 
     async def _walk_pause(self, clock: SlaClock, interrupted: Callable[[], bool]) -> None:
         """A pause runs to its end: the assignee is reminded at 80 % of it; at the end,
@@ -2068,14 +2093,15 @@ class TicketWorkflow:
             facts={"note": f"已升级：{describe(was)} 未在时限内处理"},
         )
 
-    def _begin_stall(self, clock: Clock, holder: Assignment) -> None:
+    def _begin_stall(self, clock: Clock, holder: Assignment, detail: str = "") -> None:
         """The top was pressed in vain: the wait stalls (workflows/stall.py); its walk
         then supervises it daily (`_supervise_stall`)."""
         self._stall.begin(clock, workflow.now())
         self._set_stage(
             self._stage,
             "stalled",
-            detail=f"{clock.value} chain: the top pressed {PRESSES_AT_TOP} times in vain; "
+            detail=detail
+            or f"{clock.value} chain: the top pressed {PRESSES_AT_TOP} times in vain; "
             f"waiting on {describe(holder)}",
         )
 
@@ -2092,7 +2118,7 @@ class TicketWorkflow:
             )
             if interrupted():
                 break
-            if self._chase_stopped and clock is Clock.ACCEPT:  # like the chain's own steps
+            if self._chase_stopped and clock in (Clock.ACCEPT, Clock.RESOLVE):  # as its steps
                 self._note(self._stage, "step_skipped", detail="stalled: the sensor is normal")
                 await self._wait(interrupted, timeout=answer.supervise_every)
                 continue
@@ -2114,8 +2140,12 @@ class TicketWorkflow:
                 extra=[recipient_of(person, Reader.SUPERVISOR) for person in extra],
                 facts={
                     "by": f"{supervisor.unit_name} {supervisor.person_name}",
-                    "note": f"已停滞：已向最高层级督办{PRESSES_AT_TOP}次仍无人处理，"
-                    f"每日督办直至办理（{describe(holder)}）",
+                    "note": (
+                        "已停滞：超过办理时限且催办无果，"
+                        if clock is Clock.RESOLVE
+                        else f"已停滞：已向最高层级督办{PRESSES_AT_TOP}次仍无人处理，"
+                    )
+                    + f"每日督办直至办理（{describe(holder)}）",
                 },
             )
             await self._wait(

@@ -558,6 +558,23 @@ async def duty_leader_extension(env: WorkflowEnvironment, h: Harness) -> str:
     return "H-NSV"
 
 
+async def resolve_stalled(env: WorkflowEnvironment, h: Harness) -> str:
+    """A district P1 accepted and not fixed: its resolve chain's last step (175 %) passes
+    in vain, the resolve wait stalls and is supervised daily (a day passes), then the fix
+    comes and the citizen is called back (resolve-stalls)."""
+    await h.start(intake("H-RST", scenario="PS01", received_at=datetime.now(UTC)))
+    await tickets.update(h.client, "H-RST", TicketWorkflow.accept, AcceptInput(person_id="P-DEPT"))
+    await env.sleep(timedelta(hours=7, minutes=10))
+    await env.sleep(timedelta(days=1))
+    await tickets.update(
+        h.client, "H-RST", TicketWorkflow.resolve, ResolveInput(person_id="P-DEPT")
+    )
+    await h.until(lambda: "callback_request" in h.notifier.kinds())
+    satisfied = CallbackInput(result=CallbackResult.SATISFIED, by="agent")
+    await tickets.update(h.client, "H-RST", TicketWorkflow.callback, satisfied)
+    return "H-RST"
+
+
 Scenario = Callable[[WorkflowEnvironment, Harness], Awaitable[str]]
 SCENARIOS: dict[str, tuple[Scenario, bool]] = {  # name -> (scenario, on the demo organisation)
     "escalated_then_callback": (escalated_then_callback, False),
@@ -579,6 +596,7 @@ SCENARIOS: dict[str, tuple[Scenario, bool]] = {  # name -> (scenario, on the dem
     "paused_for_days": (paused_for_days, False),
     "sensor_normal_before_resolve": (sensor_normal_before_resolve, False),
     "duty_leader_extension": (duty_leader_extension, False),
+    "resolve_stalled": (resolve_stalled, False),
 }
 # Scenarios on a variant of the fake organisation (activities/testing.py).
 ROUTERS: dict[str, FakeRouter] = {"duty_leader_extension": NoSupervisorRouter()}

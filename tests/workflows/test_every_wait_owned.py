@@ -27,6 +27,7 @@ from cityops.domain.models import (
     RecheckInput,
     ResolveInput,
     ReviewInput,
+    StatusInput,
     TicketStatus,
 )
 from cityops.domain.stages import CallbackResult, Clock, Reader, ReviewDecision, Stage
@@ -120,9 +121,55 @@ async def test_an_accept_chain_that_pressed_the_director_in_vain_is_supervised_d
         return status
 
     await eventually(unstalled)
-    await env.sleep(timedelta(days=1))  # no more 督办 once someone acted
+    # No more 督办 once someone acted (until the resolve wait, 7 hours on, stalls itself).
+    await env.sleep(timedelta(hours=6))
     assert h.notifier.to(SUPERVISOR) == ["supervise", "supervise"]
     assert "stall_ended" in [e.event for e in h.store.register("W-STL")]
+
+
+async def test_a_fix_never_reported_stalls_after_the_resolve_chain_and_is_supervised_daily(
+    env: WorkflowEnvironment, h: Harness
+) -> None:
+    """PS01 (4 hours to resolve, the emergency chain: 督办 at 100, 125, 150 and 175 %):
+    accepted and never resolved. Its chain's last step passed in vain, the resolve wait
+    stalls (before, it waited with no timer and nobody heard again): the duty supervisor
+    hears at once and a day later, with a timer always pending, until the fix comes."""
+    received = await server_now(env)
+    handle = await h.start(intake("W-RST", scenario="PS01", received_at=received))
+    await tickets.update(h.client, "W-RST", TicketWorkflow.accept, AcceptInput(person_id="P-DEPT"))
+    accepted_at = await server_now(env)
+    await env.sleep(timedelta(hours=6, minutes=50))  # the last step (175 %) is at 7 hours
+    status = await h.status("W-RST")
+    assert status.stalled_since is None and h.notifier.to(SUPERVISOR) == []
+    await env.sleep(timedelta(minutes=20))
+    status = await h.status("W-RST")
+    assert status.stage is Stage.ACCEPTED and status.stalled_clock is Clock.RESOLVE
+    assert status.stalled_since is not None
+    assert status.resolve_deadline is not None  # the last step: 175 % of the 4-hour budget
+    after_last_step = status.stalled_since - (status.resolve_deadline + timedelta(hours=3))
+    assert timedelta(0) <= after_last_step < timedelta(seconds=1)
+    assert status.stalled_since - accepted_at < timedelta(hours=7, seconds=1)
+    assert events(status).count("stalled") == 1 and events(status).count("stall_supervised") == 1
+    assert h.notifier.to(SUPERVISOR) == ["supervise"]
+    [told] = [n for n in h.notifier.notices if any(r.person_id == SUPERVISOR for r in n.recipients)]
+    assert "超过办理时限" in told.facts["note"]
+    assert "P-DEPT" in {r.person_id for r in told.recipients}  # with the assignee
+    timers = await handle.query(TicketWorkflow.status_and_timers, StatusInput())
+    assert timers.timers, "a stalled wait still has its next 督办 on a timer"
+    assert "stalled" in await sla_attribute(h, "W-RST")
+
+    await env.sleep(timedelta(days=1))
+    assert h.notifier.to(SUPERVISOR) == ["supervise", "supervise"]
+    await tickets.update(
+        h.client, "W-RST", TicketWorkflow.resolve, ResolveInput(person_id="P-DEPT", note="已修复")
+    )
+
+    async def unstalled() -> None:
+        status = await h.status("W-RST")
+        assert status.stalled_since is None
+        assert events(status).index("stall_ended") > events(status).index("stalled")
+
+    await eventually(unstalled)
 
 
 async def test_a_triage_nobody_does_stalls_after_the_director_and_ends_when_dismissed(
