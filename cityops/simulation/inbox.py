@@ -13,6 +13,7 @@ of "no notice lost" for grouped follow-ups.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -52,6 +53,10 @@ def facts_key(facts: dict[str, str]) -> str:
 
 @dataclass
 class Inbox:
+    # The server's clock. A local activity's scheduled time is the worker's wall clock,
+    # not the (skipped) time of the workflow task that runs it: a ticket's assignment
+    # notice (engine revision 2) is stamped with the server's time instead.
+    server_time: Callable[[], Awaitable[datetime]] | None = None
     delivered: list[Delivered] = field(default_factory=list)
     handed: dict[tuple[str, str], Handed] = field(default_factory=dict)
     _seen: set[tuple[str, tuple[str, ...]]] = field(default_factory=set)
@@ -72,7 +77,11 @@ class Inbox:
         seen = (notice.idempotency_key, tuple(r.person_id for r in notice.recipients))
         if seen not in self._seen:
             self._seen.add(seen)
-            self.delivered.append(Delivered(notice, activity.info().scheduled_time))
+            info = activity.info()
+            sent_at = info.scheduled_time
+            if info.is_local and self.server_time is not None:
+                sent_at = await self.server_time()
+            self.delivered.append(Delivered(notice, sent_at))
         return NoticeReceipt(delivered_to=[r.person_id for r in notice.recipients])
 
     @activity.defn(name="group_notice")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
+import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -132,6 +133,8 @@ AlarmStatus = Literal["firing", "resolved"]
 BEING_WORKED = (Stage.ACCEPTED, Stage.REOPENED)
 AGENT = "12345-坐席"  # the hotline agent who takes the calls and records the ratings
 NOTICE_ACTIVITIES = ("send_notice", "group_notice")
+# The marker the SDK records for each finished local activity (its details name the type).
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
 # Who reads a verification request: the hotline calls back, the camera side re-detects,
 # a dispatcher reviews a photo.
 VERIFY_REQUESTS = (
@@ -230,11 +233,32 @@ class NoticeCount:
         return self.finished == self.sent + self.grouped
 
 
+def local_activity_type(event: HistoryEvent) -> str | None:
+    """The activity type a local activity's marker records (None: another marker). A local
+    activity leaves only this marker, written when it has finished."""
+    attributes = event.marker_recorded_event_attributes
+    if attributes.marker_name != LOCAL_ACTIVITY_MARKER or "data" not in attributes.details:
+        return None
+    payloads = attributes.details["data"].payloads
+    if not payloads:
+        return None
+    data = json.loads(payloads[0].data)
+    kind = data.get("activity_type") if isinstance(data, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
 def notice_activities(events: Sequence[HistoryEvent], before: datetime) -> NoticeCount:
+    """Counted from the activity tasks a run scheduled, and from its local activities'
+    markers (a new ticket's assignment notice, engine revision 2)."""
     notices: dict[int, str] = {}
     finished = 0
     for event in events:
-        if event.HasField("activity_task_scheduled_event_attributes"):
+        if event.HasField("marker_recorded_event_attributes"):
+            kind = local_activity_type(event)
+            if kind in NOTICE_ACTIVITIES and event.event_time.ToDatetime(tzinfo=UTC) < before:
+                notices[event.event_id] = kind
+                finished += 1
+        elif event.HasField("activity_task_scheduled_event_attributes"):
             attributes = event.activity_task_scheduled_event_attributes
             if (
                 attributes.activity_type.name in NOTICE_ACTIVITIES
@@ -379,7 +403,7 @@ class Simulation:
         self.realtime = realtime
         self.progress = progress
         self.queue = "simulation"
-        self.inbox = Inbox()
+        self.inbox = Inbox(server_time=env.get_current_time)
         self.ledger = Ledger()
         self.tracks: dict[str, TicketTrack] = {}
         self.device_tickets: dict[str, str] = {}
