@@ -81,6 +81,17 @@ def test_p3_dispatched_on_friday_evening_before_qingming_waits_for_tuesday() -> 
     assert deadline_after(start, timedelta(hours=2), working_time=True) == sh(2026, 4, 7, 10, 30)
 
 
+def test_p3_dispatched_on_new_years_eve_2026_waits_for_monday_on_the_project_calendar() -> None:
+    """Thursday 2026-12-31 19:00: New Year's Day 2027 is a holiday only because
+    rules/calendar.yaml lists it, and the weekend follows: 2 working hours end on Monday
+    2027-01-04 at 10:30. (The workflow test of the same shape uses its own holiday: its
+    server cannot go back to this date.)"""
+    start = sh(2026, 12, 31, 19, 0)
+    hours = project_working_hours()
+    assert deadline_after(start, timedelta(hours=2), True, hours) == sh(2027, 1, 4, 10, 30)
+    assert instant_at_fraction(start, timedelta(hours=2), 0.8, True, hours) == sh(2027, 1, 4, 10, 6)
+
+
 def test_working_budget_spans_lunch_break_and_evening() -> None:
     start = sh(2026, 3, 10, 11, 0)  # Tuesday
     assert deadline_after(start, timedelta(hours=2), working_time=True) == sh(2026, 3, 10, 14, 0)

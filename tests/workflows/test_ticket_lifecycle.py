@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -23,11 +23,12 @@ from cityops.domain.models import (
     UrgeInput,
 )
 from cityops.domain.stages import CallbackResult, ReviewDecision, Source, Stage, Tier
+from cityops.rules.calendar import WorkingHours
 from cityops.service import tickets
 from cityops.service.tickets import TicketRejected
 from cityops.workflows.ticket import TicketWorkflow
 from tests.conftest import eventually
-from tests.workflows.harness import Harness, intake, running
+from tests.workflows.harness import Harness, intake, plain_days, running
 
 
 def now() -> datetime:
@@ -319,26 +320,41 @@ async def test_failed_notice_is_on_the_ticket_and_tells_the_tier_above(
         assert any(e.event == "notice_failed" for e in status.history)
 
 
-async def test_p3_ticket_on_new_years_eve_waits_for_the_first_working_morning(
-    env: WorkflowEnvironment, h: Harness
+async def test_p3_ticket_on_a_holiday_eve_waits_for_the_first_working_morning(
+    env: WorkflowEnvironment,
 ) -> None:
-    """Dispatched Thursday 2026-12-31 at 19:00 Shanghai time: New Year's Day is a holiday
-    and the weekend follows, so 2 working hours run out on Monday 2027-01-04 at 10:30."""
+    """Dispatched on a Thursday at 19:00 Shanghai time whose Friday is a holiday (as New
+    Year's Day 2027 is): the holiday and the weekend follow, so 2 working hours run out on
+    the Monday at 10:30. The Thursday is the first one at least a day ahead of the test
+    server's clock (which starts at the wall clock and only moves forward) that starts a
+    plain fortnight, and the holiday is the test's own: the test holds on any date. The
+    project calendar's real New Year's Eve is checked without a server in
+    tests/rules/test_calendar.py."""
     shanghai = timezone(timedelta(hours=8))
-    evening = datetime(2026, 12, 31, 19, 0, tzinfo=shanghai)
+    today = (await env.get_current_time()).astimezone(shanghai).date() + timedelta(days=1)
+    thursday = today + timedelta(days=(3 - today.weekday()) % 7)
+    while not plain_days(thursday, 14, WorkingHours()):
+        thursday += timedelta(days=7)
+    holiday, monday = thursday + timedelta(days=1), thursday + timedelta(days=4)
+
+    def at(day: date, hour: int, minute: int = 0) -> datetime:
+        return datetime.combine(day, time(hour, minute), tzinfo=shanghai)
+
+    evening = at(thursday, 19)
     await env.sleep(evening - await env.get_current_time())
-    await h.start(intake("T-NY", scenario="CA04", received_at=evening))  # P3, village tier
-    status = await h.settled("T-NY")
-    assert status.accept_deadline == datetime(2027, 1, 4, 10, 30, tzinfo=shanghai)
+    async with running(env, hours=WorkingHours(extra_holidays=frozenset({holiday}))) as h:
+        await h.start(intake("T-NY", scenario="CA04", received_at=evening))  # P3, village tier
+        status = await h.settled("T-NY")
+        assert status.accept_deadline == at(monday, 10, 30)
 
-    await env.sleep(datetime(2027, 1, 4, 10, 10, tzinfo=shanghai) - await env.get_current_time())
-    status = await h.status("T-NY")
-    assert (status.tier, status.sla_colour) == (Tier.VILLAGE, "yellow")  # 80% used at 10:06
-    assert "reminder" in h.notifier.to("P-T01-01-1")
+        await env.sleep(at(monday, 10, 10) - await env.get_current_time())
+        status = await h.status("T-NY")
+        assert (status.tier, status.sla_colour) == (Tier.VILLAGE, "yellow")  # 80% at 10:06
+        assert "reminder" in h.notifier.to("P-T01-01-1")
 
-    await env.sleep(timedelta(minutes=21))
-    status = await h.status("T-NY")
-    assert (status.stage, status.tier) == (Stage.ESCALATED, Tier.STREET)
+        await env.sleep(timedelta(minutes=21))
+        status = await h.status("T-NY")
+        assert (status.stage, status.tier) == (Stage.ESCALATED, Tier.STREET)
 
 
 async def test_a_firing_as_the_ticket_closes_opens_the_next_ticket_on_the_same_device(
