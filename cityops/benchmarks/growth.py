@@ -3,10 +3,15 @@
 On the stack `cityops up` runs, after the ceiling, open tickets are built up level by
 level (by default 1,000 then 10,000; --big adds 50,000): alarms from distinct devices
 spread over Pudong's 36 streets and towns, posted to the HTTP intake 500 a request with
-several requests in flight, until every ticket has sent its first notice and waits on
-its accept clock's timers. At each level the bench prints
+several requests in flight, until every ticket has sent its first notice. A share of
+them (`--accept`, by default nine in ten, as a city's backlog is mostly work under way)
+is accepted through the
+one-tap link in that notice, as a responder does: those wait on their resolve clock's
+timers, hours away; the rest wait unaccepted and climb their accept chain (reminders,
+escalations, 督办), the backlog's busy part. `--accept 0` leaves every ticket unaccepted
+and escalating, the worst case. At each level the bench prints
 
-- how long the level took to build (new tickets per second);
+- how long the level took to build (new tickets per second), and how many were accepted;
 - the dev server's database size (SQLite file with its WAL);
 - each worker's memory (resident now and at its peak), the API's and the server's;
 - a supervisor's list query, `TicketStage='awaiting_accept' AND TicketStreet='T01'`,
@@ -21,9 +26,12 @@ import asyncio
 import csv
 import statistics
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from cityops.benchmarks.intake import (
     NoticesLate,
@@ -74,15 +82,66 @@ def spread_alarm(run: str, index: int, places: list[Street]) -> dict[str, Any]:
     )
 
 
-async def build_open_tickets(stack: BenchStack, count: int, run: str, offset: int) -> float:
+def accepted_here(index: int, share: float) -> bool:
+    """Whether the bench accepts the index-th ticket: `share` of them, spread evenly."""
+    return int((index + 1) * share) > int(index * share)
+
+
+@dataclass
+class Accepting:
+    """Accepts chosen tickets by their notice's one-tap link as each first notice arrives
+    (a responder accepting within seconds), a few requests at a time."""
+
+    stack: BenchStack
+    chosen: set[str]  # devices whose ticket is accepted
+    done: int = 0
+    refused: Counter[str] = field(default_factory=Counter)  # by HTTP status, or the error
+    _seen: set[str] = field(default_factory=set)
+
+    async def run(self) -> None:
+        slots = asyncio.Semaphore(IN_FLIGHT * 2)
+
+        async def tap(url: str) -> None:
+            async with slots:
+                try:
+                    answer = await self.stack.http.post(url)
+                except httpx.HTTPError as error:
+                    self.refused[type(error).__name__] += 1
+                    return
+            if answer.status_code == 200:
+                self.done += 1
+            else:
+                self.refused[f"HTTP {answer.status_code}"] += 1
+
+        links = self.stack.receiver.accept_by_device
+        tapping: set[asyncio.Task[None]] = set()
+        while len(self._seen) < len(self.chosen):
+            ready = [d for d in self.chosen - self._seen if d in links]
+            self._seen.update(ready)
+            for device in ready:
+                task = asyncio.create_task(tap(links[device]))
+                tapping.add(task)
+                task.add_done_callback(tapping.discard)
+            await asyncio.sleep(0.2)
+        if tapping:
+            await asyncio.gather(*tapping)
+
+
+async def build_open_tickets(
+    stack: BenchStack, count: int, run: str, offset: int, accept: float = 0.0
+) -> tuple[float, Accepting]:
     """`count` more open tickets (alarms of new devices); new tickets per second, until
-    each has sent its first notice."""
+    each has sent its first notice (and the chosen `accept` share has been accepted)."""
     places = streets()
     slots = asyncio.Semaphore(IN_FLIGHT)
     alarms = [spread_alarm(run, offset + i, places) for i in range(count)]
 
     posted = 0
     devices = {event["device_id"] for event in alarms}
+    accepting = Accepting(
+        stack,
+        {event["device_id"] for i, event in enumerate(alarms) if accepted_here(offset + i, accept)},
+    )
 
     async def send(start: int) -> None:
         nonlocal posted
@@ -96,18 +155,21 @@ async def build_open_tickets(stack: BenchStack, count: int, run: str, offset: in
             await asyncio.sleep(30)
             say(
                 f"    … building {count}: {posted} posted, "
-                f"{sum(1 for d in devices if d in notified)} notified after "
-                f"{time.perf_counter() - started:.0f} s"
+                f"{sum(1 for d in devices if d in notified)} notified, "
+                f"{accepting.done} accepted after {time.perf_counter() - started:.0f} s"
             )
 
     started = time.perf_counter()
     progress = asyncio.create_task(tell())
+    tapping = asyncio.create_task(accepting.run())
     try:
         await asyncio.gather(*(send(start) for start in range(0, count, BATCH)))
         await wait_for_notices(stack, devices, timeout=max(600.0, count / 2))
+        await asyncio.wait_for(asyncio.shield(tapping), timeout=max(600.0, count / 2))
     finally:
         progress.cancel()
-    return count / (time.perf_counter() - started)
+        tapping.cancel()
+    return count / (time.perf_counter() - started), accepting
 
 
 def temporal_db_mib(stack: BenchStack) -> float:
@@ -138,6 +200,7 @@ async def run_growth(
     levels: list[int],
     rate: float,
     seconds: float,
+    accept: float = 0.9,
 ) -> None:
     # A level the stack cannot carry is a figure too (where the curve bends), not a crash;
     # a higher level would only be worse.
@@ -145,17 +208,23 @@ async def run_growth(
 
     async def work(stack: BenchStack, ceiling: float) -> None:
         run = f"gr{time.time_ns()}"
-        built = 0
+        built = accepted_all = 0
         for level in sorted(set(levels)):
             if level > built:
                 try:
-                    speed = await build_open_tickets(stack, level - built, run, built)
-                except NoticesLate as late:
-                    say(f"({level} open tickets) not built: {late}; {past_it}")
+                    speed, accepting = await build_open_tickets(
+                        stack, level - built, run, built, accept
+                    )
+                except (NoticesLate, TimeoutError) as late:
+                    say(f"({level} open tickets) not built: {late or 'accepting'}; {past_it}")
                     return
+                accepted_all += accepting.done
                 say(
                     f"({level} open tickets) built {level - built} more at {speed:.1f} new "
-                    f"tickets/s ({speed / ceiling:.0%} of the ceiling){retried(stack)}"
+                    f"tickets/s ({speed / ceiling:.0%} of the ceiling){retried(stack)}; "
+                    f"{accepting.done} of them accepted by their notice's link"
+                    + (f" (refused: {dict(accepting.refused)})" if accepting.refused else "")
+                    + f", {accepted_all} accepted in all"
                 )
                 built = level
             await asyncio.sleep(3)  # the last tickets' tasks after their first notice

@@ -62,6 +62,9 @@ class WebhookReceiver:
     first_notice: dict[str, float] = field(default_factory=dict)
     first_by_device: dict[str, float] = field(default_factory=dict)
     first_wall_by_device: dict[str, float] = field(default_factory=dict)  # time.time()
+    # The one-tap accept link of each device's first notice (an assignee's), as a
+    # responder taps it: the growth bench accepts tickets by it.
+    accept_by_device: dict[str, str] = field(default_factory=dict)
     notices: int = 0
     port: int = 0
     _server: asyncio.Server | None = None
@@ -94,6 +97,8 @@ class WebhookReceiver:
                 if device:
                     self.first_by_device.setdefault(str(device), arrived)
                     self.first_wall_by_device.setdefault(str(device), arrived_wall)
+                    if notice.get("accept_url"):
+                        self.accept_by_device.setdefault(str(device), str(notice["accept_url"]))
                 writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -256,6 +261,9 @@ async def bench_stack(workers: int, database_url: str | None = None) -> AsyncIte
             "TEMPORAL_ADDRESS": settings.temporal_address,
             "CITYOPS_TASK_QUEUE": TASK_QUEUE,
             "DATABASE_URL": url,
+            # The links in notices (accept, page) point at this stack's API.
+            "CITYOPS_API_PORT": str(api_port),
+            "CITYOPS_PUBLIC_URL": settings.public_url,
             "CITYOPS_VAR": str(directory),
             "CITYOPS_LOG_FORMAT": "json",
             "PYTHONUNBUFFERED": "1",

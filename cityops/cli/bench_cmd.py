@@ -87,6 +87,15 @@ def bench_growth(
     big: Annotated[bool, typer.Option("--big", help="Also 50,000 (takes long to build)")] = False,
     rate: Annotated[float, typer.Option(help="New alarms/s for the latency at each level")] = 10.0,
     seconds: Annotated[float, typer.Option(help="Length of each latency run")] = 30.0,
+    accept: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of the open tickets accepted by their notice's link (the rest "
+            "escalate); 0: all unaccepted, the worst case",
+        ),
+    ] = 0.9,
     workers: Workers = None,
     ceiling: Ceiling = 1000,
 ) -> None:
@@ -102,7 +111,7 @@ def bench_growth(
         raise typer.BadParameter("at least one level, each 1 or more", param_hint="--open")
     if big:
         levels.append(50_000)
-    asyncio.run(run_growth(workers or default_workers(), ceiling, levels, rate, seconds))
+    asyncio.run(run_growth(workers or default_workers(), ceiling, levels, rate, seconds, accept))
 
 
 def bench_profile(

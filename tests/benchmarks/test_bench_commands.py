@@ -95,10 +95,19 @@ def test_bench_storm_counts_tickets_events_and_memory() -> None:
 
 
 def test_bench_growth_reports_each_level() -> None:
-    output = bench("growth", *TINY, "--open", "4,8", "--rate", "2", "--seconds", "1")
+    output = bench(
+        "growth", *TINY, "--open", "4,8", "--rate", "2", "--seconds", "1", "--accept", "0.5"
+    )
     assert_header_and_ceiling(output, "growth")
     for level in (4, 8):
         assert line(output, rf"^\({level} open tickets\) built \d+ more at {NUMBER} new tickets/s")
+    # Half of each level accepted by the one-tap link of its first notice.
+    accepted = re.findall(
+        r"(\d+) of them accepted by their notice's link, (\d+) accepted in all", output
+    )
+    assert accepted[0] == ("2", "2")  # indices 0-3: every second one
+    later, in_all = (int(n) for n in accepted[1])
+    assert in_all == 2 + later and later <= 8 - 4
     assert len(re.findall(rf"Temporal dev server database: {NUMBER} MiB", output)) == 2
     memory = [text for text in output.splitlines() if text.startswith("    memory: ")]
     assert len(memory) == 2
