@@ -184,11 +184,12 @@ class NotifyActivities:
         # can only have been delivered by an earlier attempt of it: the first attempt skips
         # the lookup. A notice passed on by another workflow (a notice group sending a
         # ticket's follow-up) is always looked up, and so is a local activity's (a worker
-        # that died in its workflow task runs it again from attempt 1).
+        # that died in its workflow task runs it again from attempt 1) and the activity
+        # that follows a failed local attempt.
         minted_here = notice.idempotency_key.startswith(
             f"{info.workflow_id}/{info.workflow_run_id}/"
         )
-        look_up = attempt > 1 or not minted_here or info.is_local
+        look_up = attempt > 1 or not minted_here or info.is_local or notice.after_local_attempt
         outcomes = await asyncio.gather(
             *(self._deliver(notice, r, look_up=look_up) for r in notice.recipients)
         )

@@ -148,13 +148,23 @@ class NoSupervisorRouter(FakeRouter):
 
 @dataclass
 class RecordingNotifier:
-    """Keeps every notice; `failing` names persons whose every channel is down."""
+    """Keeps every notice; `failing` names persons whose every channel is down. A local
+    attempt (a new ticket's assignment, engine revision 2) takes `local_delay` seconds
+    (a slow channel), then raises when `local_down` (a channel down), sending nothing."""
 
     notices: list[Notice] = field(default_factory=list)
     failing: set[str] = field(default_factory=set)
+    local_delay: float = 0.0
+    local_down: bool = False
+    local_attempts: int = 0
 
     @activity.defn(name="send_notice")
     async def send_notice(self, notice: Notice) -> NoticeReceipt:
+        if activity.info().is_local:
+            self.local_attempts += 1
+            await asyncio.sleep(self.local_delay)
+            if self.local_down:
+                raise ConnectionError("every channel is down")
         self.notices.append(notice)
         ids = [r.person_id for r in notice.recipients]
         return NoticeReceipt(

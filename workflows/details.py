@@ -7,6 +7,7 @@ everywhere people read them."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -23,7 +24,7 @@ def render_details(
     status: TicketStatus, *, names: Sequence[str | None] = (), phones: Sequence[str | None] = ()
 ) -> str:
     def private(text: str | None) -> str:
-        return redact_text(text, names=names, phones=phones)
+        return markdown_cell(redact_text(text, names=names, phones=phones))
 
     scenario = (
         f"{status.scenario_id} {status.scenario_name}" if status.scenario_id else "待分类 (triage)"
@@ -193,21 +194,51 @@ def stepped_up(part: TicketIncidents) -> str:
     return f", stepped up from {part.stepped_up_from.value}" if part.stepped_up_from else ""
 
 
-def _incident_lines(status: TicketStatus, private: Callable[[str | None], str]) -> list[str]:
-    """Its incident: which, how it joined, what it waits on, who called about it."""
+# Line breaks of every kind and the other control characters (a terminal's escape
+# sequences among them).
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# In a details table (the Temporal UI renders the details as markdown): what would end a
+# cell, open a link or an HTML tag, or start code.
+_MARKDOWN_CELL = str.maketrans(
+    {"|": "\\|", "`": "\\`", "[": "\\[", "]": "\\]", "<": "&lt;", ">": "&gt;"}
+)
+
+
+def one_line(text: str) -> str:
+    """Untrusted text on one line, with no control character: for a terminal."""
+    return _CONTROLS.sub(" ", text)
+
+
+def markdown_cell(text: str) -> str:
+    """Untrusted text as one cell of the details' markdown table."""
+    return one_line(text).translate(_MARKDOWN_CELL)
+
+
+def incident_rows(
+    status: TicketStatus, said: Callable[[str], str], when: Callable[[datetime | None], str]
+) -> list[tuple[str, str]]:
+    """Its incident (docs/incidents.md), as (label, value) rows for the UI's details and
+    `cityops status`: which, how it joined, the open ticket it waits on, the citizens who
+    called again (or residents reporting what a sensor found first) with the step-up they
+    caused, and the latest calls (`said` renders a caller's words for the channel)."""
     part = status.incident
     if part is None or not part.incident_ids:
         return []
-    lines = [f"| incident | {incident_line(part)} |"]
+    rows = [("incident", incident_line(part))]
     if part.repeat_calls:
         if reported_too(status):
-            label = "residents reporting it too"
-            count = f"{part.repeat_calls} call(s), {_JOINED[LinkKind.KNOWN_FROM_SENSORS]}"
+            label = "residents"
+            count = f"{part.repeat_calls} reporting it too, {_JOINED[LinkKind.KNOWN_FROM_SENSORS]}"
         else:
             label, count = "called again", f"{part.repeat_calls} time(s)"
-        lines.append(f"| {label} | {count}{stepped_up(part)} |")
+        rows.append((label, count + stepped_up(part)))
         for call in part.latest_calls:
-            said = f": {private(call.text)[:80]}" if call.text else ""
+            words = f": {said(call.text)}" if call.text else ""
             who = call.caller_phone_masked or "—"
-            lines.append(f"| | {_time(call.at)} · {call.ticket_id} · {who}{said} |")
-    return lines
+            rows.append(("", f"{when(call.at)} · {call.ticket_id} · {who}{words}"))
+    return rows
+
+
+def _incident_lines(status: TicketStatus, private: Callable[[str | None], str]) -> list[str]:
+    rows = incident_rows(status, lambda text: private(text)[:80], _time)
+    return [f"| {label} | {value} |" if label else f"| | {value} |" for label, value in rows]

@@ -26,7 +26,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError, FailureError
+from temporalio.exceptions import ApplicationError, CancelledError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from cityops.domain.masking import mask_phone, redact_facts
     from cityops.domain.models import (
         CAMERA_DESK_ID,
+        ENGINE_REVISION,
         HOTLINE_DESK_ID,
         AcceptInput,
         AlarmEvent,
@@ -65,6 +66,7 @@ with workflow.unsafe.imports_passed_through():
         NewTicketRequest,
         NextWorkingDayRequest,
         Notice,
+        NoticeReceipt,
         NoticeUndelivered,
         PauseInput,
         PlanRequest,
@@ -138,6 +140,10 @@ LOCAL_TIMEOUT = timedelta(seconds=10)
 NOTIFY_TIMEOUT = timedelta(seconds=60)
 # The notifier returns failures from attempt 5 on, so it needs at least 5 attempts.
 NOTIFY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=20)
+# A new ticket's assignment notice as a local activity (engine revision 2): one attempt,
+# well inside the workflow task's 10 s, then an activity as usual (`_send_notice`).
+LOCAL_NOTICE_TIMEOUT = timedelta(seconds=5)
+LOCAL_NOTICE_RETRY = RetryPolicy(maximum_attempts=1)
 RECORD_TIMEOUT = timedelta(seconds=30)
 ROUTE_TIMEOUT = timedelta(seconds=30)
 ROUTE_RETRY = RetryPolicy(maximum_attempts=5)
@@ -347,6 +353,13 @@ class TicketWorkflow:
 
     @workflow.run
     async def run(self, intake: TicketIntake) -> TicketOutcome:
+        if intake.engine > ENGINE_REVISION:
+            # Not an ApplicationError: the workflow task fails and is retried until a worker
+            # that knows this revision takes it; an older worker never runs it its own way.
+            raise RuntimeError(
+                f"ticket {intake.ticket_id} started on engine revision {intake.engine}; this "
+                f"worker knows up to {ENGINE_REVISION}: deploy workers before the intake"
+            )
         received = min(intake.received_at, workflow.now()) if self._new() else None
         self._links_on = self._fresh or self._patched(INCIDENT_LINKS)
         self._watch_primary = self._links_on and (self._fresh or self._patched(PRIMARY_WATCH))
@@ -1911,10 +1924,20 @@ class TicketWorkflow:
         if self._stall.on(clock.clock):
             await self._supervise_stall(clock.clock, interrupted)
             return
-        if clock.clock is Clock.RESOLVE and self._new() and self._patched(RESOLVE_STALLS):
+        if clock.clock is Clock.RESOLVE and self._new() and self._resolve_stalls(clock):
             await self._stall_resolve(clock, interrupted)
             return
         await self._wait(interrupted)
+
+    def _resolve_stalls(self, clock: SlaClock) -> bool:
+        """RESOLVE_STALLS, asked where the resolve walk ends. A ticket that reached that end
+        before the change was told no, and Temporal keeps that answer for the whole run: it
+        asks again under the clock run's own id the next time a walk ends (after a resume,
+        an extension or a reopen), so it stalls from then on instead of going silent again.
+        (A replayed end asks the same ids in the same order, and finds no marker.)"""
+        if self._patched(RESOLVE_STALLS):
+            return True
+        return workflow.patched(f"{RESOLVE_STALLS}-run-{clock.run}")
 
     async def _stall_resolve(self, clock: SlaClock, interrupted: Callable[[], bool]) -> None:
         """The resolve chain has taken its last step in vain: past the deadline (a resume
@@ -2545,23 +2568,9 @@ class TicketWorkflow:
                 retry_policy=NOTIFY_RETRY,
             )
             return
-        summary = f"notify {kind.value}: {', '.join(r.name for r in recipients)}"
-        if inline:
-            receipt = await workflow.execute_local_activity_method(
-                NotifyActivities.send_notice,
-                notice,
-                summary=summary,
-                start_to_close_timeout=NOTIFY_TIMEOUT,
-                retry_policy=NOTIFY_RETRY,
-            )
-        else:
-            receipt = await workflow.execute_activity_method(
-                NotifyActivities.send_notice,
-                notice,
-                summary=summary,
-                start_to_close_timeout=NOTIFY_TIMEOUT,
-                retry_policy=NOTIFY_RETRY,
-            )
+        receipt = await self._send_notice(
+            notice, f"notify {kind.value}: {', '.join(r.name for r in recipients)}", inline
+        )
         if receipt.failed:
             self._note(
                 self._stage, "notice_failed", detail=f"{kind.value} to {', '.join(receipt.failed)}"
@@ -2572,6 +2581,33 @@ class TicketWorkflow:
                 await self._notify(
                     NoticeKind.SUPERVISE, [above], reader=Reader.SUPERVISOR, group=False
                 )
+
+    async def _send_notice(self, notice: Notice, summary: str, inline: bool) -> NoticeReceipt:
+        """As an activity; `inline`: first one short local attempt in this workflow task,
+        and, when it fails or runs out of time (a slow or down channel), the activity as
+        usual, which asks the delivery log first (`after_local_attempt`): nobody the local
+        attempt reached is sent it twice, and the workflow task is never held open long."""
+        if inline:
+            try:
+                return await workflow.execute_local_activity_method(
+                    NotifyActivities.send_notice,
+                    notice,
+                    summary=summary,
+                    start_to_close_timeout=LOCAL_NOTICE_TIMEOUT,
+                    retry_policy=LOCAL_NOTICE_RETRY,
+                )
+            except FailureError as failure:  # a local activity's failure, or its timeout
+                if isinstance(failure, CancelledError):
+                    raise
+                self._note(self._stage, "notice_retried", detail=f"{notice.kind.value}: queued")
+                notice = notice.model_copy(update={"after_local_attempt": True})
+        return await workflow.execute_activity_method(
+            NotifyActivities.send_notice,
+            notice,
+            summary=summary,
+            start_to_close_timeout=NOTIFY_TIMEOUT,
+            retry_policy=NOTIFY_RETRY,
+        )
 
     def _notice_facts(self, status: TicketStatus) -> dict[str, str]:
         facts = {

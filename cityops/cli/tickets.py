@@ -61,10 +61,9 @@ from cityops.service.tickets import TicketError, TicketUpdate
 from cityops.workers.client import connect
 from cityops.workflows.details import (
     calendar_warning,
-    incident_line,
-    reported_too,
+    incident_rows,
+    one_line,
     stall_line,
-    stepped_up,
 )
 from cityops.workflows.ticket import TicketWorkflow
 
@@ -231,36 +230,21 @@ def print_status(status: TicketStatus, as_json: bool = False) -> None:
     rows += _classification_rows(status)
     if (warning := calendar_warning(status)) is not None:
         rows.append(("calendar", f"WARNING {warning}"))
+    # Citizens' words among them: no control character (an escape sequence) reaches the
+    # terminal, and each row stays one line.
     for label, value in rows:
-        typer.echo(f"{label:>12}  {value}")
+        typer.echo(f"{label:>12}  {one_line(value)}")
     if status.history:
         typer.echo("     history")
         for entry in status.history:
             who = f" by {entry.who}" if entry.who else ""
             detail = f"  {entry.detail}" if entry.detail else ""
-            typer.echo(f"              {_time(entry.at)}  {entry.event}{who}{detail}")
+            typer.echo(f"              {_time(entry.at)}  {entry.event}{who}{one_line(detail)}")
 
 
 def _incident_rows(status: TicketStatus) -> list[tuple[str, str]]:
-    """Its incident (docs/incidents.md): which, how it joined, the open ticket it waits on,
-    the citizens who called again (or residents reporting what a sensor found first) and
-    the step-up they caused."""
-    part = status.incident
-    if part is None or not part.incident_ids:
-        return []
-    rows = [("incident", incident_line(part))]
-    if part.repeat_calls:
-        if reported_too(status):
-            label = "residents"
-            count = f"{part.repeat_calls} reporting it too, already known from sensors"
-        else:
-            label, count = "called again", f"{part.repeat_calls} time(s)"
-        rows.append((label, count + stepped_up(part)))
-        for call in part.latest_calls:
-            said = f": {call.text[:40]}" if call.text else ""
-            who = call.caller_phone_masked or "-"
-            rows.append(("", f"{_time(call.at)}  {call.ticket_id}  {who}{said}"))
-    return rows
+    """Its incident, as the UI's details show it (workflows/details.py)."""
+    return incident_rows(status, lambda text: one_line(text)[:40], _time)
 
 
 def _classification_rows(status: TicketStatus) -> list[tuple[str, str]]:

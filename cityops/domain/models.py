@@ -699,6 +699,11 @@ class Notice(Message):
     )
     group_window: timedelta | None = None
     workflow_id: str = Field(default="", description="The ticket's workflow, told of failures")
+    after_local_attempt: bool = Field(
+        default=False,
+        description="Sent as an activity after a local attempt failed: the delivery log is "
+        "asked on the first attempt too (the local one may have reached some)",
+    )
 
 
 # Follow-ups about one incident to one person are gathered by one NoticeGroupWorkflow per

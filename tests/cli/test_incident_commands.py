@@ -246,7 +246,7 @@ def test_status_shows_the_incident_the_wait_and_who_called_again(
     shown = capsys.readouterr().out
     assert "    incident  INPS03A\n" in shown
     assert "called again  1 time(s), stepped up from P2" in shown
-    assert "HL2  139****5678: 碧波路690号门口的井盖没了" in shown
+    assert "· HL2 · 139****5678: 碧波路690号门口的井盖没了" in shown
     waiting = TicketIncidents(
         incident_ids=["INPS03A"],
         link=LinkKind.REPEAT_CALL,
@@ -285,5 +285,5 @@ def test_status_of_a_sensor_ticket_shows_residents_reporting_it_too(
     print_status(alarm)
     shown = capsys.readouterr().out
     assert "   residents  1 reporting it too, already known from sensors\n" in shown
-    assert "HL9  139****5678: 楼道里有煤气味" in shown
+    assert "· HL9 · 139****5678: 楼道里有煤气味" in shown
     assert "called again" not in shown

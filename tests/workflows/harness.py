@@ -158,6 +158,7 @@ async def running(
     handling: HandlingRules | None = None,
     lose_first_answers: bool = False,
     router: FakeRouter | None = None,
+    replay_every_task: bool = False,
 ) -> AsyncIterator[Harness]:
     """A worker on a fresh queue: the fake three-person organisation by default, or the
     seeded demo organisation (real routing, returns and transfers) with demo_org=True;
@@ -165,7 +166,9 @@ async def running(
     `register` writes the register into that database with the real store activities
     instead of recording it (`lose_first_answers`: each event's first write commits and
     then fails, so every write is retried); `router` replaces the fake organisation
-    (a variant of FakeRouter, e.g. NoSupervisorRouter)."""
+    (a variant of FakeRouter, e.g. NoSupervisorRouter); `replay_every_task` keeps no run
+    in memory, so every task replays the history, and runs outside the sandbox, so a test
+    may swap a method for the code before a change (a ticket in flight across a deploy)."""
     queue = fresh_queue()
     notifier = RecordingNotifier(failing=failing or set())
     store = RecordingStore()
@@ -195,7 +198,13 @@ async def running(
         calls = CallActivities(fake)
     activities += [*dispatch.activities(), *calls.activities()]
     # The workflow package runs inside the sandbox here: a clock or I/O in it fails the test.
-    worker = build_worker(env.client, queue, activities, check_workflow_code=True)
+    worker = build_worker(
+        env.client,
+        queue,
+        activities,
+        check_workflow_code=not replay_every_task,
+        max_cached_workflows=0 if replay_every_task else 1000,
+    )
     async with worker:
         yield Harness(env, env.client, queue, notifier, store)
 

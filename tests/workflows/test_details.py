@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
+from cityops.cli.tickets import print_status
 from cityops.domain.models import HistoryEntry, RepeatCallEntry, TicketIncidents, TicketStatus
 from cityops.domain.stages import LinkKind, Priority, Source, Stage
 from cityops.workflows.details import render_details
@@ -94,9 +97,36 @@ def test_residents_calling_about_a_sensor_ticket_are_reporting_it_too() -> None:
         ],
     )
     text = render_details(ticket("AL1", Source.IOT, primary))
-    assert "| residents reporting it too | 2 call(s), already known from sensors |" in text
+    assert "| residents | 2 reporting it too, already known from sensors |" in text
     assert "called again" not in text
     assert "· HL5 · 139****5678: 楼道里有煤气味 |" in text
     # Known from sensors however the ticket came in: the calls say so.
     known = primary.model_copy(update={"latest_calls": primary.latest_calls[:1]})
-    assert "| residents reporting it too |" in render_details(ticket("HL7", Source.HOTLINE, known))
+    assert "| residents | 2 reporting it too" in render_details(
+        ticket("HL7", Source.HOTLINE, known)
+    )
+
+
+def test_a_callers_words_cannot_break_the_table_or_the_terminal(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Untrusted words, escaped for each channel: in the UI's markdown they stay in their
+    cell (no new row or column, no link, no HTML); on `cityops status` they stay on one
+    line with no escape sequence."""
+    words = "井盖|没了\n| forged | row |\x1b[2J[点我](js:x)<img>`code`"
+    primary = TicketIncidents(
+        incident_ids=["INPS03A"],
+        repeat_calls=1,
+        latest_calls=[call("HL2", LinkKind.REPEAT_CALL, words)],
+    )
+    status = ticket("HL1", Source.HOTLINE, primary)
+    text = render_details(status)
+    [row] = [line for line in text.splitlines() if "· HL2 ·" in line]
+    assert row.count(" | ") == 1 and row.endswith(" |")  # the row's own two cells only
+    assert "\\| forged \\| row \\|" in row and "| forged |" not in text
+    assert "\\[点我\\]" in row and "&lt;img&gt;" in row and "\\`code\\`" in row
+    assert "\x1b" not in text
+    print_status(status)
+    shown_lines = [line for line in capsys.readouterr().out.splitlines() if "HL2" in line]
+    assert len(shown_lines) == 1 and "\x1b" not in shown_lines[0]
+    assert "井盖|没了 | forged" in shown_lines[0]

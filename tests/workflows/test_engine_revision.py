@@ -8,6 +8,7 @@ revision 1, the earlier ones before revisions)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from temporalio.api.enums.v1 import EventType
@@ -19,6 +20,7 @@ from cityops.domain.models import ENGINE_REVISION, AlarmEvent, TicketIntake
 from cityops.service import tickets
 from cityops.workflows import search_attributes as sa
 from cityops.workflows.ticket import TicketWorkflow
+from tests.conftest import eventually
 from tests.workflows.harness import Harness, intake
 
 
@@ -108,3 +110,71 @@ async def test_a_ticket_from_before_revisions_asks_its_patches(
     handle = await _started_on(h, "ER-0", engine=0)
     markers, upserts = await _patch_events(handle)
     assert markers >= 2 and upserts == markers  # plan-at-intake and bounded-state at least
+
+
+async def test_a_local_notice_that_fails_is_sent_as_an_activity_asking_the_log(
+    env: WorkflowEnvironment, h: Harness
+) -> None:
+    """Every channel down for the local attempt: one attempt, then the notice is an
+    activity as before revisions, which asks the delivery log first (the local attempt
+    may have reached some), and the ticket goes on to its accept clock."""
+    h.notifier.local_down = True
+    handle = await h.start(intake("ER-LD", scenario="SC01", received_at=datetime.now(UTC)))
+    await h.until(lambda: bool(h.notifier.notices))
+    status = await h.settled("ER-LD")
+    assert h.notifier.local_attempts == 1
+    [notice] = h.notifier.notices
+    assert notice.kind.value == "assigned" and notice.after_local_attempt
+    assert await _notice_activities(handle) == 1
+    assert "notice_retried" in [entry.event for entry in status.history]
+    assert status.accept_deadline is not None
+
+
+async def test_a_slow_local_notice_does_not_hold_the_workflow_task(
+    env: WorkflowEnvironment, h: Harness
+) -> None:
+    """A channel slower than the local attempt's 5 s: the attempt is given up inside the
+    workflow task's 10 s and the notice goes out as an activity."""
+    h.notifier.local_delay = 8.0
+    handle = await h.client.start_workflow(
+        TicketWorkflow.run,
+        slow := intake("ER-LS", scenario="SC01", received_at=datetime.now(UTC)),
+        id=tickets.workflow_id_for("ER-LS"),
+        task_queue=h.task_queue,
+        search_attributes=sa.initial(slow),
+    )
+    await asyncio.sleep(6)  # past the local attempt's 5 s (a query waits on the task)
+    await h.until(lambda: bool(h.notifier.notices))
+    assert h.notifier.local_attempts == 1
+    assert [n.after_local_attempt for n in h.notifier.notices] == [True]
+    assert await _notice_activities(handle) == 1
+    async for event in handle.fetch_history_events():  # the task was never held open
+        assert event.event_type != EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT
+
+
+async def test_a_worker_refuses_a_ticket_on_a_revision_it_does_not_know(
+    env: WorkflowEnvironment, h: Harness
+) -> None:
+    """A newer intake than the worker: the workflow task fails (and is retried until a
+    worker that knows the revision takes it); the ticket is not run the older way."""
+    newer = intake("ER-NEW", scenario="SC01", received_at=datetime.now(UTC))
+    newer = newer.model_copy(update={"engine": ENGINE_REVISION + 1})
+    handle = await h.client.start_workflow(
+        TicketWorkflow.run,
+        newer,
+        id=tickets.workflow_id_for("ER-NEW"),
+        task_queue=h.task_queue,
+        search_attributes=sa.initial(newer),
+    )
+
+    async def task_failed() -> None:
+        failures = [
+            e.workflow_task_failed_event_attributes.failure.message
+            async for e in handle.fetch_history_events()
+            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+        ]
+        assert failures and f"engine revision {ENGINE_REVISION + 1}" in failures[0]
+
+    await eventually(task_failed)
+    assert h.notifier.notices == []
+    await handle.terminate("test over")

@@ -24,8 +24,10 @@ from cityops.domain.models import (
     DismissInput,
     ExtensionDecision,
     ExtensionRequest,
+    PauseInput,
     RecheckInput,
     ResolveInput,
+    ResumeInput,
     ReviewInput,
     StatusInput,
     TicketStatus,
@@ -170,6 +172,44 @@ async def test_a_fix_never_reported_stalls_after_the_resolve_chain_and_is_superv
         assert events(status).index("stall_ended") > events(status).index("stalled")
 
     await eventually(unstalled)
+
+
+async def test_a_ticket_silent_at_the_old_dead_end_stalls_once_its_walk_ends_again(
+    env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ticket that reached the resolve chain's end before `resolve-stalls` was deployed
+    (the new code, replaying, is told no there, and Temporal keeps that answer for the
+    run) stalls the next time its walk ends, here after a pause and a resume: it asks
+    under the clock run's own id. The worker replays the history at every task, as a
+    newly deployed one does."""
+    async with running(env, replay_every_task=True) as h:
+        # The code before the change: the walk ended in a wait with no timer, asking nothing.
+        monkeypatch.setattr(TicketWorkflow, "_resolve_stalls", lambda self, clock: False)
+        handle = await h.start(intake("W-OLD", scenario="PS01", received_at=await server_now(env)))
+        accept = AcceptInput(person_id="P-DEPT")
+        await tickets.update(h.client, "W-OLD", TicketWorkflow.accept, accept)
+        await env.sleep(timedelta(hours=7, minutes=10))
+        silent = await handle.query(TicketWorkflow.status_and_timers, StatusInput())
+        assert silent.status.stalled_since is None and silent.timers == []
+
+        monkeypatch.undo()  # the new code, deployed
+        pause = PauseInput(person_id="P-DEPT", reason="等业主")
+        await tickets.update(h.client, "W-OLD", TicketWorkflow.pause_clock, pause)
+        resume = ResumeInput(person_id="P-DEPT")
+        await tickets.update(h.client, "W-OLD", TicketWorkflow.resume_clock, resume)
+
+        async def stalled() -> None:
+            answer = await handle.query(TicketWorkflow.status_and_timers, StatusInput())
+            assert answer.status.stalled_clock is Clock.RESOLVE and answer.timers
+
+        await eventually(stalled)
+        assert h.notifier.to(SUPERVISOR) == ["supervise"]
+        patches = [
+            event.marker_recorded_event_attributes.details["patch-data"].payloads[0].data
+            async for event in handle.fetch_history_events()
+            if event.marker_recorded_event_attributes.marker_name == "core_patch"
+        ]
+        assert [b"resolve-stalls-run-" in p for p in patches] == [True]
 
 
 async def test_a_triage_nobody_does_stalls_after_the_director_and_ends_when_dismissed(
