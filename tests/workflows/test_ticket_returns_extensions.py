@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
@@ -26,6 +26,7 @@ from cityops.workflows.ticket import TicketWorkflow
 from tests.workflows.harness import (
     Harness,
     advance_to_local_hour,
+    advance_to_plain_week,
     intake,
     on_duty_district_dispatcher,
 )
@@ -33,16 +34,16 @@ from tests.workflows.harness import (
 # Shanghai hours inside each of the seeded district shifts (00-08, 08-16, 16-24): the
 # shift-dependent flows must pass whichever dispatcher is on duty.
 LOCAL_HOURS = [3, 11, 19]
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
+# The flows that name no on-duty person still run at one known instant, 11:00 Shanghai on
+# a plain Wednesday, not at the wall clock's: who is assigned changes with the hour.
+PLAIN_HOUR = 11
 
 
 async def test_return_naming_the_right_unit_reroutes_there_and_keeps_the_clock(
-    demo: Harness,
+    env: WorkflowEnvironment, demo: Harness
 ) -> None:
-    await demo.start(intake("R-1", scenario="CH01", received_at=now()))
+    received = await advance_to_plain_week(env, hour=PLAIN_HOUR)
+    await demo.start(intake("R-1", scenario="CH01", received_at=received))
     first = await demo.settled("R-1")
     assert first.street_code == "T01" and first.assignee_id is not None
     reason = ReturnReason(
@@ -64,8 +65,11 @@ async def test_return_naming_the_right_unit_reroutes_there_and_keeps_the_clock(
         )
 
 
-async def test_second_return_goes_to_the_district_for_a_final_ruling(demo: Harness) -> None:
-    await demo.start(intake("R-2", scenario="CH01", received_at=now()))
+async def test_second_return_goes_to_the_district_for_a_final_ruling(
+    env: WorkflowEnvironment, demo: Harness
+) -> None:
+    received = await advance_to_plain_week(env, hour=PLAIN_HOUR)
+    await demo.start(intake("R-2", scenario="CH01", received_at=received))
     status = await demo.settled("R-2")
     for _ in range(2):
         assert status.assignee_id is not None
@@ -238,11 +242,11 @@ async def test_a_district_departments_extension_goes_to_the_duty_supervisor_on_d
 
 
 async def test_a_street_assignee_hands_the_ticket_down_to_its_own_work_station(
-    demo: Harness,
+    env: WorkflowEnvironment, demo: Harness
 ) -> None:
-    await demo.start(
-        intake("R-4", scenario="SC05", received_at=now())
-    )  # village tier, no station known
+    received = await advance_to_plain_week(env, hour=PLAIN_HOUR)
+    # SC05 is handled at the village tier, but no station is known from the address.
+    await demo.start(intake("R-4", scenario="SC05", received_at=received))
     status = await demo.settled("R-4")
     assert status.tier is Tier.STREET and status.assignee_id is not None
     with pytest.raises(TicketRejected, match="only to a unit under T01"):
