@@ -40,7 +40,8 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 async def advance_to_local_hour(env: WorkflowEnvironment, hour: int) -> datetime:
     """Move the time-skipping server's clock to the next HH:00 Shanghai time and return that
     instant: rosters change with the hour, so a test that depends on who is on duty pins
-    the hour instead of inheriting the wall clock's."""
+    the hour instead of inheriting the wall clock's. The day may be any day, a weekend or a
+    holiday: a test whose clocks count working time uses advance_to_plain_week instead."""
     current = (await env.get_current_time()).astimezone(SHANGHAI)
     target = current.replace(hour=hour, minute=0, second=0, microsecond=0)
     if target <= current:

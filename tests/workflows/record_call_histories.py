@@ -30,7 +30,7 @@ from cityops.domain.stages import CallbackResult, Stage
 from cityops.service import calls, tickets
 from cityops.workflows import search_attributes as sa
 from tests.conftest import TEST_SERVER
-from tests.workflows.harness import Harness, advance_to_local_hour, intake
+from tests.workflows.harness import Harness, advance_to_plain_week, intake
 from tests.workflows.harness import running as running_harness
 from tests.workflows.record_histories import HISTORIES
 
@@ -38,7 +38,9 @@ Scenario = Callable[[WorkflowEnvironment, Harness], Awaitable[WorkflowHandle[obj
 
 
 async def _call(h: Harness, env: WorkflowEnvironment, ticket: str, details: object) -> str:
-    at = await advance_to_local_hour(env, 11)
+    # A plain Wednesday: the suggestion's reply clock counts working time, and its 14-day
+    # sleep must reach the supervise step (1.5 x 5 working days) whatever the date.
+    at = await advance_to_plain_week(env, hour=11)
     text = "想问问小区门口井盖松动归谁管" if ticket == "C-CNV" else "建议公园延长开放时间"
     call = CallIntake.model_validate(
         {"intake": intake(ticket, text=text, received_at=at), "details": details, "agent": "a-7"}

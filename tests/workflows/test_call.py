@@ -27,7 +27,7 @@ from cityops.service import calls, tickets
 from cityops.service.tickets import TicketError, TicketRejected
 from cityops.workflows.ticket import TicketWorkflow
 from tests.conftest import eventually
-from tests.workflows.harness import Harness, advance_to_local_hour, intake
+from tests.workflows.harness import Harness, advance_to_local_hour, advance_to_plain_week, intake
 
 ANSWER = Consultation(
     answer="社保卡可在任一社区事务受理中心补办，带身份证", link="https://example.org/sbk"
@@ -167,7 +167,9 @@ async def test_a_converted_call_cannot_be_converted_twice_nor_a_suggestion_at_al
 async def test_a_suggestion_waits_in_the_departments_inbox_and_climbs_when_unanswered(
     env: WorkflowEnvironment, h: Harness
 ) -> None:
-    now = await advance_to_local_hour(env, 11)
+    # The reply clock counts working time: a plain Wednesday, so the five working days and
+    # the steps on them fall on the same weekdays whatever the wall-clock date.
+    now = await advance_to_plain_week(env, hour=11)
     text = "表扬绿化市容局，小区旁边的绿地修得很好，建议再加几张长椅"
     await submit(h, "C-SUG", Suggestion(department="greenery_sanitation"), now, text)
     status = await stage_of(h, "C-SUG", Stage.RECORDED)
@@ -209,7 +211,7 @@ async def test_a_suggestion_waits_in_the_departments_inbox_and_climbs_when_unans
 async def test_a_suggestion_with_nobody_above_is_supervised_until_answered(
     env: WorkflowEnvironment, h: Harness
 ) -> None:
-    now = await advance_to_local_hour(env, 19)
+    now = await advance_to_plain_week(env, hour=19)  # the reply clock counts working time
     await submit(h, "C-TOP", Suggestion(), now, "建议公园延长开放时间")
     status = await stage_of(h, "C-TOP", Stage.RECORDED)
     assert status.assignee_id == "P-DIST-D"  # no department: the district center's inbox

@@ -29,9 +29,12 @@ from cityops.workflows.incident_link import IncidentLinks
 from cityops.workflows.ticket import PRIMARY_CHECK, TicketWorkflow
 from tests.conftest import eventually
 from tests.workflows.alarm_tickets import device_event, start_alarm, state, until
-from tests.workflows.harness import Harness, advance_to_local_hour, intake
+from tests.workflows.harness import Harness, advance_to_plain_week, intake
 
 INCIDENT = "INCA01TEST00001"
+# CA01 is P3: its clocks count working time. The tickets start at 10:00 Shanghai on a plain
+# Wednesday (advance_to_plain_week), so a weekend or holiday on the wall clock does not
+# change what their clocks do (e.g. whether a caller dispatched six hours on is escalated).
 
 
 def repeat(
@@ -76,7 +79,7 @@ async def waiting(h: Harness, ticket_id: str) -> TicketStatus:
 async def test_repeat_calls_wait_on_the_primary_step_it_up_and_close_with_it(
     env: WorkflowEnvironment, h: Harness
 ) -> None:
-    received = await advance_to_local_hour(env, 10)
+    received = await advance_to_plain_week(env)
     first = IncidentLink(incident_id=INCIDENT, kind=LinkKind.NEW)
     await h.start(intake("L-PRI", scenario="CA01", received_at=received, incident=first))
     before = await h.settled("L-PRI")
@@ -166,7 +169,7 @@ async def test_repeat_calls_wait_on_the_primary_step_it_up_and_close_with_it(
 async def test_a_repeat_call_whose_primary_is_gone_is_a_ticket_of_its_own(
     env: WorkflowEnvironment, h: Harness
 ) -> None:
-    received = await advance_to_local_hour(env, 10)
+    received = await advance_to_plain_week(env)
     await tickets.submit(h.client, repeat("L-ORF", received, primary="L-GONE"), h.task_queue)
     status = await h.settled("L-ORF")  # dispatched like any ticket
     assert status.assignee_id is not None and status.stage is Stage.AWAITING_ACCEPT
@@ -179,7 +182,7 @@ async def test_a_repeat_call_whose_primary_was_terminated_is_dispatched_at_the_n
 ) -> None:
     """A primary ended by hand tells nobody: the waiting caller finds out at its next check
     and is handled as a ticket of its own, not left waiting for ever."""
-    received = await advance_to_local_hour(env, 10)
+    received = await advance_to_plain_week(env)
     first = IncidentLink(incident_id=INCIDENT, kind=LinkKind.NEW)
     handle = await h.start(intake("L-END", scenario="CA01", received_at=received, incident=first))
     await tickets.submit(h.client, repeat("L-LEFT", received, primary="L-END"), h.task_queue)
@@ -203,7 +206,7 @@ async def test_a_repeat_call_whose_primary_was_terminated_is_dispatched_at_the_n
 
 async def test_a_repeat_call_told_twice_counts_once(env: WorkflowEnvironment, h: Harness) -> None:
     """A signal sent twice (a retried submission) counts once."""
-    received = await advance_to_local_hour(env, 10)
+    received = await advance_to_plain_week(env)
     first = IncidentLink(incident_id=INCIDENT, kind=LinkKind.NEW)
     handle = await h.start(intake("L-ONE", scenario="CA01", received_at=received, incident=first))
     call = repeat("L-TWO", received, primary="L-ONE")
