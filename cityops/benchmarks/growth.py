@@ -2,8 +2,10 @@
 
 On the stack `cityops up` runs, after the ceiling, open tickets are built up level by
 level (by default 1,000 then 10,000; --big adds 50,000): alarms from distinct devices
-spread over Pudong's 36 streets and towns, posted to the HTTP intake 500 a request with
-several requests in flight, until every ticket has sent its first notice. A share of
+spread over Pudong's 36 streets and towns, posted to the HTTP intake 100 a request with
+several requests in flight, never more than 400 ahead of the first notices (a ticket
+queued for long would find its accept clock spent and escalate as it starts), until every
+ticket has sent its first notice. A share of
 them (`--accept`, by default nine in ten, as a city's backlog is mostly work under way)
 is accepted through the
 one-tap link in that notice, as a responder does: those wait on their resolve clock's
@@ -50,8 +52,9 @@ from cityops.org.seed import STREETS_CSV
 
 LIST_QUERY = {"stage": "awaiting_accept", "street": "T01"}
 TEMPORAL_QUERY = "TicketStage = 'awaiting_accept' AND TicketStreet = 'T01'"
-BATCH = 500  # alarms a request while building
+BATCH = 100  # alarms a request while building
 IN_FLIGHT = 4  # requests at a time while building
+AHEAD = 400  # posted alarms at most whose ticket has not sent its first notice yet
 
 
 @dataclass(frozen=True)
@@ -143,14 +146,19 @@ async def build_open_tickets(
         {event["device_id"] for i, event in enumerate(alarms) if accepted_here(offset + i, accept)},
     )
 
+    notified = stack.receiver.first_by_device
+
     async def send(start: int) -> None:
         nonlocal posted
         async with slots:
+            # Paced by the notices: a ticket waiting in the queue for long would find its
+            # accept clock (which runs from intake) spent, and escalate as it starts.
+            while posted - sum(1 for d in devices if d in notified) > AHEAD:
+                await asyncio.sleep(0.25)
             await post_alarms(stack, alarms[start : start + BATCH])
             posted += len(alarms[start : start + BATCH])
 
     async def tell() -> None:  # a level of 10,000 takes many minutes to build
-        notified = stack.receiver.first_by_device
         while True:
             await asyncio.sleep(30)
             say(
