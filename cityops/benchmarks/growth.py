@@ -3,7 +3,7 @@
 On the stack `cityops up` runs, after the ceiling, open tickets are built up level by
 level (by default 1,000 then 10,000; --big adds 50,000): alarms from distinct devices
 spread over Pudong's 36 streets and towns, posted to the HTTP intake 100 a request with
-several requests in flight, never more than 400 ahead of the first notices (a ticket
+several requests in flight, never more than 100 ahead of the first notices (a ticket
 queued for long would find its accept clock spent and escalate as it starts), until every
 ticket has sent its first notice. A share of
 them (`--accept`, by default nine in ten, as a city's backlog is mostly work under way)
@@ -54,7 +54,10 @@ LIST_QUERY = {"stage": "awaiting_accept", "street": "T01"}
 TEMPORAL_QUERY = "TicketStage = 'awaiting_accept' AND TicketStreet = 'T01'"
 BATCH = 100  # alarms a request while building
 IN_FLIGHT = 4  # requests at a time while building
-AHEAD = 400  # posted alarms at most whose ticket has not sent its first notice yet
+# Posted alarms at most whose ticket has not sent its first notice yet: an accept is a
+# workflow task too, and waits behind every queued one (400 ahead held accepts past the
+# API's 15 s, so they failed and those tickets escalated).
+AHEAD = 100
 
 
 @dataclass(frozen=True)
