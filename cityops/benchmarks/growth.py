@@ -58,6 +58,7 @@ IN_FLIGHT = 4  # requests at a time while building
 # workflow task too, and waits behind every queued one (400 ahead held accepts past the
 # API's 15 s, so they failed and those tickets escalated).
 AHEAD = 100
+TAPS_IN_FLIGHT = 24  # accept links tapped at a time (of the bench client's 32 connections)
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,9 @@ class Accepting:
     _seen: set[str] = field(default_factory=set)
 
     async def run(self) -> None:
-        slots = asyncio.Semaphore(IN_FLIGHT * 2)
+        # Responders tap at once, each on their own phone: many requests at a time (an
+        # accept waits for a workflow task behind the queued ones, about 2 s when building).
+        slots = asyncio.Semaphore(TAPS_IN_FLIGHT)
 
         async def tap(url: str) -> None:
             async with slots:
