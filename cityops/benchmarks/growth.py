@@ -103,7 +103,6 @@ class Accepting:
     chosen: set[str]  # devices whose ticket is accepted
     done: int = 0
     refused: Counter[str] = field(default_factory=Counter)  # by HTTP status, or the error
-    _seen: set[str] = field(default_factory=set)
 
     async def run(self) -> None:
         # Responders tap at once, each on their own phone: many requests at a time (an
@@ -124,9 +123,10 @@ class Accepting:
 
         links = self.stack.receiver.accept_by_device
         tapping: set[asyncio.Task[None]] = set()
-        while len(self._seen) < len(self.chosen):
-            ready = [d for d in self.chosen - self._seen if d in links]
-            self._seen.update(ready)
+        waiting = set(self.chosen)  # shrinks as links arrive: each pass looks at these only
+        while waiting:
+            ready = [d for d in waiting if d in links]
+            waiting.difference_update(ready)
             for device in ready:
                 task = asyncio.create_task(tap(links[device]))
                 tapping.add(task)
@@ -153,16 +153,22 @@ async def build_open_tickets(
     )
 
     notified = stack.receiver.first_by_device
+    ahead: set[str] = set()  # posted, first notice not seen yet (at most about AHEAD)
 
     async def send(start: int) -> None:
         nonlocal posted
         async with slots:
             # Paced by the notices: a ticket waiting in the queue for long would find its
             # accept clock (which runs from intake) spent, and escalate as it starts.
-            while posted - sum(1 for d in devices if d in notified) > AHEAD:
+            while True:
+                ahead.difference_update([d for d in ahead if d in notified])
+                if len(ahead) <= AHEAD:
+                    break
                 await asyncio.sleep(0.25)
-            await post_alarms(stack, alarms[start : start + BATCH])
-            posted += len(alarms[start : start + BATCH])
+            batch = alarms[start : start + BATCH]
+            await post_alarms(stack, batch)
+            posted += len(batch)
+            ahead.update(event["device_id"] for event in batch)
 
     async def tell() -> None:  # a level of 10,000 takes many minutes to build
         while True:
