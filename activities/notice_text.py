@@ -28,6 +28,7 @@ from urllib.parse import quote, urlsplit
 
 import jinja2
 
+from cityops.domain.masking import LINE_BREAKS
 from cityops.domain.models import Notice, Recipient
 from cityops.domain.stages import NoticeKind
 from cityops.domain.zones import shown
@@ -66,8 +67,6 @@ _MARKDOWN = str.maketrans(
         "}": "｝",
     }
 )
-# Line and paragraph breaks of every kind, and the other control characters.
-_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 # A URL's scheme, and the host after it; "www." hosts without one.
 _URL = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,15}):(//)?([^\s/?#]*)")
 _WWW = re.compile(r"(?i)\bwww\.([^\s/?#]*)")
@@ -82,7 +81,7 @@ def _defang(match: re.Match[str]) -> str:
 
 def neutral(value: object) -> str:
     """Untrusted text as it may appear in any notice: one line, no markup, no live URL."""
-    text = _BREAKS.sub(" ", str(value)).translate(_MARKDOWN)
+    text = LINE_BREAKS.sub(" ", str(value)).translate(_MARKDOWN)
     text = _URL.sub(_defang, text)
     return _WWW.sub(lambda m: "www［.］" + m.group(1).replace(".", "［.］"), text)
 
@@ -197,7 +196,7 @@ def web_link(url: str) -> Trusted | None:
     characters that end a markdown link or a line are percent-encoded); None for any
     other scheme."""
     url = url.strip()
-    if _BREAKS.search(url) is not None:
+    if LINE_BREAKS.search(url) is not None:
         return None
     try:
         parts = urlsplit(url)

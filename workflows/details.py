@@ -7,12 +7,11 @@ everywhere people read them."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from cityops.domain.incidents import SENSOR_SOURCES
-from cityops.domain.masking import redact_text
+from cityops.domain.masking import LINE_BREAKS, redact_text
 from cityops.domain.models import HistoryEntry, TicketIncidents, TicketStatus
 from cityops.domain.stages import LinkKind
 from cityops.domain.zones import UTC8, ZONE_MARK, shown
@@ -194,9 +193,6 @@ def stepped_up(part: TicketIncidents) -> str:
     return f", stepped up from {part.stepped_up_from.value}" if part.stepped_up_from else ""
 
 
-# Line breaks of every kind and the other control characters (a terminal's escape
-# sequences among them).
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 # In a details table (the Temporal UI renders the details as markdown): what would end a
 # cell, open a link or an HTML tag, or start code.
 _MARKDOWN_CELL = str.maketrans(
@@ -206,7 +202,7 @@ _MARKDOWN_CELL = str.maketrans(
 
 def one_line(text: str) -> str:
     """Untrusted text on one line, with no control character: for a terminal."""
-    return _CONTROLS.sub(" ", text)
+    return LINE_BREAKS.sub(" ", text)
 
 
 def markdown_cell(text: str) -> str:

@@ -25,6 +25,9 @@ _PHONE_LIKE = re.compile(
     r")(?![\dA-Za-z])"
 )
 _DIGITS = re.compile(r"\d")
+# Line and paragraph breaks of every kind, and the other control characters (a terminal's
+# escape sequences among them): what untrusted text may not carry into one line.
+LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 def digits_of(phone: str) -> str:
